@@ -1,0 +1,1189 @@
+"""Check a parsed rule book as a whole and build the Program the engines run.
+
+Every finding is collected (nothing stops at the first): names, types,
+exceptions, cycles, validity periods, parameter periods, tables, sources.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import difflib
+import hashlib
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from . import nodes as n
+from .errors import Diagnostic
+from .program import (
+    CheckedRule,
+    Parameter,
+    ParamPeriod,
+    Program,
+    SourceInfo,
+    Table,
+    TableRow,
+    ValueDecl,
+    frozen,
+)
+from .source import Span
+
+# ---------------------------------------------------------------- types
+
+BOOLEAN = n.TypeRef("boolean")
+INTEGER = n.TypeRef("integer")
+DECIMAL = n.TypeRef("decimal")
+MONEY = n.TypeRef("money")
+DATE = n.TypeRef("date")
+TEXT = n.TypeRef("text")
+DURATION = n.TypeRef("duration")
+ERROR = n.TypeRef("error")  # already reported; silences follow-up errors
+PENDING = n.TypeRef("pending")  # a bare name that may be a choice of a `one of` type
+TABLE = n.TypeRef("table")
+
+#: function name as written, per language -> canonical name
+FUNCTIONS = {
+    "english": {
+        "age": "age", "year": "year", "min": "min", "max": "max", "round": "round",
+        "round_down": "round_down", "abs": "abs", "days_between": "days_between", "count": "count",
+    },
+    "nederlands": {
+        "leeftijd": "age", "jaar": "year", "min": "min", "max": "max", "afronden": "round",
+        "afronden_omlaag": "round_down", "abs": "abs", "dagen_tussen": "days_between", "aantal": "count",
+    },
+}
+
+
+def is_numeric(t: n.TypeRef) -> bool:
+    return t.kind in ("integer", "decimal")
+
+
+def type_name(t: n.TypeRef) -> str:
+    if t.kind == "enum" and len(t.choices) == 1:
+        return f"the choice `{t.choices[0]}`"
+    return {
+        "boolean": "a boolean", "integer": "an integer", "decimal": "a decimal", "money": "an amount of money",
+        "date": "a date", "text": "a text", "duration": "a duration", "table": "a table",
+        "enum": f"a choice ({', '.join(t.choices)})", "list": f"a list of {t.item}",
+    }.get(t.kind, t.kind)
+
+
+def assignable(value: n.TypeRef, target: n.TypeRef) -> bool:
+    """Can a value of type ``value`` be stored where ``target`` is declared?"""
+    if ERROR in (value, target):
+        return True
+    if value.kind == target.kind == "enum":
+        return set(value.choices) <= set(target.choices)
+    if target.kind == "enum" and value.kind == "text":
+        return True  # literal texts are checked against the choices where they stand
+    if value.kind == "integer" and target.kind == "decimal":
+        return True
+    if value.kind == target.kind == "list":
+        assert value.item is not None and target.item is not None
+        return value.item.kind == "error" or assignable(value.item, target.item)
+    return value.kind == target.kind
+
+
+def comparable(a: n.TypeRef, b: n.TypeRef) -> bool:
+    if ERROR in (a, b):
+        return True
+    if is_numeric(a) and is_numeric(b):
+        return True
+    if a.kind in ("enum", "text") and b.kind in ("enum", "text"):
+        return True
+    return a.kind == b.kind and a.kind in ("money", "date", "boolean", "text")
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    pool = sorted(set(candidates))
+    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    if not close:
+        # a missing prefix is a common slip: `zitting` for `behandeling.zitting`
+        close = [c for c in pool if c.endswith("." + name)][:1]
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+# ---------------------------------------------------------------- the checker
+
+Related = tuple[tuple[str, Span], ...]
+
+
+@dataclass
+class _Decl:
+    kind: str  # input, derived, output, parameter, table, rule, source
+    node: Any
+    file: n.RuleFile
+
+
+class Checker:
+    """Checks parsed files; ``diagnostics`` collects everything found."""
+
+    def __init__(self, files: list[n.RuleFile], base: Path | None = None) -> None:
+        self.files = sorted(files, key=lambda f: f.path)
+        self.base = base
+        self.diagnostics: list[Diagnostic] = []
+        self.inputs: dict[str, n.InputDecl] = {}
+        self.derived: dict[str, n.DerivedDecl] = {}
+        self.outputs: dict[str, n.OutputDecl] = {}
+        self.params: dict[str, n.ParameterDecl] = {}
+        self.table_decls: dict[str, n.TableDecl] = {}
+        self.rules: dict[str, n.Rule] = {}
+        self.rule_file: dict[str, n.RuleFile] = {}
+        self.sources: dict[str, n.SourceDef] = {}
+        self.rulesets: dict[str, n.Ruleset] = {}
+        self.peildatum: n.PeildatumDecl | None = None
+        self.tables: dict[str, Table] = {}
+        self.table_bytes: dict[str, bytes] = {}
+        self.language = "english"
+        self.reads: dict[str, set[str]] = {}  # rule or value -> values it reads
+
+    # ------------------------------------------------------------ reporting
+
+    def error(self, code: str, message: str, span: Span, hint: str | None = None, related: Related = ()) -> None:
+        self.diagnostics.append(Diagnostic("error", code, message, span, hint, related))
+
+    def warn(self, code: str, message: str, span: Span, hint: str | None = None, related: Related = ()) -> None:
+        self.diagnostics.append(Diagnostic("warning", code, message, span, hint, related))
+
+    # ------------------------------------------------------------ entry
+
+    def run(self) -> Program | None:
+        self.collect()
+        self.load_tables()
+        parameters = self.check_parameters()
+        values, checked_rules = self.check_values_and_rules()
+        self.check_peildatum()
+        exceptions = self.check_exceptions(checked_rules)
+        order = self.check_cycles(values, checked_rules)
+        self.check_overlaps(values, checked_rules, exceptions)
+        self.diagnostics.sort(key=lambda d: (d.span.file, d.span.line, d.span.column, d.code))
+        if any(d.severity == "error" for d in self.diagnostics):
+            return None
+        outputs = tuple(name for name, v in values.items() if v.is_output)
+        return Program(
+            inputs=frozen(dict(self.inputs)),
+            values=frozen(values),
+            order=tuple(order),
+            outputs=outputs,
+            rules=frozen(checked_rules),
+            exceptions=frozen(exceptions),
+            parameters=frozen(parameters),
+            tables=frozen(self.tables),
+            peildatum=self.peildatum.name if self.peildatum else None,
+            rulesets=frozen(dict(self.rulesets)),
+            content_hash="",
+            language=self.language,
+        )
+
+    # ------------------------------------------------------------ declarations
+
+    def collect(self) -> None:
+        seen: dict[str, tuple[str, Span]] = {}
+        kind_words = {
+            n.InputDecl: "input", n.DerivedDecl: "derived value", n.OutputDecl: "output",
+            n.ParameterDecl: "parameter", n.TableDecl: "table", n.Rule: "rule",
+        }
+        for f in self.files:
+            if f.language == "nederlands":
+                self.language = "nederlands"
+            if f.ruleset is not None:
+                rs = f.ruleset
+                if rs.name in self.rulesets:
+                    self.error("duplicate", f"ruleset `{rs.name}` is declared twice", rs.span,
+                               related=(("first declared here", self.rulesets[rs.name].span),))
+                self.rulesets[rs.name] = rs
+                for src in rs.sources:
+                    if src.name in self.sources:
+                        self.error("duplicate", f"source `{src.name}` is declared twice", src.span,
+                                   "give each source its own id", (("first declared here", self.sources[src.name].span),))
+                    else:
+                        self.sources[src.name] = src
+            for item in f.items:
+                if isinstance(item, n.PeildatumDecl):
+                    if self.peildatum is not None:
+                        self.error("duplicate", "the peildatum is declared twice", item.span,
+                                   "declare the peildatum once for the whole rule book",
+                                   (("first declared here", self.peildatum.span),))
+                    else:
+                        self.peildatum = item
+                    continue
+                kind = kind_words[type(item)]
+                name = item.name
+                if name in seen:
+                    other_kind, other_span = seen[name]
+                    what = f"{kind} `{name}`" if other_kind == kind else f"`{name}` (a {other_kind} and a {kind})"
+                    self.error("duplicate", f"{what} is declared twice", item.span,
+                               "rename one of them" if kind == "rule" else "declare each name once in the rule book",
+                               (("first declared here", other_span),))
+                    continue
+                seen[name] = (kind, item.span)
+                if isinstance(item, n.InputDecl):
+                    self.inputs[name] = item
+                elif isinstance(item, n.DerivedDecl):
+                    self.derived[name] = item
+                elif isinstance(item, n.OutputDecl):
+                    self.outputs[name] = item
+                elif isinstance(item, n.ParameterDecl):
+                    self.params[name] = item
+                elif isinstance(item, n.TableDecl):
+                    self.table_decls[name] = item
+                else:
+                    self.rules[name] = item
+                    self.rule_file[name] = f
+            for item in f.items:
+                if isinstance(item, (n.InputDecl, n.DerivedDecl, n.OutputDecl, n.ParameterDecl)):
+                    self.check_type_decl(item.type, item.span)
+
+    def check_type_decl(self, t: n.TypeRef, span: Span) -> None:
+        if t.kind == "enum" and len(set(t.choices)) != len(t.choices):
+            dup = sorted(c for c in t.choices if t.choices.count(c) > 1)[0]
+            self.error("type", f"the choice `{dup}` is listed twice", span)
+
+    def check_peildatum(self) -> None:
+        p = self.peildatum
+        if p is None:
+            if self.rules:
+                first = self.files[0]
+                self.warn("peildatum", "the rule book declares no peildatum", Span(first.path, 1, 1),
+                          "declare `peildatum <date input>` so that every case is read on its own date; "
+                          "without it every evaluation needs an explicit date (--on)")
+            return
+        decl = self.inputs.get(p.name)
+        if decl is None:
+            self.error("unknown-name", f"the peildatum `{p.name}` is not a declared input", p.span,
+                       suggest(p.name, [k for k, v in self.inputs.items() if v.type.kind == "date"]))
+        elif decl.type.kind != "date":
+            self.error("type", f"the peildatum `{p.name}` must be a date input, not {type_name(decl.type)}", p.span)
+
+    # ------------------------------------------------------------ sources
+
+    def resolve_source(self, ref: n.SourceRef) -> SourceInfo | None:
+        if ref.source is None:
+            return SourceInfo(None, ref.detail or "", None, None)
+        src = self.sources.get(ref.source)
+        if src is None:
+            self.error("unknown-source", f"unknown source `{ref.source}`", ref.span,
+                       suggest(ref.source, self.sources) or "declare it in the ruleset header: "
+                       "`source <id> \"<title>\" url \"…\"`")
+            return None
+        return SourceInfo(src.name, src.title, ref.detail, src.url)
+
+    # ------------------------------------------------------------ tables
+
+    def load_tables(self) -> None:
+        for name, decl in self.table_decls.items():
+            table = self.load_table(decl)
+            if table is not None:
+                self.tables[name] = table
+
+    def load_table(self, decl: n.TableDecl) -> Table | None:
+        columns = {c.name: c.type for c in decl.columns}
+        for c in decl.columns:
+            self.check_type_decl(c.type, c.span)
+        ok = True
+        for k in decl.keys:
+            if k not in columns:
+                self.error("table", f"the key `{k}` of table `{decl.name}` is not a declared column", decl.span,
+                           f"add `column {k} : text` (or its type) to the table")
+                ok = False
+        for vc in (decl.valid_from_column, decl.valid_until_column):
+            if vc is not None and vc in columns and columns[vc].kind != "date":
+                self.error("table", f"the validity column `{vc}` must be a date column", decl.span)
+                ok = False
+        path = Path(decl.span.file).parent / decl.file
+        rel = decl.file
+        if self.base is not None:
+            try:
+                rel = str(path.resolve().relative_to(self.base.resolve()))
+            except ValueError:
+                rel = decl.file
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            self.error("table", f"table file `{decl.file}` of table `{decl.name}` cannot be read", decl.span,
+                       f"looked for {path}; table files are named relative to the rule file")
+            return None
+        self.table_bytes[rel] = raw
+        shown = str(path)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            self.error("table", f"{shown} is not UTF-8 text", decl.span)
+            return None
+        sample = text.split("\n", 1)[0]
+        delimiter = ";" if sample.count(";") > sample.count(",") else ","
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            self.error("table", f"{shown} is empty; it needs a header line", decl.span)
+            return None
+        wanted = list(columns) + [c for c in (decl.valid_from_column, decl.valid_until_column) if c]
+        for col in wanted:
+            if col not in header:
+                self.error("table", f"{shown}: the header has no column `{col}`", decl.span,
+                           suggest(col, header) or f"the header is: {', '.join(header)}")
+                ok = False
+        if not ok:
+            return None
+        index = {h: i for i, h in enumerate(header)}
+        all_types = dict(columns)
+        for vc in (decl.valid_from_column, decl.valid_until_column):
+            if vc is not None:
+                all_types.setdefault(vc, DATE)
+        rows: dict[tuple[Any, ...], list[TableRow]] = {}
+        bad = 0
+        for lineno, record in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in record):
+                continue
+            if len(record) != len(header):
+                self.error("table-row", f"{shown}, row {lineno}: has {len(record)} cells, the header has {len(header)}",
+                           Span(shown, lineno, 1))
+                bad += 1
+                continue
+            values: dict[str, Any] = {}
+            row_ok = True
+            for col, t in all_types.items():
+                cell = record[index[col]].strip()
+                try:
+                    values[col] = parse_cell(cell, t)
+                except ValueError as e:
+                    self.error("table-row", f"{shown}, row {lineno}, column `{col}`: {e}",
+                               Span(shown, lineno, index[col] + 1))
+                    row_ok = False
+            if not row_ok:
+                bad += 1
+                continue
+            key = tuple(values[k] for k in decl.keys)
+            if any(k is None for k in key):
+                self.error("table-row", f"{shown}, row {lineno}: the key is empty", Span(shown, lineno, 1))
+                continue
+            vf = values.get(decl.valid_from_column) if decl.valid_from_column else None
+            vu = values.get(decl.valid_until_column) if decl.valid_until_column else None
+            if vf is not None and vu is not None and vu < vf:
+                self.error("validity", f"{shown}, row {lineno}: the period ends ({vu}) before it starts ({vf})",
+                           Span(shown, lineno, 1))
+                continue
+            row = TableRow(frozen({c: values[c] for c in columns}), vf, vu, lineno)
+            for other in rows.get(key, []):
+                if _overlap(vf, vu, other.valid_from, other.valid_until):
+                    keytext = ", ".join(str(k) for k in key)
+                    self.error("table-row", f"{shown}, row {lineno}: key ({keytext}) is already in force in this "
+                               f"period (row {other.line})", Span(shown, lineno, 1),
+                               "give the rows periods that do not overlap" if decl.valid_from_column else
+                               "each key may stand in the table once; add validity columns for dated rows")
+                    row_ok = False
+            if row_ok:
+                rows.setdefault(key, []).append(row)
+        if bad:
+            return None
+        return Table(decl.name, decl.description, rel, decl.keys, frozen(columns),
+                     frozen({k: tuple(sorted(v, key=lambda r: r.valid_from or dt.date.min)) for k, v in rows.items()}),
+                     decl.valid_from_column is not None, decl.span)
+
+    # ------------------------------------------------------------ parameters
+
+    def check_parameters(self) -> dict[str, Parameter]:
+        out: dict[str, Parameter] = {}
+        for name, p in self.params.items():
+            periods = []
+            if not p.values:
+                self.error("parameter", f"parameter `{name}` has no values", p.span,
+                           "add `from <date> = <value>`; write `unknown` where no value is known")
+            for v in p.values:
+                if v.end is not None and v.end < v.start:
+                    self.error("validity", f"this period of `{name}` ends ({v.end}) before it starts ({v.start})",
+                               v.span)
+                value = None
+                if v.value is not None:
+                    lit = self.settle(v.value, p.type) if v.value.kind == "enum" else v.value
+                    lt = self.literal_type(lit) if isinstance(lit, n.Literal) else ERROR
+                    if not assignable(lt, p.type):
+                        self.error("type", f"`{name}` is {type_name(p.type)}, but this value is {type_name(lt)}",
+                                   v.value.span)
+                    elif isinstance(lit, n.Literal):
+                        value = self.coerce(lit.value, p.type)
+                src = self.resolve_source(v.source) if v.source is not None else None
+                if v.source is None and v.value is not None:
+                    self.warn("no-source", f"this value of `{name}` has no source", v.span,
+                              "add `source <id> \"<detail>\"` so that every figure can be traced")
+                periods.append(ParamPeriod(v.start, v.end, value, src))
+            ordered = sorted(zip(periods, p.values), key=lambda pv: pv[0].start)
+            for (a, an), (b, bn) in zip(ordered, ordered[1:]):
+                if a.end is None or a.end >= b.start:
+                    if a.end is None:
+                        # an open period runs until the next one starts
+                        continue
+                    self.error("parameter-overlap",
+                               f"periods of `{name}` overlap: {a.start}–{a.end} and from {b.start}", bn.span,
+                               "end the earlier period before the later one starts", (("the earlier period", an.span),))
+            # open periods end the day before the next starts
+            final = []
+            for i, (per, _) in enumerate(ordered):
+                end = per.end
+                if end is None and i + 1 < len(ordered):
+                    end = ordered[i + 1][0].start - dt.timedelta(days=1)
+                final.append(ParamPeriod(per.start, end, per.value, per.source))
+            dupes = [b for a, b in zip(ordered, ordered[1:]) if a[0].start == b[0].start]
+            for _, bn in dupes:
+                self.error("parameter-overlap", f"two values of `{name}` start on {bn.start}", bn.span)
+            out[name] = Parameter(name, p.type, p.description, tuple(final), p.span)
+        return out
+
+    @staticmethod
+    def coerce(value: Any, t: n.TypeRef) -> Any:
+        if t.kind == "decimal" and isinstance(value, int) and not isinstance(value, bool):
+            return Decimal(value)
+        return value
+
+    # ------------------------------------------------------------ values and rules
+
+    def check_values_and_rules(self) -> tuple[dict[str, ValueDecl], dict[str, CheckedRule]]:
+        assigned: dict[str, list[str]] = {}
+        checked: dict[str, CheckedRule] = {}
+        for order, (name, rule) in enumerate(self.rules.items()):
+            cr = self.check_rule(rule, order)
+            if cr is not None:
+                checked[name] = cr
+                assigned.setdefault(cr.target, []).append(name)
+        values: dict[str, ValueDecl] = {}
+        decls: list[n.DerivedDecl | n.OutputDecl] = [*self.derived.values(), *self.outputs.values()]
+        decls.sort(key=lambda d: (d.span.file, d.span.line))
+        for d in decls:
+            self.reads[d.name] = set()
+            definition = default = None
+            if isinstance(d, n.DerivedDecl) and d.definition is not None:
+                definition = self.typed(d.definition, d.type, d.name, f"the definition of `{d.name}`")
+                if assigned.get(d.name):
+                    first = self.rules[assigned[d.name][0]]
+                    self.error("definition", f"`{d.name}` has a definition and is also assigned by rule `{first.name}`",
+                               first.target_span or first.span,
+                               "either define it with `= …` or assign it with rules, not both",
+                               (("the definition", d.span),))
+            if d.default is not None:
+                default = self.typed(d.default, d.type, d.name, f"the default of `{d.name}`")
+            rules = tuple(assigned.get(d.name, ()))
+            roots = tuple(r for r in rules if not checked[r].exception_to)
+            if definition is None and not rules and default is None:
+                self.warn("never-decided", f"no rule decides `{d.name}` and it has no default", d.span,
+                          "add a rule with `then " + d.name + " = …` or a default")
+            values[d.name] = ValueDecl(d.name, d.type, d.description, isinstance(d, n.OutputDecl),
+                                       definition, default, rules, roots, d.span)
+        return values, checked
+
+    def check_rule(self, rule: n.Rule, order: int) -> CheckedRule | None:
+        self.reads[rule.name] = set()
+        counts = rule.clause_count
+        for clause, word in (("when", "when"), ("then", "then"), ("because", "because"), ("valid_from", "valid from"),
+                             ("valid_until", "valid until")):
+            if counts.get(clause, 0) > 1:
+                self.error("rule", f"rule `{rule.name}` has more than one `{self.kw(word)}`", rule.span,
+                           "combine conditions with `and`; a rule assigns one value" if clause != "because" else None)
+        if counts.get("valid_from", 0) and counts.get("valid_until", 0) > 1:
+            pass
+        if rule.valid_from and rule.valid_until and rule.valid_until < rule.valid_from:
+            self.error("validity", f"rule `{rule.name}` ends ({rule.valid_until}) before it starts ({rule.valid_from})",
+                       rule.span, "check the dates of `valid from` and `until`")
+        sources = tuple(s for s in (self.resolve_source(r) for r in rule.sources) if s is not None)
+        if not rule.sources:
+            self.warn("no-source", f"rule `{rule.name}` has no source", rule.span,
+                      f"add `{self.kw('source')} <id> \"<article>\"` so that every decision can be traced")
+        if rule.target is None or rule.value is None:
+            self.error("rule", f"rule `{rule.name}` has no `{self.kw('then')}`", rule.span,
+                       f"say what the rule decides: `{self.kw('then')} <output> = <value>`")
+            return None
+        target_span = rule.target_span or rule.span
+        target_type: n.TypeRef | None = None
+        if rule.target in self.outputs:
+            target_type = self.outputs[rule.target].type
+        elif rule.target in self.derived:
+            target_type = self.derived[rule.target].type
+        else:
+            if rule.target in self.inputs:
+                self.error("assign-input", f"rule `{rule.name}` assigns the input `{rule.target}`", target_span,
+                           "inputs come from the case; declare an output or derived value to assign")
+            elif rule.target in self.params:
+                self.error("assign-input", f"rule `{rule.name}` assigns the parameter `{rule.target}`", target_span,
+                           "parameters take their dated values; declare an output or derived value to assign")
+            else:
+                self.error("unknown-name", f"`{rule.target}` is not a declared output or derived value", target_span,
+                           suggest(rule.target, [*self.outputs, *self.derived])
+                           or f"declare it: `{self.kw('output')} {rule.target} : <type>`")
+        when = None
+        if rule.when is not None:
+            when = self.typed(rule.when, BOOLEAN, rule.name, "the condition")
+        value = self.typed(rule.value, target_type or ERROR, rule.name, f"the value of `{rule.target}`")
+        if target_type is None:
+            return None
+        rs = self.rule_file[rule.name].ruleset
+        return CheckedRule(
+            rule.name, rule.title, sources, rule.valid_from, rule.valid_until,
+            rule.exception_to, rule.target, when, value, rule.because,
+            rs.name if rs else None, rule.span, order,
+        )
+
+    def kw(self, english: str) -> str:
+        if self.language == "english":
+            return english
+        return {
+            "source": "bron", "then": "dan", "when": "als", "because": "omdat", "valid from": "geldig vanaf",
+            "valid until": "geldig tot en met", "output": "uitvoer", "exception to": "uitzondering op",
+        }.get(english, english)
+
+    # ------------------------------------------------------------ exceptions, cycles, overlaps
+
+    def check_exceptions(self, rules: dict[str, CheckedRule]) -> dict[str, tuple[str, ...]]:
+        children: dict[str, list[str]] = {name: [] for name in rules}
+        for name, rule in self.rules.items():
+            for parent, span in zip(rule.exception_to, rule.exception_spans):
+                if parent == name:
+                    self.error("exception", f"rule `{name}` is an exception to itself", span)
+                elif parent not in self.rules:
+                    self.error("exception", f"rule `{name}` is an exception to `{parent}`, which does not exist", span,
+                               suggest(parent, self.rules))
+                elif self.rules[parent].target != rule.target:
+                    self.error("exception",
+                               f"rule `{name}` assigns `{rule.target}` but is an exception to `{parent}`, which "
+                               f"assigns `{self.rules[parent].target}`", span,
+                               "an exception must decide the same output as the rule it overrides",
+                               (("the other rule", self.rules[parent].span),))
+                elif parent in children and name in rules:
+                    children[parent].append(name)
+        # cycles among exceptions
+        state: dict[str, int] = {}
+
+        def visit(r: str, path: list[str]) -> None:
+            state[r] = 1
+            for c in children.get(r, ()):
+                if state.get(c) == 1:
+                    cyc = path[path.index(c):] + [c] if c in path else [r, c]
+                    self.error("cycle", "exceptions form a cycle: " + " → ".join(cyc), self.rules[c].span)
+                elif c not in state:
+                    visit(c, path + [c])
+            state[r] = 2
+
+        for r in children:
+            if r not in state:
+                visit(r, [r])
+        return {k: tuple(sorted(v, key=lambda x: rules[x].order)) for k, v in children.items()}
+
+    def check_cycles(self, values: dict[str, ValueDecl], rules: dict[str, CheckedRule]) -> list[str]:
+        deps: dict[str, set[str]] = {v: set(self.reads.get(v, ())) for v in values}
+        via: dict[tuple[str, str], str] = {}
+        for name, r in rules.items():
+            for used in self.reads.get(name, ()):
+                if used in values:
+                    deps[r.target].add(used)
+                    via.setdefault((r.target, used), name)
+        order: list[str] = []
+        state: dict[str, int] = {}
+        reported: set[frozenset[str]] = set()
+
+        def visit(v: str, path: list[str]) -> None:
+            state[v] = 1
+            for d in sorted(deps.get(v, ())):
+                if d not in values:
+                    continue
+                if state.get(d) == 1:
+                    cyc = path[path.index(d):] + [d]
+                    key = frozenset(cyc)
+                    if key not in reported:
+                        reported.add(key)
+                        steps = []
+                        for a, b in zip(cyc, cyc[1:]):
+                            rule = via.get((a, b))
+                            steps.append(f"`{a}` uses `{b}`" + (f" (rule `{rule}`)" if rule else " (its definition)"))
+                        first_rule = via.get((cyc[0], cyc[1]))
+                        span = rules[first_rule].span if first_rule else values[cyc[0]].span
+                        self.error("cycle", "values depend on each other in a cycle: " + "; ".join(steps), span,
+                                   "a value cannot depend on itself; break the cycle")
+                elif d not in state:
+                    visit(d, path + [d])
+            state[v] = 2
+            order.append(v)
+
+        for v in sorted(values, key=lambda x: (values[x].span.file, values[x].span.line)):
+            if v not in state:
+                visit(v, [v])
+        return order
+
+    def check_overlaps(self, values: dict[str, ValueDecl], rules: dict[str, CheckedRule],
+                       children: dict[str, tuple[str, ...]]) -> None:
+        related: dict[str, set[str]] = {}
+        for r in rules:
+            # ancestors and descendants through exceptions are related
+            related[r] = set()
+
+        def descendants(r: str, acc: set[str]) -> set[str]:
+            for c in children.get(r, ()):
+                if c not in acc:
+                    acc.add(c)
+                    descendants(c, acc)
+            return acc
+
+        for r in rules:
+            for d in descendants(r, set()):
+                related[r].add(d)
+                related.setdefault(d, set()).add(r)
+        for v in values.values():
+            names = [r for r in v.rules if r in rules]
+            for i, a in enumerate(names):
+                for b in names[i + 1:]:
+                    if b in related.get(a, ()):
+                        continue
+                    ra, rb = rules[a], rules[b]
+                    if not _overlap(ra.valid_from, ra.valid_until, rb.valid_from, rb.valid_until):
+                        continue
+                    if isinstance(ra.value, n.Literal) and isinstance(rb.value, n.Literal) and \
+                            ra.value.value == rb.value.value:
+                        continue
+                    if _disjoint(ra.when, rb.when):
+                        continue
+                    self.warn("overlap",
+                              f"rules `{a}` and `{b}` both decide `{v.name}`, can both apply, and are not related "
+                              "by an exception", rb.span,
+                              f"if both apply the answer is a conflict; make one an exception to the other "
+                              f"(`{self.kw('exception to')} {a}`) or add a condition that excludes the other",
+                              (("the other rule", ra.span),))
+
+    # ------------------------------------------------------------ expressions
+
+    def typed(self, e: n.Expr, expected: n.TypeRef, owner: str, what: str) -> n.Expr:
+        """Check ``e`` where a value of type ``expected`` is needed; return the resolved expression."""
+        self._owner = owner
+        r, t = self.expr(e)
+        if t.kind == "pending":
+            r = self.settle(r, expected)
+            t = self.type_of_settled(r, expected)
+        if t.kind == "enum" and expected.kind == "enum":
+            bad = [c for c in t.choices if c not in expected.choices]
+            if bad and isinstance(r, n.Literal):
+                self.not_a_choice(bad[0], expected, r.span)
+                return r
+        if t.kind == "text" and expected.kind == "enum" and isinstance(r, n.Literal):
+            if r.value not in expected.choices:
+                self.not_a_choice(str(r.value), expected, r.span)
+            return n.Literal(r.value, "enum", r.span, r.text)
+        if not assignable(t, expected):
+            self.error("type", f"{what} must be {type_name(expected)}, but this is {type_name(t)}", _span(e),
+                       _conversion_hint(t, expected))
+        return r
+
+    def not_a_choice(self, value: str, t: n.TypeRef, span: Span) -> None:
+        self.error("type", f"`{value}` is not one of the choices: {', '.join(t.choices)}", span,
+                   suggest(value, t.choices))
+
+    def type_of_settled(self, r: n.Expr, expected: n.TypeRef) -> n.TypeRef:
+        if isinstance(r, n.Literal) and r.kind == "enum":
+            return n.TypeRef("enum", (str(r.value),))
+        return ERROR
+
+    def settle(self, e: n.Expr, context: n.TypeRef) -> n.Expr:
+        """Resolve a bare name that was not a declared name, using the type it stands against."""
+        if isinstance(e, n.Literal) and e.kind == "enum":
+            e = n.Var((str(e.value),), e.span)
+        if not isinstance(e, n.Var):
+            return e
+        word = e.parts[0]
+        if context.kind == "enum":
+            if word in context.choices:
+                return n.Literal(word, "enum", e.span, word)
+            self.error("type", f"`{word}` is not a declared name, nor one of the choices: {', '.join(context.choices)}",
+                       e.span, suggest(word, [*context.choices, *self.names()]))
+            return n.Literal(word, "enum", e.span, word)
+        if context.kind == "list" and context.item is not None and context.item.kind == "enum":
+            return self.settle(e, context.item)
+        self.unknown_name(e)
+        return e
+
+    def names(self) -> list[str]:
+        return [*self.inputs, *self.derived, *self.outputs, *self.params, *self.table_decls]
+
+    def unknown_name(self, e: n.Var) -> None:
+        name = e.name
+        choices = {c for d in self.inputs.values() for c in _choices(d.type)}
+        hint = suggest(name, self.names()) or suggest(name, choices)
+        self.error("unknown-name", f"unknown name `{name}`", e.span, hint)
+
+    def read(self, name: str) -> None:
+        self.reads.setdefault(self._owner, set()).add(name)
+
+    def expr(self, e: n.Expr) -> tuple[n.Expr, n.TypeRef]:
+        if isinstance(e, n.Literal):
+            return e, self.literal_type(e)
+        if isinstance(e, n.Var):
+            return self.var(e)
+        if isinstance(e, n.Unary):
+            r, t = self.finished(e.operand)
+            if e.op == "not":
+                if t.kind not in ("boolean", "error"):
+                    self.error("type", f"`not` needs a boolean, but this is {type_name(t)}", _span(e.operand))
+                return n.Unary("not", r, e.span), BOOLEAN
+            if not (is_numeric(t) or t.kind in ("money", "error")):
+                self.error("type", f"`{e.op}` needs a number or an amount, but this is {type_name(t)}", _span(e.operand))
+                return n.Unary(e.op, r, e.span), ERROR
+            return n.Unary(e.op, r, e.span), t
+        if isinstance(e, n.Binary):
+            return self.binary(e)
+        if isinstance(e, n.IsKnown):
+            r, _t = self.finished(e.operand)
+            if not _refers_to_data(r):
+                self.error("type", "`is known` / `is missing` applies to an input, a value, a parameter or a "
+                           "table look-up", e.span)
+            return n.IsKnown(r, e.negated, e.span), BOOLEAN
+        if isinstance(e, n.Call):
+            return self.call(e)
+        if isinstance(e, n.Lookup):
+            return self.lookup(e)
+        if isinstance(e, n.ListLit):
+            items = [self.expr(i) for i in e.items]
+            known = [t for _, t in items if t.kind not in ("pending", "error")]
+            item_t = known[0] if known else (PENDING if items else ERROR)
+            for (ri, ti) in items:
+                if ti.kind not in ("pending", "error") and not comparable(ti, item_t):
+                    self.error("type", f"a list holds values of one type; this is {type_name(ti)}, "
+                               f"the first is {type_name(item_t)}", _span(ri))
+            if item_t.kind == "enum":
+                item_t = n.TypeRef("enum", tuple(sorted({c for _, t in items if t.kind == 'enum' for c in t.choices})))
+            return n.ListLit(tuple(r for r, _ in items), e.span), n.TypeRef("list", item=item_t)
+        if isinstance(e, n.TupleLit):
+            items = [self.finished(i) for i in e.items]
+            return n.TupleLit(tuple(r for r, _ in items), e.span), n.TypeRef("tuple")
+        raise AssertionError(e)  # pragma: no cover
+
+    def finished(self, e: n.Expr) -> tuple[n.Expr, n.TypeRef]:
+        r, t = self.expr(e)
+        if t.kind == "pending":
+            assert isinstance(r, n.Var)
+            self.unknown_name(r)
+            return r, ERROR
+        return r, t
+
+    @staticmethod
+    def literal_type(e: n.Literal) -> n.TypeRef:
+        if e.kind == "enum":
+            return n.TypeRef("enum", (str(e.value),))
+        return n.TypeRef(e.kind)
+
+    def var(self, e: n.Var) -> tuple[n.Expr, n.TypeRef]:
+        name = e.name
+        if name in self.inputs:
+            self.read(name)
+            return n.Ref("input", name, e.span), self.inputs[name].type
+        if name in self.derived or name in self.outputs:
+            self.read(name)
+            decl = self.derived.get(name) or self.outputs[name]
+            return n.Ref("value", name, e.span), decl.type
+        if name in self.params:
+            return n.Ref("param", name, e.span), self.params[name].type
+        if name in self.table_decls:
+            return n.Ref("table", name, e.span), TABLE
+        if len(e.parts) == 1:
+            return e, PENDING
+        self.unknown_name(e)
+        return e, ERROR
+
+    def binary(self, e: n.Binary) -> tuple[n.Expr, n.TypeRef]:
+        op = e.op
+        if op in ("and", "or"):
+            lr, lt = self.finished(e.left)
+            rr, rt = self.finished(e.right)
+            for r, t in ((lr, lt), (rr, rt)):
+                if t.kind not in ("boolean", "error"):
+                    self.error("type", f"`{op}` joins conditions, but this is {type_name(t)}", _span(r),
+                               "compare it with something to make a condition")
+            return n.Binary(op, lr, rr, e.span), BOOLEAN
+        lr, lt = self.expr(e.left)
+        rr, rt = self.expr(e.right)
+        if op in ("=", "!=", "<", "<=", ">", ">="):
+            if lt.kind == "pending" and rt.kind == "pending":
+                self.unknown_name(lr)  # type: ignore[arg-type]
+                self.unknown_name(rr)  # type: ignore[arg-type]
+                return n.Binary(op, lr, rr, e.span), BOOLEAN
+            if lt.kind == "pending":
+                lr, lt = self.settle(lr, rt), self.settled_type(lr, rt)
+            if rt.kind == "pending":
+                rr, rt = self.settle(rr, lt), self.settled_type(rr, lt)
+            self.check_choice_literal(lr, lt, rr, rt)
+            if not comparable(lt, rt):
+                self.error("type", f"cannot compare {type_name(lt)} with {type_name(rt)}", e.span,
+                           _conversion_hint(rt, lt))
+            elif op not in ("=", "!=") and (lt.kind in ("boolean", "enum", "text", "list") or
+                                            rt.kind in ("boolean", "enum", "text")):
+                self.error("type", f"`{op}` needs numbers, amounts or dates; use `=` or `!=` for "
+                           f"{type_name(lt)}", e.span)
+            return n.Binary(op, lr, rr, e.span), BOOLEAN
+        if op in ("in", "notin"):
+            if rt.kind == "pending":
+                self.unknown_name(rr)  # type: ignore[arg-type]
+                return n.Binary(op, lr, rr, e.span), BOOLEAN
+            if rt.kind == "table":
+                assert isinstance(rr, n.Ref)
+                decl = self.table_decls[rr.name]
+                key_types = [next((c.type for c in decl.columns if c.name == k), ERROR) for k in decl.keys]
+                if isinstance(lr, n.TupleLit):
+                    if len(lr.items) != len(key_types):
+                        self.error("type", f"table `{rr.name}` has a key of {len(key_types)} column(s) "
+                                   f"({', '.join(decl.keys)}), not {len(lr.items)}", e.span)
+                elif len(key_types) != 1:
+                    self.error("type", f"table `{rr.name}` has a key of {len(key_types)} columns "
+                               f"({', '.join(decl.keys)}); write ({', '.join(decl.keys)}) in {rr.name}", e.span)
+                else:
+                    if lt.kind == "pending":
+                        lr, lt = self.settle(lr, key_types[0]), key_types[0]
+                    if not comparable(lt, key_types[0]):
+                        self.error("type", f"the key of table `{rr.name}` is {type_name(key_types[0])}, "
+                                   f"but this is {type_name(lt)}", _span(lr))
+                return n.Binary(op, lr, rr, e.span), BOOLEAN
+            if rt.kind == "list":
+                assert rt.item is not None
+                item = rt.item
+                if lt.kind == "pending":
+                    lr, lt = self.settle(lr, item), self.settled_type(lr, item)
+                if item.kind == "pending" and isinstance(rr, n.ListLit):
+                    rr = n.ListLit(tuple(self.settle(i, lt) for i in rr.items), rr.span)
+                    item = lt
+                elif isinstance(rr, n.ListLit) and lt.kind == "enum":
+                    rr = n.ListLit(tuple(self.settle(i, lt) if isinstance(i, n.Var) else i for i in rr.items), rr.span)
+                    for i in rr.items:
+                        if isinstance(i, n.Literal) and i.kind in ("enum", "text") and i.value not in lt.choices:
+                            self.not_a_choice(str(i.value), lt, i.span)
+                if not comparable(lt, item) and item.kind != "pending":
+                    self.error("type", f"cannot look for {type_name(lt)} in {type_name(rt)}", e.span)
+                return n.Binary(op, lr, rr, e.span), BOOLEAN
+            if lt.kind != "error" and rt.kind != "error":
+                self.error("type", f"`in` needs a list or a table on its right, but this is {type_name(rt)}",
+                           _span(rr))
+            return n.Binary(op, lr, rr, e.span), BOOLEAN
+        # arithmetic
+        if lt.kind == "pending":
+            self.unknown_name(lr)  # type: ignore[arg-type]
+            lt = ERROR
+        if rt.kind == "pending":
+            self.unknown_name(rr)  # type: ignore[arg-type]
+            rt = ERROR
+        result = arith_type(op, lt, rt)
+        if result is None:
+            self.error("type", f"cannot apply `{op}` to {type_name(lt)} and {type_name(rt)}", e.span,
+                       _conversion_hint(lt, rt))
+            result = ERROR
+        return n.Binary(op, lr, rr, e.span), result
+
+    def settled_type(self, e: n.Expr, context: n.TypeRef) -> n.TypeRef:
+        if isinstance(e, n.Var) and context.kind == "enum":
+            return n.TypeRef("enum", (e.parts[0],)) if e.parts[0] in context.choices else ERROR
+        return ERROR
+
+    def check_choice_literal(self, lr: n.Expr, lt: n.TypeRef, rr: n.Expr, rt: n.TypeRef) -> None:
+        for lit, other in ((lr, rt), (rr, lt)):
+            if isinstance(lit, n.Literal) and lit.kind == "text" and other.kind == "enum":
+                if lit.value not in other.choices:
+                    self.not_a_choice(str(lit.value), other, lit.span)
+
+    def call(self, e: n.Call) -> tuple[n.Expr, n.TypeRef]:
+        table = FUNCTIONS.get(self.language, FUNCTIONS["english"])
+        canonical = table.get(e.func) or FUNCTIONS["english"].get(e.func)
+        if canonical is None:
+            self.error("unknown-name", f"unknown function `{e.func}`", e.span,
+                       suggest(e.func, table) or "the functions are: " + ", ".join(sorted(table)))
+            for a in e.args:
+                self.finished(a)
+            return e, ERROR
+        args = [self.finished(a) for a in e.args]
+        call = n.Call(canonical, tuple(r for r, _ in args), e.span)
+        types = [t for _, t in args]
+
+        def need(count: int) -> bool:
+            if len(args) != count:
+                self.error("type", f"`{e.func}` takes {count} argument(s), not {len(args)}", e.span)
+                return False
+            return True
+
+        def want(i: int, kinds: tuple[str, ...], words: str) -> None:
+            if types[i].kind not in kinds + ("error",):
+                self.error("type", f"argument {i + 1} of `{e.func}` must be {words}, but this is "
+                           f"{type_name(types[i])}", _span(args[i][0]))
+
+        if canonical == "age":
+            if need(2):
+                want(0, ("date",), "a date")
+                want(1, ("date",), "a date")
+            return call, INTEGER
+        if canonical == "days_between":
+            if need(2):
+                want(0, ("date",), "a date")
+                want(1, ("date",), "a date")
+            return call, INTEGER
+        if canonical == "year":
+            if need(1):
+                want(0, ("date",), "a date")
+            return call, INTEGER
+        if canonical == "count":
+            if need(1):
+                want(0, ("list",), "a list")
+            return call, INTEGER
+        if canonical in ("round", "round_down"):
+            if need(1):
+                want(0, ("money", "decimal", "integer"), "an amount or a number")
+                t = types[0]
+                if t.kind == "money":
+                    return n.Call(canonical + "_money", call.args, e.span), MONEY
+                return call, t if t.kind == "error" else INTEGER
+            return call, ERROR
+        if canonical == "abs":
+            if need(1):
+                want(0, ("money", "decimal", "integer"), "an amount or a number")
+                return call, types[0]
+            return call, ERROR
+        # min, max
+        if len(args) < 2:
+            self.error("type", f"`{e.func}` takes two or more arguments", e.span)
+            return call, ERROR
+        result = types[0]
+        for i, t in enumerate(types[1:], start=1):
+            if t.kind == "error" or result.kind == "error":
+                result = ERROR
+            elif is_numeric(t) and is_numeric(result):
+                result = DECIMAL if "decimal" in (t.kind, result.kind) else INTEGER
+            elif t.kind != result.kind or t.kind not in ("money", "date", "integer", "decimal"):
+                self.error("type", f"`{e.func}` compares values of one kind; argument {i + 1} is {type_name(t)}, "
+                           f"argument 1 is {type_name(types[0])}", _span(args[i][0]))
+                result = ERROR
+        return call, result
+
+    def lookup(self, e: n.Lookup) -> tuple[n.Expr, n.TypeRef]:
+        decl = self.table_decls.get(e.table)
+        keys = [self.expr(k) for k in e.keys]
+        if decl is None:
+            self.error("unknown-name", f"unknown table `{e.table}`", e.span, suggest(e.table, self.table_decls))
+            return e, ERROR
+        cols = {c.name: c.type for c in decl.columns}
+        if len(keys) != len(decl.keys):
+            self.error("type", f"table `{e.table}` has a key of {len(decl.keys)} column(s) ({', '.join(decl.keys)}), "
+                       f"not {len(keys)}", e.span)
+        resolved = []
+        for (r, t), kname in zip(keys, decl.keys):
+            kt = cols.get(kname, ERROR)
+            if t.kind == "pending":
+                r = self.settle(r, kt)
+                t = kt
+            elif not comparable(t, kt):
+                self.error("type", f"the key `{kname}` of table `{e.table}` is {type_name(kt)}, but this is "
+                           f"{type_name(t)}", _span(r))
+            resolved.append(r)
+        if e.column not in cols:
+            self.error("unknown-name", f"table `{e.table}` has no column `{e.column}`", e.span,
+                       suggest(e.column, cols) or f"its columns are: {', '.join(cols)}")
+            return e, ERROR
+        return n.Lookup(e.table, tuple(resolved), e.column, e.span), cols[e.column]
+
+
+def arith_type(op: str, a: n.TypeRef, b: n.TypeRef) -> n.TypeRef | None:
+    if ERROR in (a, b):
+        return ERROR
+    ka, kb = a.kind, b.kind
+    if op in ("+", "-"):
+        if is_numeric(a) and is_numeric(b):
+            return INTEGER if ka == kb == "integer" else DECIMAL
+        if ka == kb == "money":
+            return MONEY
+        if ka == "date" and kb == "duration":
+            return DATE
+        if op == "-" and ka == kb == "date":
+            return INTEGER
+        if op == "+" and ka == "duration" and kb == "date":
+            return DATE
+        return None
+    if op == "*":
+        if is_numeric(a) and is_numeric(b):
+            return INTEGER if ka == kb == "integer" else DECIMAL
+        if (ka == "money" and is_numeric(b)) or (is_numeric(a) and kb == "money"):
+            return MONEY
+        return None
+    if op == "/":
+        if is_numeric(a) and is_numeric(b):
+            return DECIMAL
+        if ka == "money" and is_numeric(b):
+            return MONEY
+        if ka == kb == "money":
+            return DECIMAL
+        return None
+    return None
+
+
+def _conversion_hint(have: n.TypeRef, want: n.TypeRef) -> str | None:
+    if have.kind in ("integer", "decimal") and want.kind == "money":
+        return "write amounts with a euro sign: € 12,34"
+    if have.kind == "money" and is_numeric(want):
+        return "an amount is not a plain number; compare it with an amount (€ …)"
+    if have.kind == "text" and want.kind == "date":
+        return "write dates as 2024-01-01, without quotes"
+    if have.kind == "integer" and want.kind == "date":
+        return "compare a date with a date (2024-01-01), or use year(…) to compare years"
+    return None
+
+
+def _choices(t: n.TypeRef) -> tuple[str, ...]:
+    if t.kind == "enum":
+        return t.choices
+    if t.kind == "list" and t.item is not None:
+        return _choices(t.item)
+    return ()
+
+
+def _refers_to_data(e: n.Expr) -> bool:
+    return isinstance(e, (n.Ref, n.Lookup)) and not (isinstance(e, n.Ref) and e.kind == "table")
+
+
+def _span(e: n.Expr) -> Span:
+    return e.span
+
+
+def _overlap(a0: dt.date | None, a1: dt.date | None, b0: dt.date | None, b1: dt.date | None) -> bool:
+    lo = max(a0 or dt.date.min, b0 or dt.date.min)
+    hi = min(a1 or dt.date.max, b1 or dt.date.max)
+    return lo <= hi
+
+
+def parse_cell(cell: str, t: n.TypeRef) -> Any:
+    """A CSV cell as a typed value; an empty cell is None (no value)."""
+    if cell == "":
+        return None
+    k = t.kind
+    if k == "text":
+        return cell
+    if k == "enum":
+        if cell not in t.choices:
+            raise ValueError(f"`{cell}` is not one of: {', '.join(t.choices)}")
+        return cell
+    if k == "integer":
+        try:
+            return int(cell)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got `{cell}`") from None
+    if k in ("decimal", "money"):
+        text = cell.lstrip("€ ").replace(",", ".")
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(f"expected {'an amount' if k == 'money' else 'a number'}, got `{cell}`") from None
+        if not value.is_finite():
+            raise ValueError(f"expected a finite number, got `{cell}`")
+        return n.money(value) if k == "money" else value
+    if k == "date":
+        try:
+            return dt.date.fromisoformat(cell)
+        except ValueError:
+            raise ValueError(f"expected a date (YYYY-MM-DD), got `{cell}`") from None
+    if k == "boolean":
+        low = cell.lower()
+        if low in ("true", "ja", "yes", "1", "waar"):
+            return True
+        if low in ("false", "nee", "no", "0", "onwaar"):
+            return False
+        raise ValueError(f"expected ja/nee (true/false), got `{cell}`")
+    raise ValueError(f"columns of type {t} are not supported")
+
+
+# ---------------------------------------------------------------- disjointness (for the overlap warning)
+
+
+def _atoms(e: n.Expr | None) -> list[tuple[str, str, Any]] | None:
+    """The conjuncts of a condition as (name, op, constant); None if it is not a plain conjunction."""
+    if e is None:
+        return []
+    if isinstance(e, n.Binary) and e.op == "and":
+        a, b = _atoms(e.left), _atoms(e.right)
+        return (a or []) + (b or [])
+    if isinstance(e, n.Binary) and e.op in ("=", "!=", "<", "<=", ">", ">=", "in", "notin"):
+        key = _atom_key(e.left)
+        if key is not None:
+            if isinstance(e.right, n.Literal):
+                return [(key, e.op, e.right.value)]
+            if isinstance(e.right, n.ListLit) and all(isinstance(i, n.Literal) for i in e.right.items):
+                return [(key, e.op, frozenset(i.value for i in e.right.items))]  # type: ignore[union-attr]
+        return []
+    if isinstance(e, n.Ref):
+        return [(e.name, "=", True)]
+    if isinstance(e, n.Unary) and e.op == "not" and isinstance(e.operand, n.Ref):
+        return [(e.operand.name, "=", False)]
+    return []
+
+
+def _atom_key(e: n.Expr) -> str | None:
+    if isinstance(e, n.Ref):
+        return e.name
+    if isinstance(e, n.Lookup):
+        return f"{e.table}[{e.keys!r}].{e.column}"
+    return None
+
+
+def _disjoint(a: n.Expr | None, b: n.Expr | None) -> bool:
+    """True when the two conditions provably cannot both be true."""
+    atoms = (_atoms(a) or []) + (_atoms(b) or [])
+    by_name: dict[str, list[tuple[str, Any]]] = {}
+    for name, op, value in atoms:
+        by_name.setdefault(name, []).append((op, value))
+    for constraints in by_name.values():
+        if not _satisfiable(constraints):
+            return True
+    return False
+
+
+def _satisfiable(constraints: list[tuple[str, Any]]) -> bool:
+    allowed: set[Any] | None = None
+    banned: set[Any] = set()
+    lo: tuple[Any, bool] | None = None  # (bound, inclusive)
+    hi: tuple[Any, bool] | None = None
+    try:
+        for op, v in constraints:
+            if op == "=":
+                allowed = {v} if allowed is None else allowed & {v}
+            elif op == "in":
+                allowed = set(v) if allowed is None else allowed & set(v)
+            elif op == "!=":
+                banned.add(v)
+            elif op == "notin":
+                banned |= set(v)
+            elif op in (">", ">="):
+                inc = op == ">="
+                if lo is None or v > lo[0] or (v == lo[0] and not inc):
+                    lo = (v, inc)
+            elif op in ("<", "<="):
+                inc = op == "<="
+                if hi is None or v < hi[0] or (v == hi[0] and not inc):
+                    hi = (v, inc)
+        if lo is not None and hi is not None:
+            if lo[0] > hi[0] or (lo[0] == hi[0] and not (lo[1] and hi[1])):
+                return False
+            if isinstance(lo[0], int) and isinstance(hi[0], int) and not isinstance(lo[0], bool):
+                low = lo[0] if lo[1] else lo[0] + 1
+                high = hi[0] if hi[1] else hi[0] - 1
+                if low > high:
+                    return False
+        if allowed is not None:
+            ok = set()
+            for v in allowed - banned:
+                if lo is not None and (v < lo[0] or (v == lo[0] and not lo[1])):
+                    continue
+                if hi is not None and (v > hi[0] or (v == hi[0] and not hi[1])):
+                    continue
+                ok.add(v)
+            return bool(ok)
+    except TypeError:
+        return True
+    return True
+
+
+# ---------------------------------------------------------------- front door
+
+
+def content_hash(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode("utf-8") + b"\0" + files[name] + b"\0")
+    return "sha256:" + h.hexdigest()

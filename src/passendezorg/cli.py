@@ -1,0 +1,256 @@
+"""The command line: click commands that compose the library. Errors are shown once, without a traceback.
+
+Exit codes: 0 success; 1 the rule book has errors, a case is malformed, or a test failed; 2 usage error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cases import Case, case_from_data, iter_case_paths, read_case_file
+from .errors import CaseError, PassendeZorgError, UsageError
+from .explain import render_decision
+from .model import CaseFailure, Decision
+from .rulebook import RuleBook, check_path, load_rules, rule_files
+
+DEFAULT_RULES = "rules"
+
+
+def _rules_dir(rules: str | None) -> Path:
+    return Path(rules or os.environ.get("PASSENDEZORG_RULES") or DEFAULT_RULES)
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+class Group(click.Group):
+    """Shows passendezorg's own errors once, with their exit code, and no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PassendeZorgError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except BrokenPipeError:  # pragma: no cover - `| head`
+            sys.stderr.close()
+            ctx.exit(0)
+
+
+@click.group(cls=Group)
+@click.version_option(package_name="passendezorg")
+def main() -> None:
+    """passendezorg — rules of the Dutch basic health insurance, checked and explained."""
+
+
+# ---------------------------------------------------------------- check
+
+
+@main.command()
+@click.argument("rules_dir", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def check(rules_dir: str | None, fmt: str) -> None:
+    """Check a rule book before anything runs: every error and warning, in one run."""
+    report = check_path(_rules_dir(rules_dir))
+    if fmt == "json":
+        click.echo(json.dumps({
+            "files": report.files,
+            "errors": len(report.errors),
+            "warnings": len(report.warnings),
+            "diagnostics": [d.as_dict() for d in report.diagnostics],
+        }, indent=2, ensure_ascii=False))
+    else:
+        color = _color()
+        for d in report.diagnostics:
+            click.echo(d.render(report.sources, color=color))
+            click.echo()
+        summary = f"{report.files} file(s): {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+        if report.program is not None:
+            p = report.program
+            summary += (f"; {len(p.rules)} rules, {len(p.outputs)} outputs, {len(p.parameters)} parameters, "
+                        f"{len(p.tables)} tables")
+        click.echo(summary)
+    sys.exit(1 if report.errors else 0)
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+def _iter_cases(paths: list[Path]) -> Iterator[Case | CaseError]:
+    """Every case under the paths; a malformed one comes as a CaseError so the rest still run."""
+    for p in iter_case_paths(paths):
+        if not p.exists():
+            raise UsageError(f"{p}: no such case file or folder")
+        if p.suffix == ".jsonl":
+            with p.open(encoding="utf-8") as fh:
+                for lineno, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    where = f"{p}:{lineno}"
+                    try:
+                        data = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        yield CaseError(where, f"not valid JSON: {e.msg}")
+                        continue
+                    try:
+                        if isinstance(data, dict) and "input" not in data:
+                            name = data.get("id")
+                            data = {"input": {k: v for k, v in data.items() if k != "id"}, "id": name}
+                        yield case_from_data(data, where, default_name=f"{p.stem}:{lineno}")
+                    except CaseError as e:
+                        yield e
+            continue
+        try:
+            yield read_case_file(p)
+        except CaseError as e:
+            yield e
+
+
+@main.command()
+@click.argument("cases", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules or $PASSENDEZORG_RULES)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text", show_default=True)
+@click.option("--on", "on", callback=_date, help="evaluate on this date instead of each case's peildatum")
+@click.option("--why-not", "why_not", metavar="RULE", help="explain why RULE did not decide")
+@click.option("--verbose", "-v", is_flag=True, help="also show the derived values behind the outputs")
+def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.date | None, why_not: str | None,
+             verbose: bool) -> None:
+    """Evaluate case files (YAML, JSON, or JSON lines) and show the reasoned decisions."""
+    book = load_rules(_rules_dir(rules_dir))
+    failed = 0
+    first = True
+    decisions: list[dict[str, Any]] = []
+    for item in _iter_cases(list(cases)):
+        if isinstance(item, CaseError):
+            failed += 1
+            _emit_failure(CaseFailure(case=None, error=str(item)), fmt)
+            continue
+        try:
+            decision = book.evaluate(item, on)
+            explanation = book.why_not(why_not, item, on) if why_not else None
+        except CaseError as e:
+            failed += 1
+            _emit_failure(CaseFailure(case=item.name, error=str(e)), fmt)
+            continue
+        if fmt == "jsonl":
+            click.echo(decision.to_json())
+        elif fmt == "json":
+            decisions.append(json.loads(decision.to_json()))
+        else:
+            if not first:
+                click.echo("\n" + "─" * 60 + "\n")
+            first = False
+            click.echo(render_decision(decision, book.program.language, _color(), verbose))
+            if explanation:
+                click.echo("\n" + explanation)
+    if fmt == "json":
+        click.echo(json.dumps(decisions[0] if len(decisions) == 1 else decisions, indent=2, ensure_ascii=False))
+    if failed:
+        click.echo(f"{failed} case(s) could not be evaluated", err=True)
+        sys.exit(1)
+
+
+def _emit_failure(f: CaseFailure, fmt: str) -> None:
+    if fmt == "jsonl":
+        click.echo(f.model_dump_json())
+    click.echo(f"error: {f.error}", err=True)
+
+
+# ---------------------------------------------------------------- test
+
+
+@main.command()
+@click.argument("cases", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules)")
+@click.option("--coverage", is_flag=True, help="report which rules decided something in at least one case")
+def test(cases: tuple[Path, ...], rules_dir: str | None, coverage: bool) -> None:
+    """Run the cases' `expect` blocks against the rule book and show a diff for each failure."""
+    from .testing import run_tests
+
+    book = load_rules(_rules_dir(rules_dir))
+    report = run_tests(book, list(_iter_cases(list(cases) or [Path("cases")])))
+    color = _color()
+    for line in report.lines(color):
+        click.echo(line)
+    if coverage:
+        click.echo(report.coverage_text(book))
+    ok = report.failed == 0 and report.errors == 0 and (not coverage or report.uncovered(book) == [])
+    sys.exit(0 if ok else 1)
+
+
+# ---------------------------------------------------------------- fmt
+
+
+@main.command("fmt")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--check", "check_only", is_flag=True, help="only report files that are not formatted")
+def fmt_cmd(paths: tuple[Path, ...], check_only: bool) -> None:
+    """Format rule files canonically (in place), or check that they are."""
+    from .format import format_file
+    from .syntax import parse_text
+
+    files = [f for p in (paths or (Path(DEFAULT_RULES),)) for f in rule_files(p)]
+    unformatted = 0
+    broken = 0
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        parsed, diags = parse_text(text, str(f))
+        if diags or parsed is None:
+            broken += 1
+            for d in diags:
+                click.echo(d.render(), err=True)
+            continue
+        new = format_file(parsed)
+        if new != text:
+            unformatted += 1
+            if check_only:
+                click.echo(f"would reformat {f}")
+            else:
+                f.write_text(new, encoding="utf-8")
+                click.echo(f"reformatted {f}")
+    if check_only:
+        click.echo(f"{len(files)} file(s), {unformatted} not formatted")
+    sys.exit(1 if broken or (check_only and unformatted) else 0)
+
+
+# ---------------------------------------------------------------- schema
+
+
+@main.command()
+@click.argument("which", type=click.Choice(["case", "decision", "both"]), default="both")
+@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules)")
+def schema(which: str, rules_dir: str | None) -> None:
+    """Print the JSON Schemas of a case (from the rule book's inputs) and of a decision."""
+    from .schema import case_schema
+
+    out: dict[str, Any] = {}
+    if which in ("case", "both"):
+        out["case"] = case_schema(load_rules(_rules_dir(rules_dir)))
+    if which in ("decision", "both"):
+        out["decision"] = Decision.model_json_schema()
+    click.echo(json.dumps(out if which == "both" else out[which], indent=2, ensure_ascii=False))
+
+
+def run() -> None:  # pragma: no cover - console entry
+    main()
+
+
+__all__ = ["main", "RuleBook"]

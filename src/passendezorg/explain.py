@@ -1,0 +1,177 @@
+"""Renderers for decisions: text for people (in the rule book's language), and why-not."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import click
+
+from . import nodes as n
+from .engine import Evaluation, Outcome
+from .format import Formatter
+from .model import Decision, OutputDecision
+from .program import CheckedRule, Program
+from .values import Fail, Unknown
+
+LABELS = {
+    "english": {
+        "decision": "Decision", "case": "case", "on": "peildatum", "rulebook": "rule book",
+        "rule": "rule", "source": "source", "because": "because", "facts": "based on",
+        "overrides": "overrides", "exception": "exception", "default": "no rule applies: the default",
+        "undetermined": "undetermined", "needs": "to decide, I need", "conflict": "CONFLICT",
+        "error": "cannot be computed", "yes": "yes", "no": "no", "derived": "values used",
+        "also": "also decided by", "nothing": "(none)",
+    },
+    "nederlands": {
+        "decision": "Beslissing", "case": "casus", "on": "peildatum", "rulebook": "regelboek",
+        "rule": "regel", "source": "bron", "because": "omdat", "facts": "op grond van",
+        "overrides": "gaat voor", "exception": "uitzondering", "default": "geen regel van toepassing: de standaard",
+        "undetermined": "onbepaald", "needs": "om te beslissen is nodig", "conflict": "CONFLICT",
+        "error": "kan niet worden bepaald", "yes": "ja", "no": "nee", "derived": "gebruikte waarden",
+        "also": "ook besloten door", "nothing": "(geen)",
+    },
+}
+
+
+def show_value(v: Any, type_: str, language: str) -> str:
+    lab = LABELS[language]
+    if v is None:
+        return lab["nothing"]
+    if isinstance(v, bool):
+        return lab["yes"] if v else lab["no"]
+    if type_ == "money":
+        text = f"{Decimal(str(v)):.2f}"
+        return "€ " + (text.replace(".", ",") if language == "nederlands" else text)
+    if isinstance(v, list):
+        return "[" + ", ".join(show_value(x, "", language) for x in v) + "]"
+    return str(v)
+
+
+def _fact_value(v: Any, language: str) -> str:
+    return show_value(v, "", language)
+
+
+def render_decision(d: Decision, language: str = "english", color: bool = False, verbose: bool = False) -> str:
+    lab = LABELS[language]
+
+    def style(text: str, **kw: Any) -> str:
+        return str(click.style(text, **kw)) if color else text
+
+    out = []
+    head = f"{lab['decision']}"
+    if d.case:
+        head += f" — {lab['case']} {d.case}"
+    out.append(style(head, bold=True))
+    out.append(f"{lab['on']} {d.peildatum.isoformat()} · {lab['rulebook']} {d.rulebook[:19]}…")
+    for name, o in d.outputs.items():
+        out.append("")
+        out.extend(_render_output(name, o, lab, language, style))
+    if verbose and d.derived:
+        out.append("")
+        out.append(style(lab["derived"], bold=True))
+        for name, o in d.derived.items():
+            out.extend("  " + line for line in _render_output(name, o, lab, language, style))
+    return "\n".join(out)
+
+
+def _render_output(name: str, o: OutputDecision, lab: dict[str, str], language: str, style: Any) -> list[str]:
+    lines = []
+    if o.status in ("value", "default"):
+        lines.append(f"{style(name, bold=True)} = {style(show_value(o.value, o.type, language), fg='green', bold=True)}")
+    elif o.status == "undetermined":
+        lines.append(f"{style(name, bold=True)}: {style(lab['undetermined'], fg='yellow', bold=True)}")
+        if o.needs:
+            lines.append(f"  {lab['needs']}: {', '.join(o.needs)}")
+        elif o.reason:
+            lines.append(f"  {o.reason}")
+    elif o.status == "conflict":
+        lines.append(f"{style(name, bold=True)}: {style(lab['conflict'], fg='red', bold=True)}")
+        for c in o.conflict:
+            src = "; ".join(_source_text(s) for s in c.rule.sources)
+            lines.append(f"  {lab['rule']} {c.rule.name} → {show_value(c.value, o.type, language)}"
+                         + (f"  ({src})" if src else ""))
+    else:
+        lines.append(f"{style(name, bold=True)}: {style(lab['error'], fg='red', bold=True)}")
+        lines.append(f"  {o.reason}")
+    if o.status == "default":
+        lines.append(f"  {lab['default']}")
+    if o.rule is not None:
+        title = f' "{o.rule.title}"' if o.rule.title else ""
+        lines.append(f"  {lab['rule']} {o.rule.name}{title}")
+        for s in o.rule.sources:
+            lines.append(f"  {lab['source']}: {_source_text(s)}")
+        if o.rule.because:
+            lines.append(f"  {lab['because']}: {o.rule.because}")
+    if o.facts and o.status in ("value", "default"):
+        facts = ", ".join(f"{k} = {_fact_value(v, language)}" for k, v in o.facts.items())
+        lines.append(f"  {lab['facts']}: {facts}")
+    for ov in o.overridden:
+        lines.append(f"  {lab['overrides']}: {ov.rule.name} ({lab['exception']} {ov.by})")
+    if o.concurring:
+        lines.append(f"  {lab['also']}: {', '.join(o.concurring)}")
+    return lines
+
+
+def _source_text(s: Any) -> str:
+    text = str(s.title)
+    if s.detail:
+        text += f", {s.detail}"
+    if s.url:
+        text += f" <{s.url}>"
+    return text
+
+
+# ---------------------------------------------------------------- why not
+
+
+def _conjuncts(e: n.Expr) -> list[n.Expr]:
+    if isinstance(e, n.Binary) and e.op == "and":
+        return _conjuncts(e.left) + _conjuncts(e.right)
+    return [e]
+
+
+def why_not(program: Program, ev: Evaluation, results: dict[str, Outcome], rule: CheckedRule) -> str:
+    lang = program.language
+    fmt = Formatter(lang)
+    day = ev.day.isoformat()
+    nl = lang == "nederlands"
+    if not rule.valid_on(ev.day):
+        period = f"{rule.valid_from or '…'} – {rule.valid_until or '…'}"
+        return (f"regel {rule.name} is niet van kracht op {day} (geldig {period})" if nl else
+                f"rule {rule.name} is not in force on {day} (valid {period})")
+    if rule.when is not None:
+        for part in _conjuncts(rule.when):
+            facts: dict[str, Any] = {}
+            v = ev.ev(part, facts)
+            if v is True:
+                continue
+            used = ", ".join(f"{k} = {show_value(x, '', lang)}" for k, x in sorted(facts.items()))
+            text = fmt.expr(part)
+            if v is False:
+                return (f"regel {rule.name} is niet van toepassing: de voorwaarde `{text}` is niet waar"
+                        if nl else f"rule {rule.name} does not apply: the condition `{text}` is false") + (
+                    f"\n  {'met' if nl else 'with'} {used}" if used else "")
+            if isinstance(v, Unknown):
+                needs = ", ".join(sorted(v.needs))
+                return (f"regel {rule.name}: de voorwaarde `{text}` kan niet worden bepaald; nodig: {needs}" if nl
+                        else f"rule {rule.name}: the condition `{text}` cannot be decided; it needs: {needs}")
+            if isinstance(v, Fail):
+                return (f"regel {rule.name}: de voorwaarde `{text}` kan niet worden berekend: {v.reason}" if nl
+                        else f"rule {rule.name}: the condition `{text}` cannot be computed: {v.reason}")
+    o = results[rule.target]
+    for r, by in o.overridden:
+        if r == rule.name:
+            return (f"regel {rule.name} is van toepassing, maar de uitzondering {by} gaat voor" if nl else
+                    f"rule {rule.name} applies, but the exception {by} overrides it")
+    if o.rule == rule.name:
+        return (f"regel {rule.name} is van toepassing en besliste {rule.target}" if nl else
+                f"rule {rule.name} applies and decided {rule.target}")
+    if rule.name in o.concurring:
+        return (f"regel {rule.name} is van toepassing en geeft dezelfde waarde als {o.rule}" if nl else
+                f"rule {rule.name} applies and agrees with {o.rule}")
+    if o.status == "conflict":
+        return (f"regel {rule.name} is van toepassing en staat in conflict met andere regels" if nl else
+                f"rule {rule.name} applies and is in conflict with other rules")
+    return (f"regel {rule.name} is van toepassing; {rule.target} is {o.status}" if nl else
+            f"rule {rule.name} applies; {rule.target} is {o.status}")

@@ -1,0 +1,273 @@
+"""The syntax tree: frozen dataclasses, each with a span. Nothing here knows lark."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .source import Span
+
+# ---------------------------------------------------------------- types
+
+SIMPLE_TYPES = ("boolean", "integer", "decimal", "money", "date", "text")
+
+
+@dataclass(frozen=True)
+class TypeRef:
+    """A declared type: a simple type, ``one of`` choices, or ``list of`` a type."""
+
+    kind: str  # one of SIMPLE_TYPES, "enum" or "list"
+    choices: tuple[str, ...] = ()
+    item: TypeRef | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "enum":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "list":
+            return f"list of {self.item}"
+        return self.kind
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A constant. ``kind`` is its type: integer, decimal, money, date, text, boolean, duration."""
+
+    value: object
+    kind: str
+    span: Span = field(compare=False)
+    text: str = field(default="", compare=False)  # as written, for error messages
+
+
+@dataclass(frozen=True)
+class Duration:
+    amount: int
+    unit: str  # days, months, years
+
+
+@dataclass(frozen=True)
+class Var:
+    """A name as written: ``behandeling.soort`` is ``("behandeling", "soort")``."""
+
+    parts: tuple[str, ...]
+    span: Span = field(compare=False)
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.parts)
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple[Expr, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """``table[key, …].column``."""
+
+    table: str
+    keys: tuple[Expr, ...]
+    column: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class ListLit:
+    items: tuple[Expr, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class TupleLit:
+    items: tuple[Expr, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "not", "-", "+"
+    operand: Expr
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Binary:
+    """``op`` is one of: or and = != < <= > >= + - * / in notin."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class IsKnown:
+    operand: Expr
+    negated: bool  # True for ``is missing``
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A resolved name, made by the checker: ``kind`` is input, value, param or table."""
+
+    kind: str
+    name: str
+    span: Span = field(compare=False)
+
+
+Expr = Literal | Var | Ref | Call | Lookup | ListLit | TupleLit | Unary | Binary | IsKnown
+
+# ---------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True)
+class SourceDef:
+    """A legal or policy source a ruleset cites: an id, a title and a url."""
+
+    name: str
+    title: str
+    url: str | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A citation: either a source id plus detail, or free text."""
+
+    source: str | None
+    detail: str | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    name: str
+    title: str | None
+    sources: tuple[SourceDef, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class InputDecl:
+    name: str
+    type: TypeRef
+    description: str | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class DerivedDecl:
+    name: str
+    type: TypeRef
+    description: str | None
+    definition: Expr | None
+    default: Expr | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class OutputDecl:
+    name: str
+    type: TypeRef
+    description: str | None
+    default: Expr | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class PeildatumDecl:
+    name: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class ParamValue:
+    """One dated value; ``value`` None means: no value is known for this period."""
+
+    start: dt.date
+    end: dt.date | None
+    value: Literal | None
+    source: SourceRef | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class ParameterDecl:
+    name: str
+    type: TypeRef
+    description: str | None
+    values: tuple[ParamValue, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: TypeRef
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class TableDecl:
+    name: str
+    description: str | None
+    file: str
+    keys: tuple[str, ...]
+    columns: tuple[Column, ...]
+    valid_from_column: str | None
+    valid_until_column: str | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    title: str | None
+    sources: tuple[SourceRef, ...]
+    valid_from: dt.date | None
+    valid_until: dt.date | None
+    exception_to: tuple[str, ...]
+    when: Expr | None
+    target: str | None
+    value: Expr | None
+    because: str | None
+    span: Span = field(compare=False)
+    target_span: Span | None = field(default=None, compare=False)
+    exception_spans: tuple[Span, ...] = field(default=(), compare=False)
+    clause_count: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+
+Item = InputDecl | DerivedDecl | OutputDecl | PeildatumDecl | ParameterDecl | TableDecl | Rule
+
+
+@dataclass(frozen=True)
+class Comment:
+    line: int
+    column: int
+    text: str
+
+
+@dataclass(frozen=True)
+class RuleFile:
+    path: str
+    language: str
+    ruleset: Ruleset | None
+    items: tuple[Item, ...]
+    comments: tuple[Comment, ...] = field(default=(), compare=False)
+
+
+def money(value: Decimal | int | str) -> Decimal:
+    """Round to euro cents the way Dutch amounts are rounded (half up)."""
+    from decimal import ROUND_HALF_UP
+
+    return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+CheckedExpr = Expr  # after checking, names are Ref nodes

@@ -1,0 +1,153 @@
+"""The checked rule book: what the checker hands to the engines. Immutable once built."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from . import nodes as n
+from .source import Span
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A citation resolved against the ruleset's source list."""
+
+    id: str | None
+    title: str
+    detail: str | None
+    url: str | None
+
+    def as_text(self) -> str:
+        text = self.title
+        if self.detail:
+            text += f", {self.detail}"
+        return text
+
+
+@dataclass(frozen=True)
+class CheckedRule:
+    name: str
+    title: str | None
+    sources: tuple[SourceInfo, ...]
+    valid_from: dt.date | None
+    valid_until: dt.date | None
+    exception_to: tuple[str, ...]
+    target: str
+    when: n.Expr | None
+    value: n.Expr
+    because: str | None
+    ruleset: str | None
+    span: Span
+    order: int  # position in the rule book, for a stable order everywhere
+
+    def valid_on(self, day: dt.date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_until is None or day <= self.valid_until
+        )
+
+
+@dataclass(frozen=True)
+class ValueDecl:
+    """A derived value or an output."""
+
+    name: str
+    type: n.TypeRef
+    description: str | None
+    is_output: bool
+    definition: n.Expr | None
+    default: n.Expr | None
+    rules: tuple[str, ...]  # rules that assign it, in rule book order
+    roots: tuple[str, ...]  # of those, the ones that are no exception to another
+    span: Span
+
+
+@dataclass(frozen=True)
+class ParamPeriod:
+    start: dt.date
+    end: dt.date | None
+    value: Any  # None: no value is known for this period
+    source: SourceInfo | None
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: n.TypeRef
+    description: str | None
+    periods: tuple[ParamPeriod, ...]  # sorted by start
+    span: Span
+
+    def period_on(self, day: dt.date) -> ParamPeriod | None:
+        for p in self.periods:
+            if p.start <= day and (p.end is None or day <= p.end):
+                return p
+        return None
+
+
+@dataclass(frozen=True)
+class TableRow:
+    values: Mapping[str, Any]  # column -> value (None for an empty cell)
+    valid_from: dt.date | None
+    valid_until: dt.date | None
+    line: int
+
+    def valid_on(self, day: dt.date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_until is None or day <= self.valid_until
+        )
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str | None
+    file: str
+    keys: tuple[str, ...]
+    columns: Mapping[str, n.TypeRef]
+    rows: Mapping[tuple[Any, ...], tuple[TableRow, ...]]
+    dated: bool
+    span: Span
+
+    def row_on(self, key: tuple[Any, ...], day: dt.date) -> TableRow | None:
+        for row in self.rows.get(key, ()):
+            if row.valid_on(day):
+                return row
+        return None
+
+
+@dataclass(frozen=True)
+class Program:
+    """Everything an engine needs, checked: names resolved, types known, graph acyclic."""
+
+    inputs: Mapping[str, n.InputDecl]
+    values: Mapping[str, ValueDecl]  # derived values and outputs
+    order: tuple[str, ...]  # values in dependency order
+    outputs: tuple[str, ...]  # output names in rule book order
+    rules: Mapping[str, CheckedRule]
+    exceptions: Mapping[str, tuple[str, ...]]  # rule -> its exceptions
+    parameters: Mapping[str, Parameter]
+    tables: Mapping[str, Table]
+    peildatum: str | None
+    rulesets: Mapping[str, n.Ruleset]
+    content_hash: str
+    files: Mapping[str, bytes] = field(default_factory=dict)  # relative path -> content
+    language: str = "english"  # the keyword set of the rule book, for messages to its readers
+    root: str = ""  # the folder the rule book was loaded from; decisions name files relative to it
+
+    def relative(self, file: str) -> str:
+        """A rule file's name relative to the rule book root, the same wherever the book is loaded from."""
+        import os.path
+
+        if self.root and os.path.isabs(file) == os.path.isabs(self.root):
+            rel = os.path.relpath(file, self.root)
+            if not rel.startswith(".."):
+                return rel.replace(os.sep, "/")
+        return file.replace(os.sep, "/")
+
+
+def frozen(d: dict[Any, Any]) -> Mapping[Any, Any]:
+    return MappingProxyType(d)

@@ -1,0 +1,213 @@
+"""The front door: load and check a rule book, then evaluate cases on it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import nodes as n
+from .cases import Case, case_from_data, typed_inputs
+from .check import Checker, content_hash
+from .engine import Evaluation, Outcome
+from .errors import CaseError, Diagnostic, PassendeZorgError, RuleBookError, UsageError
+from .model import CaseFailure, ConflictEntry, Decision, OutputDecision, Overridden, RuleRef, Source
+from .program import CheckedRule, Program
+from .source import SourceRegistry, Span
+from .syntax import parse_text
+from .values import to_json
+
+RULE_SUFFIX = ".pz"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `check` finds: every diagnostic, and the program when there are no errors."""
+
+    diagnostics: list[Diagnostic]
+    program: Program | None
+    sources: SourceRegistry
+    files: int
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+
+def rule_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise UsageError(f"{path}: no such rule file or folder")
+    files = sorted(p for p in path.rglob(f"*{RULE_SUFFIX}") if p.is_file())
+    if not files:
+        raise UsageError(f"{path}: no rule files (*{RULE_SUFFIX}) found")
+    return files
+
+
+def check_path(path: str | Path) -> CheckReport:
+    """Parse and check every rule file under ``path``; never raises for problems in the rules."""
+    root = Path(path)
+    files = rule_files(root)
+    base = root if root.is_dir() else root.parent
+    registry = SourceRegistry()
+    diagnostics: list[Diagnostic] = []
+    parsed: list[n.RuleFile] = []
+    raw: dict[str, bytes] = {}
+    for f in files:
+        data = f.read_bytes()
+        shown = str(f)
+        raw[str(f.relative_to(base))] = data
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            diagnostics.append(Diagnostic("error", "syntax", f"the file is not UTF-8 text ({e.reason})",
+                                          Span(shown, 1, 1)))
+            continue
+        registry.add(shown, text)
+        rule_file, diags = parse_text(text, shown)
+        diagnostics.extend(diags)
+        if rule_file is not None:
+            parsed.append(rule_file)
+    checker = Checker(parsed, base)
+    program = checker.run()
+    diagnostics.extend(checker.diagnostics)
+    for name, data in checker.table_bytes.items():
+        raw[name] = data
+    if any(d.severity == "error" for d in diagnostics):
+        program = None
+    if program is not None:
+        from dataclasses import replace
+
+        program = replace(program, content_hash=content_hash(raw), files=dict(raw), root=str(base))
+    diagnostics.sort(key=lambda d: (d.severity != "error", d.span.file, d.span.line, d.span.column))
+    return CheckReport(diagnostics, program, registry, len(files))
+
+
+def load_rules(path: str | Path) -> RuleBook:
+    """Load and check a rule book; raise RuleBookError listing every error if it has any."""
+    report = check_path(path)
+    if report.program is None:
+        raise RuleBookError(report.diagnostics, report.sources)
+    return RuleBook(report.program, report.warnings)
+
+
+class RuleBook:
+    """A checked rule book. Immutable: safe to share between threads and to evaluate any number of cases."""
+
+    def __init__(self, program: Program, warnings: list[Diagnostic] | None = None) -> None:
+        self.program = program
+        self.warnings = list(warnings or [])
+        self._rule_refs: dict[str, RuleRef] = {}
+
+    @property
+    def content_hash(self) -> str:
+        return self.program.content_hash
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return self.program.outputs
+
+    # ------------------------------------------------------------ evaluation
+
+    def prepare(self, case: Case | Mapping[str, Any], on: dt.date | None = None) -> tuple[Case, dict[str, Any], dt.date]:
+        """Validate a case: typed inputs and the date it is read on. CaseError if malformed."""
+        if not isinstance(case, Case):
+            data = dict(case)
+            case = case_from_data(data if "input" in data else {"input": data}, "case")
+        where = f"{case.path}: " if case.path else ""
+        inputs = typed_inputs(case.input, self.program.inputs, where)
+        day = on or case.on
+        if day is None:
+            p = self.program.peildatum
+            if p is None:
+                raise CaseError(case.path or "case", "the rule book declares no peildatum; give a date (--on)")
+            if p not in inputs:
+                raise CaseError(f"{where}input.{p}" if where else p,
+                                "the peildatum is missing: every case is read on this date; give it, or a date (--on)")
+            day = inputs[p]
+        return case, inputs, day
+
+    def evaluate(self, case: Case | Mapping[str, Any], on: dt.date | None = None) -> Decision:
+        """Evaluate one case and return the reasoned decision. CaseError if the case is malformed."""
+        case, inputs, day = self.prepare(case, on)
+        results = Evaluation(self.program, inputs, day).run()
+        return self.decision(results, day, case.name)
+
+    def evaluate_many(
+        self, cases: Iterable[Case | Mapping[str, Any]], on: dt.date | None = None
+    ) -> Iterator[Decision | CaseFailure]:
+        """Evaluate cases in order; a malformed case yields a CaseFailure and the rest go on."""
+        for case in cases:
+            try:
+                yield self.evaluate(case, on)
+            except PassendeZorgError as e:
+                name = case.name if isinstance(case, Case) else None
+                yield CaseFailure(case=name, error=str(e))
+
+    def outcomes(self, case: Case | Mapping[str, Any], on: dt.date | None = None) -> dict[str, Outcome]:
+        """The raw outcomes of every value (for tools that need more than the decision)."""
+        case, inputs, day = self.prepare(case, on)
+        return Evaluation(self.program, inputs, day).run()
+
+    # ------------------------------------------------------------ decisions
+
+    def rule_ref(self, name: str) -> RuleRef:
+        ref = self._rule_refs.get(name)
+        if ref is None:
+            r = self.program.rules[name]
+            ref = RuleRef(
+                name=r.name, title=r.title, ruleset=r.ruleset,
+                sources=[Source(id=s.id, title=s.title, detail=s.detail, url=s.url) for s in r.sources],
+                because=r.because, file=self.program.relative(r.span.file), line=r.span.line,
+            )
+            self._rule_refs[name] = ref
+        return ref
+
+    def output_decision(self, name: str, o: Outcome) -> OutputDecision:
+        decl = self.program.values[name]
+        return OutputDecision(
+            status=o.status,  # type: ignore[arg-type]
+            value=to_json(o.value) if o.known else None,
+            type=str(decl.type),
+            rule=self.rule_ref(o.rule) if o.rule else None,
+            concurring=list(o.concurring),
+            facts={k: to_json(v) for k, v in sorted(o.facts.items())},
+            overridden=[Overridden(rule=self.rule_ref(r), by=by) for r, by in o.overridden],
+            conflict=[ConflictEntry(rule=self.rule_ref(r), value=to_json(v)) for r, v in o.conflict],
+            needs=list(o.needs),
+            reason=o.reason,
+        )
+
+    def decision(self, results: Mapping[str, Outcome], day: dt.date, case: str | None) -> Decision:
+        values = self.program.values
+        outputs = {o: self.output_decision(o, results[o]) for o in self.program.outputs}
+        derived = {v: self.output_decision(v, results[v]) for v in self.program.order
+                   if not values[v].is_output and v in results}
+        return Decision(case=case, rulebook=self.content_hash, peildatum=day, outputs=outputs,
+                        derived=dict(sorted(derived.items())))
+
+    # ------------------------------------------------------------ why not
+
+    def why_not(self, rule: str, case: Case | Mapping[str, Any], on: dt.date | None = None) -> str:
+        """Why a rule did not decide: not in force, a failing condition (with the values), or overridden."""
+        from .explain import why_not
+
+        if rule not in self.program.rules:
+            from .check import suggest
+
+            hint = suggest(rule, self.program.rules)
+            raise UsageError(f"no rule named `{rule}`" + (f"; {hint}" if hint else ""))
+        case, inputs, day = self.prepare(case, on)
+        ev = Evaluation(self.program, inputs, day)
+        results = ev.run()
+        return why_not(self.program, ev, results, self.program.rules[rule])
+
+    def rule(self, name: str) -> CheckedRule:
+        return self.program.rules[name]

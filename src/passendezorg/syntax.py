@@ -1,0 +1,649 @@
+"""Parse rule file text into nodes. The only module that imports lark."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import nodes as n
+from .errors import Diagnostic
+from .source import Span
+
+LANGUAGES = ("english", "nederlands")
+LANGUAGE_ALIASES = {"english": "english", "en": "english", "nederlands": "nederlands", "nl": "nederlands", "dutch": "nederlands"}
+_LANG_LINE = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\n)*[ \t]*(language|taal)[ \t]+(\w+)")
+ITEM_KEYWORDS = {
+    "english": ("input", "derived", "output", "peildatum", "parameter", "table", "rule"),
+    "nederlands": ("invoer", "afgeleid", "uitvoer", "peildatum", "parameter", "tabel", "regel"),
+}
+
+
+def grammar_dir() -> Path:
+    """The grammar files: inside the installed package, or at the repository root."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "grammar", here.parent.parent / "grammar"):
+        if (candidate / "passendezorg.lark").is_file():
+            return candidate
+    raise FileNotFoundError("the passendezorg grammar files are missing from this installation")
+
+
+_parsers: dict[str, Lark] = {}
+_keywords: dict[str, dict[str, str]] = {}
+_lock = threading.Lock()
+
+
+def keyword_table(language: str) -> dict[str, str]:
+    """Terminal name -> the keyword as written (``KW_WHEN`` -> ``when``)."""
+    if language not in _keywords:
+        text = (grammar_dir() / f"keywords_{language}.lark").read_text(encoding="utf-8")
+        table: dict[str, str] = {}
+        for m in re.finditer(r"^(KW_\w+)(?:\.\d+)?:\s*/(.*)/\s*$", text, re.M):
+            word = m.group(2).replace(r"\b", "").replace("[ \\t]+", " ")
+            word = re.sub(r"\((\w+)\|\w+\)", r"\1", word)  # (jaar|jaren) -> jaar
+            word = re.sub(r"\(\w+\)\?|\w\?", lambda mm: "" if mm.group(0).startswith("(") else mm.group(0)[0], word)
+            table[m.group(1)] = word
+        _keywords[language] = table
+    return _keywords[language]
+
+
+def parser_for(language: str) -> Lark:
+    with _lock:
+        if language not in _parsers:
+            d = grammar_dir()
+            text = (d / "passendezorg.lark").read_text(encoding="utf-8")
+            text += "\n" + (d / f"keywords_{language}.lark").read_text(encoding="utf-8")
+            _parsers[language] = Lark(
+                text, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False
+            )
+        return _parsers[language]
+
+
+def detect_language(text: str) -> str | None:
+    """The keyword set a file declares on its first line; None if it declares an unknown one."""
+    m = _LANG_LINE.match(text)
+    if not m:
+        return "english"
+    return LANGUAGE_ALIASES.get(m.group(2).lower())
+
+
+# ---------------------------------------------------------------- errors in plain words
+
+_TOKEN_WORDS = {
+    "NAME": "a name",
+    "STRING": 'a text in double quotes ("…")',
+    "INT": "a whole number",
+    "DECIMAL": "a decimal number",
+    "PERCENT": "a percentage",
+    "MONEY": "an amount (€ 12,34)",
+    "DATE": "a date (YYYY-MM-DD)",
+    "EQ": "`=`",
+    "COMP_OP": "a comparison (<, <=, >, >=, !=)",
+    "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*` or `/`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "COMMA": "`,`",
+    "COLON": "`:`",
+    "DOT": "`.`",
+    "$END": "the end of the file",
+}
+
+
+_VALUE_TOKENS = {
+    "NAME", "INT", "STRING", "DECIMAL", "PERCENT", "MONEY", "DATE", "LPAR", "LSQB", "ADD_OP",
+    "KW_TRUE", "KW_FALSE", "KW_NOT",
+}
+_OPERATOR_TOKENS = {
+    "EQ", "COMP_OP", "ADD_OP", "MUL_OP", "KW_AND", "KW_OR", "KW_IN", "KW_NOT_IN", "KW_IS_KNOWN", "KW_IS_MISSING",
+    "DOT", "LSQB", "LPAR", "KW_DAYS", "KW_MONTHS", "KW_YEARS",
+}
+
+
+def _describe_expected(expected: set[str], language: str) -> str:
+    kws = keyword_table(language)
+    words = []
+    if {"NAME", "INT", "STRING"} <= expected:
+        words.append("a value or a name")
+        expected = {e for e in expected if e not in _VALUE_TOKENS}
+    elif {"NAME", "EQ", "COMP_OP"} <= expected:
+        words.append("an operator")
+        expected = {"NAME"} | {e for e in expected if not (e in _OPERATOR_TOKENS or e in _VALUE_TOKENS)}
+    for name in sorted(expected):
+        if name in kws:
+            words.append(f"`{kws[name]}`")
+        elif name in _TOKEN_WORDS:
+            words.append(_TOKEN_WORDS[name])
+        elif name.startswith("__ANON"):
+            continue
+        else:
+            words.append(name.lower())
+    words = sorted(set(words), key=lambda w: (not w.startswith("a"), w))
+    if not words:
+        return ""
+    if len(words) > 8:
+        items = [w for w in words if w.startswith("`")][:8]
+        return "expected one of " + ", ".join(items) + ", …"
+    if len(words) == 1:
+        return "expected " + words[0]
+    return "expected one of " + ", ".join(words)
+
+
+def _token_text(token: Token) -> str:
+    if token.type == "$END":
+        return "the end of the file"
+    return f"`{token}`"
+
+
+def _syntax_diagnostic(e: UnexpectedInput, path: str, language: str, text: str) -> Diagnostic:
+    line = getattr(e, "line", 1) or 1
+    column = getattr(e, "column", 1) or 1
+    hint = None
+    if isinstance(e, UnexpectedCharacters):
+        pos = e.pos_in_stream or 0
+        ch = text[pos] if pos < len(text) else ""
+        message = f"unexpected character `{ch}`"
+        if ch == "'":
+            hint = 'texts are written in double quotes: "…"'
+        elif ch == "=":
+            hint = "compare with a single `=`"
+        elif ch == "€":
+            hint = "write amounts as € 12,34 or € 12.34 (no thousands separators)"
+        elif ch in "&|!":
+            kws = keyword_table(language)
+            hint = f"write `{kws['KW_AND']}`, `{kws['KW_OR']}` and `{kws['KW_NOT']}` as words"
+        expected = _describe_expected(set(e.allowed or ()), language)
+        if expected:
+            message += f"; {expected}"
+    elif isinstance(e, UnexpectedToken):
+        tok = e.token
+        if tok.type == "$END":
+            line, column = _end_position(text)
+        keyword = _keyword_read_as_name(text, tok, language)
+        if keyword is not None:
+            word, kline, kcol = keyword
+            return Diagnostic(
+                "error", "syntax", f"the expression before `{word}` is not complete", Span(path, kline, kcol),
+                f"`{word}` is a keyword; finish the expression before it (a value or a name is missing)",
+            )
+        message = f"unexpected {_token_text(tok)}"
+        expected = _describe_expected(set(e.accepts or e.expected or ()), language)
+        if expected:
+            message += f"; {expected}"
+        if tok.type == "EQ" and e.expected and "EQ" not in e.expected:
+            hint = "compare with a single `=`"
+        elif tok.type.startswith("KW_"):
+            hint = f"`{tok}` is a keyword; choose another name or check what comes before it"
+    elif isinstance(e, UnexpectedEOF):
+        line, column = _end_position(text)
+        message = "the file ends too early; " + _describe_expected(set(e.expected or ()), language)
+    else:  # pragma: no cover - lark has no other kinds
+        message = str(e)
+    return Diagnostic("error", "syntax", message, Span(path, line, column), hint)
+
+
+def _keyword_read_as_name(text: str, tok: Token, language: str) -> tuple[str, int, int] | None:
+    """When an expression is cut short, the next keyword is read as a name; find that keyword."""
+    pos = tok.start_pos if tok.type != "$END" else len(text)
+    if pos is None:
+        return None
+    before = _mask_strings(text[:pos])
+    m = re.search(r"(\w+)\s*$", before)
+    if m is None:
+        return None
+    word = m.group(1)
+    words = {w for w in keyword_table(language).values() if " " not in w}
+    if word not in words:
+        return None
+    start = m.start(1)
+    if text[start:m.end(1)] != word or text[m.end(1):pos].strip():
+        return None  # the word sits in (or before) a quoted text: it was not read as a name
+    line = text.count("\n", 0, start) + 1
+    col = start - (text.rfind("\n", 0, start) + 1) + 1
+    return word, line, col
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    lines = text.rstrip().splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1
+
+
+# ---------------------------------------------------------------- tree -> nodes
+
+
+class _Builder:
+    def __init__(self, path: str, language: str) -> None:
+        self.path = path
+        self.language = language
+        self.depth = 0
+
+    def span(self, meta: Any) -> Span:
+        if getattr(meta, "empty", True) and not hasattr(meta, "line"):
+            return Span(self.path, 0, 0)
+        return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def tspan(self, tok: Token) -> Span:
+        return Span(self.path, tok.line or 0, tok.column or 0, tok.end_line or 0, tok.end_column or 0)
+
+    @staticmethod
+    def string(tok: Token | None) -> str | None:
+        if tok is None:
+            return None
+        body = str(tok)[1:-1]
+        return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+
+    @staticmethod
+    def kids(tree: Tree[Token]) -> list[Any]:
+        """Children without keyword tokens."""
+        return [c for c in _ch(tree) if not (isinstance(c, Token) and c.type.startswith("KW_"))]
+
+    def file(self, tree: Tree[Token]) -> tuple[n.Ruleset | None, list[n.Item]]:
+        ruleset = None
+        items: list[n.Item] = []
+        for child in _ch(tree):
+            if child.data == "language_decl":
+                continue
+            if child.data == "ruleset":
+                ruleset = self.ruleset(child)
+            else:
+                items.append(getattr(self, child.data)(child))
+        return ruleset, items
+
+    @staticmethod
+    def sub(t: Tree[Token], data: str) -> Tree[Token] | None:
+        for c in _ch(t):
+            if isinstance(c, Tree) and c.data == data:
+                return c
+        return None
+
+    def desc(self, t: Tree[Token]) -> str | None:
+        d = self.sub(t, "desc")
+        return self.string(_ch(d)[0]) if d is not None else None
+
+    def ruleset(self, t: Tree[Token]) -> n.Ruleset:
+        k = self.kids(t)
+        title = None
+        sources = []
+        for c in k[1:]:
+            if c.data == "title":
+                title = self.string(self.kids(c)[0])
+            else:
+                ck = self.kids(c)
+                url = self.sub(c, "url")
+                sources.append(
+                    n.SourceDef(
+                        str(ck[0]), self.string(ck[1]) or "",
+                        self.string(self.kids(url)[0]) if url is not None else None, self.span(c.meta),
+                    )
+                )
+        return n.Ruleset(str(k[0]), title, tuple(sources), self.span(t.meta))
+
+    def type_expr(self, t: Tree[Token]) -> n.TypeRef:
+        if t.data == "simple_type":
+            kw = _ch(t)[0].type[3:].lower()
+            return n.TypeRef(kw)
+        if t.data == "enum_type":
+            return n.TypeRef("enum", tuple(str(c) for c in self.kids(t)))
+        return n.TypeRef("list", item=self.type_expr(self.kids(t)[0]))
+
+    def _type(self, t: Tree[Token]) -> n.TypeRef:
+        for c in _ch(t):
+            if isinstance(c, Tree) and c.data in ("simple_type", "enum_type", "list_type"):
+                return self.type_expr(c)
+        raise AssertionError("declaration without a type")  # pragma: no cover
+
+    def var_name(self, t: Tree[Token]) -> str:
+        return ".".join(str(c) for c in _ch(t))
+
+    def input_decl(self, t: Tree[Token]) -> n.InputDecl:
+        var = self.sub(t, "var")
+        assert var is not None
+        return n.InputDecl(self.var_name(var), self._type(t), self.desc(t), self.span(t.meta))
+
+    def _expr_of(self, t: Tree[Token], data: str) -> n.Expr | None:
+        sub = self.sub(t, data)
+        if sub is None:
+            return None
+        return self.expr([c for c in self.kids(sub) if not (isinstance(c, Token) and c.type == "EQ")][0])
+
+    def derived_decl(self, t: Tree[Token]) -> n.DerivedDecl:
+        return n.DerivedDecl(
+            str(self.kids(t)[0]), self._type(t), self.desc(t), self._expr_of(t, "definition"),
+            self._expr_of(t, "default"), self.span(t.meta),
+        )
+
+    def output_decl(self, t: Tree[Token]) -> n.OutputDecl:
+        return n.OutputDecl(
+            str(self.kids(t)[0]), self._type(t), self.desc(t), self._expr_of(t, "default"), self.span(t.meta)
+        )
+
+    def peildatum_decl(self, t: Tree[Token]) -> n.PeildatumDecl:
+        return n.PeildatumDecl(self.var_name(self.kids(t)[0]), self.span(t.meta))
+
+    def parameter_decl(self, t: Tree[Token]) -> n.ParameterDecl:
+        values = []
+        for pv in _ch(t):
+            if not (isinstance(pv, Tree) and pv.data == "param_value"):
+                continue
+            start = self.kids(pv)[0]
+            until = self.sub(pv, "until")
+            lit = [c for c in _ch(pv) if isinstance(c, Tree) and c.data not in ("until", "source_ref", "source_text")][0]
+            src = self.sub(pv, "source_ref") or self.sub(pv, "source_text")
+            if lit.data == "unknown_value":
+                value = None
+            elif lit.data == "enum_value":
+                tok = _ch(lit)[0]
+                value = n.Literal(str(tok), "enum", self.tspan(tok), str(tok))
+            else:
+                value = self.literal(lit)
+            values.append(
+                n.ParamValue(
+                    _date(start),
+                    _date(self.kids(until)[0]) if until is not None else None,
+                    value,
+                    self.source(src) if src is not None else None,
+                    self.span(pv.meta),
+                )
+            )
+        return n.ParameterDecl(str(self.kids(t)[0]), self._type(t), self.desc(t), tuple(values), self.span(t.meta))
+
+    def table_decl(self, t: Tree[Token]) -> n.TableDecl:
+        k = self.kids(t)
+        name = k[0]
+        file = [c for c in k if isinstance(c, Token) and c.type == "STRING"][0]
+        keys = [str(c) for c in k[1:] if isinstance(c, Token) and c.type == "NAME"]
+        columns: list[n.Column] = []
+        vfrom = vuntil = None
+        for c in k:
+            if not isinstance(c, Tree):
+                continue
+            if c.data == "column":
+                ck = self.kids(c)
+                columns.append(n.Column(str(ck[0]), self.type_expr(ck[1]), self.span(c.meta)))
+            elif c.data == "table_validity":
+                vfrom = str(self.kids(c)[0])
+                uc = self.sub(c, "until_column")
+                vuntil = str(self.kids(uc)[0]) if uc is not None else None
+        return n.TableDecl(
+            str(name), self.desc(t), self.string(file) or "", tuple(keys), tuple(columns), vfrom, vuntil,
+            self.span(t.meta),
+        )
+
+    def source(self, t: Tree[Token]) -> n.SourceRef:
+        k = self.kids(t)
+        if t.data == "source_text":
+            return n.SourceRef(None, self.string(k[0]), self.span(t.meta))
+        return n.SourceRef(str(k[0]), self.desc(t), self.span(t.meta))
+
+    def rule(self, t: Tree[Token]) -> n.Rule:
+        k = self.kids(t)
+        name = k[0]
+        sources: list[n.SourceRef] = []
+        vfrom = vuntil = None
+        exceptions: list[tuple[str, Span]] = []
+        when = value = None
+        target = target_span = None
+        because = None
+        counts: dict[str, int] = {}
+        for c in k[1:]:
+            kind = str(c.data)
+            if kind == "desc":
+                continue
+            counts[kind] = counts.get(kind, 0) + 1
+            ck = self.kids(c)
+            if kind in ("source_ref", "source_text"):
+                sources.append(self.source(c))
+            elif kind == "valid_from":
+                vfrom = _date(ck[0])
+                until = self.sub(c, "until")
+                if until is not None:
+                    vuntil = _date(self.kids(until)[0])
+                    counts["valid_until"] = counts.get("valid_until", 0) + 1
+            elif kind == "valid_until":
+                vuntil = _date(ck[0])
+            elif kind == "exception":
+                exceptions.append((str(ck[0]), self.tspan(ck[0])))
+            elif kind == "when":
+                when = self.expr(ck[0])
+            elif kind == "then":
+                target, target_span = str(ck[0]), self.tspan(ck[0])
+                value = self.expr(ck[2])
+            elif kind == "because":
+                because = self.string(ck[0])
+        return n.Rule(
+            str(name), self.desc(t), tuple(sources), vfrom, vuntil, tuple(e for e, _ in exceptions), when, target,
+            value, because, self.span(t.meta), target_span, tuple(s for _, s in exceptions), counts,
+        )
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self, t: Tree[Token] | Token) -> n.Expr:
+        if isinstance(t, Token):  # pragma: no cover - every expression token sits in a tree
+            raise AssertionError(f"unexpected token {t!r}")
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise _TooDeep(self.span(t.meta))
+            return self._expr(t)
+        finally:
+            self.depth -= 1
+
+    def chain(self, t: Tree[Token]) -> n.Expr:
+        """`a or b or c …` (or `and`): read flat, without recursion, and built as a balanced tree.
+
+        Both operators are associative in three-valued logic, so the shape does not change the
+        meaning, and a generated list of hundreds of alternatives stays shallow.
+        """
+        op = str(t.data)
+        operands: list[Tree[Token]] = []
+        stack: list[Tree[Token]] = [t]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Tree) and node.data == op:
+                kids = self.kids(node)
+                stack.append(kids[1])
+                stack.append(kids[0])
+            else:
+                operands.append(node)
+        built = [self.expr(o) for o in operands]
+        return _balanced(op[:-3], built)
+
+    def _expr(self, t: Tree[Token]) -> n.Expr:
+        sp = self.span(t.meta)
+        d = str(t.data)
+        if d.endswith("_lit") and d not in ("list_lit", "tuple_lit"):
+            return self.literal(t)
+        k = self.kids(t)
+        if d == "var":
+            return n.Var(tuple(str(c) for c in _ch(t)), sp)
+        if d == "call":
+            args = tuple(self.expr(a) for a in k[1:])
+            return n.Call(str(k[0]), args, sp)
+        if d == "lookup":
+            return n.Lookup(str(k[0]), tuple(self.expr(a) for a in k[1:-1]), str(k[-1]), sp)
+        if d == "list_lit":
+            return n.ListLit(tuple(self.expr(a) for a in k), sp)
+        if d == "tuple_lit":
+            return n.TupleLit(tuple(self.expr(a) for a in k), sp)
+        if d in ("or_op", "and_op"):
+            return self.chain(t)
+        if d == "not_op":
+            return n.Unary("not", self.expr(k[0]), sp)
+        if d == "compare":
+            op = {"≠": "!=", "≤": "<=", "≥": ">="}.get(str(k[1]), str(k[1]))
+            return n.Binary(op, self.expr(k[0]), self.expr(k[2]), sp)
+        if d == "in_op":
+            return n.Binary("in", self.expr(k[0]), self.expr(k[1]), sp)
+        if d == "not_in_op":
+            return n.Binary("notin", self.expr(k[0]), self.expr(k[1]), sp)
+        if d in ("is_known", "is_missing"):
+            return n.IsKnown(self.expr(k[0]), d == "is_missing", sp)
+        if d == "arith":
+            op = "*" if str(k[1]) == "×" else str(k[1])
+            return n.Binary(op, self.expr(k[0]), self.expr(k[2]), sp)
+        if d == "sign":
+            return n.Unary(str(k[0]), self.expr(k[1]), sp)
+        raise AssertionError(f"unknown expression {d}")  # pragma: no cover
+
+    def literal(self, t: Tree[Token]) -> n.Literal:
+        sp = self.span(t.meta)
+        d = str(t.data)
+        tok = _ch(t)[0]
+        text = str(tok)
+        if d == "int_lit":
+            return n.Literal(int(text), "integer", sp, text)
+        if d == "decimal_lit":
+            return n.Literal(Decimal(text), "decimal", sp, text)
+        if d == "percent_lit":
+            return n.Literal(Decimal(text.rstrip("% \t")) / 100, "decimal", sp, text)
+        if d == "money_lit":
+            amount = text.lstrip("€ \t").replace(",", ".")
+            return n.Literal(n.money(amount), "money", sp, text)
+        if d == "date_lit":
+            return n.Literal(_date(tok), "date", sp, text)
+        if d == "string_lit":
+            return n.Literal(self.string(tok), "text", sp, text)
+        if d == "true_lit":
+            return n.Literal(True, "boolean", sp, text)
+        if d == "false_lit":
+            return n.Literal(False, "boolean", sp, text)
+        if d == "duration_lit":
+            unit = _ch(t)[1].type[3:].lower()
+            return n.Literal(n.Duration(int(text), unit), "duration", sp, f"{text} {_ch(t)[1]}")
+        raise AssertionError(d)  # pragma: no cover
+
+
+def _balanced(op: str, operands: list[n.Expr]) -> n.Expr:
+    if len(operands) == 1:
+        return operands[0]
+    mid = len(operands) // 2
+    left, right = _balanced(op, operands[:mid]), _balanced(op, operands[mid:])
+    a, b = left.span, right.span
+    return n.Binary(op, left, right, Span(a.file, a.line, a.column, b.end_line, b.end_column))
+
+
+def _ch(t: Tree[Token]) -> list[Any]:
+    """A tree's children, typed loosely: the grammar decides what they are."""
+    return list(t.children)
+
+
+def _date(tok: Token) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(tok))
+    except ValueError as e:
+        raise _BadDate(tok, str(e)) from None
+
+
+class _BadDate(Exception):
+    def __init__(self, tok: Token, why: str) -> None:
+        self.tok = tok
+        self.why = why
+
+
+class _TooDeep(Exception):
+    def __init__(self, span: Span) -> None:
+        self.span = span
+
+
+MAX_NESTING = 100
+"""How deeply one expression may nest (`and`/`or` chains do not count: they are read flat)."""
+
+
+def _too_deep(e: _TooDeep) -> Diagnostic:
+    return Diagnostic(
+        "error", "syntax",
+        f"this expression nests more than {MAX_NESTING} levels deep",
+        e.span,
+        hint="split it into derived values, each with its own rule",
+    )
+
+
+# ---------------------------------------------------------------- front door
+
+
+def parse_text(text: str, path: str = "<text>") -> tuple[n.RuleFile | None, list[Diagnostic]]:
+    """Parse one rule file. Returns the file (None if nothing could be read) and syntax diagnostics.
+
+    After a syntax error the rest of the file is still read, item by item, so
+    that one run reports every error.
+    """
+    language = detect_language(text)
+    if language is None:
+        m = _LANG_LINE.match(text)
+        assert m is not None
+        line = text[: m.start(2)].count("\n") + 1
+        col = m.start(2) - (text.rfind("\n", 0, m.start(2)) + 1) + 1
+        return None, [
+            Diagnostic(
+                "error", "syntax", f"unknown language `{m.group(2)}`", Span(path, line, col),
+                "write `language english` or `taal nederlands` on the first line",
+            )
+        ]
+    parser = parser_for(language)
+    comments = tuple(
+        n.Comment(text.count("\n", 0, m.start()) + 1, m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1, m.group(0))
+        for m in re.finditer(r"#[^\n]*", _mask_strings(text))
+    )
+    builder = _Builder(path, language)
+    try:
+        tree = parser.parse(text)
+        ruleset, items = builder.file(tree)
+        return n.RuleFile(path, language, ruleset, tuple(items), comments), []
+    except UnexpectedInput as e:
+        first = _syntax_diagnostic(e, path, language, text)
+    except _BadDate as e:
+        first = Diagnostic("error", "syntax", f"`{e.tok}` is not a valid date ({e.why})", builder.tspan(e.tok))
+    except _TooDeep as e:
+        first = _too_deep(e)
+    diagnostics = [first]
+    ruleset, items = _recover(text, path, language, builder, diagnostics)
+    return n.RuleFile(path, language, ruleset, tuple(items), comments), diagnostics
+
+
+def _mask_strings(text: str) -> str:
+    return re.sub(r'"([^"\\\n]|\\.)*"', lambda m: " " * len(m.group(0)), text)
+
+
+def _recover(
+    text: str, path: str, language: str, builder: _Builder, diagnostics: list[Diagnostic]
+) -> tuple[n.Ruleset | None, list[n.Item]]:
+    """Parse the file again in chunks, one top-level item each, keeping line numbers."""
+    starts = re.compile(r"^[ \t]*(?:" + "|".join(ITEM_KEYWORDS[language]) + r")\b", re.M)
+    lines = text.split("\n")
+    bounds = [0] + [text.count("\n", 0, m.start()) for m in starts.finditer(_mask_strings(text))]
+    bounds = sorted(set(bounds)) + [len(lines)]
+    parser = parser_for(language)
+    ruleset: n.Ruleset | None = None
+    items: list[n.Item] = []
+    seen_first = {(d.span.line, d.span.column) for d in diagnostics}
+    for a, b in zip(bounds, bounds[1:]):
+        chunk = "\n" * a + "\n".join(lines[a:b])
+        if not chunk.strip():
+            continue
+        try:
+            r, its = builder.file(parser.parse(chunk))
+            ruleset = ruleset or r
+            items.extend(its)
+        except UnexpectedInput as e:
+            d = _syntax_diagnostic(e, path, language, chunk)
+            if (d.span.line, d.span.column) not in seen_first:
+                seen_first.add((d.span.line, d.span.column))
+                diagnostics.append(d)
+        except (_BadDate, _TooDeep) as e:
+            if isinstance(e, _TooDeep):
+                d = _too_deep(e)
+            else:
+                d = Diagnostic("error", "syntax", f"`{e.tok}` is not a valid date ({e.why})", builder.tspan(e.tok))
+            if (d.span.line, d.span.column) not in seen_first:
+                seen_first.add((d.span.line, d.span.column))
+                diagnostics.append(d)
+    diagnostics.sort(key=lambda d: (d.span.line, d.span.column))
+    return ruleset, items

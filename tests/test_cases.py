@@ -1,0 +1,219 @@
+"""Case files and case facts: typed values, field paths in every error, YAML and JSON alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from passendezorg import Case, CaseError, CaseFailure, Decision, load_rules
+from passendezorg import nodes as n
+from passendezorg.cases import case_from_data, convert, iter_case_paths, read_case_file, typed_inputs
+from passendezorg.source import Span
+
+RULES = Path(__file__).resolve().parent / "rulebooks" / "fysio" / "rules"
+CASES = RULES.parent / "cases"
+
+INTEGER = n.TypeRef("integer")
+MONEY = n.TypeRef("money")
+DECIMAL = n.TypeRef("decimal")
+KIND = n.TypeRef("enum", ("fysiotherapie", "oefentherapie"))
+TEXTS = n.TypeRef("list", item=n.TypeRef("text"))
+
+
+@pytest.fixture(scope="module")
+def book() -> Any:
+    return load_rules(RULES)
+
+
+@pytest.mark.parametrize(
+    ("value", "type_", "expected"),
+    [
+        (True, n.TypeRef("boolean"), True),
+        (3, INTEGER, 3),
+        (3.0, INTEGER, 3),
+        (21.67, MONEY, Decimal("21.67")),
+        (0.1, MONEY, Decimal("0.10")),
+        ("€ 12,34", MONEY, Decimal("12.34")),
+        ("12.3", MONEY, Decimal("12.30")),
+        (7, MONEY, Decimal("7.00")),
+        ("-5", MONEY, Decimal("-5.00")),
+        (0.1, DECIMAL, Decimal("0.1")),
+        ("0.65", DECIMAL, Decimal("0.65")),
+        ("2024-02-29", n.TypeRef("date"), dt.date(2024, 2, 29)),
+        (dt.date(2024, 2, 29), n.TypeRef("date"), dt.date(2024, 2, 29)),
+        (dt.datetime(2024, 2, 29, 13, 5), n.TypeRef("date"), dt.date(2024, 2, 29)),
+        ("oefentherapie", KIND, "oefentherapie"),
+        (["a", "b"], TEXTS, ["a", "b"]),
+        ("vrije tekst", n.TypeRef("text"), "vrije tekst"),
+        ("ja", n.TypeRef("boolean"), True),
+        ("Nee", n.TypeRef("boolean"), False),
+        ("false", n.TypeRef("boolean"), False),
+    ],
+)
+def test_facts_are_converted_to_their_declared_type(value: Any, type_: n.TypeRef, expected: Any) -> None:
+    got = convert(value, type_, "input.x")
+    assert got == expected
+    assert type(got) is type(expected)
+    if type_.kind == "money":
+        assert got.as_tuple().exponent == -2
+
+
+@pytest.mark.parametrize(
+    ("value", "type_", "message"),
+    [
+        ("twintig", INTEGER, 'input.x: expected an integer, got "twintig"'),
+        (3.5, INTEGER, "input.x: expected an integer, got 3.5"),
+        (True, INTEGER, "input.x: expected an integer, got true"),
+        ("misschien", n.TypeRef("boolean"), 'input.x: expected true or false (ja or nee), got "misschien"'),
+        ("abc", DECIMAL, 'input.x: expected a number, got "abc"'),
+        ("NaN", DECIMAL, 'input.x: expected a finite number, got "NaN"'),
+        ("twaalf euro", MONEY, 'input.x: expected an amount like 12.34, got "twaalf euro"'),
+        (False, MONEY, "input.x: expected an amount, got false"),
+        (20240101, n.TypeRef("date"), "input.x: expected a date (YYYY-MM-DD), got 20240101"),
+        ("01-02-2024", n.TypeRef("date"), 'input.x: expected a date (YYYY-MM-DD), got "01-02-2024"'),
+        ("fysio", KIND, 'input.x: expected one of fysiotherapie, oefentherapie, got "fysio"'),
+        ("oefentherapi", KIND, 'input.x: expected one of fysiotherapie, oefentherapie, got "oefentherapi"; '
+                               "did you mean `oefentherapie`?"),
+        ({"a": 1}, n.TypeRef("text"), "input.x: expected a text, got a mapping"),
+        ("x", TEXTS, 'input.x: expected a list, got "x"'),
+        (["a", 1], TEXTS, "input.x[1]: expected a text, got 1"),
+    ],
+)
+def test_a_fact_that_does_not_fit_names_its_path(value: Any, type_: n.TypeRef, message: str) -> None:
+    with pytest.raises(CaseError) as info:
+        convert(value, type_, "input.x")
+    assert str(info.value) == message
+
+
+def test_nested_and_dotted_facts_are_the_same(book: Any) -> None:
+    nested = {"behandeling": {"datum": "2024-03-01", "zitting": 4}}
+    dotted = {"behandeling.datum": "2024-03-01", "behandeling.zitting": 4}
+    assert book.prepare(nested)[1] == book.prepare(dotted)[1] == {
+        "behandeling.datum": dt.date(2024, 3, 1), "behandeling.zitting": 4}
+
+
+def test_null_facts_and_null_groups_are_missing(book: Any) -> None:
+    _, inputs, day = book.prepare({"behandeling": {"datum": "2024-03-01", "zitting": None}, "verzekerde": None})
+    assert inputs == {"behandeling.datum": dt.date(2024, 3, 1)}
+    assert day == dt.date(2024, 3, 1)
+
+
+@pytest.mark.parametrize(
+    ("facts", "message"),
+    [
+        ({"behandeling": {"datum": "2024-03-01", "zittingen": 3}},
+         "case: input.behandeling.zittingen: not an input of the rule book; did you mean `behandeling.zitting`?"),
+        ({"behandeling": {"datum": "2024-03-01", "zitting": "twintig"}},
+         'case: input.behandeling.zitting: expected an integer, got "twintig"'),
+        ({"verzekerde": {"geboortedatum": "1980-01-01"}},
+         "case: input.behandeling.datum: the peildatum is missing: every case is read on this date; "
+         "give it, or a date (--on)"),
+    ],
+)
+def test_case_errors_name_the_field(book: Any, facts: dict[str, Any], message: str) -> None:
+    with pytest.raises(CaseError) as info:
+        book.evaluate(facts)
+    assert str(info.value) == message
+
+
+def test_a_missing_peildatum_is_fine_when_a_date_is_given(book: Any) -> None:
+    d = book.evaluate({"verzekerde": {"geboortedatum": "1980-01-01"}}, on=dt.date(2016, 5, 1))
+    assert d.peildatum == dt.date(2016, 5, 1)
+    assert d.value("eigen_risico_bedrag") == "375.00"
+
+
+# ---------------------------------------------------------------- case files
+
+
+def test_read_yaml_and_json_case_files() -> None:
+    y = read_case_file(CASES / "chronisch.yaml")
+    assert y.name == "volwassene chronisch, 21e behandeling"
+    assert y.input["behandeling"]["zitting"] == 21
+    assert y.expect is not None and y.expect["verzekerd"] == {"value": True, "rule": "fysio_chronisch_vanaf_21"}
+    assert y.path == str(CASES / "chronisch.yaml")
+    j = read_case_file(CASES / "kind.json")
+    assert (j.name, j.input["behandeling"]["soort"]) == ("kind", "fysiotherapie")
+
+
+def test_a_case_without_a_name_is_named_after_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "claim-17.yaml"
+    path.write_text("input: {}\n", encoding="utf-8")
+    assert read_case_file(path).name == "claim-17"
+    path.write_text("id: C17\ninput: {}\n", encoding="utf-8")
+    assert read_case_file(path).name == "C17"
+
+
+def test_on_and_peildatum_set_the_date(tmp_path: Path) -> None:
+    assert case_from_data({"input": {}, "on": "2024-01-05"}, "c").on == dt.date(2024, 1, 5)
+    assert case_from_data({"input": {}, "peildatum": dt.date(2024, 1, 6)}, "c").on == dt.date(2024, 1, 6)
+    with pytest.raises(CaseError, match='^c: on: expected a date \\(YYYY-MM-DD\\), got "gisteren"$'):
+        case_from_data({"input": {}, "on": "gisteren"}, "c")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([1, 2], "c: a case is a mapping with an `input` block (and optionally `expect`)"),
+        ({"expect": {}}, "c: the case has no `input` block"),
+        ({"input": [1]}, "c: input: expected a mapping of facts"),
+        ({"input": {}, "expect": [1]}, "c: expect: expected a mapping of outputs to expected values"),
+        ({"input": {}, "inptu": {}}, "c: inptu: unknown field in a case; a case has `name`, `description`, `on`, "
+                                     "`input` and `expect`"),
+    ],
+)
+def test_malformed_case_data(data: Any, message: str) -> None:
+    with pytest.raises(CaseError) as info:
+        case_from_data(data, "c")
+    assert str(info.value) == message
+
+
+def test_invalid_yaml_names_the_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("input:\n  behandeling: {datum: 2024-03-01\n", encoding="utf-8")
+    with pytest.raises(CaseError) as info:
+        read_case_file(path)
+    assert str(info.value).startswith(f"{path}:3:1: not valid YAML: ")
+
+
+def test_invalid_json_names_the_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{"input":\n  {"a": }}', encoding="utf-8")
+    with pytest.raises(CaseError) as info:
+        read_case_file(path)
+    assert str(info.value) == f"{path}:2:9: not valid JSON: Expecting value"
+
+
+def test_an_impossible_date_in_yaml_is_a_case_error(tmp_path: Path) -> None:
+    """YAML would read 2024-02-30 as a date and fail; it must become a CaseError naming the file and the field."""
+    path = tmp_path / "feb30.yaml"
+    path.write_text("input:\n  behandeling: {datum: 2024-02-30}\n", encoding="utf-8")
+    case = read_case_file(path)
+    decl = n.InputDecl("behandeling.datum", n.TypeRef("date"), None, Span("feb30.yaml", 1, 1, 1, 1))
+    with pytest.raises(CaseError) as info:
+        typed_inputs(case.input, {"behandeling.datum": decl}, f"{case.path}: ")
+    assert str(info.value).startswith(f"{path}: input.behandeling.datum")
+    assert "2024-02-30" in str(info.value)
+
+
+def test_case_paths_in_a_stable_order(tmp_path: Path) -> None:
+    for name in ("b.yaml", "a.json", "sub/c.yml", "notes.txt"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("input: {}\n", encoding="utf-8")
+    found = [p.relative_to(tmp_path).as_posix() for p in iter_case_paths([tmp_path])]
+    assert found == ["a.json", "b.yaml", "sub/c.yml"]
+
+
+def test_evaluate_a_case_object_and_many(book: Any) -> None:
+    cases = [read_case_file(p) for p in sorted(CASES.glob("*.yaml"))]
+    broken = Case(input={"behandeling": {"datum": "2024-03-01", "zitting": "twintig"}}, name="kapot", path="k.yaml")
+    results = list(book.evaluate_many([cases[0], broken, cases[1]]))
+    assert [type(r) for r in results] == [Decision, CaseFailure, Decision]
+    failure = results[1]
+    assert isinstance(failure, CaseFailure)
+    assert (failure.case, failure.error) == ("kapot", 'k.yaml: input.behandeling.zitting: expected an integer, got "twintig"')
+    assert results[0].case == cases[0].name
+    assert results[2].to_json() == book.evaluate(cases[1]).to_json()

@@ -1,0 +1,421 @@
+"""Properties that hold for every input, checked with hypothesis.
+
+- `fmt` then parse gives back the same tree (rule files generated from a strategy of their own, both languages);
+- parse_text never raises, whatever it is given: strings from the grammar itself (from_lark), random text, bytes;
+- evaluation is deterministic: the same case twice, the rule files read in another order, another process.
+
+Example counts are kept modest so that the file runs in a few seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import string
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.lark import from_lark
+
+import passendezorg.rulebook as rulebook_module
+from passendezorg import load_rules
+from passendezorg import nodes as n
+from passendezorg.check import FUNCTIONS
+from passendezorg.format import format_file
+from passendezorg.source import Span
+from passendezorg.syntax import keyword_table, parse_text, parser_for
+
+TESTS = Path(__file__).resolve().parent
+SPLIT = TESTS / "rulebooks" / "claims"
+LANGUAGES = ("english", "nederlands")
+SP = Span("gen.pz", 0, 0)
+
+FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+
+# ---------------------------------------------------------------- a strategy for rule files
+
+RESERVED = {w for lang in LANGUAGES for v in keyword_table(lang).values() for w in v.split()}
+RESERVED |= {"day", "month", "year", "dagen", "maanden", "jaren", "dag", "maand", "jaar"}
+RESERVED |= {name for table in FUNCTIONS.values() for name in table} | {"round_money", "round_down_money"}
+
+names = st.builds(
+    lambda head, tail: head + tail,
+    st.sampled_from(string.ascii_lowercase),
+    st.text(alphabet=string.ascii_lowercase + string.digits + "_", max_size=7),
+).filter(lambda s: s not in RESERVED)
+dotted = st.lists(names, min_size=1, max_size=3).map(lambda parts: ".".join(parts))
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+dates = st.dates(min_value=dt.date(1000, 1, 1), max_value=dt.date(9999, 12, 31))
+cents = st.integers(min_value=0, max_value=10**9).map(lambda c: (Decimal(c) / 100).quantize(Decimal("0.01")))
+decimals = st.decimals(min_value=0, max_value=10**6, places=3, allow_nan=False, allow_infinity=False)
+percents = st.integers(min_value=0, max_value=1000).map(lambda p: Decimal(p) / 100)
+
+
+LITERALS: st.SearchStrategy[n.Literal] = st.one_of(
+    st.integers(min_value=0, max_value=10**12).map(lambda v: n.Literal(v, "integer", SP)),
+    decimals.map(lambda v: n.Literal(v, "decimal", SP)),
+    percents.map(lambda v: n.Literal(v, "decimal", SP, "x %")),
+    cents.map(lambda v: n.Literal(v, "money", SP)),
+    dates.map(lambda v: n.Literal(v, "date", SP)),
+    texts.map(lambda v: n.Literal(v, "text", SP)),
+    st.booleans().map(lambda v: n.Literal(v, "boolean", SP)),
+    st.builds(n.Duration, st.integers(min_value=0, max_value=400), st.sampled_from(["days", "months", "years"]))
+    .map(lambda v: n.Literal(v, "duration", SP)),
+)
+VARIABLES = st.lists(names, min_size=1, max_size=3).map(lambda parts: n.Var(tuple(parts), SP))
+BINARY_OPS = ["or", "and", "=", "!=", "<", "<=", ">", ">=", "in", "notin", "+", "-", "*", "/"]
+
+
+def _extend(inner: st.SearchStrategy[n.Expr]) -> st.SearchStrategy[n.Expr]:
+    return st.one_of(
+        st.builds(n.Binary, st.sampled_from(BINARY_OPS), inner, inner, st.just(SP)),
+        st.builds(n.Unary, st.sampled_from(["not", "-", "+"]), inner, st.just(SP)),
+        st.builds(n.IsKnown, inner, st.booleans(), st.just(SP)),
+        st.builds(n.Call, names, st.lists(inner, max_size=3).map(tuple), st.just(SP)),
+        st.builds(n.Lookup, names, st.lists(inner, min_size=1, max_size=2).map(tuple), names, st.just(SP)),
+        st.builds(n.ListLit, st.lists(inner, max_size=3).map(tuple), st.just(SP)),
+        st.builds(n.TupleLit, st.lists(inner, min_size=2, max_size=3).map(tuple), st.just(SP)),
+    )
+
+
+EXPRESSIONS: st.SearchStrategy[n.Expr] = st.recursive(st.one_of(LITERALS, VARIABLES), _extend, max_leaves=10)
+TYPES: st.SearchStrategy[n.TypeRef] = st.recursive(
+    st.one_of(
+        st.sampled_from(n.SIMPLE_TYPES).map(n.TypeRef),
+        st.lists(names, min_size=1, max_size=4, unique=True).map(lambda c: n.TypeRef("enum", tuple(c))),
+    ),
+    lambda t: t.map(lambda i: n.TypeRef("list", item=i)),
+    max_leaves=3,
+)
+
+
+descriptions = st.none() | texts
+source_refs = st.one_of(
+    st.builds(n.SourceRef, names, st.none() | texts, st.just(SP)),
+    st.builds(n.SourceRef, st.none(), texts, st.just(SP)),
+)
+
+
+@st.composite
+def param_values(draw: st.DrawFn) -> n.ParamValue:
+    start = draw(dates)
+    end = draw(st.none() | dates)
+    value = draw(st.none() | LITERALS | names.map(lambda v: n.Literal(v, "enum", SP, v)))
+    return n.ParamValue(start, end, value, draw(st.none() | source_refs), SP)
+
+
+@st.composite
+def rules(draw: st.DrawFn) -> n.Rule:
+    validity = draw(st.sampled_from(["none", "from", "from-until", "until"]))
+    start = draw(dates) if validity in ("from", "from-until") else None
+    end = draw(dates) if validity in ("from-until", "until") else None
+    assigns = draw(st.booleans())
+    return n.Rule(
+        name=draw(names),
+        title=draw(descriptions),
+        sources=tuple(draw(st.lists(source_refs, max_size=2))),
+        valid_from=start,
+        valid_until=end,
+        exception_to=tuple(draw(st.lists(names, max_size=2))),
+        when=draw(st.none() | EXPRESSIONS),
+        target=draw(names) if assigns else None,
+        value=draw(EXPRESSIONS) if assigns else None,
+        because=draw(st.none() | texts),
+        span=SP,
+    )
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> n.TableDecl:
+    valid_from = draw(st.none() | names)
+    return n.TableDecl(
+        draw(names), draw(descriptions), draw(texts), tuple(draw(st.lists(names, min_size=1, max_size=2))),
+        tuple(draw(st.lists(st.builds(n.Column, names, TYPES, st.just(SP)), max_size=3))),
+        valid_from, draw(st.none() | names) if valid_from is not None else None, SP,
+    )
+
+
+ITEMS: st.SearchStrategy[n.Item] = st.one_of(
+    st.builds(n.InputDecl, dotted, TYPES, descriptions, st.just(SP)),
+    st.builds(n.DerivedDecl, names, TYPES, descriptions, st.none() | EXPRESSIONS, st.none() | EXPRESSIONS, st.just(SP)),
+    st.builds(n.OutputDecl, names, TYPES, descriptions, st.none() | EXPRESSIONS, st.just(SP)),
+    st.builds(n.PeildatumDecl, dotted, st.just(SP)),
+    st.builds(n.ParameterDecl, names, TYPES, descriptions, st.lists(param_values(), max_size=3).map(tuple), st.just(SP)),
+    tables(),
+    rules(),
+)
+
+
+rulesets = st.none() | st.builds(
+    n.Ruleset, names, descriptions,
+    st.lists(st.builds(n.SourceDef, names, texts, st.none() | texts, st.just(SP)), max_size=3).map(tuple),
+    st.just(SP),
+)
+
+
+@st.composite
+def rule_files(draw: st.DrawFn) -> n.RuleFile:
+    return n.RuleFile("gen.pz", draw(st.sampled_from(LANGUAGES)), draw(rulesets), tuple(draw(st.lists(ITEMS, max_size=6))))
+
+
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_files())
+def test_fmt_then_parse_gives_the_same_tree(tree: n.RuleFile) -> None:
+    text = format_file(tree)
+    parsed, diagnostics = parse_text(text, "gen.pz")
+    assert [d.message for d in diagnostics] == [], text
+    assert parsed is not None
+    assert parsed.language == tree.language
+    assert parsed.ruleset == tree.ruleset
+    assert parsed.items == tree.items, text
+    # and formatting is stable: the canonical text formats to itself
+    assert format_file(parsed) == text
+
+
+@FAST
+@given(EXPRESSIONS, st.sampled_from(LANGUAGES))
+def test_an_expression_keeps_its_shape_through_fmt(expr: n.Expr, language: str) -> None:
+    rule = n.Rule("r", None, (), None, None, (), expr, "x", expr, None, SP)
+    tree = n.RuleFile("gen.pz", language, None, (rule,))
+    parsed, diagnostics = parse_text(format_file(tree), "gen.pz")
+    assert diagnostics == []
+    assert parsed is not None
+    (back,) = parsed.items
+    assert isinstance(back, n.Rule)
+    assert back.when == expr
+    assert back.value == expr
+
+
+# ---------------------------------------------------------------- parse_text never raises
+
+
+def _assert_only_syntax_diagnostics(text: str) -> None:
+    parsed, diagnostics = parse_text(text, "any.pz")
+    for d in diagnostics:
+        assert d.severity == "error" and d.code == "syntax"
+        assert d.span.file == "any.pz"
+        assert d.span.line >= 1 and d.span.column >= 1
+        assert d.message
+    if parsed is None:
+        assert diagnostics
+
+
+def _spaced(words: list[str]) -> st.SearchStrategy[str]:
+    return st.sampled_from(words).map(lambda w: f" {w} ")
+
+
+def _grammar_strings(language: str, spaced: bool) -> st.SearchStrategy[str]:
+    parser = parser_for(language)
+    explicit: dict[str, st.SearchStrategy[str]] = {}
+    if spaced:
+        # whole words with spaces around them, so that consecutive tokens stay apart
+        for terminal, word in keyword_table(language).items():
+            explicit[terminal] = st.just(f" {word} ")
+        explicit["NAME"] = names.map(lambda s: f" {s} ")
+        explicit["INT"] = st.integers(min_value=0, max_value=999).map(lambda i: f" {i} ")
+        explicit["DECIMAL"] = _spaced(["0.5", "12.25"])
+        explicit["PERCENT"] = _spaced(["25 %", "7.5%"])
+        explicit["MONEY"] = _spaced(["€ 12,34", "€5", "€ 0.50"])
+        explicit["DATE"] = dates.map(lambda d: f" {d.isoformat()} ")
+        explicit["STRING"] = texts.map(lambda s: ' "' + s.replace("\\", "").replace('"', "").replace("\n", "") + '" ')
+        explicit["COMMENT"] = st.just(" # note\n")
+    return from_lark(parser, start="start", explicit=explicit)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("spaced", [False, True], ids=["raw", "spaced"])
+def test_strings_from_the_grammar_never_make_the_parser_raise(language: str, spaced: bool) -> None:
+    prefix = "" if language == "english" else "taal nederlands\n"
+
+    @settings(max_examples=40, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    @given(_grammar_strings(language, spaced))
+    def check(text: str) -> None:
+        _assert_only_syntax_diagnostics(prefix + text)
+        parsed, diagnostics = parse_text(prefix + text, "any.pz")
+        if spaced and not diagnostics and parsed is not None:
+            again, more = parse_text(format_file(parsed), "any.pz")
+            assert more == []
+            assert again is not None and again.items == parsed.items
+
+    check()
+
+
+@FAST
+@given(st.text(max_size=300))
+def test_random_text_never_makes_the_parser_raise(text: str) -> None:
+    _assert_only_syntax_diagnostics(text)
+
+
+SNIPPETS = ["rule ", "when ", "then ", "regel ", "als ", "dan ", "input ", "invoer ", "output ", " = ", " and ", " en ",
+            "(", ")", "[", "]", "€ 1,5", "2024-02-30", "2024-01-01", '"x"', "'", "\n", "# c\n", "taal nederlands\n",
+            "language english\n", " in ", "x.y", ", ", ":", " integer", " one of ", "valid from ", "exception to "]
+
+
+@FAST
+@given(st.lists(st.sampled_from(SNIPPETS) | st.text(max_size=3), max_size=40).map("".join))
+def test_random_token_soup_never_makes_the_parser_raise(text: str) -> None:
+    _assert_only_syntax_diagnostics(text)
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_random_bytes_never_make_the_parser_raise(data: bytes) -> None:
+    _assert_only_syntax_diagnostics(data.decode("utf-8", errors="replace"))
+    _assert_only_syntax_diagnostics(data.decode("latin-1"))
+
+
+@settings(max_examples=15, deadline=None, database=None)
+@given(st.binary(max_size=120))
+def test_a_rule_file_of_random_bytes_is_checked_without_raising(data: bytes) -> None:
+    import tempfile
+
+    from passendezorg import check_path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "random.pz"
+        path.write_bytes(data)
+        report = check_path(tmp)
+        assert all(d.span.line >= 0 for d in report.diagnostics)
+        if report.program is None:
+            assert report.errors
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_files())
+def test_the_checker_never_raises_on_a_rule_file(tree: n.RuleFile) -> None:
+    """Whatever a (parseable) rule file says, `check` answers with diagnostics, never with an exception."""
+    import tempfile
+
+    from passendezorg import check_path
+
+    items = tuple(
+        n.TableDecl(i.name, i.description, "t.csv", i.keys, i.columns, i.valid_from_column, i.valid_until_column, SP)
+        if isinstance(i, n.TableDecl) else i
+        for i in tree.items
+    )
+    text = format_file(n.RuleFile(tree.path, tree.language, tree.ruleset, items))
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "rules.pz").write_text(text, encoding="utf-8")
+        (Path(tmp) / "t.csv").write_text("a,b,c\n1,2,3\n", encoding="utf-8")
+        report = check_path(tmp)
+    assert (report.program is None) == bool(report.errors)
+    for d in report.diagnostics:
+        assert d.message and d.code
+
+
+# ---------------------------------------------------------------- determinism
+
+BIRTH = st.dates(min_value=dt.date(1920, 1, 1), max_value=dt.date(2020, 12, 31))
+DAY = st.dates(min_value=dt.date(2015, 1, 1), max_value=dt.date(2031, 12, 31))
+
+
+@st.composite
+def claims(draw: st.DrawFn) -> dict[str, Any]:
+    """A case for tests/rulebooks/claims, with any of its facts left out."""
+    facts: dict[str, Any] = {
+        "insured.birth_date": draw(BIRTH).isoformat(),
+        "claim.date": draw(DAY).isoformat(),
+        "claim.kind": draw(st.sampled_from(["physio", "exercise", "gp"])),
+        "claim.session": draw(st.integers(min_value=0, max_value=80)),
+        "claim.condition": draw(st.sampled_from(["COPD", "RA", "NONE"])),
+        "claim.amount": str(draw(cents.filter(lambda c: c < 10_000))),
+        "claim.share": str(draw(st.decimals(min_value=0, max_value=1, places=2))),
+        "claim.referred": draw(st.booleans()),
+    }
+    keep = draw(st.lists(st.sampled_from(sorted(facts)), unique=True))
+    kept = {k: v for k, v in facts.items() if k in keep or k == "claim.date"}
+    nested: dict[str, Any] = {}
+    for key, value in kept.items():
+        head, tail = key.split(".")
+        nested.setdefault(head, {})[tail] = value
+    return nested
+
+
+@pytest.fixture(scope="module")
+def books() -> tuple[Any, Any]:
+    normal = load_rules(SPLIT)
+    files = rulebook_module.rule_files(SPLIT)
+    assert len(files) >= 3
+    original = rulebook_module.rule_files
+    try:
+        rulebook_module.rule_files = lambda path: list(reversed(original(path)))  # type: ignore[assignment]
+        reordered = load_rules(SPLIT)
+    finally:
+        rulebook_module.rule_files = original  # type: ignore[assignment]
+    return normal, reordered
+
+
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=claims())
+def test_evaluation_is_deterministic(books: tuple[Any, Any], case: dict[str, Any]) -> None:
+    normal, reordered = books
+    first = normal.evaluate(case).to_json()
+    assert normal.evaluate(case).to_json() == first
+    assert reordered.evaluate(case).to_json() == first
+    (batch,) = list(normal.evaluate_many([case]))
+    assert batch.to_json() == first
+    decoded = json.loads(first)
+    assert decoded["rulebook"] == normal.content_hash == reordered.content_hash
+    for output in decoded["outputs"].values():
+        assert output["status"] in ("value", "default", "undetermined", "conflict", "error")
+        if output["status"] == "undetermined" and output["needs"]:
+            assert output["needs"] == sorted(output["needs"])
+
+
+def test_the_rule_book_reads_its_files_in_a_different_order_alike(books: tuple[Any, Any]) -> None:
+    normal, reordered = books
+    assert normal.program.order == reordered.program.order
+    assert list(normal.program.rules) == list(reordered.program.rules)
+    assert normal.outputs == reordered.outputs
+
+
+SCRIPT = """
+import sys
+from passendezorg import load_rules
+book = load_rules(sys.argv[1])
+for case in {cases!r}:
+    print(book.evaluate(case).to_json())
+"""
+
+
+def test_evaluation_gives_the_same_bytes_in_another_process() -> None:
+    """Set and dict order must not leak into a decision: two processes with different hash seeds agree."""
+    rnd = random.Random(7)
+    cases = []
+    for i in range(12):
+        case: dict[str, Any] = {"claim": {"date": f"20{rnd.randint(15, 31)}-0{rnd.randint(1, 9)}-1{i % 10}",
+                                          "kind": rnd.choice(["physio", "exercise", "gp"])}}
+        if i % 3:
+            case["claim"]["session"] = rnd.randint(0, 70)
+            case["claim"]["condition"] = rnd.choice(["COPD", "RA", "X"])
+        if i % 4:
+            case["insured"] = {"birth_date": f"19{rnd.randint(40, 99)}-0{rnd.randint(1, 9)}-2{i % 8}"}
+        if i % 2:
+            case["claim"].update(amount=f"{rnd.randint(1, 500)}.{rnd.randint(10, 99)}", share="0.65", referred=True)
+        cases.append(case)
+    outputs = []
+    for seed in ("1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", SCRIPT.format(cases=cases), str(SPLIT)],
+            capture_output=True, text=True, env=env, check=True,
+        )
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == len(cases)
+    statuses = {o["status"] for line in outputs[0].splitlines() for o in json.loads(line)["outputs"].values()}
+    assert {"value", "undetermined"} <= statuses
+
+
+def test_names_strategy_avoids_every_keyword() -> None:
+    assert {"and", "en", "of", "ja", "nee", "days", "jaar", "age", "leeftijd"} <= RESERVED
+    assert all(c in string.ascii_lowercase + string.digits + "_" for c in "".join(RESERVED) if c != "_")
