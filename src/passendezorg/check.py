@@ -1118,7 +1118,10 @@ def _atom_key(e: n.Expr) -> str | None:
     if isinstance(e, n.Ref):
         return e.name
     if isinstance(e, n.Lookup):
-        return f"{e.table}[{e.keys!r}].{e.column}"
+        keys = [k.name if isinstance(k, n.Ref) else repr(k.value) if isinstance(k, n.Literal) else None for k in e.keys]
+        if any(k is None for k in keys):
+            return None
+        return f"{e.table}[{', '.join(k for k in keys if k is not None)}].{e.column}"
     return None
 
 
