@@ -1,0 +1,1208 @@
+"""The rule catalogue: a checked rule book as Markdown pages for mkdocs-material, in Dutch.
+
+The catalogue is generated from the checked :class:`~passendezorg.program.Program`,
+so it cannot drift from the rules: every rule with its condition in readable
+Dutch, its outcome, sources, validity and exceptions; a page per output with
+the exception tree as a mermaid diagram; parameters with their dated values
+and a chart drawn here as inline SVG; tables; and the example cases, evaluated,
+with the rules they exercise. The output is deterministic: the same rule book
+and cases give the same bytes (no dates of generation, no network).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from html import escape as html_escape
+from pathlib import Path
+from typing import Any
+
+from . import nodes as n
+from .cases import Case, iter_case_paths, read_case_file
+from .errors import PassendeZorgError
+from .model import Decision
+from .program import CheckedRule, Parameter, Program, SourceInfo, Table, ValueDecl
+from .rulebook import RuleBook
+
+MARKER = "<!-- gegenereerd door passendezorg catalogue: niet met de hand bewerken -->"
+NAV_FILE = ".nav.json"
+NO_RULESET = "overige-regels"
+MAX_TABLE_ROWS = 15
+MAX_CASES_INLINE = 12
+
+MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
+          "november", "december")
+TYPE_WORDS = {"boolean": "ja/nee", "integer": "geheel getal", "decimal": "decimaal getal", "money": "bedrag",
+              "date": "datum", "text": "tekst"}
+
+# Nouns that take `het` (the head of a Dutch compound is its last part: eigen_risico_bedrag -> het bedrag).
+HET_WORDS = (
+    "aantal", "adres", "advies", "bedrag", "begin", "besluit", "budget", "consult", "contract", "deel",
+    "document", "domein", "einde", "geslacht", "getal", "gewicht", "inkomen", "jaar", "kenmerk", "kind",
+    "kwartaal", "label", "land", "lid", "maximum", "middel", "minimum", "moment", "nummer", "onderhoud",
+    "oordeel", "pakket", "percentage", "plafond", "plan", "profiel", "recht", "resultaat", "risico", "saldo",
+    "tarief", "tijdstip", "tijdvak", "totaal", "traject", "type", "uur", "verblijf", "verbruik", "vervoer",
+    "verzoek", "ziekenhuis",
+)
+
+
+# ---------------------------------------------------------------- small Dutch helpers
+
+
+def dutch_date(d: dt.date) -> str:
+    return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
+
+
+def dutch_number(v: Decimal | int) -> str:
+    if isinstance(v, int):
+        return f"{v:,}".replace(",", ".")
+    text = f"{v:f}"
+    whole, _, frac = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    whole = f"{int(whole.lstrip('-') or '0'):,}".replace(",", ".")
+    return sign + whole + ("," + frac if frac else "")
+
+
+def dutch_money(v: Decimal) -> str:
+    q = v.quantize(Decimal("0.01"))
+    sign = "-" if q < 0 else ""
+    whole, _, cents = f"{abs(q):f}".partition(".")
+    return f"{sign}€ {int(whole):,}".replace(",", ".") + f",{cents}"
+
+
+def words(name: str) -> str:
+    """An identifier as words: ``eigen_risico`` -> ``eigen risico``."""
+    return name.replace("_", " ")
+
+
+def article(noun: str) -> str:
+    last = noun.split()[-1].lower() if noun.split() else noun
+    if last.endswith(("je", "ment", "isme")) or any(last.endswith(w) for w in HET_WORDS):
+        return "het"
+    return "de"
+
+
+def md(text: str) -> str:
+    """Text safe to put in Markdown (inline), with no markup of its own."""
+    return re.sub(r"([\\`*_{}\[\]<>|#])", r"\\\1", text).replace("\n", " ")
+
+
+def attr(text: str) -> str:
+    return html_escape(text, quote=True)
+
+
+def validity_text(start: dt.date | None, end: dt.date | None) -> str:
+    if start and end:
+        return f"van {dutch_date(start)} tot en met {dutch_date(end)}"
+    if start:
+        return f"vanaf {dutch_date(start)}"
+    if end:
+        return f"tot en met {dutch_date(end)}"
+    return "altijd (geen geldigheidsperiode)"
+
+
+def type_text(t: n.TypeRef) -> str:
+    if t.kind == "enum":
+        return "een van: " + ", ".join(t.choices)
+    if t.kind == "list" and t.item is not None:
+        return "lijst van " + type_text(t.item)
+    return TYPE_WORDS.get(t.kind, t.kind)
+
+
+def source_md(s: SourceInfo) -> str:
+    text = md(s.as_text())
+    return f"[{text}]({s.url})" if s.url else text
+
+
+# ---------------------------------------------------------------- conditions in Dutch
+
+
+Linker = Callable[[str, str], "str | None"]  # (kind, name) -> relative link or None
+
+
+class DutchRenderer:
+    """Renders checked expressions as readable Dutch Markdown.
+
+    ``link(kind, name)`` gives the relative link of a value, parameter or table
+    page (or None); inputs are shown as words with their technical name on hover.
+    """
+
+    def __init__(self, program: Program, link: Linker | None = None) -> None:
+        self.p = program
+        self.link = link or (lambda kind, name: None)
+
+    # ------------------------------------------------------------ names
+
+    def type_of(self, e: n.Expr) -> str | None:
+        """The kind of an expression where it is easily known (for choosing words)."""
+        if isinstance(e, n.Literal):
+            return e.kind
+        if isinstance(e, n.Ref):
+            if e.kind == "input" and e.name in self.p.inputs:
+                return self.p.inputs[e.name].type.kind
+            if e.kind == "value" and e.name in self.p.values:
+                return self.p.values[e.name].type.kind
+            if e.kind == "param" and e.name in self.p.parameters:
+                return self.p.parameters[e.name].type.kind
+            return None
+        if isinstance(e, n.Lookup):
+            t = self.p.tables.get(e.table)
+            col = t.columns.get(e.column) if t else None
+            return col.kind if col else None
+        if isinstance(e, n.Binary) and e.op in ("+", "-"):
+            left = self.type_of(e.left)
+            if left == "date":
+                return "date" if self.type_of(e.right) == "duration" else "integer"
+            return left
+        if isinstance(e, n.Binary):
+            return "boolean" if e.op in ("and", "or", "=", "!=", "<", "<=", ">", ">=", "in", "notin") else None
+        if isinstance(e, n.Call):
+            if e.func in ("age", "year", "days_between", "count", "round", "round_down"):
+                return "integer"
+            if e.func in ("round_money", "round_down_money"):
+                return "money"
+            if e.func in ("min", "max", "abs") and e.args:
+                return self.type_of(e.args[0])
+        if isinstance(e, (n.Unary, n.IsKnown)):
+            return "boolean" if isinstance(e, n.IsKnown) or e.op == "not" else self.type_of(e.operand)
+        return None
+
+    def noun(self, name: str, boolean: bool = False) -> str:
+        """A dotted name as a Dutch noun phrase: ``behandeling.soort`` -> ``de soort van de behandeling``.
+
+        A yes/no value is named without an article (``verzekerde.wlz_indicatie`` -> ``wlz indicatie van de
+        verzekerde``): such names are mostly adjectives or participles.
+        """
+        parts = [words(p) for p in reversed(name.split("."))]
+        phrases = [p if boolean and i == 0 else f"{article(p)} {p}" for i, p in enumerate(parts)]
+        return " van ".join(phrases)
+
+    def name(self, e: n.Ref) -> str:
+        if e.kind == "input":
+            decl = self.p.inputs.get(e.name)
+            shown = self.noun(e.name, decl is not None and decl.type.kind == "boolean")
+            title = e.name + (f": {decl.description}" if decl is not None and decl.description else "")
+            return f'<abbr title="{attr(title)}">{md(shown)}</abbr>'
+        if e.kind == "value":
+            value = self.p.values.get(e.name)
+            shown = self.noun(e.name, value is not None and value.type.kind == "boolean")
+            return self._linked(shown, self.link("value", e.name))
+        if e.kind == "param":
+            return self._linked(self.noun(e.name), self.link("param", e.name))
+        return self._linked(f"de tabel {words(e.name)}", self.link("table", e.name))
+
+    @staticmethod
+    def _linked(text: str, href: str | None) -> str:
+        return f"[{md(text)}]({href})" if href else md(text)
+
+    # ------------------------------------------------------------ values
+
+    def literal(self, e: n.Literal) -> str:
+        v = e.value
+        if e.kind == "boolean":
+            return "ja" if v else "nee"
+        if e.kind == "money":
+            assert isinstance(v, Decimal)
+            return dutch_money(v)
+        if e.kind == "date":
+            assert isinstance(v, dt.date)
+            return dutch_date(v)
+        if e.kind == "text":
+            return f"“{md(str(v))}”"
+        if e.kind == "enum":
+            return md(words(str(v)))
+        if e.kind == "duration":
+            assert isinstance(v, n.Duration)
+            one, many = {"days": ("dag", "dagen"), "months": ("maand", "maanden"), "years": ("jaar", "jaar")}[v.unit]
+            return f"{v.amount} {one if v.amount == 1 else many}"
+        if e.kind == "decimal" and e.text.rstrip().endswith("%"):
+            assert isinstance(v, Decimal)
+            return f"{dutch_number((v * 100).normalize())} %"
+        if e.kind in ("integer", "decimal"):
+            assert isinstance(v, (int, Decimal))
+            return dutch_number(v)
+        return md(str(v))
+
+    def value(self, e: n.Expr, need: int = 0) -> str:
+        """An expression that computes a value (not a condition)."""
+        text, prec = self._value(e)
+        return f"({text})" if prec < need else text
+
+    def _value(self, e: n.Expr) -> tuple[str, int]:
+        if isinstance(e, n.Literal):
+            return self.literal(e), 9
+        if isinstance(e, n.Ref):
+            return self.name(e), 9
+        if isinstance(e, n.Var):  # only in unchecked trees
+            return md(self.noun(e.name)), 9
+        if isinstance(e, n.Lookup):
+            table = self._linked(f"tabel {words(e.table)}", self.link("table", e.table))
+            keys = " en ".join(self.value(k, 5) for k in e.keys)
+            col = words(e.column)
+            return f"{article(col)} {md(col)} uit {table} bij {keys}", 8
+        if isinstance(e, n.Call):
+            return self.call(e), 8
+        if isinstance(e, n.ListLit):
+            return self.enumerate([self.value(i, 5) for i in e.items], "en"), 8
+        if isinstance(e, n.TupleLit):
+            return "de combinatie " + self.enumerate([self.value(i, 5) for i in e.items], "en"), 8
+        if isinstance(e, n.Unary):
+            if e.op == "not":
+                return self.condition_inline(e), 3
+            if e.op == "-":
+                return f"min {self.value(e.operand, 7)}", 7
+            return self.value(e.operand, 7), 7
+        if isinstance(e, n.IsKnown):
+            return self.condition_inline(e), 4
+        assert isinstance(e, n.Binary)
+        if e.op in ("+", "-") and self.type_of(e.right) == "duration":
+            when = "na" if e.op == "+" else "vóór"
+            return f"{self.value(e.right, 9)} {when} {self.value(e.left, 5)}", 5
+        if e.op in ("+", "-", "*", "/"):
+            word = {"+": "plus", "-": "min", "*": "maal", "/": "gedeeld door"}[e.op]
+            p = 5 if e.op in ("+", "-") else 6
+            return f"{self.value(e.left, p)} {word} {self.value(e.right, p + 1)}", p
+        return self.condition_inline(e), 4 if e.op not in ("and", "or") else 1
+
+    def call(self, e: n.Call) -> str:
+        a = [self.value(x, 5) for x in e.args]
+        f = e.func
+        if f == "age" and len(a) == 2:
+            return f"de leeftijd in jaren op {a[1]} bij geboortedatum {a[0]}"
+        if f == "year" and len(a) == 1:
+            return f"het jaar van {a[0]}"
+        if f == "days_between" and len(a) == 2:
+            return f"het aantal dagen van {a[0]} tot {a[1]}"
+        if f == "count" and len(a) == 1:
+            return f"het aantal in {a[0]}"
+        if f == "min":
+            return "het kleinste van " + self.enumerate(a, "en")
+        if f == "max":
+            return "het grootste van " + self.enumerate(a, "en")
+        if f == "abs" and len(a) == 1:
+            return f"de absolute waarde van {a[0]}"
+        if f == "round_money" and len(a) == 1:
+            return f"{a[0]}, afgerond op hele centen"
+        if f == "round_down_money" and len(a) == 1:
+            return f"{a[0]}, naar beneden afgerond op hele centen"
+        if f == "round" and len(a) == 1:
+            return f"{a[0]}, afgerond op een heel getal"
+        if f == "round_down" and len(a) == 1:
+            return f"{a[0]}, naar beneden afgerond op een heel getal"
+        return f"{md(f)}({', '.join(a)})"
+
+    @staticmethod
+    def enumerate(items: list[str], last: str) -> str:
+        if len(items) <= 1:
+            return "".join(items)
+        return ", ".join(items[:-1]) + f" {last} " + items[-1]
+
+    # ------------------------------------------------------------ conditions
+
+    def is_age(self, e: n.Expr) -> bool:
+        if isinstance(e, n.Call):
+            return e.func == "age"
+        if isinstance(e, n.Ref):
+            last = e.name.split(".")[-1].lower()
+            return "leeftijd" in last or last == "age"
+        return False
+
+    def condition_inline(self, e: n.Expr) -> str:
+        """A condition as one Dutch sentence part."""
+        if isinstance(e, n.Binary) and e.op in ("and", "or"):
+            op = e.op
+            parts = self._flatten(e, op)
+            rendered = []
+            for part in parts:
+                text = self.condition_inline(part)
+                if isinstance(part, n.Binary) and part.op in ("and", "or"):
+                    text = f"({text})"
+                rendered.append(text)
+            return self.enumerate(rendered, "en" if op == "and" else "of")
+        if isinstance(e, n.Unary) and e.op == "not":
+            inner = e.operand
+            if isinstance(inner, n.IsKnown):
+                return self.condition_inline(n.IsKnown(inner.operand, not inner.negated, inner.span))
+            if self.type_of(inner) == "boolean" and isinstance(inner, (n.Ref, n.Lookup)):
+                return f"{self.value(inner)} is nee"
+            return f"het is niet zo dat {self.condition_inline(inner)}"
+        if isinstance(e, n.IsKnown):
+            return f"{self.value(e.operand, 5)} {'ontbreekt' if e.negated else 'is bekend'}"
+        if isinstance(e, n.Binary) and e.op in ("=", "!=", "<", "<=", ">", ">="):
+            return self.comparison(e)
+        if isinstance(e, n.Binary) and e.op in ("in", "notin"):
+            return self.membership(e)
+        if isinstance(e, n.Literal) and e.kind == "boolean":
+            return "altijd" if e.value else "nooit"
+        return f"{self.value(e, 5)} is ja"
+
+    def comparison(self, e: n.Binary) -> str:
+        left, right = self.value(e.left, 5), self.value(e.right, 5)
+        op = e.op
+        kind = self.type_of(e.left) or self.type_of(e.right)
+        if op == "=":
+            return f"{left} is {right}"
+        if op == "!=":
+            return f"{left} is niet {right}"
+        if self.is_age(e.left):
+            return {"<": f"{left} is jonger dan {right}", "<=": f"{left} is {right} of jonger",
+                    ">": f"{left} is ouder dan {right}", ">=": f"{left} is {right} of ouder"}[op]
+        if kind == "date":
+            return {"<": f"{left} ligt vóór {right}", "<=": f"{left} ligt op of vóór {right}",
+                    ">": f"{left} ligt na {right}", ">=": f"{left} ligt op of na {right}"}[op]
+        return {"<": f"{left} is minder dan {right}", "<=": f"{left} is ten hoogste {right}",
+                ">": f"{left} is meer dan {right}", ">=": f"{left} is ten minste {right}"}[op]
+
+    def membership(self, e: n.Binary) -> str:
+        negated = e.op == "notin"
+        right = e.right
+        if isinstance(e.left, n.TupleLit):
+            left = "de combinatie van " + self.enumerate([self.value(i, 5) for i in e.left.items], "en")
+        else:
+            left = self.value(e.left, 5)
+        if isinstance(right, n.Ref) and right.kind == "table":
+            return f"{left} staat {'niet ' if negated else ''}in {self.name(right)}"
+        if isinstance(right, n.ListLit):
+            items = [self.value(i, 5) for i in right.items]
+            if negated:
+                if len(items) == 1:
+                    return f"{left} is niet {items[0]}"
+                return f"{left} is " + ", ".join(f"noch {i}" for i in items)
+            if len(items) == 1:
+                return f"{left} is {items[0]}"
+            return f"{left} is {self.enumerate(items, 'of')}"
+        return f"{left} komt {'niet ' if negated else ''}voor in {self.value(right, 5)}"
+
+    @staticmethod
+    def _flatten(e: n.Expr, op: str) -> list[n.Expr]:
+        if isinstance(e, n.Binary) and e.op == op:
+            return DutchRenderer._flatten(e.left, op) + DutchRenderer._flatten(e.right, op)
+        return [e]
+
+    def condition_block(self, e: n.Expr, indent: str = "") -> str:
+        """A condition as Markdown: short ones inline, longer `and`/`or` chains as (nested) bullet lists."""
+        if isinstance(e, n.Binary) and e.op in ("and", "or"):
+            parts = self._flatten(e, e.op)
+            nested = any(isinstance(x, n.Binary) and x.op in ("and", "or") for x in parts)
+            if len(parts) >= 3 or nested:
+                head = "alle volgende voorwaarden gelden:" if e.op == "and" else \
+                    "ten minste één van de volgende voorwaarden geldt:"
+                lines = [head, ""]
+                for part in parts:
+                    lines.append(f"{indent}- " + self.condition_block(part, indent + "    "))
+                return "\n".join(lines)
+        return self.condition_inline(e)
+
+
+# ---------------------------------------------------------------- cases
+
+
+@dataclass
+class CaseResult:
+    """A case from the cases folder, evaluated on the rule book."""
+
+    slug: str
+    path: Path
+    shown: str  # the path as shown to readers, relative to the cases folder
+    text: str
+    case: Case | None = None
+    decision: Decision | None = None
+    error: str | None = None
+    problems: list[str] | None = None  # None: the case has no expectations
+    rules: set[str] = field(default_factory=set)
+
+    @property
+    def title(self) -> str:
+        return self.case.name if self.case is not None and self.case.name else self.path.stem
+
+
+def evaluate_cases(book: RuleBook, cases_dir: Path) -> list[CaseResult]:
+    """Every YAML/JSON case under ``cases_dir``, evaluated; a malformed case is kept with its error."""
+    from .testing import compare
+
+    results: list[CaseResult] = []
+    used: set[str] = set()
+    for path in iter_case_paths([cases_dir]):
+        rel = path.relative_to(cases_dir)
+        base = re.sub(r"[^\w]+", "-", rel.with_suffix("").as_posix()).strip("-").lower() or "casus"
+        slug, i = base, 2
+        while slug in used:
+            slug, i = f"{base}-{i}", i + 1
+        used.add(slug)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            results.append(CaseResult(slug, path, rel.as_posix(), "", error=f"kan niet worden gelezen: {e}"))
+            continue
+        r = CaseResult(slug, path, rel.as_posix(), text)
+        results.append(r)
+        try:
+            r.case = read_case_file(path)
+            r.decision = book.evaluate(r.case)
+        except PassendeZorgError as e:
+            r.error = str(e)
+            continue
+        for o in [*r.decision.outputs.values(), *r.decision.derived.values()]:
+            if o.rule is not None:
+                r.rules.add(o.rule.name)
+            r.rules.update(o.concurring)
+        if r.case.expect:
+            try:
+                r.problems = compare(book, r.decision, r.case)
+            except PassendeZorgError as e:
+                r.problems = [f"de verwachting kan niet worden gelezen: {e}"]
+    return results
+
+
+# ---------------------------------------------------------------- the SVG chart
+
+
+def _nice_step(span: float) -> float:
+    raw = span / 4 if span > 0 else 1.0
+    mag = 10 ** len(str(int(raw))) / 10 if raw >= 1 else 1.0
+    if raw < 1:
+        mag = 1.0
+        while mag > raw:
+            mag /= 10
+    for m in (1, 2, 2.5, 5, 10):
+        if m * mag >= raw:
+            return m * mag
+    return 10 * mag
+
+
+def parameter_chart(param: Parameter) -> str | None:
+    """An inline SVG step chart of a numeric or money parameter over time; None if there is nothing to draw."""
+    kind = param.type.kind
+    if kind not in ("integer", "decimal", "money") or not param.periods:
+        return None
+    known = [p for p in param.periods if p.value is not None]
+    if not known:
+        return None
+
+    def label(v: Any) -> str:
+        if kind == "money":
+            return dutch_money(Decimal(v))
+        return dutch_number(v if isinstance(v, int) else Decimal(v))
+
+    periods = list(param.periods)
+    start = periods[0].start
+    end_points = [p.end + dt.timedelta(days=1) if p.end else p.start for p in periods]
+    last = max(end_points)
+    if periods[-1].end is None:
+        last = max(last, dt.date(periods[-1].start.year + 1, 12, 31) + dt.timedelta(days=1))
+    start = dt.date(start.year, 1, 1)
+    last = dt.date(last.year + (0 if (last.month, last.day) == (1, 1) else 1), 1, 1)
+    values = [float(p.value) for p in known]
+    lo = min(0.0, min(values))
+    hi = max(values)
+    if hi <= lo:
+        hi = lo + 1.0
+    step = _nice_step(hi - lo)
+    top = step * (int(hi / step) + 1) if hi > 0 else 0.0
+    bottom = -step * (int(-lo / step) + (1 if lo < 0 else 0)) if lo < 0 else 0.0
+
+    width, height = 680, 260
+    left, right, top_m, bottom_m = 86, 20, 30, 34
+    plot_w, plot_h = width - left - right, height - top_m - bottom_m
+    days = (last - start).days or 1
+
+    def x(d: dt.date) -> float:
+        return left + plot_w * (d - start).days / days
+
+    def y(v: float) -> float:
+        return top_m + plot_h * (top - v) / ((top - bottom) or 1.0)
+
+    title = f"Verloop van {param.name}"
+    out = [f'<svg class="pz-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+           f'role="img" aria-label="{attr(title)}" width="100%" style="max-width:{width}px">',
+           f"<title>{attr(title)}</title>"]
+    # horizontal grid with value labels
+    v = bottom
+    while v <= top + step / 1000:
+        yy = y(v)
+        out.append(f'<line x1="{left}" y1="{yy:.1f}" x2="{width - right}" y2="{yy:.1f}" '
+                   f'stroke="currentColor" stroke-opacity="0.15"/>')
+        shown: Any = Decimal(str(round(v, 6))).normalize()
+        if kind == "integer" and shown == shown.to_integral_value():
+            shown = int(shown)
+        out.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" font-size="11" '
+                   f'fill="currentColor">{attr(label(shown))}</text>')
+        v += step
+    # year ticks on the x axis
+    years = list(range(start.year, last.year + 1))
+    every = 1 if len(years) <= 12 else (2 if len(years) <= 24 else 5)
+    for year in years:
+        xx = x(dt.date(year, 1, 1))
+        out.append(f'<line x1="{xx:.1f}" y1="{top_m + plot_h}" x2="{xx:.1f}" y2="{top_m + plot_h + 4}" '
+                   f'stroke="currentColor" stroke-opacity="0.5"/>')
+        if year % every == 0 and year < last.year:
+            out.append(f'<text x="{xx + 2:.1f}" y="{height - 12}" font-size="11" fill="currentColor">{year}</text>')
+    out.append(f'<line x1="{left}" y1="{top_m + plot_h}" x2="{width - right}" y2="{top_m + plot_h}" '
+               f'stroke="currentColor" stroke-opacity="0.5"/>')
+    # the periods: a step line, a dot at each start, the value above it; unknown periods as a hatched band
+    previous: tuple[float, float] | None = None
+    labels: list[tuple[float, float, str]] = []
+    for p, end in zip(periods, end_points):
+        x0 = x(p.start)
+        x1 = x(end if p.end else last)
+        if p.value is None:
+            out.append(f'<rect x="{x0:.1f}" y="{top_m}" width="{max(x1 - x0, 1):.1f}" height="{plot_h}" '
+                       f'fill="currentColor" fill-opacity="0.07"/>')
+            out.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{top_m + 14}" text-anchor="middle" font-size="11" '
+                       f'fill="currentColor" fill-opacity="0.7">onbekend</text>')
+            previous = None
+            continue
+        yy = y(float(p.value))
+        if previous is not None and abs(previous[0] - x0) < 0.5:
+            out.append(f'<line x1="{x0:.1f}" y1="{previous[1]:.1f}" x2="{x0:.1f}" y2="{yy:.1f}" '
+                       f'style="stroke:var(--md-accent-fg-color,#526cfe)" stroke-width="1.5" '
+                       f'stroke-dasharray="3 3"/>')
+        out.append(f'<line x1="{x0:.1f}" y1="{yy:.1f}" x2="{x1:.1f}" y2="{yy:.1f}" '
+                   f'style="stroke:var(--md-primary-fg-color,#4051b5)" stroke-width="3"/>')
+        out.append(f'<circle cx="{x0:.1f}" cy="{yy:.1f}" r="3.5" style="fill:var(--md-primary-fg-color,#4051b5)">'
+                   f'<title>{attr(dutch_date(p.start))}: {attr(label(p.value))}</title></circle>')
+        labels.append((x0, yy, label(p.value)))
+        previous = (x1, yy) if p.end else None
+    # the values above their lines, the latest first; one too close to a later one is left to its tooltip
+    placed: list[float] = []
+    for x0, yy, text in reversed(labels):
+        if all(abs(x0 - other) >= 8 * len(text) for other in placed):
+            placed.append(x0)
+            out.append(f'<text x="{x0 + 4:.1f}" y="{yy - 7:.1f}" font-size="11" fill="currentColor">'
+                       f'{attr(text)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- the catalogue
+
+
+class Catalogue:
+    """Writes the pages; one method per kind of page."""
+
+    def __init__(self, book: RuleBook, cases: list[CaseResult]) -> None:
+        self.book = book
+        self.p = book.program
+        self.cases = cases
+        self.pages: dict[str, str] = {}  # relative path -> Markdown
+        self.rules_by_set: dict[str | None, list[CheckedRule]] = {}
+        for r in self.p.rules.values():
+            self.rules_by_set.setdefault(r.ruleset, []).append(r)
+        self.cases_of_rule: dict[str, list[CaseResult]] = {}
+        for c in cases:
+            for rule in sorted(c.rules):
+                self.cases_of_rule.setdefault(rule, []).append(c)
+        self.readers = self._readers()
+
+    # ------------------------------------------------------------ links
+
+    def ruleset_page(self, ruleset: str | None) -> str:
+        return f"regelsets/{ruleset}.md" if ruleset is not None else f"{NO_RULESET}.md"
+
+    def value_page(self, name: str) -> str:
+        return f"{'uitvoer' if self.p.values[name].is_output else 'afgeleid'}/{name}.md"
+
+    @staticmethod
+    def rel(target: str, here: str) -> str:
+        """The link from page ``here`` to ``target`` (both relative to the catalogue root)."""
+        depth = here.count("/")
+        return "../" * depth + target
+
+    def rule_link(self, name: str, here: str) -> str:
+        r = self.p.rules[name]
+        page = self.ruleset_page(r.ruleset)
+        anchor = f"#regel-{name}"
+        return anchor if page == here else self.rel(page, here) + anchor
+
+    def linker(self, here: str) -> Linker:
+        def link(kind: str, name: str) -> str | None:
+            if kind == "value" and name in self.p.values:
+                return self.rel(self.value_page(name), here)
+            if kind == "param" and name in self.p.parameters:
+                return self.rel(f"parameters/{name}.md", here)
+            if kind == "table" and name in self.p.tables:
+                return self.rel(f"tabellen/{name}.md", here)
+            return None
+
+        return link
+
+    def renderer(self, here: str) -> DutchRenderer:
+        return DutchRenderer(self.p, self.linker(here))
+
+    def rule_ref_md(self, name: str, here: str) -> str:
+        r = self.p.rules[name]
+        label = f"{md(r.title)} (`{name}`)" if r.title else f"`{name}`"
+        return f"[{label}]({self.rule_link(name, here)})"
+
+    def case_link(self, c: CaseResult, here: str) -> str:
+        return f"[{md(c.title)}]({self.rel(f'casussen/{c.slug}.md', here)})"
+
+    # ------------------------------------------------------------ who reads what
+
+    def _readers(self) -> dict[tuple[str, str], list[str]]:
+        """(kind, name) -> the rules and values that read it, in rule book order."""
+        out: dict[tuple[str, str], list[str]] = {}
+
+        def walk(e: n.Expr | None, owner: str) -> None:
+            if e is None:
+                return
+            for ref in refs(e):
+                users = out.setdefault(ref, [])
+                if owner not in users:
+                    users.append(owner)
+
+        for r in self.p.rules.values():
+            walk(r.when, r.name)
+            walk(r.value, r.name)
+        for v in self.p.values.values():
+            walk(v.definition, f"={v.name}")
+            walk(v.default, f"={v.name}")
+        return out
+
+    def users_md(self, kind: str, name: str, here: str) -> list[str]:
+        lines = []
+        for user in self.readers.get((kind, name), []):
+            if user.startswith("="):
+                value = user[1:]
+                lines.append(f"- de definitie van [`{value}`]({self.rel(self.value_page(value), here)})")
+            else:
+                lines.append(f"- {self.rule_ref_md(user, here)}")
+        return lines
+
+    # ------------------------------------------------------------ pages
+
+    def build(self) -> dict[str, str]:
+        self.index()
+        for rs in self.rules_by_set:
+            self.ruleset(rs)
+        for name in self.p.rulesets:
+            if name not in self.rules_by_set:
+                self.ruleset(name)
+        for name in self.p.values:
+            self.value(name)
+        for name in self.p.parameters:
+            self.parameter(name)
+        for name in self.p.tables:
+            self.table(name)
+        self.inputs()
+        self.case_index()
+        for c in self.cases:
+            self.case(c)
+        return self.pages
+
+    def put(self, path: str, title: str, body: list[str]) -> None:
+        self.pages[path] = "\n".join([MARKER, "", f"# {title}", "", *body]).rstrip() + "\n"
+
+    def ruleset_title(self, rs: str | None) -> str:
+        if rs is None:
+            return "Regels zonder regelset"
+        decl = self.p.rulesets.get(rs)
+        return decl.title if decl is not None and decl.title else rs
+
+    def nav(self) -> list[Any]:
+        """The catalogue's part of the site navigation (paths relative to the catalogue root)."""
+        rulesets = [{self.ruleset_title(rs): self.ruleset_page(rs)} for rs in self._ruleset_order()]
+        outputs = [{name: self.value_page(name)} for name in self.p.outputs]
+        derived = [{name: self.value_page(name)} for name, v in self.p.values.items() if not v.is_output]
+        nav: list[Any] = ["index.md"]
+        if rulesets:
+            nav.append({"Regelsets": rulesets})
+        if outputs:
+            nav.append({"Uitvoer": outputs})
+        if derived:
+            nav.append({"Afgeleide waarden": derived})
+        if self.p.parameters:
+            nav.append({"Parameters": [{name: f"parameters/{name}.md"} for name in self.p.parameters]})
+        if self.p.tables:
+            nav.append({"Tabellen": [{name: f"tabellen/{name}.md"} for name in self.p.tables]})
+        nav.append({"Invoer": "invoer.md"})
+        nav.append({"Casussen": ["casussen/index.md", *({c.title: f"casussen/{c.slug}.md"} for c in self.cases)]})
+        return nav
+
+    def _ruleset_order(self) -> list[str | None]:
+        order: list[str | None] = list(self.p.rulesets)
+        if None in self.rules_by_set:
+            order.append(None)
+        return order
+
+    def index(self) -> None:
+        here = "index.md"
+        p = self.p
+        body = [
+            "Deze catalogus beschrijft alle regels van het regelboek: wat ze zeggen, sinds wanneer ze gelden, "
+            "op welke bron ze berusten en welke uitzonderingen er zijn. Hij wordt gemaakt uit het gecontroleerde "
+            "regelboek zelf en kan daarom niet afwijken van de regels die worden toegepast.",
+            "",
+            f"Regelboek `{p.content_hash}` · {len(p.rules)} regels · {len(p.outputs)} uitvoerwaarden · "
+            f"{len(p.parameters)} parameters · {len(p.tables)} tabellen · {len(self.cases)} casussen",
+            "",
+            "## Regelsets",
+            "",
+            "| Regelset | Titel | Regels | Bronnen |",
+            "| --- | --- | ---: | --- |",
+        ]
+        for rs in self._ruleset_order():
+            rules = self.rules_by_set.get(rs, [])
+            decl = p.rulesets.get(rs) if rs is not None else None
+            sources = ", ".join(md(s.title) for s in decl.sources) if decl is not None else ""
+            name = f"`{rs}`" if rs is not None else "—"
+            body.append(f"| [{name}]({self.ruleset_page(rs)}) | {md(self.ruleset_title(rs))} | {len(rules)} | "
+                        f"{sources} |")
+        body += ["", "## Uitvoer", "", "Wat het regelboek voor een casus beslist.", "",
+                 "| Uitvoer | Type | Omschrijving | Regels |", "| --- | --- | --- | ---: |"]
+        for name in p.outputs:
+            v = p.values[name]
+            body.append(f"| [`{name}`]({self.value_page(name)}) | {md(type_text(v.type))} | "
+                        f"{md(v.description or '')} | {len(v.rules)} |")
+        derived = [v for v in p.values.values() if not v.is_output]
+        if derived:
+            body += ["", "## Afgeleide waarden", "", "Tussenwaarden die regels gebruiken.", "",
+                     "| Waarde | Type | Omschrijving | Bepaald door |", "| --- | --- | --- | --- |"]
+            for v in derived:
+                how = "definitie" if v.definition is not None else f"{len(v.rules)} regel(s)"
+                body.append(f"| [`{v.name}`]({self.value_page(v.name)}) | {md(type_text(v.type))} | "
+                            f"{md(v.description or '')} | {how} |")
+        if p.parameters:
+            body += ["", "## Parameters", "", "Bedragen en getallen die per periode gelden.", "",
+                     "| Parameter | Type | Omschrijving | Perioden |", "| --- | --- | --- | ---: |"]
+            for prm in p.parameters.values():
+                body.append(f"| [`{prm.name}`](parameters/{prm.name}.md) | {md(type_text(prm.type))} | "
+                            f"{md(prm.description or '')} | {len(prm.periods)} |")
+        if p.tables:
+            body += ["", "## Tabellen", "", "| Tabel | Omschrijving | Bestand | Rijen |", "| --- | --- | --- | ---: |"]
+            for t in p.tables.values():
+                body.append(f"| [`{t.name}`](tabellen/{t.name}.md) | {md(t.description or '')} | `{t.file}` | "
+                            f"{_row_count(t)} |")
+        body += ["", "## Invoer en casussen", "",
+                 f"- [Invoer](invoer.md): de {len(p.inputs)} gegevens die een casus kan bevatten.",
+                 f"- [Casussen](casussen/index.md): {len(self.cases)} voorbeeldcasussen, doorgerekend met dit "
+                 f"regelboek."]
+        self.put(here, "Catalogus van de regels", body)
+
+    def ruleset(self, rs: str | None) -> None:
+        here = self.ruleset_page(rs)
+        decl = self.p.rulesets.get(rs) if rs is not None else None
+        rules = self.rules_by_set.get(rs, [])
+        body: list[str] = []
+        if rs is not None:
+            body.append(f"Regelset `{rs}` · {len(rules)} regel(s)")
+        else:
+            body.append("Regels uit bestanden zonder regelset.")
+        if decl is not None and decl.sources:
+            body += ["", "## Bronnen", ""]
+            for s in decl.sources:
+                title = md(s.title)
+                body.append(f"- `{s.name}`: " + (f"[{title}]({s.url})" if s.url else title))
+        targets = sorted({r.target for r in rules}, key=lambda t: list(self.p.values).index(t))
+        if targets:
+            body += ["", "Deze regels bepalen: " + ", ".join(
+                f"[`{t}`]({self.rel(self.value_page(t), here)})" for t in targets) + "."]
+        body += ["", "## Regels"]
+        for r in rules:
+            body += [""] + self.rule_section(r, here)
+        if not rules:
+            body += ["", "Deze regelset heeft (nog) geen regels."]
+        self.put(here, self.ruleset_title(rs), body)
+
+    def rule_section(self, r: CheckedRule, here: str) -> list[str]:
+        dutch = self.renderer(here)
+        title = md(r.title) if r.title else f"Regel {md(r.name)}"
+        file = Path(r.span.file).name
+        lines = [f"### {title} {{#regel-{r.name}}}", "", f"`{r.name}` · {md(file)}, regel {r.span.line}", ""]
+        target = f"[`{r.target}`]({self.rel(self.value_page(r.target), here)})"
+        outcome = f"is {target}: **{dutch.value(r.value)}**."
+        if r.when is None:
+            lines.append(f"**Zonder voorwaarde** {outcome}")
+        else:
+            cond = dutch.condition_block(r.when)
+            if "\n" in cond:
+                lines += [f"**Als** {cond}", "", f"**Dan** {outcome}"]
+            else:
+                lines.append(f"**Als** {cond},  \n**dan** {outcome}")
+        if r.because:
+            lines += ["", f"**Omdat:** {md(r.because)}"]
+        lines.append("")
+        lines.append(f"- **Geldig:** {validity_text(r.valid_from, r.valid_until)}")
+        if r.sources:
+            for s in r.sources:
+                lines.append(f"- **Bron:** {source_md(s)}")
+        else:
+            lines.append("- **Bron:** geen bron opgegeven")
+        if r.exception_to:
+            lines.append("- **Uitzondering op:** " + ", ".join(self.rule_ref_md(x, here) for x in r.exception_to)
+                         + " (deze regel gaat voor als beide van toepassing zijn)")
+        kids = self.p.exceptions.get(r.name, ())
+        if kids:
+            lines.append("- **Uitzonderingen hierop:** " + ", ".join(self.rule_ref_md(x, here) for x in kids))
+        cases = self.cases_of_rule.get(r.name, [])
+        if cases:
+            shown = ", ".join(self.case_link(c, here) for c in cases[:MAX_CASES_INLINE])
+            more = len(cases) - MAX_CASES_INLINE
+            if more > 0:
+                shown += f" en nog {more} (zie [Casussen]({self.rel('casussen/index.md', here)}))"
+            lines.append(f"- **Casussen die deze regel toepassen:** {shown}")
+        else:
+            lines.append("- **Casussen die deze regel toepassen:** geen")
+        text = self.rule_text(r)
+        if text:
+            lines += ["", '??? note "Regeltekst"', "", "    ```pz"]
+            lines += [f"    {line}".rstrip() for line in text.splitlines()]
+            lines += ["    ```"]
+        return lines
+
+    def rule_text(self, r: CheckedRule) -> str | None:
+        """The rule as written in its file."""
+        shown = Path(r.span.file).as_posix()
+        data = None
+        for key, content in self.p.files.items():
+            k = Path(key).as_posix()
+            if shown == k or shown.endswith("/" + k):
+                data = content
+                break
+        if data is None:
+            try:
+                data = Path(r.span.file).read_bytes()
+            except OSError:
+                return None
+        lines = data.decode("utf-8", errors="replace").splitlines()
+        end = r.span.end_line or r.span.line
+        return "\n".join(lines[r.span.line - 1:end]).rstrip()
+
+    def value(self, name: str) -> None:
+        v = self.p.values[name]
+        here = self.value_page(name)
+        dutch = self.renderer(here)
+        kind = "Uitvoer" if v.is_output else "Afgeleide waarde"
+        body = []
+        if v.description:
+            body += [f"> {md(v.description)}", ""]
+        body.append(f"- **{kind}:** `{name}`")
+        body.append(f"- **Type:** {md(type_text(v.type))}")
+        if v.default is not None:
+            body.append(f"- **Standaard:** {dutch.value(v.default)} (als geen regel van toepassing is)")
+        elif v.definition is None:
+            body.append("- **Standaard:** geen; als geen regel van toepassing is, is de uitkomst onbepaald")
+        if v.definition is not None:
+            body += ["", "## Definitie", "", f"`{name}` is {dutch.value(v.definition)}."]
+        if v.rules:
+            body += ["", "## Regels", "",
+                     "Elke regel hieronder kan deze waarde bepalen. Een uitzondering gaat voor op de regel waarop "
+                     "zij een uitzondering is, als beide van toepassing zijn. Twee regels die niet via een "
+                     "uitzondering verbonden zijn en verschillende waarden geven, leveren een conflict op.", ""]
+            body += self.exception_diagram(v)
+            body += ["", "| Regel | Uitkomst | Geldig | Bron | Uitzondering op |", "| --- | --- | --- | --- | --- |"]
+            for rname in v.rules:
+                r = self.p.rules[rname]
+                sources = "; ".join(source_md(s) for s in r.sources) or "—"
+                exc = ", ".join(f"[`{x}`]({self.rule_link(x, here)})" for x in r.exception_to) or "—"
+                body.append(f"| {self.rule_ref_md(rname, here)} | {dutch.value(r.value)} | "
+                            f"{validity_text(r.valid_from, r.valid_until)} | {sources} | {exc} |")
+        elif v.definition is None:
+            body += ["", "Geen regel bepaalt deze waarde."]
+        users = self.users_md("value", name, here)
+        if users:
+            body += ["", "## Gebruikt door", ""] + users
+        cases = [c for c in self.cases if c.decision is not None]
+        if cases:
+            body += ["", "## In de casussen", "", "| Casus | Uitkomst | Regel |", "| --- | --- | --- |"]
+            for c in cases:
+                assert c.decision is not None
+                o = c.decision.outputs.get(name) or c.decision.derived.get(name)
+                if o is None:
+                    continue
+                rule = self.rule_ref_md(o.rule.name, here) if o.rule is not None and o.rule.name in self.p.rules \
+                    else "—"
+                body.append(f"| {self.case_link(c, here)} | {_outcome_text(o, v.type)} | {rule} |")
+        self.put(here, f"{kind}: {name}", body)
+
+    def exception_diagram(self, v: ValueDecl) -> list[str]:
+        """The rules of a value as a mermaid tree: the value, its root rules, and their exceptions below them."""
+        ids = {r: f"r{i}" for i, r in enumerate(v.rules)}
+        lines = ["```mermaid", "flowchart TB"]
+        lines.append(f'    out(["{_mermaid_text(v.name)}"])')
+        for rname in v.rules:
+            r = self.p.rules[rname]
+            label = f"<b>{_mermaid_text(rname)}</b>"
+            if r.title:
+                label += "<br/>" + _mermaid_text(_shorten(r.title, 90))
+            lines.append(f'    {ids[rname]}["{label}"]')
+        for root in v.roots:
+            lines.append(f"    out --> {ids[root]}")
+        for rname in v.rules:
+            for kid in self.p.exceptions.get(rname, ()):
+                if kid in ids:
+                    lines.append(f"    {ids[rname]} -->|uitzondering| {ids[kid]}")
+        if v.default is not None:
+            default = re.sub(r"<[^>]+>", "", DutchRenderer(self.p).value(v.default)).replace("\\", "")
+            lines.append(f'    out -.->|standaard| dflt("{_mermaid_text(_shorten(default, 40))}")')
+        lines.append("```")
+        lines += ["", "Een pijl *uitzondering* van regel A naar regel B betekent: B is een uitzondering op A en "
+                  "gaat voor als beide van toepassing zijn."]
+        return lines
+
+    def parameter(self, name: str) -> None:
+        prm = self.p.parameters[name]
+        here = f"parameters/{name}.md"
+        body = []
+        if prm.description:
+            body += [f"> {md(prm.description)}", ""]
+        body += [f"- **Parameter:** `{name}`", f"- **Type:** {md(type_text(prm.type))}", "",
+                 "## Waarden", "", "Op de peildatum van een casus geldt de waarde van de periode waarin die datum valt. "
+                 "Valt de datum in geen enkele periode, of is de waarde onbekend, dan kan wat ervan afhangt niet "
+                 "worden bepaald.", "",
+                 "| Vanaf | Tot en met | Waarde | Bron |", "| --- | --- | --- | --- |"]
+        for p in prm.periods:
+            value = _show_param(p.value, prm.type) if p.value is not None else "*onbekend*"
+            src = source_md(p.source) if p.source is not None else "—"
+            body.append(f"| {dutch_date(p.start)} | {dutch_date(p.end) if p.end else '—'} | {value} | {src} |")
+        chart = parameter_chart(prm)
+        if chart is not None:
+            body += ["", "## Verloop", "", '<div class="pz-chart-box">', chart, "</div>"]
+        users = self.users_md("param", name, here)
+        if users:
+            body += ["", "## Gebruikt door", ""] + users
+        self.put(here, f"Parameter: {name}", body)
+
+    def table(self, name: str) -> None:
+        t = self.p.tables[name]
+        here = f"tabellen/{name}.md"
+        body = []
+        if t.description:
+            body += [f"> {md(t.description)}", ""]
+        body += [f"- **Tabel:** `{name}`", f"- **Bestand:** `{t.file}`",
+                 f"- **Sleutel:** {', '.join(f'`{k}`' for k in t.keys)}", f"- **Rijen:** {_row_count(t)}"]
+        if t.dated:
+            body.append("- **Gedateerd:** elke rij geldt in een eigen periode; een casus leest de rij die op de "
+                        "peildatum geldt")
+        body += ["", "## Kolommen", "", "| Kolom | Type | Sleutel |", "| --- | --- | --- |"]
+        for col, typ in t.columns.items():
+            body.append(f"| `{col}` | {md(type_text(typ))} | {'ja' if col in t.keys else ''} |")
+        rows = sorted((row for group in t.rows.values() for row in group), key=lambda row: row.line)
+        if rows:
+            cols = list(t.columns)
+            shown = rows[:MAX_TABLE_ROWS]
+            intro = f"De eerste {len(shown)} van {len(rows)} rijen" if len(rows) > len(shown) else "Alle rijen"
+            body += ["", "## Rijen", "", f"{intro}, in de volgorde van het bestand.", "",
+                     "| " + " | ".join(md(c) for c in cols) + " |", "|" + " --- |" * len(cols)]
+            for row in shown:
+                body.append("| " + " | ".join(_cell(row.values.get(c), t.columns[c]) for c in cols) + " |")
+        users = self.users_md("table", name, here)
+        if users:
+            body += ["", "## Gebruikt door", ""] + users
+        self.put(here, f"Tabel: {name}", body)
+
+    def inputs(self) -> None:
+        here = "invoer.md"
+        body = ["De gegevens die een casus kan bevatten. Een casus mag gegevens weglaten; een voorwaarde die een "
+                "ontbrekend gegeven nodig heeft, is dan onbekend en de uitkomst die ervan afhangt is onbepaald.", ""]
+        if self.p.peildatum:
+            body += [f"De peildatum is `{self.p.peildatum}`: op die datum worden regels, parameters en tabellen "
+                     "gelezen.", ""]
+        body += ["| Invoer | Type | Omschrijving | Gebruikt door |", "| --- | --- | --- | --- |"]
+        for name, decl in self.p.inputs.items():
+            users = self.readers.get(("input", name), [])
+            shown = ", ".join(f"[`{u}`]({self.rule_link(u, here)})" if not u.startswith("=") else
+                              f"[`{u[1:]}`]({self.value_page(u[1:])})" for u in users)
+            body.append(f"| `{name}` | {md(type_text(decl.type))} | {md(decl.description or '')} | {shown} |")
+        self.put(here, "Invoer", body)
+
+    def case_index(self) -> None:
+        here = "casussen/index.md"
+        body = ["Voorbeeldcasussen uit de map met casussen, doorgerekend met dit regelboek. Een casus past een regel "
+                "toe als die regel een waarde in de beslissing bepaalt.", ""]
+        if not self.cases:
+            body.append("Er zijn geen casussen.")
+        else:
+            body += ["| Casus | Bestand | Peildatum | Verwachting | Regels |", "| --- | --- | --- | --- | ---: |"]
+            for c in self.cases:
+                day = dutch_date(c.decision.peildatum) if c.decision is not None else "—"
+                body.append(f"| {self.case_link(c, here)} | `{c.shown}` | {day} | {_expect_text(c)} | "
+                            f"{len(c.rules)} |")
+        self.put(here, "Casussen", body)
+
+    def case(self, c: CaseResult) -> None:
+        here = f"casussen/{c.slug}.md"
+        body = [f"Bestand: `{c.shown}`", ""]
+        if c.case is not None and c.case.description:
+            body += [md(c.case.description), ""]
+        if c.error is not None:
+            body += ['!!! failure "Deze casus kan niet worden doorgerekend"', "", f"    {md(c.error)}", ""]
+        d = c.decision
+        if d is not None:
+            body += [f"Peildatum: **{dutch_date(d.peildatum)}**", "", f"Verwachting: {_expect_text(c)}", ""]
+            if c.problems:
+                body += ['!!! warning "De uitkomst wijkt af van de verwachting"', "", "    ```text"]
+                body += [f"    {line}" for p in c.problems for line in p.splitlines()]
+                body += ["    ```", ""]
+            body += ["## Beslissing", "", "| Uitvoer | Uitkomst | Regel | Bron |", "| --- | --- | --- | --- |"]
+            for name, o in d.outputs.items():
+                decl = self.p.values[name]
+                rule = self.rule_ref_md(o.rule.name, here) if o.rule is not None and o.rule.name in self.p.rules \
+                    else "—"
+                src = "; ".join(source_md(SourceInfo(s.id, s.title, s.detail, s.url)) for s in o.rule.sources) \
+                    if o.rule is not None else "—"
+                body.append(f"| [`{name}`]({self.rel(self.value_page(name), here)}) | {_outcome_text(o, decl.type)} "
+                            f"| {rule} | {src or '—'} |")
+            overridden = [(name, ov) for name, o in [*d.outputs.items(), *d.derived.items()] for ov in o.overridden]
+            if overridden:
+                body += ["", "Opzijgezet door een uitzondering:", ""]
+                for name, ov in overridden:
+                    if ov.rule.name in self.p.rules and ov.by in self.p.rules:
+                        body.append(f"- {self.rule_ref_md(ov.rule.name, here)}, want "
+                                    f"{self.rule_ref_md(ov.by, here)} gaat voor (`{name}`)")
+            if d.derived:
+                body += ["", "## Tussenwaarden", "", "| Waarde | Uitkomst | Regel |", "| --- | --- | --- |"]
+                for name, o in d.derived.items():
+                    decl = self.p.values[name]
+                    rule = self.rule_ref_md(o.rule.name, here) if o.rule is not None and \
+                        o.rule.name in self.p.rules else ("de definitie" if decl.definition is not None else "—")
+                    body.append(f"| [`{name}`]({self.rel(self.value_page(name), here)}) | "
+                                f"{_outcome_text(o, decl.type)} | {rule} |")
+        lang = "json" if c.path.suffix == ".json" else "yaml"
+        body += ["", "## Het bestand", "", f"```{lang}", c.text.rstrip(), "```"]
+        self.put(here, f"Casus: {md(c.title)}", body)
+
+
+# ---------------------------------------------------------------- helpers for pages
+
+
+def refs(e: n.Expr) -> Iterable[tuple[str, str]]:
+    """Every name an expression reads: (kind, name) with kind input, value, param or table."""
+    if isinstance(e, n.Ref):
+        yield (e.kind, e.name)
+    elif isinstance(e, n.Lookup):
+        yield ("table", e.table)
+        for k in e.keys:
+            yield from refs(k)
+    elif isinstance(e, n.Call):
+        for a in e.args:
+            yield from refs(a)
+    elif isinstance(e, (n.ListLit, n.TupleLit)):
+        for i in e.items:
+            yield from refs(i)
+    elif isinstance(e, n.Unary):
+        yield from refs(e.operand)
+    elif isinstance(e, n.IsKnown):
+        yield from refs(e.operand)
+    elif isinstance(e, n.Binary):
+        yield from refs(e.left)
+        yield from refs(e.right)
+
+
+def _row_count(t: Table) -> int:
+    return sum(len(rows) for rows in t.rows.values())
+
+
+def _cell(v: Any, t: n.TypeRef) -> str:
+    if v is None:
+        return ""
+    return _show_param(v, t)
+
+
+def _show_param(v: Any, t: n.TypeRef) -> str:
+    if t.kind == "money":
+        return dutch_money(Decimal(v))
+    if t.kind == "boolean":
+        return "ja" if v else "nee"
+    if t.kind == "date":
+        return dutch_date(v)
+    if t.kind in ("integer", "decimal") and not isinstance(v, bool):
+        return dutch_number(v)
+    if isinstance(v, list):
+        return ", ".join(md(str(x)) for x in v)
+    return md(str(v))
+
+
+def _outcome_text(o: Any, t: n.TypeRef) -> str:
+    if o.status in ("value", "default"):
+        v = o.value
+        if t.kind == "money" and v is not None:
+            shown = dutch_money(Decimal(str(v)))
+        elif isinstance(v, bool):
+            shown = "ja" if v else "nee"
+        elif t.kind == "date" and isinstance(v, str):
+            shown = dutch_date(dt.date.fromisoformat(v))
+        elif t.kind == "decimal" and v is not None:
+            shown = dutch_number(Decimal(str(v)))
+        elif isinstance(v, list):
+            shown = ", ".join(md(str(x)) for x in v)
+        else:
+            shown = md(str(v))
+        return f"**{shown}**" + (" (standaard)" if o.status == "default" else "")
+    if o.status == "undetermined":
+        return "onbepaald" + (f"; nodig: {', '.join(f'`{x}`' for x in o.needs)}" if o.needs else "")
+    if o.status == "conflict":
+        return "conflict tussen " + ", ".join(f"`{c.rule.name}`" for c in o.conflict)
+    return f"kan niet worden bepaald: {md(o.reason or '')}"
+
+
+def _expect_text(c: CaseResult) -> str:
+    if c.error is not None:
+        return "kan niet worden doorgerekend"
+    if c.problems is None:
+        return "geen"
+    return "klopt" if not c.problems else f"wijkt af ({len(c.problems)})"
+
+
+def _mermaid_text(text: str) -> str:
+    return (text.replace("&", "#amp;").replace("#", "#35;").replace("#35;amp;", "#amp;").replace('"', "#quot;")
+            .replace("<", "#lt;").replace(">", "#gt;"))
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+# ---------------------------------------------------------------- entry
+
+
+def generate_catalogue(book: RuleBook, cases_dir: Path | None, out: Path) -> list[Path]:
+    """Write the catalogue for ``book`` (and the cases under ``cases_dir``) into ``out``; return the pages written.
+
+    Pages left from an earlier run are removed first; a file in ``out`` that the
+    catalogue did not write is left alone.
+    """
+    cases = evaluate_cases(book, cases_dir) if cases_dir is not None and cases_dir.is_dir() else []
+    cat = Catalogue(book, cases)
+    pages = cat.build()
+    _clear(out)
+    written = []
+    for rel, text in sorted(pages.items()):
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    (out / NAV_FILE).write_text(json.dumps(cat.nav(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return written
+
+
+def _clear(out: Path) -> None:
+    if not out.exists():
+        return
+    for path in sorted(out.rglob("*.md")):
+        try:
+            head = path.read_text(encoding="utf-8").split("\n", 1)[0]
+        except (OSError, UnicodeDecodeError):
+            continue
+        if head == MARKER:
+            path.unlink()
+    nav = out / NAV_FILE
+    if nav.exists():
+        nav.unlink()
+    for d in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(d.iterdir()):
+            shutil.rmtree(d)
+
+
+def catalogue_nav(out: Path) -> list[Any]:
+    """The navigation written with the catalogue in ``out`` (for the mkdocs hook)."""
+    data: list[Any] = json.loads((out / NAV_FILE).read_text(encoding="utf-8"))
+    return data
+
+
+__all__ = ["DutchRenderer", "generate_catalogue", "catalogue_nav", "parameter_chart", "evaluate_cases"]

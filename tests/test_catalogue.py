@@ -1,0 +1,370 @@
+"""The rule catalogue: Dutch renderings of conditions, the pages generated from a rule book, the site build.
+
+The rule book in tests/catalogue_book/ is made for these tests: nested exceptions,
+validity periods of every form, dated parameters with an unknown period, a table,
+a file without a ruleset, and cases of which one has a wrong expectation and one
+cannot be read (on purpose: the catalogue must show both).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from passendezorg import load_rules
+from passendezorg import nodes as n
+from passendezorg.catalogue import DutchRenderer, catalogue_nav, dutch_money, generate_catalogue, parameter_chart
+from passendezorg.cli import main
+from passendezorg.cli_docs import catalogue, cli_reference_markdown, register
+from passendezorg.rulebook import RuleBook
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = Path(__file__).resolve().parent / "catalogue_book"
+
+
+@pytest.fixture(scope="module")
+def book() -> RuleBook:
+    return load_rules(BOOK / "rules")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, book: RuleBook) -> Path:
+    out = tmp_path_factory.mktemp("catalogus")
+    generate_catalogue(book, BOOK / "cases", out)
+    return out
+
+
+def plain(markdown: str) -> str:
+    """Markdown of the renderer as the reader sees it: without links, tags and escapes."""
+    text = re.sub(r"<[^>]+>", "", markdown)
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    return text.replace("\\", "")
+
+
+# ---------------------------------------------------------------- conditions in Dutch
+
+
+def condition(book: RuleBook, rule: str) -> str:
+    when = book.program.rules[rule].when
+    assert when is not None
+    return plain(DutchRenderer(book.program).condition_block(when))
+
+
+def test_a_condition_reads_as_dutch(book: RuleBook) -> None:
+    assert condition(book, "fysio_volwassene") == "de soort van de behandeling is fysiotherapie en de leeftijd is 18 of ouder"
+
+
+def test_tables_lookups_and_missing_facts_read_as_dutch(book: RuleBook) -> None:
+    assert condition(book, "fysio_chronisch_vanaf_21") == (
+        "de aandoening van de behandeling staat in de tabel chronische lijst en de zitting van de behandeling is meer dan 20")
+    assert condition(book, "fysio_boven_maximum") == (
+        "de zitting van de behandeling is meer dan het maximum uit tabel chronische lijst bij de aandoening van de "
+        "behandeling")
+    assert condition(book, "eigen_risico_volwassene") == (
+        "de leeftijd is 18 of ouder of de aandoening van de behandeling ontbreekt")
+    assert condition(book, "wlz_niet_verzekerd") == (
+        "wlz indicatie van de verzekerde is ja en de soort van de behandeling is niet huisartsenzorg")
+
+
+def test_values_read_as_dutch(book: RuleBook) -> None:
+    dutch = DutchRenderer(book.program)
+    assert plain(dutch.value(book.program.rules["eigen_risico_volwassene"].value)) == (
+        "het kleinste van het eigen risico en de prijs van de behandeling")
+    leeftijd = book.program.values["leeftijd"].definition
+    assert leeftijd is not None
+    assert plain(dutch.value(leeftijd)) == (
+        "de leeftijd in jaren op de datum van de behandeling bij geboortedatum de geboortedatum van de verzekerde")
+
+
+def _expr(text: str, book: RuleBook) -> n.Expr:
+    """A condition over the test book's names, checked the way the checker checks rules."""
+    from passendezorg.check import Checker
+    from passendezorg.syntax import parse_text
+
+    source = (BOOK / "rules" / "fysio.pz").read_text(encoding="utf-8")
+    source += f'\nregel proef\n  bron "proef"\n  als {text}\n  dan huisarts_vrij = ja\n'
+    source += '\nuitvoer huisarts_vrij : janee\n'
+    parsed, diags = parse_text(source, str(BOOK / "rules" / "proef.pz"))
+    assert parsed is not None and not diags
+    program = Checker([parsed], BOOK / "rules").run()
+    assert program is not None
+    when = program.rules["proef"].when
+    assert when is not None
+    return when
+
+
+@pytest.mark.parametrize(("source", "dutch"), [
+    ("behandeling.soort in [fysiotherapie, oefentherapie]",
+     "de soort van de behandeling is fysiotherapie of oefentherapie"),
+    ("behandeling.soort niet in [fysiotherapie, oefentherapie]",
+     "de soort van de behandeling is noch fysiotherapie, noch oefentherapie"),
+    ("behandeling.aandoening niet in chronische_lijst",
+     "de aandoening van de behandeling staat niet in de tabel chronische lijst"),
+    ("behandeling.zitting is bekend", "de zitting van de behandeling is bekend"),
+    ("niet (behandeling.zitting is bekend)", "de zitting van de behandeling ontbreekt"),
+    ("niet verzekerde.wlz_indicatie", "wlz indicatie van de verzekerde is nee"),
+    ("behandeling.datum < 2024-01-01", "de datum van de behandeling ligt vóór 1 januari 2024"),
+    ("behandeling.datum >= verzekerde.geboortedatum + 18 jaar",
+     "de datum van de behandeling ligt op of na 18 jaar na de geboortedatum van de verzekerde"),
+    ("behandeling.prijs * 80 % > € 1234,5",
+     "de prijs van de behandeling maal 80 % is meer dan € 1.234,50"),
+    ("behandeling.zitting <= 9 of behandeling.zitting != 12",
+     "de zitting van de behandeling is ten hoogste 9 of de zitting van de behandeling is niet 12"),
+    ("behandeling.aandoening = \"COPD\"", "de aandoening van de behandeling is “COPD”"),
+])
+def test_expressions_read_as_dutch(book: RuleBook, source: str, dutch: str) -> None:
+    assert plain(DutchRenderer(book.program).condition_block(_expr(source, book))) == dutch
+
+
+def test_long_conditions_become_lists(book: RuleBook) -> None:
+    e = _expr("behandeling.zitting > 1 en (behandeling.zitting > 2 of leeftijd < 4) en "
+              "(behandeling.zitting > 3 of leeftijd < 5 of leeftijd > 80)", book)
+    text = plain(DutchRenderer(book.program).condition_block(e))
+    assert text.splitlines() == [
+        "alle volgende voorwaarden gelden:",
+        "",
+        "- de zitting van de behandeling is meer dan 1",
+        "- de zitting van de behandeling is meer dan 2 of de leeftijd is jonger dan 4",
+        "- ten minste één van de volgende voorwaarden geldt:",
+        "",
+        "    - de zitting van de behandeling is meer dan 3",
+        "    - de leeftijd is jonger dan 5",
+        "    - de leeftijd is ouder dan 80",
+    ]
+
+
+def test_dutch_money() -> None:
+    from decimal import Decimal
+
+    assert dutch_money(Decimal("385")) == "€ 385,00"
+    assert dutch_money(Decimal("1234567.5")) == "€ 1.234.567,50"
+    assert dutch_money(Decimal("-12.3")) == "-€ 12,30"
+
+
+# ---------------------------------------------------------------- pages
+
+
+def test_a_page_for_every_ruleset_output_parameter_table_and_case(site: Path, book: RuleBook) -> None:
+    p = book.program
+    for rs in p.rulesets:
+        assert (site / "regelsets" / f"{rs}.md").exists()
+    assert (site / "overige-regels.md").exists()  # the rules of a file without a ruleset
+    for name in p.outputs:
+        assert (site / "uitvoer" / f"{name}.md").exists()
+    assert (site / "afgeleid" / "leeftijd.md").exists()
+    for name in p.parameters:
+        assert (site / "parameters" / f"{name}.md").exists()
+    for name in p.tables:
+        assert (site / "tabellen" / f"{name}.md").exists()
+    for case in ("chronisch_21", "verkeerde_verwachting", "kapot", "index"):
+        assert (site / "casussen" / f"{case}.md").exists()
+
+
+def test_every_rule_appears_with_its_title_source_and_validity(site: Path, book: RuleBook) -> None:
+    for rule in book.program.rules.values():
+        page = (site / ("overige-regels.md" if rule.ruleset is None else f"regelsets/{rule.ruleset}.md")).read_text()
+        section = page[page.index(f"{{#regel-{rule.name}}}"):]
+        section = section[: section.find("\n### ")] if "\n### " in section else section
+        assert rule.title is not None and rule.title in page
+        for s in rule.sources:
+            assert (f"]({s.url})" in section) if s.url else (s.title in section)
+        assert "- **Geldig:** " in section
+    text = (site / "regelsets" / "fysiotherapie.md").read_text()
+    assert "- **Geldig:** vanaf 1 januari 2012" in text
+    assert "- **Geldig:** van 1 januari 2020 tot en met 31 december 2030" in text
+    assert "- **Geldig:** tot en met 31 december 2040" in text
+    assert "- **Geldig:** altijd (geen geldigheidsperiode)" in text
+
+
+def test_exceptions_both_ways_and_the_cases_that_exercise_a_rule(site: Path) -> None:
+    text = (site / "regelsets" / "fysiotherapie.md").read_text()
+    chronic = text[text.index("{#regel-fysio_chronisch_vanaf_21}"):text.index("{#regel-fysio_boven_maximum}")]
+    assert "- **Uitzondering op:** [Fysiotherapie vanaf 18 jaar" in chronic
+    assert "(#regel-fysio_volwassene)" in chronic
+    assert "- **Uitzonderingen hierop:** [Niet boven het maximum" in chronic
+    assert "[volwassene chronisch 21](../casussen/chronisch_21.md)" in chronic
+    maximum = text[text.index("{#regel-fysio_boven_maximum}"):text.index("{#regel-wlz_niet_verzekerd}")]
+    assert "- **Casussen die deze regel toepassen:** geen" in maximum
+
+
+def test_output_page_draws_the_exception_tree(site: Path, book: RuleBook) -> None:
+    text = (site / "uitvoer" / "verzekerd.md").read_text()
+    diagram = text[text.index("```mermaid"):]
+    diagram = diagram[: diagram.index("\n```\n")]
+    rules = book.program.values["verzekerd"].rules
+    ids = {name: re.search(rf'(r\d+)\["<b>{name}</b>', diagram).group(1) for name in rules}  # type: ignore[union-attr]
+    assert f"out --> {ids['fysio_volwassene']}" in diagram
+    assert f"out --> {ids['wlz_niet_verzekerd']}" in diagram
+    assert f"{ids['fysio_volwassene']} -->|uitzondering| {ids['fysio_chronisch_vanaf_21']}" in diagram
+    assert f"{ids['fysio_chronisch_vanaf_21']} -->|uitzondering| {ids['fysio_boven_maximum']}" in diagram
+    assert 'out -.->|standaard| dflt("ja")' in diagram
+    for name in rules:
+        assert f"#regel-{name})" in text  # the table under the diagram links every rule
+
+
+def test_parameter_page_has_dated_values_and_a_chart(site: Path, book: RuleBook) -> None:
+    text = (site / "parameters" / "eigen_risico.md").read_text()
+    assert "| 1 januari 2014 | 31 december 2014 | € 360,00 | [Zorgverzekeringswet, artikel 19, bedrag 2014]" in text
+    assert "| 1 januari 2027 | — | *onbekend* | — |" in text
+    svg = text[text.index("<svg"):text.index("</svg>") + 6]
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert len(root.findall(f"{ns}circle")) == 3  # one point for each known value
+    labels = [t.text for t in root.iter(f"{ns}text")]
+    assert "€ 385,00" in labels and "onbekend" in labels and "2016" in labels
+    assert "http" not in svg.replace("http://www.w3.org/2000/svg", "")  # nothing to fetch
+
+
+def test_chart_only_for_numbers_with_a_known_value(book: RuleBook) -> None:
+    from dataclasses import replace
+
+    param = book.program.parameters["eigen_risico"]
+    assert parameter_chart(replace(param, type=n.TypeRef("text"))) is None
+    unknown = tuple(replace(p, value=None) for p in param.periods)
+    assert parameter_chart(replace(param, periods=unknown)) is None
+    chart = parameter_chart(book.program.parameters["zittingen_kind"])
+    assert chart is not None and ">18</text>" in chart
+
+
+def test_table_page(site: Path) -> None:
+    text = (site / "tabellen" / "chronische_lijst.md").read_text()
+    assert "- **Bestand:** `data/chronisch.csv`" in text
+    assert "- **Rijen:** 2" in text
+    assert "| COPD | Chronische obstructieve longziekte | 60 |" in text
+    assert "(`fysio_chronisch_vanaf_21`)](../regelsets/fysiotherapie.md#regel-fysio_chronisch_vanaf_21)" in text
+
+
+def test_case_pages_show_decisions_expectations_and_errors(site: Path) -> None:
+    index = (site / "casussen" / "index.md").read_text()
+    assert "| klopt |" in index and "| wijkt af (1) |" in index and "| kan niet worden doorgerekend |" in index
+    good = (site / "casussen" / "chronisch_21.md").read_text()
+    assert "Peildatum: **1 maart 2024**" in good
+    assert "| [`verzekerd`](../uitvoer/verzekerd.md) | **ja** | [Bij een aandoening" in good
+    assert "| **€ 385,00** |" in good
+    assert "want [Bij een aandoening" in good  # the overridden rule and the exception that overrode it
+    wrong = (site / "casussen" / "verkeerde_verwachting.md").read_text()
+    assert "De uitkomst wijkt af van de verwachting" in wrong
+    broken = (site / "casussen" / "kapot.md").read_text()
+    assert "Deze casus kan niet worden doorgerekend" in broken and "expected one of" in broken
+
+
+def test_navigation_lists_every_page(site: Path) -> None:
+    nav = catalogue_nav(site)
+
+    def paths(entry: object) -> list[str]:
+        if isinstance(entry, str):
+            return [entry]
+        if isinstance(entry, list):
+            return [p for e in entry for p in paths(e)]
+        if isinstance(entry, dict):
+            return [p for v in entry.values() for p in paths(v)]
+        return []
+
+    listed = set(paths(nav))
+    written = {p.relative_to(site).as_posix() for p in site.rglob("*.md")}
+    assert listed == written
+
+
+def test_links_between_pages_resolve(site: Path) -> None:
+    anchors: dict[str, set[str]] = {}
+    for page in site.rglob("*.md"):
+        anchors[page.relative_to(site).as_posix()] = set(re.findall(r"\{#([^}]+)\}", page.read_text()))
+    for page in site.rglob("*.md"):
+        here = page.relative_to(site).parent
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if target.startswith("http"):
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = _norm((here / path).as_posix()) if path else page.relative_to(site).as_posix()
+            assert resolved in anchors, f"{page.name}: broken link {target}"
+            if anchor:
+                assert anchor in anchors[resolved], f"{page.name}: no anchor {target}"
+
+
+def _norm(path: str) -> str:
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "..":
+            parts.pop()
+        elif part not in (".", ""):
+            parts.append(part)
+    return "/".join(parts)
+
+
+def test_generation_is_deterministic_and_clears_only_its_own_pages(tmp_path: Path, book: RuleBook) -> None:
+    out = tmp_path / "cat"
+    first = {p: p.read_bytes() for p in generate_catalogue(book, BOOK / "cases", out)}
+    own = out / "notities.md"
+    own.write_text("# mijn eigen pagina\n", encoding="utf-8")
+    stale = out / "regelsets" / "vervallen.md"
+    stale.write_text((out / "index.md").read_text(encoding="utf-8"), encoding="utf-8")
+    second = {p: p.read_bytes() for p in generate_catalogue(book, BOOK / "cases", out)}
+    assert first == second
+    assert own.exists() and not stale.exists()
+
+
+# ---------------------------------------------------------------- the command and the CLI reference
+
+
+def test_catalogue_command(tmp_path: Path) -> None:
+    ref = tmp_path / "cli.md"
+    result = CliRunner().invoke(catalogue, ["--rules", str(BOOK / "rules"), "--cases", str(BOOK / "cases"),
+                                            "--out", str(tmp_path / "cat"), "--cli-reference", str(ref)])
+    assert result.exit_code == 0, result.output
+    assert "wrote 16 catalogue page(s)" in result.output
+    assert ref.exists()
+
+
+def test_catalogue_command_reports_a_broken_rule_book(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "x.pz").write_text("taal nederlands\nregel r\n  dan onbekend = 1\n", encoding="utf-8")
+    group = type(main)(name="proef")
+    register(group)
+    result = CliRunner().invoke(group, ["catalogue", "--rules", str(rules), "--out", str(tmp_path / "cat")])
+    assert result.exit_code == 1
+    assert "error" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "cat").exists()
+
+
+def test_cli_reference_lists_every_command_and_option() -> None:
+    text = cli_reference_markdown(main)
+    for name, cmd in main.commands.items():
+        assert f"\n## {name}\n" in text
+        for param in cmd.params:
+            if getattr(param, "hidden", False):
+                continue
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("-"):
+                    assert opt in text, f"{name}: {opt} missing from the reference"
+
+
+# ---------------------------------------------------------------- the site
+
+
+def test_the_site_builds_strictly(tmp_path: Path, book: RuleBook) -> None:
+    """mkdocs build --strict on the project's docs with a catalogue of the test rule book."""
+    pytest.importorskip("material", reason="mkdocs-material is not installed (pip install -e '.[docs]')")
+    docs = tmp_path / "docs"
+    shutil.copytree(ROOT / "docs", docs, ignore=shutil.ignore_patterns("catalogus"))
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    generate_catalogue(book, BOOK / "cases", docs / "catalogus")
+    (docs / "reference").mkdir(exist_ok=True)
+    (docs / "reference" / "cli.md").write_text(cli_reference_markdown(main), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                            cwd=tmp_path, capture_output=True, text=True, env={"NO_MKDOCS_2_WARNING": "1",
+                                                                               "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "site" / "catalogus" / "uitvoer" / "verzekerd" / "index.html").read_text()
+    assert 'class="pz-diagram"' in page and "assets/javascripts/mermaid.min.js" in page
+    assert "unpkg.com" not in page and "fonts.googleapis.com" not in page
+    index = json.loads((tmp_path / "site" / "search" / "search_index.json").read_text())
+    assert any("fysio_volwassene" in d["text"] or "fysio_volwassene" in d.get("title", "") for d in index["docs"])
