@@ -1,0 +1,549 @@
+#!/usr/bin/env python3
+"""The passendezorg benchmark: every figure of the throughput issue, in one run, every answer checked.
+
+Run from the repository root::
+
+    python bench/run.py            # the full run (a few minutes; 1M claims in the batches)
+    python bench/run.py --quick    # a smoke run (well under a minute)
+
+Sections: the claims6 yardstick in memory (hand-written Python, the compiled
+engine, the interpreter, the rete engine when it runs here), the shipped rule
+book and its cases, batches from a JSON-lines file on 1 and 2 worker
+processes, the start-up time of the command line on one case, and how the
+cost grows with the size of the rule book and the number of cases.
+
+Throughput is the median of several runs after a warm-up, in CPU time of the
+process (cases per second per core) and, beside it, in wall time. Every
+answer of every engine is compared with an independent oracle (claims6, the
+generated books) or with the reference interpreter (the shipped book); the
+script exits with status 1 if any answer differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import hashlib
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from claims import Answer, generate, hand_written, oracle, write_claims  # noqa: E402
+from gen_rulebook import cases as scaling_cases  # noqa: E402
+from gen_rulebook import expected as scaling_expected  # noqa: E402
+from gen_rulebook import write_rulebook  # noqa: E402
+
+from passendezorg.compiler import CompiledProgram, compile_program, load_cached  # noqa: E402
+from passendezorg.engine import Evaluation, Outcome  # noqa: E402
+from passendezorg.rulebook import load_rules  # noqa: E402
+
+DAY = dt.date(2024, 1, 1)
+PROBLEMS: list[str] = []
+RESULTS: dict[str, Any] = {}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:>12,.0f}" if seconds > 0 else f"{'-':>12}"
+
+
+def timed(fn: Callable[[], Any], n: int, runs: int, warmup: int = 1) -> tuple[float, float]:
+    """Median CPU seconds and median wall seconds of ``runs`` runs of ``fn`` after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    cpu, wall = [], []
+    for _ in range(runs):
+        c0, w0 = time.process_time(), time.perf_counter()
+        fn()
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - w0)
+    return statistics.median(cpu), statistics.median(wall)
+
+
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def check(label: str, got: Iterable[Any], want: Iterable[Any]) -> int:
+    wrong = 0
+    total = 0
+    first = None
+    for k, (g, w) in enumerate(zip(got, want)):
+        total += 1
+        if g != w:
+            wrong += 1
+            if first is None:
+                first = (k, g, w)
+    if wrong:
+        PROBLEMS.append(f"{label}: {wrong} of {total} answers differ from the oracle; first: case {first[0]}: "  # type: ignore[index]
+                        f"got {first[1]}, expected {first[2]}")  # type: ignore[index]
+    return total
+
+
+# ------------------------------------------------------------------ claims6 in memory
+
+
+def claims6_answers_compiled(cp: CompiledProgram) -> Callable[[dict[str, Any]], Answer]:
+    k = {name: i for i, name in enumerate(cp.names)}
+    ins, base, tar, ded = k["insured"], k["base_tariff"], k["tariff"], k["deductible_applies"]
+    run = cp.run
+
+    def answer(c: dict[str, Any]) -> Answer:
+        fast = run(c, DAY)
+        if fast is None:
+            return outcome_answer(Evaluation(cp.program, _facts(c), DAY, trace=False).run())
+        v, r = fast[0], fast[1]
+        return v[ins], v[tar], v[ded], r[ins], r[base], r[ded], r[tar]  # type: ignore[return-value]
+
+    return answer
+
+
+def outcome_answer(o: dict[str, Outcome]) -> Answer:
+    return (o["insured"].value, o["tariff"].value, o["deductible_applies"].value, o["insured"].rule,  # type: ignore[return-value]
+            o["base_tariff"].rule, o["deductible_applies"].rule, o["tariff"].rule)
+
+
+def _facts(c: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in c.items() if k != "id"}
+
+
+def section_claims6(n: int, runs: int, seed: int) -> None:
+    say(f"== claims6 yardstick: {n:,} claims in memory (seed {seed}), one process, median of {runs} runs ==")
+    book = load_rules(HERE / "claims6")
+    program = book.program
+    t0 = time.perf_counter()
+    cp = compile_program(program)
+    compile_s = time.perf_counter() - t0
+    claims = list(generate(n, seed))
+    gc.collect()
+    gc.freeze()
+    rss_loaded = peak_rss_mb()
+    expected = [oracle(c) for c in claims]
+
+    # every answer of every engine against the oracle (outside the timed runs)
+    check("hand-written Python", map(hand_written, claims), expected)
+    answer = claims6_answers_compiled(cp)
+    check("compiled engine", map(answer, claims), expected)
+    fallbacks = sum(1 for c in claims if cp.run(c, DAY) is None)
+
+    run = cp.run
+
+    def hand_pass() -> None:
+        f = hand_written
+        for c in claims:
+            f(c)
+
+    def compiled_pass() -> None:
+        r, d = run, DAY
+        for c in claims:
+            r(c, d)
+
+    rows: list[tuple[str, int, float, float, str]] = []
+    cpu, wall = timed(hand_pass, n, runs)
+    rows.append(("hand-written Python if/else", n, cpu, wall, "checked"))
+    hand_cpu = cpu
+    cpu, wall = timed(compiled_pass, n, runs)
+    rows.append(("compiled engine (fast path)", n, cpu, wall, f"checked; {fallbacks} fell back"))
+    compiled_cpu = cpu
+
+    m = min(n, 3000 if runs <= 3 else 10000)
+    sub = [_facts(c) for c in claims[:m]]
+    got = [outcome_answer(Evaluation(program, c, DAY, trace=False).run()) for c in sub]
+    check("interpreter", got, expected[:m])
+
+    def interp_pass() -> None:
+        for c in sub:
+            Evaluation(program, c, DAY, trace=False).run()
+
+    cpu, wall = timed(interp_pass, m, max(1, runs // 2))
+    rows.append(("reference interpreter", m, cpu, wall, "checked"))
+
+    rete_note = _rete_rows(program, claims, expected, rows, runs)
+
+    say(f"{'engine':<34}{'claims':>10}{'claims/s CPU':>14}{'claims/s wall':>15}   answers")
+    for label, count, c, w, note in rows:
+        say(f"{label:<34}{count:>10,}{rate(count, c):>14}{rate(count, w):>15}   {note}")
+    if rete_note:
+        say(rete_note)
+    ratio = hand_cpu / compiled_cpu if compiled_cpu else 0.0  # the compiled engine's speed as a share of hand-written
+    say(f"compiled / hand-written: {100 * ratio:.0f} % (target >= 25 %)")
+    say(f"compile time {compile_s * 1000:.0f} ms; RSS with {n:,} claims loaded {rss_loaded:.0f} MB")
+    tracemalloc.start()
+    compiled_pass()
+    _cur, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    say(f"memory allocated at peak during one compiled pass (tracemalloc): {peak / 1024:.0f} KiB; "
+        f"peak RSS of this process so far: {peak_rss_mb():.0f} MB")
+    gc.unfreeze()
+    RESULTS["claims6"] = {
+        "claims": n, "rows": [{"engine": r[0], "claims": r[1], "cpu_s": r[2], "wall_s": r[3]} for r in rows],
+        "compiled_vs_hand": ratio, "fallbacks": fallbacks, "tracemalloc_peak_kib": peak / 1024,
+    }
+    say()
+
+
+def _rete_rows(program: Any, claims: list[dict[str, Any]], expected: list[Answer],
+               rows: list[tuple[str, int, float, float, str]], runs: int) -> str | None:
+    try:
+        from passendezorg import rete
+    except Exception as e:  # noqa: BLE001 - any failure to import is reported, not raised
+        return f"rete engine: not measured (passendezorg.rete does not import: {type(e).__name__}: {e})"
+    reason = rete.unavailable_reason()
+    if reason is not None:
+        return f"rete engine: not measured ({reason})"
+    m = min(len(claims), 1000 if runs <= 3 else 3000)
+    sub = [_facts(c) for c in claims[:m]]
+    with rete.ReteEngine(program) as engine:
+        got = [outcome_answer(engine.run(c, DAY)) for c in sub]
+        check("rete engine", got, expected[:m])
+
+        def rete_pass() -> None:
+            for c in sub:
+                engine.run(c, DAY)
+
+        cpu, wall = timed(rete_pass, m, max(1, runs // 2))
+    rows.append(("rete engine (durable-rules)", m, cpu, wall, "checked"))
+    return None
+
+
+# ------------------------------------------------------------------ the shipped rule book
+
+
+def section_shipped(runs: int) -> None:
+    rules, cases_dir = ROOT / "rules", ROOT / "cases"
+    if not rules.is_dir() or not cases_dir.is_dir():
+        say("== shipped rule book: not measured (no rules/ or cases/ folder) ==\n")
+        return
+    from passendezorg.cases import iter_case_paths, read_case_file
+
+    book = load_rules(rules)
+    program = book.program
+    cp = compile_program(program)
+    prepared = []
+    skipped = 0
+    for p in iter_case_paths([cases_dir]):
+        try:
+            _case, inputs, day = book.prepare(read_case_file(p))
+        except Exception:  # noqa: BLE001 - a malformed case file is not part of the figure
+            skipped += 1
+            continue
+        prepared.append((inputs, day))
+    say(f"== shipped rule book: {len(program.rules)} rules, {len(program.values)} values; {len(prepared)} cases "
+        f"from cases/{f' ({skipped} skipped)' if skipped else ''} ==")
+    # every case: the compiled engine against the interpreter, status, value and deciding rule of every value
+    fast = 0
+    for inputs, day in prepared:
+        res = cp.run(inputs, day)
+        if res is None:
+            continue
+        fast += 1
+        ref = Evaluation(program, inputs, day, trace=False).run()
+        for name, s, v, r in zip(cp.names, res.statuses, res.values, res.rules):
+            o = ref[name]
+            if (s, r) != (o.status, o.rule) or type(v) is not type(o.value) or repr(v) != repr(o.value):
+                PROBLEMS.append(f"shipped book: {name} differs from the interpreter: {(s, v, r)} vs "
+                                f"{(o.status, o.value, o.rule)}")
+    fast_cases = [(i, d) for i, d in prepared if cp.run(i, d) is not None]
+    reps = max(1, 20000 // max(1, len(prepared)))
+
+    def all_cases() -> None:
+        ev = cp.evaluate
+        for _ in range(reps):
+            for i, d in prepared:
+                ev(i, d)
+
+    def fast_only() -> None:
+        r = cp.run
+        for _ in range(reps * 3):
+            for i, d in fast_cases:
+                r(i, d)
+
+    def interpreter() -> None:
+        for i, d in prepared:
+            Evaluation(program, i, d, trace=False).run()
+
+    n_all, n_fast = reps * len(prepared), reps * 3 * len(fast_cases)
+    c_all, w_all = timed(all_cases, n_all, runs)
+    c_fast, w_fast = timed(fast_only, n_fast, runs)
+    c_int, w_int = timed(interpreter, len(prepared), max(1, runs // 2))
+    say(f"{'':<44}{'cases/s CPU':>14}{'cases/s wall':>15}")
+    say(f"{'all cases (fast path, else the interpreter)':<44}{rate(n_all, c_all):>14}{rate(n_all, w_all):>15}")
+    say(f"{f'the {len(fast_cases)} cases the fast path decides':<44}{rate(n_fast, c_fast):>14}{rate(n_fast, w_fast):>15}")
+    say(f"{'reference interpreter, all cases':<44}{rate(len(prepared), c_int):>14}{rate(len(prepared), w_int):>15}")
+    share = 100 * fast / len(prepared) if prepared else 0
+    say(f"fast path decided {fast} of {len(prepared)} cases ({share:.0f} %); the others need the interpreter "
+        "(a missing input, an error or a conflict); all agree with the interpreter. Target: >= 100,000 cases/s per core")
+    RESULTS["shipped"] = {"cases": len(prepared), "fast": fast, "all_per_s_cpu": n_all / c_all,
+                          "fast_per_s_cpu": n_fast / c_fast, "interpreter_per_s_cpu": len(prepared) / c_int}
+    say()
+
+
+# ------------------------------------------------------------------ batches
+
+
+def batch_child(src: str, out: str, jobs: int) -> None:
+    """Run one batch in this (fresh) process and print its figures as JSON: peak RSS is this batch's alone."""
+    from passendezorg.batch import evaluate_file
+
+    book = load_rules(HERE / "claims6")
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    report = evaluate_file(book, src, out, jobs=jobs, on=DAY, progress=False)
+    wall = time.perf_counter() - t0
+    me_cpu = time.process_time() - c0
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"wall": wall, "cases": report.cases, "failures": report.failures,
+                      "fallbacks": report.fallbacks, "rss_self_mb": peak_rss_mb(),
+                      "rss_children_mb": peak_rss_mb(resource.RUSAGE_CHILDREN),
+                      "cpu_self": me_cpu, "cpu_children": kids.ru_utime + kids.ru_stime}))
+
+
+def section_batches(n: int, seed: int, tmp: Path) -> None:
+    say(f"== batches: {n:,} claims from a JSON-lines file, compact results to a file ==")
+    src = tmp / "claims.jsonl"
+    t0 = time.perf_counter()
+    write_claims(src, n, seed)
+    say(f"generated {src.stat().st_size / 1e6:.0f} MB of claims in {time.perf_counter() - t0:.1f} s")
+    figures = {}
+    for jobs in (1, 2):
+        out = tmp / f"out{jobs}.jsonl"
+        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--batch-child", str(src), str(out),
+                               str(jobs)], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            PROBLEMS.append(f"batch with --jobs {jobs} failed: {proc.stderr.strip()[-500:]}")
+            return
+        figures[jobs] = json.loads(proc.stdout.strip().splitlines()[-1])
+    digests = {j: hashlib.sha256((tmp / f"out{j}.jsonl").read_bytes()).hexdigest() for j in (1, 2)}
+    if digests[1] != digests[2]:
+        PROBLEMS.append("batch: the output of --jobs 2 differs from --jobs 1")
+    checked = _check_batch_output(tmp / "out2.jsonl", n, seed)
+    say(f"{'jobs':<6}{'seconds':>9}{'claims/s':>12}{'peak RSS parent':>17}{'peak RSS worker':>17}")
+    for jobs, f in figures.items():
+        say(f"{jobs:<6}{f['wall']:>9.2f}{rate(f['cases'], f['wall']):>12}{f['rss_self_mb']:>14.0f} MB"
+            f"{(f['rss_children_mb'] if jobs > 1 else 0):>14.0f} MB")
+    speedup = figures[1]["wall"] / figures[2]["wall"]
+    # what the speed-up would be with both cores free: the work of each of the two workers, side by side
+    f1, f2 = figures[1], figures[2]
+    free = (f1["cpu_self"]) / (f2["cpu_children"] / 2 + f2["cpu_self"]) if f2["cpu_children"] else 0.0
+    say(f"CPU time of the batch: {f1['cpu_self']:.2f} s in one process; {f2['cpu_children']:.2f} s in 2 workers + "
+        f"{f2['cpu_self']:.2f} s in the parent (ranges, copying the output) -> {free:.2f}x if both cores were free")
+    say(f"speed-up on 2 workers (wall): {speedup:.2f}x (target >= 1.8x on 2 cores); outputs identical; "
+        f"{checked:,} answers checked against the oracle; failures {figures[2]['failures']}, "
+        f"fallbacks {figures[2]['fallbacks']}")
+    say(f"(this machine has {os.cpu_count()} cores; load average now "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())})")
+    RESULTS["batches"] = {"claims": n, "figures": figures, "speedup": speedup, "speedup_if_free": free}
+    say()
+
+
+def _check_batch_output(path: Path, n: int, seed: int) -> int:
+    def answers() -> Iterable[Answer]:
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                rec = json.loads(line)
+                v, r = rec["values"], rec["rules"]
+                yield (v["insured"], v["tariff"], v["deductible_applies"], r["insured"], None, r["deductible_applies"],
+                       r["tariff"])  # type: ignore[misc]
+
+    def want() -> Iterable[Answer]:
+        for c in generate(n, seed):
+            a = oracle(c)
+            yield a[:4] + (None,) + a[5:]  # the base tariff is a derived value, not in the compact output
+
+    return check("batch output", answers(), want())
+
+
+# ------------------------------------------------------------------ start-up
+
+
+def section_startup(tmp: Path) -> None:
+    say("== start-up: `passendezorg evaluate` on one case ==")
+    rules = ROOT / "rules"
+    case = next(iter(sorted((ROOT / "cases").rglob("*.yaml"))), None) if (ROOT / "cases").is_dir() else None
+    if not rules.is_dir() or case is None:
+        rules = HERE / "claims6"
+        case = tmp / "one-case.yaml"
+        c = next(generate(1, 1))
+        case.write_text("on: 2024-01-01\ninput:\n" + "".join(f"  {k}: {json.dumps(v)}\n" for k, v in c.items()
+                                                                 if k != "id"), encoding="utf-8")
+    exe = Path(sys.executable).parent / "passendezorg"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from passendezorg.cli import main; main()"]
+    cmd += ["evaluate", "--rules", str(rules), str(case)]
+    walls = []
+    for _ in range(6):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
+        walls.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            PROBLEMS.append(f"start-up: the command failed: {proc.stderr.strip()[-300:]}")
+            return
+    cli = statistics.median(walls[1:])
+    cache = tmp / "cache"
+
+    def wall_of(code: str) -> float:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    bare = wall_of("pass")
+    imports = wall_of("import passendezorg.cli")
+    checked = wall_of(f"import passendezorg.cli\nfrom passendezorg.rulebook import load_rules\nload_rules({str(rules)!r})")
+    load_cached(rules, cache)  # fill the cache
+    cached = wall_of("import passendezorg.cli\nfrom passendezorg.compiler import load_cached\nfrom pathlib import Path\n"
+                     f"load_cached({str(rules)!r}, Path({str(cache)!r}))")
+    # the command with the rule book from the cache: what wiring load_cached into the CLI gives
+    with_cache = wall_of(
+        "import sys\nfrom pathlib import Path\nimport passendezorg.cli as cli\n"
+        "from passendezorg.compiler import load_cached\n"
+        f"cli.load_rules = lambda p: load_cached(p, Path({str(cache)!r}))\n"
+        f"sys.argv = ['passendezorg', 'evaluate', '--rules', {str(rules)!r}, {str(case)!r}]\n"
+        "import contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        cli.main()\n    except SystemExit:\n        pass\n")
+    shown = rules.relative_to(ROOT) if rules.is_relative_to(ROOT) else rules
+    say(f"`passendezorg evaluate --rules {shown} {case.name}`: {cli:.2f} s wall (median of 5; target < 0.5 s)")
+    say(f"  Python itself {bare:.2f} s; + importing passendezorg.cli {imports - bare:.2f} s; + parsing and checking the "
+        f"rule book in a fresh process {checked - imports:.2f} s, or {cached - imports:.2f} s from the compiled cache")
+    say(f"  the same command with the rule book from the cache (compiler.load_cached wired in): {with_cache:.2f} s")
+    RESULTS["startup"] = {"cli_s": cli, "python_s": bare, "import_s": imports, "check_s": checked - imports,
+                          "cached_s": cached - imports, "cli_with_cache_s": with_cache}
+    say()
+
+
+# ------------------------------------------------------------------ scaling
+
+
+def section_scaling(sizes: list[int], per_size: int, case_counts: list[int], runs: int, tmp: Path) -> None:
+    say(f"== scaling with the size of the rule book: generated books, {per_size:,} cases each ==")
+    say(f"{'rules':>7}{'check s':>9}{'compile s':>11}{'cases/s CPU':>13}{'us/case':>9}")
+    rows = []
+    for size in sizes:
+        folder = tmp / f"book{size}"
+        write_rulebook(folder, size)
+        t0 = time.perf_counter()
+        book = load_rules(folder)
+        check_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cp = compile_program(book.program)
+        compile_s = time.perf_counter() - t0
+        cs = scaling_cases(size, per_size)
+        index = {name: k for k, name in enumerate(cp.names)}
+
+        def answers(cp: CompiledProgram = cp, index: dict[str, int] = index,
+                    cs: list[dict[str, Any]] = cs) -> Iterable[dict[str, tuple[int, str]]]:
+            for c in cs:
+                fast = cp.run(c, DAY)
+                if fast is None:
+                    yield {"fell back": (0, "")}
+                    continue
+                yield {name: (fast[0][k], fast[1][k]) for name, k in index.items()}
+
+        check(f"generated book of {size} rules", answers(), (scaling_expected(size, c) for c in cs))
+
+        def one_pass(run: Any = cp.run, cs: list[dict[str, Any]] = cs) -> None:
+            for c in cs:
+                run(c, DAY)
+
+        cpu, _wall = timed(one_pass, per_size, runs)
+        say(f"{size:>7,}{check_s:>9.2f}{compile_s:>11.2f}{rate(per_size, cpu):>13}{cpu / per_size * 1e6:>9.2f}")
+        rows.append({"rules": size, "check_s": check_s, "compile_s": compile_s, "per_s_cpu": per_size / cpu})
+    say("(each case concerns 10 rules per output whatever the size: the rest are skipped by dispatch on the kind)")
+    say()
+    say("== scaling with the number of cases: claims6, compiled engine, in memory ==")
+    say(f"{'cases':>10}{'seconds CPU':>13}{'claims/s CPU':>14}{'us/claim':>10}")
+    book = load_rules(HERE / "claims6")
+    cp = compile_program(book.program)
+    crow = []
+    for count in case_counts:
+        claims = list(generate(count, 11))
+        gc.collect()
+        gc.freeze()
+
+        def one(claims: list[dict[str, Any]] = claims, run: Any = cp.run) -> None:
+            for c in claims:
+                run(c, DAY)
+
+        cpu, _wall = timed(one, count, runs if count <= 100_000 else 1)
+        gc.unfreeze()
+        del claims
+        gc.collect()
+        say(f"{count:>10,}{cpu:>13.3f}{rate(count, cpu):>14}{cpu / count * 1e6:>10.2f}")
+        crow.append({"cases": count, "cpu_s": cpu})
+    RESULTS["scaling"] = {"rules": rows, "cases": crow}
+    say()
+
+
+# ------------------------------------------------------------------ main
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a fast smoke run with fewer claims and smaller books")
+    ap.add_argument("--claims", type=int, help="claims in memory for the yardstick (default 100,000; quick 20,000)")
+    ap.add_argument("--batch", type=int, help="claims in the batch file (default 1,000,000; quick 100,000)")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument("--only", choices=["claims6", "shipped", "batches", "startup", "scaling"], action="append")
+    ap.add_argument("--batch-child", nargs=3, metavar=("SRC", "OUT", "JOBS"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.batch_child:
+        src, out, jobs = args.batch_child
+        batch_child(src, out, int(jobs))
+        return 0
+    quick = args.quick
+    runs = 3 if quick else 7
+    only = set(args.only or ["claims6", "shipped", "batches", "startup", "scaling"])
+    say(f"passendezorg benchmark{' (quick)' if quick else ''}: Python {sys.version.split()[0]}, {os.cpu_count()} cores, "
+        f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    say()
+    tmp = Path(tempfile.mkdtemp(prefix="passendezorg-bench-"))
+    try:
+        if "claims6" in only:
+            section_claims6(args.claims or (20_000 if quick else 100_000), runs, args.seed)
+        if "shipped" in only:
+            section_shipped(runs)
+        if "batches" in only:
+            section_batches(args.batch or (100_000 if quick else 1_000_000), args.seed, tmp)
+        if "startup" in only:
+            section_startup(tmp)
+        if "scaling" in only:
+            section_scaling([10, 100, 1000] if quick else [10, 100, 1000, 10000], 5_000 if quick else 20_000,
+                            [10_000, 100_000] if quick else [10_000, 100_000, 1_000_000], 3 if quick else 5, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps(RESULTS, indent=2, default=str), encoding="utf-8")
+    if PROBLEMS:
+        say("PROBLEMS:")
+        for p in PROBLEMS:
+            say(f"  {p}")
+        return 1
+    say("every answer checked: all agree with the oracle or the interpreter")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,759 @@
+"""Batches: many cases from a JSON-lines or CSV file, on every core, in constant memory.
+
+``evaluate_file`` splits the input file into byte ranges that start at a line.
+Forked worker processes each read their own ranges and write their own
+output chunk files; the parent only hands out range numbers and appends the
+finished chunks to the output in input order. No case and no result is
+pickled between processes. Each case takes the compiled fast path
+(compiler.py) and falls back to the reference interpreter when it needs to;
+a line that cannot be read or is not a valid case becomes a failure record
+with its line number, and the rest go on.
+
+Output, one JSON line per case, in input order:
+
+* compact (the default)::
+
+    {"case":"17","values":{"insured":true,"tariff":1000},"rules":{"insured":"R2b","tariff":"R6"}}
+
+  plus ``"status"`` for outputs whose status is not ``value``,
+  ``"needs"`` for undetermined outputs that name missing inputs, and
+  ``"reason"`` for errors and conflicts.
+* ``explain=True``: the full Decision JSON, as ``passendezorg evaluate --format jsonl`` writes it.
+* a failure: ``{"format":"passendezorg.failure/1","case":…,"line":12,"error":"…"}``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import operator
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .cases import Case, case_from_data
+from .compiler import BY_DEFINITION, NO_DEFAULT, WITH_DEFAULT, CompiledProgram, FastResult, compile_program, compile_typer
+from .engine import Evaluation, Outcome
+from .errors import CaseError, PassendeZorgError, UsageError
+from .model import CaseFailure
+from .program import Program
+from .values import to_json
+
+FORMATS = ("jsonl", "csv")
+CHUNK_BYTES = 8 << 20  # a worker's unit of work: about 40,000 claims of 200 bytes
+
+# ------------------------------------------------------------------ compiled programs, once per rule book
+
+_COMPILED: dict[int, tuple[Program, CompiledProgram]] = {}
+
+
+def compiled(program: Program) -> CompiledProgram:
+    """The compiled form of a program, compiled once per process (and inherited by forked workers)."""
+    found = _COMPILED.get(id(program))
+    if found is not None and found[0] is program:
+        return found[1]
+    cp = compile_program(program)
+    if len(_COMPILED) >= 8:
+        _COMPILED.clear()
+    _COMPILED[id(program)] = (program, cp)
+    return cp
+
+
+# ------------------------------------------------------------------ results
+
+
+@dataclass(frozen=True)
+class FastDecision:
+    """The outputs of one case without the explanation: values, deciding rules, and what is not a plain value."""
+
+    case: str | None
+    values: dict[str, Any]
+    rules: dict[str, str | None]
+    status: dict[str, str] = field(default_factory=dict)  # outputs whose status is not `value`
+    needs: dict[str, list[str]] = field(default_factory=dict)
+    reason: dict[str, str] = field(default_factory=dict)
+    fast: bool = True  # False: the interpreter decided (a missing input, an error, a conflict)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"case": self.case, "values": {k: to_json(v) for k, v in self.values.items()},
+                               "rules": self.rules}
+        if self.status:
+            out["status"] = self.status
+        if self.needs:
+            out["needs"] = self.needs
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+    def to_json(self) -> str:
+        return _DUMPS(self.as_json())
+
+
+class _Outputs:
+    """Turns a fast result or the interpreter's outcomes into a FastDecision for the outputs."""
+
+    def __init__(self, cp: CompiledProgram) -> None:
+        self.cp = cp
+        index = {name: k for k, name in enumerate(cp.names)}
+        self.outputs = [(name, index[name], cp.kinds[index[name]]) for name in cp.program.outputs]
+
+    def from_fast(self, case: str | None, fast: FastResult) -> FastDecision:
+        vals, rules = fast[0], fast[1]
+        values: dict[str, Any] = {}
+        deciding: dict[str, str | None] = {}
+        status: dict[str, str] = {}
+        for name, k, kind in self.outputs:
+            v = vals[k]
+            r = rules[k]
+            values[name] = v
+            deciding[name] = r
+            if r is None and kind != BY_DEFINITION:
+                status[name] = "default" if kind == WITH_DEFAULT else "undetermined"
+        return FastDecision(case, values, deciding, status)
+
+    def from_outcomes(self, case: str | None, results: Mapping[str, Outcome]) -> FastDecision:
+        values: dict[str, Any] = {}
+        deciding: dict[str, str | None] = {}
+        status: dict[str, str] = {}
+        needs: dict[str, list[str]] = {}
+        reason: dict[str, str] = {}
+        for name, _k, _kind in self.outputs:
+            o = results[name]
+            values[name] = o.value if o.known else None
+            deciding[name] = o.rule
+            if o.status != "value":
+                status[name] = o.status
+            if o.needs:
+                needs[name] = list(o.needs)
+            if o.status in ("error", "conflict") and o.reason:
+                reason[name] = o.reason
+        return FastDecision(case, values, deciding, status, needs, reason, fast=False)
+
+
+class _LineWriter:
+    """The compact JSON line of a fast result, without building dictionaries: one template per rule book.
+
+    Output and rule names are checked names (letters, digits, underscores and
+    dots), written through json.dumps; the template holds nothing else.
+    """
+
+    def __init__(self, cp: CompiledProgram) -> None:
+        index = {name: k for k, name in enumerate(cp.names)}
+        outs = list(cp.program.outputs)
+        keys = [json.dumps(o, ensure_ascii=False) for o in outs]
+        pct = [k.replace("%", "%%") for k in keys]
+        self.template = ('{"case":%s,"values":{' + ",".join(f"{k}:%s" for k in pct) + '},"rules":{'
+                         + ",".join(f"{k}:%s" for k in pct) + "}%s}")
+        self.idx = [index[o] for o in outs]
+        self.pick = _picker(self.idx)
+        self.rule_json: dict[str | None, str] = {None: "null"}
+        for r in cp.program.rules:
+            self.rule_json[r] = json.dumps(r, ensure_ascii=False)
+        self.watch = [(index[o], json.dumps(o, ensure_ascii=False),
+                       '"default"' if cp.kinds[index[o]] == WITH_DEFAULT else '"undetermined"')
+                      for o in outs if cp.kinds[index[o]] in (WITH_DEFAULT, NO_DEFAULT)]
+
+    def __call__(self, case: str, fast: FastResult) -> str:
+        vals, rules = fast[0], fast[1]
+        pick = self.pick
+        status = [f"{key}:{word}" for k, key, word in self.watch if rules[k] is None]
+        return self.template % (case, *map(_encode, pick(vals)), *map(self.rule_json.__getitem__, pick(rules)),
+                                ',"status":{' + ",".join(status) + "}" if status else "")
+
+
+def _picker(idx: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """itemgetter that always gives a tuple, for any number of items."""
+    if len(idx) == 1:
+        k = idx[0]
+        return lambda t: (t[k],)
+    if not idx:
+        return lambda t: ()
+    return operator.itemgetter(*idx)
+
+
+def _encode(v: Any) -> str:
+    t = type(v)
+    if t is bool:
+        return "true" if v else "false"
+    if t is int:
+        return int.__repr__(v)
+    if v is None:
+        return "null"
+    if t is str:
+        return json.dumps(v, ensure_ascii=False)
+    return json.dumps(to_json(v), ensure_ascii=False)
+
+
+# ------------------------------------------------------------------ reading cases fast
+
+
+_CASE_KEYS = frozenset({"input", "expect", "name", "description", "on", "peildatum", "id"})
+
+
+class _Evaluator:
+    """One rule book, ready to turn raw case data into decisions: fast where it can, exact always."""
+
+    def __init__(self, book: Any, on: dt.date | None = None, explain: bool = False) -> None:
+        self.book = book
+        self.program: Program = book.program
+        self.cp = compiled(self.program)
+        self.outputs = _Outputs(self.cp)
+        self.typed = compile_typer(self.program)
+        self.line = _LineWriter(self.cp)
+        self.on = on
+        self.explain = explain
+        self.peildatum = self.program.peildatum
+        self.fallbacks = 0
+
+    def split(self, data: Any, default_name: str | None) -> tuple[str | None, Mapping[str, Any], dt.date | None] | None:
+        """(case name, facts, date) of a case in either form: ``{"input": {…}, …}`` or flat facts with an ``id``."""
+        if type(data) is not dict:
+            return None
+        if "input" in data:
+            if not data.keys() <= _CASE_KEYS:
+                return None
+            facts = data["input"]
+            if type(facts) is not dict:
+                return None
+            name = data.get("name") or data.get("id")
+            on = data.get("on", data.get("peildatum"))
+            day = None
+            if on is not None:
+                if type(on) is not str:
+                    return None
+                try:
+                    day = dt.date.fromisoformat(on)
+                except ValueError:
+                    return None
+            return (str(name) if name is not None else default_name), facts, day
+        name = data.pop("id", None)
+        return (str(name) if name is not None else default_name), data, None
+
+    def decide(self, data: Any, default_name: str | None, where: str) -> FastDecision | str:
+        """A decision (compact, or full JSON text with explain) for raw case data; CaseError if it is malformed."""
+        parts = None if self.explain else self.split(data, default_name)
+        inputs = None
+        day = None
+        name = default_name
+        if parts is not None:
+            name, facts, day = parts
+            inputs = self.typed(facts)
+            if inputs is not None:
+                day = self.on or day or (inputs.get(self.peildatum) if self.peildatum else None)
+        if inputs is None or day is None:
+            if parts is not None and parts[1] is data and isinstance(data, dict) and name is not None \
+                    and name != default_name:
+                data["id"] = name  # put back what split took out of flat facts
+            case = self._case(data, where, default_name)
+            case, inputs, day = self.book.prepare(case, self.on)
+            name = case.name
+            if self.explain:
+                results = Evaluation(self.program, inputs, day).run()
+                return str(self.book.decision(results, day, case.name).to_json())
+        fast = self.cp.run(inputs, day)
+        if fast is not None:
+            return self.outputs.from_fast(name, fast)
+        self.fallbacks += 1
+        return self.outputs.from_outcomes(name, Evaluation(self.program, inputs, day, trace=False).run())
+
+    @staticmethod
+    def _case(data: Any, where: str, default_name: str | None) -> Case:
+        if isinstance(data, dict) and "input" not in data:
+            data = {"input": {k: v for k, v in data.items() if k != "id"}, "id": data.get("id")}
+        return case_from_data(data, where, default_name=default_name)
+
+
+def iter_fast(book: Any, cases: Iterable[Case | Mapping[str, Any]], on: dt.date | None = None
+              ) -> Iterator[FastDecision | CaseFailure]:
+    """Evaluate cases in-process: a FastDecision per case (values and deciding rules), or a CaseFailure.
+
+    A case is a Case, or a mapping: ``{"input": {…}}`` or the facts themselves.
+    The full reasoned Decision of any case is ``book.evaluate(case)``.
+    """
+    ev = _Evaluator(book, on)
+    for item in cases:
+        name = item.name if isinstance(item, Case) else None
+        try:
+            if isinstance(item, Case):
+                case, inputs, day = book.prepare(item, on)
+                fast = ev.cp.run(inputs, day)
+                if fast is not None:
+                    yield ev.outputs.from_fast(case.name, fast)
+                else:
+                    yield ev.outputs.from_outcomes(case.name, Evaluation(ev.program, inputs, day, trace=False).run())
+                continue
+            data = dict(item)
+            decided = ev.decide(data, None, "case")
+            assert isinstance(decided, FastDecision)
+            yield decided
+        except PassendeZorgError as e:
+            yield CaseFailure(case=name, error=str(e))
+
+
+# ------------------------------------------------------------------ batches from files
+
+
+@dataclass
+class BatchReport:
+    """What a batch did: cases written, failures among them, cases the interpreter decided, and the time."""
+
+    cases: int = 0
+    failures: int = 0
+    fallbacks: int = 0
+    seconds: float = 0.0
+    jobs: int = 1
+
+    def add(self, other: BatchReport) -> None:
+        self.cases += other.cases
+        self.failures += other.failures
+        self.fallbacks += other.fallbacks
+
+
+def input_format(path: Path, fmt: str | None) -> str:
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise UsageError(f"unknown input format `{fmt}`; use jsonl or csv")
+        return fmt
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    raise UsageError(f"{path}: cannot tell the format from the name; give --input-format jsonl or csv")
+
+
+class _CsvLayout:
+    """The header of a CSV file of cases: dotted input names, and optionally `id` and `on` columns."""
+
+    def __init__(self, program: Program, header: list[str], where: str) -> None:
+        from .check import suggest
+
+        self.columns: list[tuple[int, str, Any]] = []
+        self.id_col: int | None = None
+        self.on_col: int | None = None
+        for k, raw in enumerate(header):
+            col = raw.strip()
+            if col in ("id", "name"):
+                self.id_col = k
+            elif col in ("on", "peildatum") and col not in program.inputs:
+                self.on_col = k
+            elif col in program.inputs:
+                t = program.inputs[col].type
+                if t.kind == "list":
+                    raise UsageError(f"{where}: column `{col}` is a list; give list inputs in JSON lines")
+                self.columns.append((k, col, t))
+            else:
+                hint = suggest(col, list(program.inputs))
+                raise UsageError(f"{where}: column `{col}` is not an input of the rule book" + (f"; {hint}" if hint else ""))
+        self.width = len(header)
+        self.delimiter = ","
+
+    def case(self, line: str, lineno: int, where: str) -> tuple[str | None, dict[str, Any], dt.date | None]:
+        from .check import parse_cell
+
+        cells = next(csv.reader([line], delimiter=self.delimiter))
+        if len(cells) != self.width:
+            raise CaseError(where, f"has {len(cells)} cells, the header has {self.width}"
+                            + (" (a quoted cell cannot span lines)" if line.count('"') % 2 else ""))
+        inputs: dict[str, Any] = {}
+        for k, col, t in self.columns:
+            cell = cells[k].strip()
+            if cell == "":
+                continue
+            try:
+                inputs[col] = parse_cell(cell, t)
+            except ValueError as e:
+                raise CaseError(f"{where}: {col}", str(e)) from None
+        name = cells[self.id_col].strip() or None if self.id_col is not None else None
+        day = None
+        if self.on_col is not None and cells[self.on_col].strip():
+            try:
+                day = dt.date.fromisoformat(cells[self.on_col].strip())
+            except ValueError:
+                raise CaseError(f"{where}: on", f"expected a date (YYYY-MM-DD), got {cells[self.on_col]!r}") from None
+        return name, inputs, day
+
+
+class _Worker:
+    """Evaluates the lines of byte ranges of the input file and writes one output file per range."""
+
+    def __init__(self, ev: _Evaluator, path: Path, fmt: str, layout: _CsvLayout | None) -> None:
+        self.ev = ev
+        self.path = path
+        self.fmt = fmt
+        self.layout = layout
+        self.shown = str(path)
+
+    def run_range(self, start: int, end: int, first_line: int, out: IO[str],
+                  tick: Any = None) -> BatchReport:
+        """Evaluate the lines in bytes [start, end) (``start`` begins line ``first_line``) and write their results."""
+        report = BatchReport()
+        ev = self.ev
+        scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+        dumps = _DUMPS
+        write = out.write
+        before = ev.fallbacks
+        # the fast lane: flat JSON facts with an id, typed by the compiled typer, decided by the fast path
+        jsonl = self.layout is None and not ev.explain
+        typed = ev.typed
+        run = ev.cp.run
+        line_of = ev.line
+        on = ev.on
+        peil = ev.peildatum
+        lineno = first_line - 1
+        left = end - start
+        ticked = 0
+        with self.path.open("rb") as fh:
+            fh.seek(start)
+            for raw in fh:
+                if left <= 0:
+                    break
+                left -= len(raw)
+                lineno += 1
+                if tick is not None and lineno % 4096 == 0:
+                    tick(end - start - left - ticked)
+                    ticked = end - start - left
+                report.cases += 1
+                if jsonl:
+                    try:
+                        text = raw.decode()
+                        data, stop = scan(text, 0)
+                        if stop != len(text) and not text[stop:].isspace():
+                            data = None
+                    except (ValueError, StopIteration):  # not JSON, or not UTF-8: the slow lane says which
+                        data = None
+                    if type(data) is dict and "input" not in data:
+                        name = data.pop("id", None)
+                        inputs = typed(data)
+                        if inputs is not None:
+                            day = on or (inputs.get(peil) if peil else None)
+                            if day is not None:
+                                fast = run(inputs, day)
+                                if fast is not None:
+                                    write(line_of(dumps(str(name)) if name is not None else f'"{lineno}"', fast))
+                                    write("\n")
+                                    continue
+                        if name is not None:
+                            data["id"] = name
+                    if raw.isspace():
+                        report.cases -= 1
+                        continue
+                elif raw.isspace():
+                    report.cases -= 1
+                    continue
+                self._slow(raw, lineno, write, report)
+        if tick is not None:
+            tick(end - start - left - ticked)
+        report.fallbacks = ev.fallbacks - before
+        return report
+
+    def _slow(self, raw: bytes, lineno: int, write: Any, report: BatchReport) -> None:
+        """One line the long way: any case form, CSV, explanations, the interpreter, and failure records."""
+        ev = self.ev
+        dumps = _DUMPS
+        where = f"{self.shown}:{lineno}"
+        try:
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise CaseError(where, f"not UTF-8 text ({e.reason})") from None
+            if self.layout is not None:
+                decided = self._csv_case(line, lineno, where)
+            else:
+                try:
+                    data = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise CaseError(where, f"not valid JSON: {e.msg}") from None
+                decided = ev.decide(data, None, where)
+            if isinstance(decided, str):
+                write(decided)
+            else:
+                rec = decided.as_json()
+                if rec["case"] is None:
+                    rec["case"] = str(lineno)
+                write(dumps(rec))
+            write("\n")
+        except PassendeZorgError as e:
+            report.failures += 1
+            write(dumps({"format": "passendezorg.failure/1", "case": _case_id(raw), "line": lineno, "error": str(e)}))
+            write("\n")
+        except Exception as e:  # noqa: BLE001 - one case must not stop a batch of a million
+            report.failures += 1
+            write(dumps({"format": "passendezorg.failure/1", "case": _case_id(raw), "line": lineno,
+                         "error": f"{where}: internal error: {type(e).__name__}: {e}"}))
+            write("\n")
+
+    def _csv_case(self, line: str, lineno: int, where: str) -> FastDecision | str:
+        assert self.layout is not None
+        ev = self.ev
+        name, inputs, day = self.layout.case(line.rstrip("\r\n"), lineno, where)
+        day = ev.on or day or (inputs.get(ev.peildatum) if ev.peildatum else None)
+        if day is None:
+            raise CaseError(where, "the case has no date: give the peildatum, an `on` column, or --on")
+        if ev.explain:
+            results = Evaluation(ev.program, inputs, day).run()
+            return str(ev.book.decision(results, day, name).to_json())
+        fast = ev.cp.run(inputs, day)
+        if fast is not None:
+            return ev.outputs.from_fast(name, fast)
+        ev.fallbacks += 1
+        return ev.outputs.from_outcomes(name, Evaluation(ev.program, inputs, day, trace=False).run())
+
+
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _case_id(raw: bytes) -> str | None:
+    """The id of a line that failed, if it can be read at all."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(data, dict):
+        name = data.get("name") or data.get("id")
+        return str(name) if name is not None else None
+    return None
+
+
+def _ranges(path: Path, start: int, size: int, pieces: int) -> list[tuple[int, int, int]]:
+    """Byte ranges [a, b) that each start at a line, with the number of the line they start at."""
+    cuts = [start]
+    with path.open("rb") as fh:
+        step = max(1, (size - start) // pieces)
+        for k in range(1, pieces):
+            target = start + k * step
+            if target <= cuts[-1]:
+                continue
+            fh.seek(target - 1)
+            fh.readline()  # to the end of the line the target falls in
+            pos = fh.tell()
+            if pos < size and pos > cuts[-1]:
+                cuts.append(pos)
+        cuts.append(size)
+        # line numbers: count newlines up to each cut
+        out: list[tuple[int, int, int]] = []
+        fh.seek(0)
+        line = 1
+        pos = 0
+        for a, b in zip(cuts, cuts[1:]):
+            while pos < a:
+                block = fh.read(min(1 << 22, a - pos))
+                line += block.count(b"\n")
+                pos += len(block)
+            out.append((a, b, line))
+        return out
+
+
+def _header(path: Path, fmt: str, program: Program) -> tuple[int, _CsvLayout | None]:
+    """Where the cases start, and the CSV layout if the file is CSV."""
+    if fmt != "csv":
+        return 0, None
+    with path.open("rb") as fh:
+        first = fh.readline()
+    text = first.decode("utf-8-sig").rstrip("\r\n")
+    delimiter = ";" if text.count(";") > text.count(",") else ","
+    header = next(csv.reader([text], delimiter=delimiter), [])
+    if not header:
+        raise UsageError(f"{path}: the CSV file has no header line naming the inputs")
+    layout = _CsvLayout(program, header, str(path))
+    layout.delimiter = delimiter
+    return len(first), layout
+
+
+def evaluate_file(book: Any, in_path: str | Path, out: str | Path | IO[str] | None = None, *, jobs: int = 1,
+                  fmt: str | None = None, explain: bool = False, on: dt.date | None = None,
+                  progress: bool | None = None) -> BatchReport:
+    """Evaluate every case in a JSON-lines or CSV file; write one JSON line per case, in input order.
+
+    ``out`` is a path, a text stream, or None for standard output. ``jobs``
+    worker processes (forked; 0 means one per core) each take byte ranges of
+    the file; ``fmt`` is the input format (jsonl or csv; by default from the
+    file name). ``explain`` writes the full Decision of each case. A progress
+    line appears on standard error when it is a terminal (or ``progress=True``).
+    """
+    path = Path(in_path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    form = input_format(path, fmt)
+    program: Program = book.program
+    start, layout = _header(path, form, program)
+    size = path.stat().st_size
+    jobs = (os.cpu_count() or 1) if jobs == 0 else max(1, jobs)
+    if not hasattr(os, "fork"):
+        jobs = 1
+    show = sys.stderr.isatty() if progress is None else progress
+    ev = _Evaluator(book, on, explain)
+    worker = _Worker(ev, path, form, layout)
+    began = time.perf_counter()
+    stream, close = _open_out(out)
+    try:
+        meter = _Progress(size - start) if show else None
+        if jobs == 1 or size - start < 1 << 16:
+            report = worker.run_range(start, size, 2 if layout is not None else 1, stream,
+                                      meter.add if meter is not None else None)
+        else:
+            report = _parallel(worker, path, start, size, jobs, stream, meter)
+        if meter is not None:
+            meter.finish()
+        stream.flush()
+    finally:
+        if close:
+            stream.close()
+    report.seconds = time.perf_counter() - began
+    report.jobs = jobs
+    return report
+
+
+def _open_out(out: str | Path | IO[str] | None) -> tuple[IO[str], bool]:
+    if out is None:
+        return sys.stdout, False
+    if isinstance(out, (str, Path)):
+        return open(out, "w", encoding="utf-8", buffering=1 << 20), True  # noqa: SIM115 - closed by the caller
+    return out, False
+
+
+class _Progress:
+    """A one-line progress meter on standard error, by bytes of input done."""
+
+    def __init__(self, total: int) -> None:
+        self.total = max(1, total)
+        self.done = 0
+        self.began = time.perf_counter()
+        self.last = 0.0
+
+    def add(self, n: int) -> None:
+        self.done += n
+        self.show()
+
+    def set(self, done: int) -> None:
+        self.done = done
+        self.show()
+
+    def show(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self.last < 0.2:
+            return
+        self.last = now
+        pct = min(100.0, 100.0 * self.done / self.total)
+        width = 30
+        filled = int(width * pct / 100)
+        sys.stderr.write(f"\r[{'#' * filled}{'-' * (width - filled)}] {pct:5.1f} %  {now - self.began:6.1f} s")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        self.done = self.total
+        self.show(force=True)
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _parallel(worker: _Worker, path: Path, start: int, size: int, jobs: int, stream: IO[str],
+              meter: _Progress | None) -> BatchReport:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    pieces = max(jobs * 4, (size - start) // CHUNK_BYTES + 1)
+    ranges = _ranges(path, start, size, pieces)
+    tmp = Path(tempfile.mkdtemp(prefix="passendezorg-batch-"))
+    tasks: Any = ctx.SimpleQueue()
+    done: Any = ctx.SimpleQueue()
+    counter = ctx.Value("q", 0)
+    for k in range(len(ranges)):
+        tasks.put(k)
+    for _ in range(jobs):
+        tasks.put(None)
+
+    def tick(n: int) -> None:
+        with counter.get_lock():
+            counter.value += n
+
+    def work() -> None:
+        while True:
+            k = tasks.get()
+            if k is None:
+                return
+            a, b, line = ranges[k]
+            chunk = tmp / f"{k:06d}.jsonl"
+            with chunk.open("w", encoding="utf-8", buffering=1 << 20) as fh:
+                rep = worker.run_range(a, b, line, fh, tick)
+            done.put((k, rep.cases, rep.failures, rep.fallbacks))
+
+    procs = [ctx.Process(target=_child, args=(work,), daemon=True) for _ in range(jobs)]
+    # chunks are UTF-8 already: copy their bytes when the output has a byte stream under it
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    binary = getattr(stream, "buffer", None) if encoding == "utf8" else None
+    stream.flush()
+    report = BatchReport()
+    try:
+        for p in procs:
+            p.start()
+        finished: set[int] = set()
+        following = 0
+        while following < len(ranges):
+            while not done.empty():
+                k, cases, failures, fallbacks = done.get()
+                finished.add(k)
+                report.add(BatchReport(cases, failures, fallbacks))
+            while following in finished:
+                chunk = tmp / f"{following:06d}.jsonl"
+                if binary is not None:
+                    _copy_bytes(chunk, binary)
+                else:
+                    with chunk.open("r", encoding="utf-8") as fh:
+                        shutil.copyfileobj(fh, stream, 1 << 20)
+                chunk.unlink()
+                following += 1
+            if following >= len(ranges):
+                break
+            if meter is not None:
+                meter.set(counter.value)
+            if not any(p.is_alive() for p in procs) and done.empty():
+                codes = [p.exitcode for p in procs]
+                raise PassendeZorgError(f"a batch worker stopped before the batch was done (exit codes {codes})")
+            time.sleep(0.02)
+        for p in procs:
+            p.join()
+        if binary is not None:
+            binary.flush()
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return report
+
+
+def _copy_bytes(chunk: Path, binary: Any) -> None:
+    """Append a chunk file to the output: in the kernel where it can (copy_file_range), else through a buffer."""
+    with chunk.open("rb") as fb:
+        offset = 0
+        try:
+            binary.flush()
+            out_fd = binary.fileno()
+            size = os.fstat(fb.fileno()).st_size
+            copy = getattr(os, "copy_file_range", None)
+            if copy is not None and os.path.isfile(f"/proc/self/fd/{out_fd}"):
+                while offset < size:
+                    sent = copy(fb.fileno(), out_fd, size - offset)
+                    if sent == 0:
+                        break
+                    offset += sent
+        except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+            pass
+        fb.seek(offset)  # whatever the kernel did not copy
+        shutil.copyfileobj(fb, binary, 1 << 20)
+
+
+def _child(work: Any) -> None:
+    # a forked worker: its own output files; nothing of the parent's buffered output is written twice
+    sys.stdout = io.StringIO()
+    work()
+    os._exit(0)

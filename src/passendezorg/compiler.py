@@ -1,0 +1,1128 @@
+"""The compiled engine: a checked rule book turned into one generated Python function.
+
+The reference interpreter (engine.py) is the ground truth; this module is a
+fast path beside it. ``compile_program`` generates Python source for the whole
+rule book once and compiles it. ``CompiledProgram.run(inputs, day)`` then
+returns, for every value in ``program.order``, the value and the deciding rule
+that the interpreter would give -- or None when the case needs more than the
+fast path does (a missing input that is read, a value not in force, a missing
+table row or cell, a division by zero, a conflict). The caller then runs the
+interpreter, which is exact by definition. In the fast path every fact that is
+read is known, so two-valued logic with Python's short-circuit ``and``/``or``
+in the interpreter's left-to-right order gives what Kleene logic gives.
+
+Rule files are data. The generated text is built only from generated
+identifiers (``v3``, ``r3``, ``_k7``) and from ``repr()`` of checked names and
+of plain literal values (text, integers, booleans); every other constant
+(amounts, dates, sets) lives in a constants table. Before it is compiled the
+text is parsed and audited: only known identifiers, attributes and calls.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import datetime as dt
+import hashlib
+import os
+import pickle
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, DivisionByZero, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from . import nodes as n
+from .check import _disjoint
+from .engine import Evaluation, Outcome, apply_call
+from .program import CheckedRule, Program, ValueDecl
+from .values import CENT, add_duration, age, round_value
+
+COMPILER_VERSION = "1"
+
+# ------------------------------------------------------------------ results
+
+#: how a value is decided, per value: by a definition, by rules with a default, by rules without one
+BY_DEFINITION, WITH_DEFAULT, NO_DEFAULT = 0, 1, 2
+
+
+class FastResult(tuple):  # type: ignore[type-arg]
+    """What the fast path found for one case: ``(values, rules, kinds)``, aligned with ``CompiledProgram.names``.
+
+    ``values[k]`` is the value of ``names[k]`` (None when undetermined),
+    ``rules[k]`` the name of the deciding rule (None for a definition, a
+    default, or undetermined). Plain tuples: nothing is built per case that
+    a batch does not need.
+    """
+
+    __slots__ = ()
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        return self[0]  # type: ignore[no-any-return]
+
+    @property
+    def rules(self) -> tuple[str | None, ...]:
+        return self[1]  # type: ignore[no-any-return]
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        """value, default or undetermined (no rule applies and there is no default), per value."""
+        out = []
+        for v, r, k in zip(self[0], self[1], self[2]):
+            if k == BY_DEFINITION or r is not None:
+                out.append("value")
+            elif k == WITH_DEFAULT:
+                out.append("default")
+            else:
+                out.append("undetermined" if v is None else "value")
+        return tuple(out)
+
+
+class _Bail(Exception):
+    """Raised inside generated code: this case leaves the fast path."""
+
+
+def _bail() -> Any:
+    raise _Bail
+
+
+def _known(thunk: Callable[[], Any]) -> bool:
+    """``x is known`` for a look-up: any missing fact or failure on the way means: not known."""
+    try:
+        thunk()
+    except (KeyError, _Bail, DivisionByZero, InvalidOperation):
+        return False
+    return True
+
+
+_DatedRows = Mapping[Any, tuple[tuple[Any, Any, tuple[Any, ...]], ...]]
+
+
+def _row_on(rows: _DatedRows, key: Any, day: dt.date) -> tuple[Any, ...]:
+    """The cells of the row of a dated table in force on ``day``; KeyError if there is none."""
+    for vf, vu, cells in rows[key]:
+        if (vf is None or vf <= day) and (vu is None or day <= vu):
+            return cells
+    raise KeyError(key)
+
+
+def _has_row(rows: _DatedRows, key: Any, day: dt.date) -> bool:
+    for vf, vu, _cells in rows.get(key, ()):
+        if (vf is None or vf <= day) and (vu is None or day <= vu):
+            return True
+    return False
+
+
+def _round_number(value: Any, down: bool) -> int:
+    return round_value(value, "number", down)  # type: ignore[no-any-return]
+
+
+def _round_half_up_ratio(t: int, p: int, q: int) -> int:
+    """round(t * p / q), half away from zero, in exact integers."""
+    a = abs(t * p)
+    r = (2 * a + q) // (2 * q)
+    return -r if t * p < 0 else r
+
+
+def _minmax(func: str, args: list[Any]) -> Any:
+    return apply_call(func, args, None)  # type: ignore[arg-type]
+
+
+def _to_decimal_store(v: Any) -> Any:
+    return Decimal(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+def _days_between(a: dt.date, b: dt.date) -> int:
+    return (b - a).days
+
+
+#: everything generated code may name besides its own locals and constants
+_HELPERS: dict[str, Any] = {
+    "_Bail": _Bail, "_bail": _bail, "_known": _known, "_row_on": _row_on, "_has_row": _has_row,
+    "_rnd": _round_number, "_rhu": _round_half_up_ratio, "_minmax": _minmax, "_sdec": _to_decimal_store,
+    "_dbw": _days_between, "_age": age, "_adur": add_duration, "_D": Decimal, "_CENT": CENT,
+    "_HU": ROUND_HALF_UP, "_FLOOR": ROUND_FLOOR, "_ONE": Decimal(1), "_new": tuple.__new__, "_FR": FastResult,
+}
+_BUILTINS = {"len": len, "abs": abs, "min": min, "max": max, "int": int, "str": str, "dict": dict,
+             "Exception": Exception}
+_ATTRIBUTES = {"year", "days", "quantize", "get"}
+_LOCAL = re.compile(r"^(i|day|S|_d|_x|_t\d+|_h\d+|v\d+|r\d+|_k\d+|_tab\d+|_run|_bd|_state|_K"
+                    r"|_b|d|o|v|g\d+|m\d+|_M|_dates|_date|_conv|_typer|_ty)$")
+_FUNCTIONS = ("_run", "_typer")
+
+
+# ------------------------------------------------------------------ static types
+
+
+def _kind_of(p: Program, e: n.Expr) -> str:
+    """The static type (kind) of a checked expression."""
+    if isinstance(e, n.Literal):
+        return e.kind
+    if isinstance(e, n.Ref):
+        if e.kind == "input":
+            return p.inputs[e.name].type.kind
+        if e.kind == "value":
+            return p.values[e.name].type.kind
+        if e.kind == "param":
+            return p.parameters[e.name].type.kind
+        return "table"
+    if isinstance(e, n.Lookup):
+        return p.tables[e.table].columns[e.column].kind
+    if isinstance(e, n.ListLit):
+        return "list"
+    if isinstance(e, n.TupleLit):
+        return "tuple"
+    if isinstance(e, n.IsKnown):
+        return "boolean"
+    if isinstance(e, n.Unary):
+        return "boolean" if e.op == "not" else _kind_of(p, e.operand)
+    if isinstance(e, n.Binary):
+        if e.op in ("and", "or", "=", "!=", "<", "<=", ">", ">=", "in", "notin"):
+            return "boolean"
+        from .check import arith_type
+
+        t = arith_type(e.op, n.TypeRef(_kind_of(p, e.left)), n.TypeRef(_kind_of(p, e.right)))
+        return t.kind if t is not None else "error"
+    if isinstance(e, n.Call):
+        f = e.func
+        if f in ("age", "year", "days_between", "count", "round", "round_down"):
+            return "integer"
+        if f in ("round_money", "round_down_money"):
+            return "money"
+        kinds = [_kind_of(p, a) for a in e.args]
+        if f == "abs":
+            return kinds[0]
+        if all(k in ("integer", "decimal") for k in kinds):
+            return "decimal" if "decimal" in kinds else "integer"
+        return kinds[0]
+    return "error"
+
+
+# ------------------------------------------------------------------ dated things
+
+
+@dataclass
+class _Periods:
+    """Split time at every date where a rule's validity or a parameter's value changes."""
+
+    cuts: list[dt.date]
+    rules: list[CheckedRule]  # rules with a validity period, in slot order
+    params: list[str]  # parameters, in slot order
+
+    def state(self, p: Program, day: dt.date) -> tuple[Any, ...]:
+        out: list[Any] = [r.valid_on(day) for r in self.rules]
+        for name in self.params:
+            per = p.parameters[name].period_on(day)
+            out.append(_NO_VALUE if per is None or per.value is None else per.value)
+        return tuple(out)
+
+
+class _NoValue:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<no value in force>"
+
+
+_NO_VALUE = _NoValue()
+
+
+# ------------------------------------------------------------------ dispatch
+
+
+_ATOM_OPS = ("=", "!=", "in", "notin")
+_OTHER = object()  # any value of the discriminating input that no rule names
+
+
+def _plain(v: Any) -> bool:
+    return type(v) in (str, int, bool)
+
+
+def _atom(e: n.Expr) -> tuple[str, str, tuple[Any, ...]] | None:
+    """``input = c`` / ``!=`` / ``in [..]`` / ``not in [..]`` with plain constants: (input, op, constants)."""
+    if not (isinstance(e, n.Binary) and e.op in _ATOM_OPS):
+        return None
+    left, right = e.left, e.right
+    if e.op in ("=", "!=") and isinstance(left, n.Literal) and isinstance(right, n.Ref):
+        left, right = right, left
+    if not (isinstance(left, n.Ref) and left.kind == "input"):
+        return None
+    if e.op in ("=", "!="):
+        if isinstance(right, n.Literal) and _plain(right.value):
+            return left.name, e.op, (right.value,)
+        return None
+    if isinstance(right, n.ListLit) and right.items and all(
+            isinstance(x, n.Literal) and _plain(x.value) for x in right.items):
+        return left.name, e.op, tuple(x.value for x in right.items)  # type: ignore[union-attr]
+    return None
+
+
+def _conjuncts(e: n.Expr | None) -> list[n.Expr]:
+    if e is None:
+        return []
+    if isinstance(e, n.Binary) and e.op == "and":
+        return _conjuncts(e.left) + _conjuncts(e.right)
+    return [e]
+
+
+def _atom_holds(op: str, consts: tuple[Any, ...], v: Any) -> bool:
+    if v is _OTHER:
+        return op in ("!=", "notin")
+    inside = any(v == c for c in consts)
+    return inside if op in ("=", "in") else not inside
+
+
+@dataclass
+class _Branch:
+    """One arm of a dispatch: the constants it covers (None: every other value) and what it settles."""
+
+    consts: tuple[Any, ...] | None
+    false_rules: frozenset[str]  # rules whose condition is false in this arm
+    true_atoms: frozenset[int]  # ids of atoms that are true in this arm
+
+
+# ------------------------------------------------------------------ code generation
+
+
+class _Gen:
+    def __init__(self, p: Program, dispatch: bool = True) -> None:
+        self.p = p
+        self.lines: list[str] = []
+        self.consts: dict[str, Any] = {}
+        self._const_ids: dict[tuple[type, Any], str] = {}
+        self.index = {name: k for k, name in enumerate(p.order)}
+        self.tmp = 0
+        self.flag = 0
+        self.uses_day = False
+        self.uses_state = False
+        self.tables: dict[str, str] = {}
+        self.table_data: dict[str, Any] = {}
+        rules_with_validity = [r for r in p.rules.values() if r.valid_from is not None or r.valid_until is not None]
+        self.periods = _Periods([], rules_with_validity, list(p.parameters))
+        self.rule_slot = {r.name: k for k, r in enumerate(rules_with_validity)}
+        self.param_slot = {name: len(rules_with_validity) + k for k, name in enumerate(p.parameters)}
+        cuts: set[dt.date] = set()
+        for r in rules_with_validity:
+            if r.valid_from is not None:
+                cuts.add(r.valid_from)
+            if r.valid_until is not None and r.valid_until < dt.date.max:
+                cuts.add(r.valid_until + dt.timedelta(days=1))
+        for par in p.parameters.values():
+            for per in par.periods:
+                cuts.add(per.start)
+                if per.end is not None and per.end < dt.date.max:
+                    cuts.add(per.end + dt.timedelta(days=1))
+        self.periods.cuts = sorted(cuts)
+        self.true_atoms: frozenset[int] = frozenset()
+        self.dispatch_input: str | None = self._choose_dispatch() if dispatch else None
+
+    # -------------------------------------------------------------- constants and names
+
+    def const(self, v: Any) -> str:
+        """A literal value as code: repr() for text, integers and booleans; a table entry otherwise."""
+        if v is None or type(v) in (bool, int):
+            return repr(v)
+        if type(v) is str:
+            return repr(v)
+        key = (type(v), repr(v))
+        found = self._const_ids.get(key)
+        if found is None:
+            found = f"_k{len(self.consts)}"
+            self.consts[found] = v
+            self._const_ids[key] = found
+        return found
+
+    def temp(self) -> str:
+        self.tmp += 1
+        return f"_t{self.tmp}"
+
+    def emit(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+    # -------------------------------------------------------------- dispatch analysis
+
+    def _choose_dispatch(self) -> str | None:
+        """The input that most rule conditions test against constants, if at least two rules do."""
+        count: dict[str, int] = {}
+        for r in self.p.rules.values():
+            seen = {a[0] for a in (_atom(c) for c in _conjuncts(r.when)) if a is not None}
+            for name in seen:
+                count[name] = count.get(name, 0) + 1
+        if not count:
+            return None
+        best = max(sorted(count), key=lambda k: count[k])
+        return best if count[best] >= 2 else None
+
+    def branches(self, rules: Iterable[str]) -> list[_Branch] | None:
+        d = self.dispatch_input
+        if d is None:
+            return None
+        atoms: dict[str, list[tuple[int, str, tuple[Any, ...]]]] = {}
+        for name in rules:
+            for c in _conjuncts(self.p.rules[name].when):
+                a = _atom(c)
+                if a is not None and a[0] == d:
+                    atoms.setdefault(name, []).append((id(c), a[1], a[2]))
+        if not atoms:
+            return None
+        consts: list[Any] = []
+        for lst in atoms.values():
+            for _i, _op, cs in lst:
+                for c in cs:
+                    if not any(type(c) is type(x) and c == x for x in consts):
+                        consts.append(c)
+        consts.sort(key=repr)
+
+        def settle(v: Any) -> tuple[frozenset[str], frozenset[int], frozenset[int]]:
+            false_rules, true_ids, false_ids = set(), set(), set()
+            for name, lst in atoms.items():
+                for aid, op, cs in lst:
+                    if _atom_holds(op, cs, v):
+                        true_ids.add(aid)
+                    else:
+                        false_ids.add(aid)
+                        false_rules.add(name)
+            return frozenset(false_rules), frozenset(true_ids), frozenset(false_ids)
+
+        other = settle(_OTHER)
+        groups: dict[frozenset[str], list[Any]] = {}
+        for c in consts:
+            fr, _t, _f = settle(c)
+            if fr != other[0]:
+                groups.setdefault(fr, []).append(c)
+        if not groups:
+            return None
+        out: list[_Branch] = []
+        for fr, members in groups.items():
+            true_ids = frozenset.intersection(*(settle(c)[1] for c in members))
+            out.append(_Branch(tuple(members), fr, true_ids))
+        # the arm for every other value also covers the constants that settle the same rules
+        rest = [c for c in consts if settle(c)[0] == other[0]]
+        true_rest = frozenset.intersection(other[1], *(settle(c)[1] for c in rest)) if rest else other[1]
+        out.append(_Branch(None, other[0], true_rest))
+        return out
+
+    # -------------------------------------------------------------- expressions
+
+    def value_ref(self, name: str) -> str:
+        k = self.index[name]
+        if self.always_known(name):
+            return f"v{k}"
+        return f"(v{k} if v{k} is not None else _bail())"
+
+    def always_known(self, name: str) -> bool:
+        """Is the value decided whenever the fast path gets past it? (a definition, a default, or a rule that
+        always applies: that rule or one of its exceptions decides, or the case leaves the fast path)"""
+        decl = self.p.values[name]
+        if decl.definition is not None or decl.default is not None:
+            return True
+        return any(self.p.rules[r].when is None and self.rule_slot.get(r) is None for r in decl.roots)
+
+    def expr(self, e: n.Expr) -> str:
+        if isinstance(e, n.Literal):
+            if isinstance(e.value, n.Duration):
+                raise AssertionError("a duration stands only beside a date")
+            return self.const(e.value)
+        if isinstance(e, n.Ref):
+            if e.kind == "input":
+                return f"i[{e.name!r}]"
+            if e.kind == "value":
+                return self.value_ref(e.name)
+            if e.kind == "param":
+                self.uses_state = True
+                t = self.temp()
+                return f"({t} if ({t} := S[{self.param_slot[e.name]}]) is not _NV else _bail())"
+            raise AssertionError("a table is not a value")
+        if isinstance(e, n.Lookup):
+            return self.lookup(e)
+        if isinstance(e, n.ListLit):
+            return "[" + "".join(self.expr(x) + ", " for x in e.items) + "]"
+        if isinstance(e, n.TupleLit):
+            return "(" + "".join(self.expr(x) + ", " for x in e.items) + ")"
+        if isinstance(e, n.Unary):
+            inner = self.expr(e.operand)
+            if e.op == "not":
+                return f"(not {inner})"
+            return f"(-{inner})" if e.op == "-" else inner
+        if isinstance(e, n.IsKnown):
+            return self.is_known(e)
+        if isinstance(e, n.Binary):
+            return self.binary(e)
+        if isinstance(e, n.Call):
+            return self.call(e)
+        raise AssertionError(f"cannot compile {type(e).__name__}")
+
+    def condition(self, e: n.Expr) -> str:
+        """A condition, with atoms that the dispatch arm settles as true left out."""
+        parts = [c for c in _flat("and", e) if id(c) not in self.true_atoms]
+        if not parts:
+            return "True"
+        return " and ".join(self.expr(c) for c in parts)
+
+    def table(self, name: str) -> str:
+        """The generated name of a table's index: key (a value, or a tuple for several key columns) -> cells."""
+        found = self.tables.get(name)
+        if found is not None:
+            return found
+        t = self.p.tables[name]
+        cols = list(t.columns)
+        single = len(t.keys) == 1
+        data: dict[Any, Any] = {}
+        for key, rows in t.rows.items():
+            k = key[0] if single else key
+            if t.dated:
+                data[k] = tuple((r.valid_from, r.valid_until, tuple(r.values[c] for c in cols)) for r in rows)
+            else:
+                data[k] = tuple(rows[0].values[c] for c in cols)
+        ident = f"_tab{len(self.tables)}"
+        self.tables[name] = ident
+        self.table_data[ident] = data
+        return ident
+
+    def key(self, keys: tuple[n.Expr, ...]) -> str:
+        if len(keys) == 1:
+            return self.expr(keys[0])
+        return "(" + "".join(self.expr(k) + ", " for k in keys) + ")"
+
+    def lookup(self, e: n.Lookup) -> str:
+        t = self.p.tables[e.table]
+        ident = self.table(e.table)
+        col = list(t.columns).index(e.column)
+        key = self.key(e.keys)
+        if t.dated:
+            self.uses_day = True
+            cell = f"_row_on({ident}, {key}, day)[{col}]"
+        else:
+            cell = f"{ident}[{key}][{col}]"
+        if any(r.values[e.column] is None for rows in t.rows.values() for r in rows):
+            tv = self.temp()
+            return f"({tv} if ({tv} := {cell}) is not None else _bail())"
+        return cell
+
+    def is_known(self, e: n.IsKnown) -> str:
+        op = e.operand
+        neg = e.negated
+        if isinstance(op, n.Ref) and op.kind == "input":
+            return f"({op.name!r} {'not in' if neg else 'in'} i)"
+        if isinstance(op, n.Ref) and op.kind == "value":
+            return f"(v{self.index[op.name]} is {'' if neg else 'not '}None)"
+        if isinstance(op, n.Ref) and op.kind == "param":
+            self.uses_state = True
+            return f"(S[{self.param_slot[op.name]}] is {'' if neg else 'not '}_NV)"
+        inner = self.expr(op)
+        return f"({'not ' if neg else ''}_known(lambda: {inner}))"
+
+    def binary(self, e: n.Binary) -> str:
+        op = e.op
+        if op in ("and", "or"):
+            return "(" + f" {op} ".join(self.expr(x) for x in _flat(op, e)) + ")"
+        if op in ("in", "notin") and isinstance(e.right, n.Ref) and e.right.kind == "table":
+            t = self.p.tables[e.right.name]
+            ident = self.table(e.right.name)
+            left = e.left
+            key = self.key(left.items) if isinstance(left, n.TupleLit) else self.expr(left)
+            if isinstance(left, n.TupleLit) and len(t.keys) == 1:
+                # a one-column table is indexed by the value itself; the interpreter by a 1-tuple
+                key = self.expr(left.items[0]) if len(left.items) == 1 else key
+            if t.dated:
+                self.uses_day = True
+                found = f"_has_row({ident}, {key}, day)"
+                return f"({found})" if op == "in" else f"(not {found})"
+            return f"({key} {'in' if op == 'in' else 'not in'} {ident})"
+        if op in ("in", "notin"):
+            right = e.right
+            word = "in" if op == "in" else "not in"
+            if isinstance(right, n.ListLit) and right.items and all(
+                    isinstance(x, n.Literal) and _plain(x.value) for x in right.items):
+                values = tuple(x.value for x in right.items)  # type: ignore[union-attr]
+                if len(values) > 4:
+                    return f"({self.expr(e.left)} {word} {self.const(frozenset(values))})"
+                return f"({self.expr(e.left)} {word} ({''.join(self.const(v) + ', ' for v in values)}))"
+            if isinstance(right, n.ListLit):
+                return f"({self.expr(e.left)} {word} ({''.join(self.expr(x) + ', ' for x in right.items)}))"
+            return f"({self.expr(e.left)} {word} {self.expr(right)})"
+        if op in ("=", "!=", "<", "<=", ">", ">="):
+            py = "==" if op == "=" else op
+            return f"({self.expr(e.left)} {py} {self.expr(e.right)})"
+        # arithmetic
+        ll, rr = e.left, e.right
+        if isinstance(rr, n.Literal) and isinstance(rr.value, n.Duration):
+            amount = rr.value.amount if op == "+" else -rr.value.amount
+            return f"_adur({self.expr(ll)}, {amount!r}, {rr.value.unit!r})"
+        if isinstance(ll, n.Literal) and isinstance(ll.value, n.Duration):
+            return f"_adur({self.expr(rr)}, {ll.value.amount!r}, {ll.value.unit!r})"
+        kl, kr = _kind_of(self.p, ll), _kind_of(self.p, rr)
+        a, b = self.expr(ll), self.expr(rr)
+        if op == "-" and kl == "date":
+            return f"({a} - {b}).days"
+        if op == "/":
+            if kl not in ("decimal", "money"):
+                a = f"_D({a})"
+            if kr not in ("decimal", "money", "integer"):
+                b = f"_D({b})"
+            return f"({a} / {b})"
+        if op in ("+", "-", "*"):
+            return f"({a} {op} {b})"
+        raise AssertionError(op)
+
+    def call(self, e: n.Call) -> str:
+        f = e.func
+        if f in ("round", "round_down"):
+            return self.round_number(e.args[0], f == "round_down")
+        args = [self.expr(a) for a in e.args]
+        if f == "age":
+            return f"_age({args[0]}, {args[1]})"
+        if f == "year":
+            return f"{args[0]}.year"
+        if f == "days_between":
+            return f"_dbw({args[0]}, {args[1]})"
+        if f == "count":
+            return f"len({args[0]})"
+        if f == "abs":
+            return f"abs({args[0]})"
+        if f in ("round_money", "round_down_money"):
+            mode = "_FLOOR" if f.startswith("round_down") else "_HU"
+            return f"_D({args[0]}).quantize(_CENT, {mode})"
+        if f in ("min", "max"):
+            kinds = {_kind_of(self.p, a) for a in e.args}
+            if len(kinds) == 1:
+                return f"{f}({', '.join(args)})"
+            return f"_minmax({f!r}, [{', '.join(args)}])"
+        raise AssertionError(f)
+
+    def round_number(self, arg: n.Expr, down: bool) -> str:
+        """round / round_down of a number. An integer times a decimal constant p/q is exact integer arithmetic."""
+        if isinstance(arg, n.Binary) and arg.op == "*":
+            for x, c in ((arg.left, arg.right), (arg.right, arg.left)):
+                if isinstance(c, n.Literal) and isinstance(c.value, Decimal) and c.kind == "decimal" \
+                        and _kind_of(self.p, x) == "integer" and c.value.is_finite():
+                    p_, q_ = c.value.as_integer_ratio()
+                    digits = len(c.value.as_tuple().digits)
+                    if digits > 20:
+                        break
+                    bound = 10 ** (27 - digits)  # the product is exact in 28 digits: no context rounding
+                    t = self.temp()
+                    x_code = self.expr(x)
+                    k = self.const(c.value)
+                    exact = f"{t} * {p_} // {q_}" if down else f"_rhu({t}, {p_}, {q_})"
+                    return f"({exact} if -{bound} < ({t} := {x_code}) < {bound} else _rnd({t} * {k}, {down}))"
+        if _kind_of(self.p, arg) == "integer":
+            t = self.temp()
+            return f"({t} if -{10 ** 27} < ({t} := {self.expr(arg)}) < {10 ** 27} else _rnd({t}, {down}))"
+        return f"_rnd({self.expr(arg)}, {down})"
+
+    def stored(self, e: n.Expr, kind: str) -> str:
+        """An expression's value as the interpreter stores it (amounts to the cent, integers as decimals)."""
+        code = self.expr(e)
+        if kind == "money":
+            if isinstance(e, n.Literal) or (isinstance(e, n.Ref) and e.kind == "value"):
+                return code
+            return f"{code}.quantize(_CENT, _HU)"
+        if kind == "decimal":
+            k = _kind_of(self.p, e)
+            if k == "integer":
+                return f"_D({code})"
+            if k != "decimal":
+                return f"_sdec({code})"
+        return code
+
+    # -------------------------------------------------------------- values
+
+    def valid(self, r: CheckedRule) -> str | None:
+        slot = self.rule_slot.get(r.name)
+        if slot is None:
+            return None
+        self.uses_state = True
+        return f"S[{slot}]"
+
+    def value_block(self, name: str, depth: int) -> None:
+        k = self.index[name]
+        decl = self.p.values[name]
+        kind = decl.type.kind
+        self.emit(depth, f"# {k}: " + _comment(name))
+        if decl.definition is not None:
+            self.emit(depth, f"v{k} = {self.stored(decl.definition, kind)}")
+            self.emit(depth, f"r{k} = None")
+            return
+        self.emit(depth, f"r{k} = None")
+        branches = self.branches(decl.rules)
+        if branches is None:
+            self.rule_trees(decl, depth, frozenset())
+        else:
+            assert self.dispatch_input is not None
+            self.emit(depth, f"_d = i[{self.dispatch_input!r}]")
+            if len(branches) > 6:
+                # many arms: the arm's number from a dictionary, then a binary search on it
+                arms = {c: j for j, br in enumerate(branches) if br.consts is not None for c in br.consts}
+                self.emit(depth, f"_b = {self.const(arms)}.get(_d, {len(branches) - 1})")
+                self.arm_tree(decl, branches, 0, len(branches), depth)
+            else:
+                for j, br in enumerate(branches):
+                    if br.consts is None:
+                        self.emit(depth, "else:" if j else "if True:")
+                    else:
+                        if len(br.consts) == 1:
+                            test = f"_d == {self.const(br.consts[0])}"
+                        elif len(br.consts) > 4:
+                            test = f"_d in {self.const(frozenset(br.consts))}"
+                        else:
+                            test = f"_d in ({''.join(self.const(c) + ', ' for c in br.consts)})"
+                        self.emit(depth, f"{'elif' if j else 'if'} {test}:")
+                    self.arm(decl, br, depth + 1)
+        if decl.default is not None:
+            self.emit(depth, f"if r{k} is None:")
+            self.emit(depth + 1, f"v{k} = {self.stored(decl.default, kind)}")
+        elif not self.always_known(name):
+            self.emit(depth, f"if r{k} is None:")
+            self.emit(depth + 1, f"v{k} = None")
+
+    def arm(self, decl: ValueDecl, br: _Branch, depth: int) -> None:
+        self.true_atoms = br.true_atoms
+        before = len(self.lines)
+        self.rule_trees(decl, depth, br.false_rules)
+        if len(self.lines) == before:
+            self.emit(depth, "pass")
+        self.true_atoms = frozenset()
+
+    def arm_tree(self, decl: ValueDecl, branches: list[_Branch], lo: int, hi: int, depth: int) -> None:
+        if hi - lo == 1:
+            self.arm(decl, branches[lo], depth)
+            return
+        mid = (lo + hi) // 2
+        self.emit(depth, f"if _b < {mid}:")
+        self.arm_tree(decl, branches, lo, mid, depth + 1)
+        self.emit(depth, "else:")
+        self.arm_tree(decl, branches, mid, hi, depth + 1)
+
+    def subtree(self, name: str) -> set[str]:
+        """The exceptions below a rule, at any depth."""
+        out: set[str] = set()
+        todo = list(self.p.exceptions.get(name, ()))
+        while todo:
+            c = todo.pop()
+            if c not in out:
+                out.add(c)
+                todo.extend(self.p.exceptions.get(c, ()))
+        return out
+
+    def rule_trees(self, decl: ValueDecl, depth: int, false_rules: frozenset[str]) -> None:
+        k = self.index[decl.name]
+        emitted: list[str] = []  # rules whose report is emitted so far, in order
+        chain: list[str] = []  # the open if/elif chain of rules that cannot apply together
+        done: dict[str, str] = {}  # rule -> its flag, for exceptions shared by several rules
+
+        def apart(name: str, others: list[str]) -> bool:
+            """Provably, ``name`` cannot apply together with any of ``others``."""
+            if len(others) > 64:
+                return False
+            when = self.p.rules[name].when
+            return all(_disjoint(when, self.p.rules[o].when) for o in others)
+
+        def dead(name: str) -> bool:
+            """No rule in this subtree can apply in this arm."""
+            return name in false_rules and all(dead(c) for c in self.p.exceptions.get(name, ()))
+
+        def report(r: CheckedRule, d: int) -> None:
+            value = self.stored(r.value, decl.type.kind)
+            # a rule reports only when no exception below it applied: those cannot be before it
+            below = self.subtree(r.name)
+            first = apart(r.name, [o for o in emitted if o not in below])
+            emitted.append(r.name)
+            if first:  # no rule before it can have applied
+                self.emit(d, f"v{k} = {value}")
+                self.emit(d, f"r{k} = {r.name!r}")
+            else:
+                self.emit(d, f"_x = {value}")
+                self.emit(d, f"if r{k} is None:")
+                self.emit(d + 1, f"v{k} = _x")
+                self.emit(d + 1, f"r{k} = {r.name!r}")
+                self.emit(d, f"elif _x != v{k}:")
+                self.emit(d + 1, "raise _Bail")  # unrelated rules give different values: a conflict
+
+        def tree(name: str, d: int, need_flag: bool) -> str | None:
+            """Code for the rule ``name`` and its exceptions; returns the flag saying whether any applied."""
+            if name in done:
+                return done[name]
+            r = self.p.rules[name]
+            kids = [c for c in self.p.exceptions.get(name, ()) if not dead(c)]
+            if kids:
+                chain.clear()
+            flags = [f for f in (tree(c, d, True) for c in kids) if f is not None]
+            mine = name not in false_rules
+            if not mine and not flags:
+                return None
+            if not kids and not need_flag and mine:
+                # a rule on its own: continue an if/elif chain when it cannot apply with the rules in it
+                r_tests = [t for t in (self.valid(r), self.condition(r.when) if r.when is not None else None)
+                           if t is not None and t != "True"]
+                if chain and r_tests and apart(name, chain):
+                    self.emit(d, f"elif {' and '.join(r_tests)}:")
+                    report(r, d + 1)
+                    chain.append(name)
+                    return None
+                chain.clear()
+                if r_tests:
+                    self.emit(d, f"if {' and '.join(r_tests)}:")
+                    report(r, d + 1)
+                    chain.append(name)
+                else:
+                    report(r, d)
+                return None
+            chain.clear()
+            flag = None
+            if need_flag or len(flags) > 0:
+                self.flag += 1
+                flag = f"_h{self.flag}"
+            tests = []
+            if flags:
+                self.emit(d, f"{flag} = {' or '.join(flags)}")
+                tests.append(f"not {flag}")
+            if mine:
+                v = self.valid(r)
+                if v is not None:
+                    tests.append(v)
+                if r.when is not None:
+                    cond = self.condition(r.when)
+                    if cond != "True":
+                        tests.append(cond)
+                if tests:
+                    self.emit(d, f"if {' and '.join(tests)}:")
+                    report(r, d + 1)
+                    if flag is not None:
+                        self.emit(d + 1, f"{flag} = True")
+                    if need_flag and not flags:
+                        self.emit(d, "else:")
+                        self.emit(d + 1, f"{flag} = False")
+                else:
+                    report(r, d)
+                    if flag is not None:
+                        self.emit(d, f"{flag} = True")
+            if flag is not None:
+                done[name] = flag
+            return flag
+
+        for root in decl.roots:
+            if root in false_rules and not self.p.exceptions.get(root):
+                continue  # false in this arm, and nothing below it
+            tree(root, depth, False)
+
+    # -------------------------------------------------------------- the function
+
+    def generate(self) -> str:
+        body_start = len(self.lines)
+        for name in self.p.order:
+            self.value_block(name, 2)
+        body = self.lines[body_start:]
+        self.lines = self.lines[:body_start]
+        order = self.p.order
+        vals = "".join(f"v{k}, " for k in range(len(order)))
+        rules = "".join(f"r{k}, " for k in range(len(order)))
+        head = [
+            "def _run(i, day):",
+            "    try:",
+        ]
+        if self.uses_state:
+            head += [
+                "        S = _bd.get(day)",
+                "        if S is None:",
+                "            S = _state(day)",
+            ]
+        tail = [
+            f"        return _new(_FR, (({vals}), ({rules}), _K))",
+            "    except Exception:",
+            "        return None",
+        ]
+        return "\n".join(head + body + tail) + "\n"
+
+
+def _flat(op: str, e: n.Expr) -> list[n.Expr]:
+    if isinstance(e, n.Binary) and e.op == op:
+        return _flat(op, e.left) + _flat(op, e.right)
+    return [e]
+
+
+def _comment(name: str) -> str:
+    """A value's name for a comment line: only word characters and dots survive."""
+    return re.sub(r"[^\w.]", "_", name)[:80]
+
+
+# ------------------------------------------------------------------ audit
+
+
+def audit(source: str, constants: Iterable[str]) -> None:
+    """Refuse generated code that does anything but compute: a guard against injection through rule data."""
+    tree = ast.parse(source)
+    allowed = set(_HELPERS) | set(_BUILTINS) | set(constants) | {"_NV", "_DATE"}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.ClassDef, ast.AsyncFunctionDef,
+                             ast.Await, ast.Yield, ast.YieldFrom, ast.With, ast.Delete, ast.Starred)):
+            raise AssertionError(f"generated code may not contain {type(node).__name__}")
+        if isinstance(node, ast.Name):
+            if not (node.id in allowed or _LOCAL.match(node.id)):
+                raise AssertionError(f"generated code names an unknown identifier {node.id!r}")
+        elif isinstance(node, ast.Attribute):
+            if node.attr not in _ATTRIBUTES:
+                raise AssertionError(f"generated code uses an unknown attribute {node.attr!r}")
+        elif isinstance(node, ast.Constant):
+            if not (node.value is None or type(node.value) in (str, int, bool)):
+                raise AssertionError(f"generated code holds a constant of type {type(node.value).__name__}")
+        elif isinstance(node, ast.FunctionDef):
+            if node.name not in _FUNCTIONS:
+                raise AssertionError(f"generated code defines {node.name!r}")
+        elif isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Name):
+                if f.id not in _HELPERS and f.id not in _BUILTINS and f.id not in ("_state", "_date", "_conv", "_ty"):
+                    raise AssertionError(f"generated code calls {f.id!r}")
+                if f.id == "_ty" and (len(node.args) != 1 or node.keywords):
+                    raise AssertionError("generated code calls type() with more than one argument")
+            elif isinstance(f, ast.Attribute):
+                if f.attr not in ("quantize", "get"):
+                    raise AssertionError(f"generated code calls .{f.attr}")
+            else:
+                raise AssertionError("generated code calls something computed")
+
+
+# ------------------------------------------------------------------ typing the facts of a case
+
+
+def _typer_source(p: Program, consts: dict[str, Any]) -> str:
+    """A function from the facts of a case (nested mappings, as JSON or YAML gives them) to typed inputs.
+
+    It accepts only what ``cases.typed_inputs`` accepts and gives the same
+    values; for anything else (an unknown field, a value of another type, a
+    bad date) it returns None and the caller asks typed_inputs, whose error
+    names the field.
+    """
+    lines = ["def _typer(d):", "    try:", "        o = {}"]
+    tree: dict[str, Any] = {}
+    for name in p.inputs:
+        node = tree
+        parts = name.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node.setdefault(parts[-1], name)
+    counter = [0]
+
+    def const(v: Any) -> str:
+        ident = f"_k{len(consts)}"
+        consts[ident] = v
+        return ident
+
+    def leaf(name: str, depth: int) -> None:
+        pad = "    " * depth
+        t = p.inputs[name].type
+        k = t.kind
+        key = repr(name)
+        if k == "boolean":
+            lines.append(f"{pad}if v is not True and v is not False: return None")
+        elif k == "integer":
+            lines.append(f"{pad}if _ty(v) is not int: return None")
+        elif k == "text":
+            lines.append(f"{pad}if _ty(v) is not str: return None")
+        elif k == "enum":
+            lines.append(f"{pad}if _ty(v) is not str or v not in {const(frozenset(t.choices))}: return None")
+        elif k == "date":
+            lines.append(f"{pad}if _ty(v) is str: v = _dates.get(v) or _date(v)")
+            lines.append(f"{pad}elif _ty(v) is not _DATE: return None")
+        else:
+            lines.append(f"{pad}v = _conv(v, {const(t)}, {key})")
+        lines.append(f"{pad}o[{key}] = v")
+
+    def level(node: dict[str, Any], source: str, depth: int) -> None:
+        pad = "    " * depth
+        m = f"m{counter[0]}"
+        counter[0] += 1
+        lines.append(f"{pad}{m} = 0")
+        for part, sub in node.items():
+            var = "v" if isinstance(sub, str) else f"g{counter[0]}"
+            lines.append(f"{pad}{var} = {source}.get({part!r}, _M)")
+            lines.append(f"{pad}if {var} is not _M:")
+            lines.append(f"{pad}    {m} += 1")
+            lines.append(f"{pad}    if {var} is not None:")
+            if isinstance(sub, str):
+                leaf(sub, depth + 2)
+            else:
+                lines.append(f"{pad}        if _ty({var}) is not dict: return None")
+                level(sub, var, depth + 2)
+        lines.append(f"{pad}if {m} != len({source}): return None")
+
+    level(tree, "d", 2)
+    lines += ["        return o", "    except Exception:", "        return None"]
+    return "\n".join(lines) + "\n"
+
+
+def compile_typer(program: Program) -> Callable[[Mapping[str, Any]], dict[str, Any] | None]:
+    """Compile the function that types the facts of a case (see ``_typer_source``)."""
+    from .cases import convert
+
+    consts: dict[str, Any] = {}
+    source = _typer_source(program, consts)
+    audit(source, consts)
+    dates: dict[str, dt.date] = {}
+
+    def parse_date(text: str) -> dt.date:
+        d = dt.date.fromisoformat(text)  # a ValueError leaves the fast path: typed_inputs says what is wrong
+        if len(dates) > 100_000:
+            dates.clear()
+        dates[text] = d
+        return d
+
+    namespace: dict[str, Any] = {"__builtins__": dict(_BUILTINS), "_M": _NO_VALUE, "_ty": type, "_DATE": dt.date,
+                                 "_dates": dates, "_date": parse_date, "_conv": convert}
+    namespace.update(consts)
+    exec(compile(source, "<passendezorg typer>", "exec"), namespace)  # noqa: S102 - audited, from checked names
+    return namespace["_typer"]  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------ the compiled program
+
+
+@dataclass
+class CompiledProgram:
+    """A rule book compiled to Python. ``run`` is the fast path; ``evaluate`` always answers."""
+
+    program: Program
+    source: str
+    names: tuple[str, ...]
+    kinds: tuple[int, ...]
+    dispatch_input: str | None
+    run: Callable[[Mapping[str, Any], dt.date], FastResult | None] = field(repr=False)
+
+    def evaluate(self, inputs: Mapping[str, Any], day: dt.date) -> FastResult | dict[str, Outcome]:
+        """The fast result, or the interpreter's outcomes when the fast path does not decide the case."""
+        fast = self.run(inputs, day)
+        if fast is not None:
+            return fast
+        return Evaluation(self.program, inputs, day, trace=False).run()
+
+    def outcomes_of(self, fast: FastResult) -> dict[str, tuple[str, Any, str | None]]:
+        """(status, value, deciding rule) per value, by name."""
+        return {name: (s, v, r) for name, s, v, r in zip(self.names, fast.statuses, fast.values, fast.rules)}
+
+
+def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
+    """Generate and compile the fast path of a checked rule book (once; the result is immutable)."""
+    g = _Gen(program, dispatch)
+    source = g.generate()
+    audit(source, list(g.consts) + list(g.table_data))
+    namespace: dict[str, Any] = {"__builtins__": dict(_BUILTINS)}
+    namespace.update(_HELPERS)
+    namespace.update(g.consts)
+    namespace.update(g.table_data)
+    namespace["_NV"] = _NO_VALUE
+    kinds = tuple(
+        BY_DEFINITION if program.values[v].definition is not None
+        else WITH_DEFAULT if program.values[v].default is not None else NO_DEFAULT
+        for v in program.order
+    )
+    namespace["_K"] = kinds
+    periods = g.periods
+    by_date: dict[dt.date, tuple[Any, ...]] = {}
+    by_period: dict[int, tuple[Any, ...]] = {}
+    cuts = periods.cuts
+
+    def state(day: dt.date) -> tuple[Any, ...]:
+        k = bisect.bisect_right(cuts, day)
+        s = by_period.get(k)
+        if s is None:
+            s = by_period[k] = periods.state(program, day)
+        if len(by_date) > 65536:
+            by_date.clear()
+        by_date[day] = s
+        return s
+
+    namespace["_bd"] = by_date
+    namespace["_state"] = state
+    code = compile(source, f"<passendezorg compiled {program.content_hash[:19]}>", "exec")
+    exec(code, namespace)  # noqa: S102 - audited source, generated from checked names only
+    return CompiledProgram(program, source, tuple(program.order), kinds, g.dispatch_input, namespace["_run"])
+
+
+# ------------------------------------------------------------------ cache of checked rule books
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("PASSENDEZORG_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "passendezorg" if not os.environ.get("PASSENDEZORG_CACHE") else Path(base)
+
+
+def _mappingproxy(d: dict[Any, Any]) -> Mapping[Any, Any]:
+    from types import MappingProxyType
+
+    return MappingProxyType(d)
+
+
+def _mappingproxy_reduce(m: Any) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return _mappingproxy, (dict(m),)
+
+
+def load_cached(path: str | Path, directory: Path | None = None) -> Any:
+    """Load and check a rule book, reusing the checked result of an earlier run with the same files.
+
+    The key is a hash of every rule file's name and bytes; the entry also
+    records the hash of every table file, so a changed table invalidates it.
+    Returns a RuleBook (raises RuleBookError like ``load_rules``). The cache
+    lives in ``$PASSENDEZORG_CACHE`` or ``~/.cache/passendezorg`` (mode 0700):
+    like ``__pycache__``, whoever can write there can run code as you.
+    """
+    import copyreg
+    from types import MappingProxyType
+
+    from .rulebook import RuleBook, check_path, rule_files
+
+    root = Path(path)
+    files = rule_files(root)
+    base = root if root.is_dir() else root.parent
+    h = hashlib.sha256()
+    h.update(f"{COMPILER_VERSION}\0{sys.version}\0{_package_version()}\0".encode())
+    for f in files:
+        h.update(str(f.relative_to(base)).encode("utf-8") + b"\0" + f.read_bytes() + b"\0")
+    where = directory or cache_dir()
+    entry = where / f"{h.hexdigest()}.pickle"
+    if entry.is_file():
+        try:
+            with entry.open("rb") as fh:
+                tables, program, warnings = pickle.load(fh)
+            if all(_file_digest(base / name) == digest for name, digest in tables.items()):
+                return RuleBook(program, warnings)
+        except Exception:  # noqa: BLE001 - a stale or broken entry is rebuilt
+            pass
+    report = check_path(root)
+    from .errors import RuleBookError
+
+    if report.program is None:
+        raise RuleBookError(report.diagnostics, report.sources)
+    program = report.program
+    rule_names = {str(f.relative_to(base)) for f in files}
+    tables = {name: hashlib.sha256(data).hexdigest() for name, data in program.files.items() if name not in rule_names}
+    try:
+        where.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _mappingproxy_reduce}
+            pickler.dump((tables, program, report.warnings))
+        os.replace(tmp, entry)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        pass  # no cache: only slower next time
+    return RuleBook(program, report.warnings)
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _package_version() -> str:
+    from . import __version__
+
+    return __version__
