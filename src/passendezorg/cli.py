@@ -249,6 +249,13 @@ def schema(which: str, rules_dir: str | None) -> None:
     click.echo(json.dumps(out if which == "both" else out[which], indent=2, ensure_ascii=False))
 
 
+from .cli_claims import register as _register_claims  # noqa: E402 - the commands need `main` defined
+from .cli_docs import register as _register_docs  # noqa: E402
+
+_register_claims(main)
+_register_docs(main)
+
+
 def run() -> None:  # pragma: no cover - console entry
     main()
 
