@@ -139,6 +139,7 @@ class Checker:
         self.tables: dict[str, Table] = {}
         self.table_bytes: dict[str, bytes] = {}
         self.language = "english"
+        self.file_languages: dict[str, str] = {}
         self.reads: dict[str, set[str]] = {}  # rule or value -> values it reads
 
     # ------------------------------------------------------------ reporting
@@ -188,6 +189,7 @@ class Checker:
             n.ParameterDecl: "parameter", n.TableDecl: "table", n.Rule: "rule",
         }
         for f in self.files:
+            self.file_languages[f.path] = f.language
             if f.language == "nederlands":
                 self.language = "nederlands"
             if f.ruleset is not None:
@@ -215,7 +217,7 @@ class Checker:
                 name = item.name
                 if name in seen:
                     other_kind, other_span = seen[name]
-                    what = f"{kind} `{name}`" if other_kind == kind else f"`{name}` (a {other_kind} and a {kind})"
+                    what = f"{kind} `{name}`" if other_kind == kind else f"`{name}` ({_a(other_kind)} and {_a(kind)})"
                     self.error("duplicate", f"{what} is declared twice", item.span,
                                "rename one of them" if kind == "rule" else "declare each name once in the rule book",
                                (("first declared here", other_span),))
@@ -299,11 +301,11 @@ class Checker:
         if self.base is not None:
             try:
                 rel = str(path.resolve().relative_to(self.base.resolve()))
-            except ValueError:
+            except (ValueError, OSError):
                 rel = decl.file
         try:
             raw = path.read_bytes()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL character in the name
             self.error("table", f"table file `{decl.file}` of table `{decl.name}` cannot be read", decl.span,
                        f"looked for {path}; table files are named relative to the rule file")
             return None
@@ -470,7 +472,7 @@ class Checker:
             roots = tuple(r for r in rules if not checked[r].exception_to)
             if definition is None and not rules and default is None:
                 self.warn("never-decided", f"no rule decides `{d.name}` and it has no default", d.span,
-                          "add a rule with `then " + d.name + " = …` or a default")
+                          f"add a rule with `{self.kw('then', d.span)} {d.name} = …` or a `{self.kw('default', d.span)}`")
             values[d.name] = ValueDecl(d.name, d.type, d.description, isinstance(d, n.OutputDecl),
                                        definition, default, rules, roots, d.span)
         return values, checked
@@ -481,8 +483,9 @@ class Checker:
         for clause, word in (("when", "when"), ("then", "then"), ("because", "because"), ("valid_from", "valid from"),
                              ("valid_until", "valid until")):
             if counts.get(clause, 0) > 1:
-                self.error("rule", f"rule `{rule.name}` has more than one `{self.kw(word)}`", rule.span,
-                           "combine conditions with `and`; a rule assigns one value" if clause != "because" else None)
+                hint = f"combine conditions with `{self.kw('and', rule.span)}`; a rule assigns one value"
+                self.error("rule", f"rule `{rule.name}` has more than one `{self.kw(word, rule.span)}`", rule.span,
+                           hint if clause != "because" else None)
         if counts.get("valid_from", 0) and counts.get("valid_until", 0) > 1:
             pass
         if rule.valid_from and rule.valid_until and rule.valid_until < rule.valid_from:
@@ -491,10 +494,10 @@ class Checker:
         sources = tuple(s for s in (self.resolve_source(r) for r in rule.sources) if s is not None)
         if not rule.sources:
             self.warn("no-source", f"rule `{rule.name}` has no source", rule.span,
-                      f"add `{self.kw('source')} <id> \"<article>\"` so that every decision can be traced")
+                      f"add `{self.kw('source', rule.span)} <id> \"<article>\"` so that every decision can be traced")
         if rule.target is None or rule.value is None:
-            self.error("rule", f"rule `{rule.name}` has no `{self.kw('then')}`", rule.span,
-                       f"say what the rule decides: `{self.kw('then')} <output> = <value>`")
+            self.error("rule", f"rule `{rule.name}` has no `{self.kw('then', rule.span)}`", rule.span,
+                       f"say what the rule decides: `{self.kw('then', rule.span)} <output> = <value>`")
             return None
         target_span = rule.target_span or rule.span
         target_type: n.TypeRef | None = None
@@ -512,7 +515,7 @@ class Checker:
             else:
                 self.error("unknown-name", f"`{rule.target}` is not a declared output or derived value", target_span,
                            suggest(rule.target, [*self.outputs, *self.derived])
-                           or f"declare it: `{self.kw('output')} {rule.target} : <type>`")
+                           or f"declare it: `{self.kw('output', rule.span)} {rule.target} : <type>`")
         when = None
         if rule.when is not None:
             when = self.typed(rule.when, BOOLEAN, rule.name, "the condition")
@@ -526,12 +529,15 @@ class Checker:
             rs.name if rs else None, rule.span, order,
         )
 
-    def kw(self, english: str) -> str:
-        if self.language == "english":
+    def kw(self, english: str, where: Span | None = None) -> str:
+        """A keyword in the language of the file ``where`` points into (else of the rule book)."""
+        language = self.file_languages.get(where.file, self.language) if where is not None else self.language
+        if language == "english":
             return english
         return {
             "source": "bron", "then": "dan", "when": "als", "because": "omdat", "valid from": "geldig vanaf",
             "valid until": "geldig tot en met", "output": "uitvoer", "exception to": "uitzondering op",
+            "default": "standaard", "and": "en",
         }.get(english, english)
 
     # ------------------------------------------------------------ exceptions, cycles, overlaps
@@ -647,7 +653,7 @@ class Checker:
                               f"rules `{a}` and `{b}` both decide `{v.name}`, can both apply, and are not related "
                               "by an exception", rb.span,
                               f"if both apply the answer is a conflict; make one an exception to the other "
-                              f"(`{self.kw('exception to')} {a}`) or add a condition that excludes the other",
+                              f"(`{self.kw('exception to', rb.span)} {a}`) or add a condition that excludes the other",
                               (("the other rule", ra.span),))
 
     # ------------------------------------------------------------ expressions
@@ -868,8 +874,13 @@ class Checker:
             rt = ERROR
         result = arith_type(op, lt, rt)
         if result is None:
-            self.error("type", f"cannot apply `{op}` to {type_name(lt)} and {type_name(rt)}", e.span,
-                       _conversion_hint(lt, rt))
+            hint = _conversion_hint(lt, rt)
+            if op in ("+", "-") and lt.kind == "date" and rt.kind == "integer":
+                dutch = self.file_languages.get(e.span.file, self.language) == "nederlands"
+                unit, others = ("dagen", "maanden, jaar") if dutch else ("days", "months, years")
+                shown = f"{rr.value} {unit}" if isinstance(rr, n.Literal) else f"… {unit}"
+                hint = f"a date moves by a duration: write `{shown}` (or {others})"
+            self.error("type", f"cannot apply `{op}` to {type_name(lt)} and {type_name(rt)}", e.span, hint)
             result = ERROR
         return n.Binary(op, lr, rr, e.span), result
 
@@ -1112,6 +1123,11 @@ def _atoms(e: n.Expr | None) -> list[tuple[str, str, Any]] | None:
     if isinstance(e, n.Unary) and e.op == "not" and isinstance(e.operand, n.Ref):
         return [(e.operand.name, "=", False)]
     return []
+
+
+def _a(word: str) -> str:
+    """`a rule`, `an output`."""
+    return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
 def _atom_key(e: n.Expr) -> str | None:

@@ -174,7 +174,7 @@ def _syntax_diagnostic(e: UnexpectedInput, path: str, language: str, text: str) 
                 "error", "syntax", f"the expression before `{word}` is not complete", Span(path, kline, kcol),
                 f"`{word}` is a keyword; finish the expression before it (a value or a name is missing)",
             )
-        message = f"unexpected {_token_text(tok)}"
+        message = "the file ends too early" if tok.type == "$END" else f"unexpected {_token_text(tok)}"
         expected = _describe_expected(set(e.accepts or e.expected or ()), language)
         if expected:
             message += f"; {expected}"
