@@ -928,3 +928,31 @@ def test_decimals_are_written_in_plain_digits(make_book: MakeBook) -> None:
     value = book.evaluate({"day": "2024-01-01", "n": 10}).value("ratio")
     assert Decimal(value) == 100
     assert "E" not in value.upper()
+
+
+def test_a_dutch_decision_gives_the_engine_reasons_in_dutch(make_book: MakeBook) -> None:
+    """The JSON keeps the engine's reason as it is; the Dutch rendering says it in Dutch."""
+    from passendezorg.explain import render_decision
+
+    book = make_book(
+        "taal nederlands\n"
+        "invoer dag : datum\n"
+        "invoer n : geheel getal\n"
+        "peildatum dag\n"
+        "parameter prijs : bedrag\n"
+        '  vanaf 2025-01-01 = € 10,00  bron "s"\n'
+        "uitvoer totaal : bedrag\n"
+        "uitvoer deel : decimaal\n"
+        "regel r\n"
+        '  bron "s"\n'
+        "  dan totaal = prijs\n"
+        "regel q\n"
+        '  bron "s"\n'
+        "  dan deel = 1 / n\n"
+    )
+    d = book.evaluate({"dag": "2024-06-01", "n": 0})
+    assert d.outputs["totaal"].reason == "no value of `prijs` is in force on 2024-06-01"
+    text = render_decision(d, "nederlands")
+    assert "op 2024-06-01 geldt er geen waarde voor `prijs`" in text
+    assert "deling door nul op regel 14" in text
+    assert "no value" not in text and "division" not in text

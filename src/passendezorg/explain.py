@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -75,6 +76,32 @@ def render_decision(d: Decision, language: str = "english", color: bool = False,
     return "\n".join(out)
 
 
+_DUTCH_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(a), b) for a, b in (
+    (r"^no value of `(?P<n>[^`]+)` is in force on (?P<d>\S+)$", "op {d} geldt er geen waarde voor `{n}`"),
+    (r"^table `(?P<t>[^`]+)` has no row for (?P<k>.+?) in force on (?P<d>\S+)$",
+     "tabel `{t}` heeft geen rij voor {k} die geldt op {d}"),
+    (r"^table `(?P<t>[^`]+)` has no row for (?P<k>.+)$", "tabel `{t}` heeft geen rij voor {k}"),
+    (r"^no value is known in `(?P<t>[^`]+)` for (?P<k>.+), column `(?P<c>[^`]+)`, on (?P<d>\S+)$",
+     "in tabel `{t}` is voor {k} geen waarde bekend in kolom `{c}` op {d}"),
+    (r"^division by zero at line (?P<l>\d+)$", "deling door nul op regel {l}"),
+    (r"^`(?P<n>[^`]+)` has a conflict$", "`{n}` heeft een conflict"),
+    (r"^`(?P<n>[^`]+)` cannot be computed$", "`{n}` kan niet worden berekend"),
+    (r"^no rule applies and there is no default$", "geen regel is van toepassing en er is geen standaardwaarde"),
+    (r"^it depends on values that are not known$", "het hangt af van waarden die niet bekend zijn"),
+))
+
+
+def reason_text(reason: str, language: str) -> str:
+    """An engine's reason in the reader's language (the decision's JSON keeps the English text)."""
+    if language != "nederlands":
+        return reason
+    for pattern, dutch in _DUTCH_REASONS:
+        m = pattern.match(reason)
+        if m:
+            return dutch.format(**m.groupdict())
+    return reason
+
+
 def _render_output(name: str, o: OutputDecision, lab: dict[str, str], language: str, style: Any) -> list[str]:
     lines = []
     if o.status in ("value", "default"):
@@ -84,7 +111,7 @@ def _render_output(name: str, o: OutputDecision, lab: dict[str, str], language: 
         if o.needs:
             lines.append(f"  {lab['needs']}: {', '.join(o.needs)}")
         elif o.reason:
-            lines.append(f"  {o.reason}")
+            lines.append(f"  {reason_text(o.reason, language)}")
     elif o.status == "conflict":
         lines.append(f"{style(name, bold=True)}: {style(lab['conflict'], fg='red', bold=True)}")
         for c in o.conflict:
@@ -93,7 +120,7 @@ def _render_output(name: str, o: OutputDecision, lab: dict[str, str], language: 
                          + (f"  ({src})" if src else ""))
     else:
         lines.append(f"{style(name, bold=True)}: {style(lab['error'], fg='red', bold=True)}")
-        lines.append(f"  {o.reason}")
+        lines.append(f"  {reason_text(o.reason or '', language)}")
     if o.status == "default":
         lines.append(f"  {lab['default']}")
     if o.rule is not None:
@@ -157,7 +184,7 @@ def why_not(program: Program, ev: Evaluation, results: dict[str, Outcome], rule:
                 return (f"regel {rule.name}: de voorwaarde `{text}` kan niet worden bepaald; nodig: {needs}" if nl
                         else f"rule {rule.name}: the condition `{text}` cannot be decided; it needs: {needs}")
             if isinstance(v, Fail):
-                return (f"regel {rule.name}: de voorwaarde `{text}` kan niet worden berekend: {v.reason}" if nl
+                return (f"regel {rule.name}: de voorwaarde `{text}` kan niet worden berekend: {reason_text(v.reason, lang)}" if nl
                         else f"rule {rule.name}: the condition `{text}` cannot be computed: {v.reason}")
     o = results[rule.target]
     for r, by in o.overridden:
