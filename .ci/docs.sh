@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# CI for the documentation site: build it from the rule book (catalogue and CLI reference
-# generated fresh, mkdocs build --strict), then open it in headless Chromium and check that
-# the catalogue renders. The screenshots are kept in artefacts/ (not in git).
+# CI for the documentation site: build it with `mkdocs build --strict` (the rule catalogue and the
+# command line reference are generated fresh by the build), then open it in headless Chromium
+# (Debian's package, installed here if missing) and check that the catalogue renders: a rule's
+# title and source link, the exception diagram drawn by mermaid, the offline search.
+# The screenshots are kept in artefacts/ (not in git). Any failure stops the script with exit 1.
+#
+# Expects .venv with `pip install -e ".[dev]"` (or ".[docs]"); creates it if it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fail() { echo "docs CI FAILED: $*" >&2; exit 1; }
+seconds() { echo $(( $(date +%s) - $1 )); }
+
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  start=$(date +%s)
+  apt-get update -qq || fail "apt-get update"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+    || fail "could not install Debian's chromium package"
+  echo "docs: installed chromium in $(seconds "$start") s"
 fi
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q -e ".[docs]"
 fi
+.venv/bin/python -c "import material" 2>/dev/null || fail ".venv has no mkdocs-material: pip install -e '.[dev]'"
 
-export NO_MKDOCS_2_WARNING=1
-PYTHON=.venv/bin/python scripts/build_docs.sh
-.venv/bin/python scripts/browser_check.py --site site --artefacts artefacts
+start=$(date +%s)
+PYTHON=.venv/bin/python scripts/build_docs.sh --site site || fail "mkdocs build --strict (see above)"
+echo "docs: site built in $(seconds "$start") s"
+
+start=$(date +%s)
+.venv/bin/python scripts/browser_check.py --site site --artefacts artefacts || fail "browser check (see above)"
+echo "docs: browser check done in $(seconds "$start") s"

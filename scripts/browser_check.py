@@ -1,43 +1,51 @@
 #!/usr/bin/env python3
 """Open the built documentation site in headless Chromium and check that the catalogue renders.
 
-The site is served on 127.0.0.1 from a thread, and Chromium may reach nothing else
-(every other host name resolves to nothing), so the check also proves that the
-pages need no network: mermaid, the fonts and the search are served with the site.
+The site is served on 127.0.0.1 from a thread. Chromium is driven over the DevTools
+protocol on a pipe (no extra Python package), and may reach nothing but that server:
+every other host name resolves to nothing, and every request the pages make is
+recorded, so the check also proves that the pages need no network (mermaid, the
+fonts and the search are served with the site).
 
-It opens a ruleset page and an output page of the catalogue and checks, in the DOM
-after the scripts have run, that a rule's title is there as a heading, that its
-source link is there, and that the exception tree was drawn by mermaid as an SVG;
-and it searches for the rule's name with the site's own search.
-It keeps a screenshot of both pages under artefacts/ (a build artefact, not in git).
+On a ruleset page of the catalogue it checks, in the live DOM after the scripts have
+run, that a rule's title is there as a heading and that its source link is in the
+rule's section; on the page of the value the rule decides, that mermaid drew the
+exception tree as an SVG flowchart showing the rule and an exception; and that the
+site's own search finds the rule. It fails on an uncaught script error. It keeps a
+screenshot of the rule and of the diagram under artefacts/ (a build artefact, not in git).
 
 Usage: scripts/browser_check.py [--build] [--site DIR] [--rules DIR] [--cases DIR] [--artefacts DIR]
+Exit status: 0 all checks passed, 1 a check failed (each failure is printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import functools
-import html
 import http.server
+import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+WIDTH, HEIGHT = 1280, 1000
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
     # only the local server can be reached: everything the pages need must be served with the site
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--hide-scrollbars", "--window-size=1280,1600",
+    "--hide-scrollbars", f"--window-size={WIDTH},{HEIGHT}", "--remote-debugging-pipe",
 ]
 
 
@@ -73,24 +81,118 @@ def serve(site: Path) -> Iterator[str]:
         thread.join()
 
 
-def chromium(binary: str, url: str, *extra: str, wait: str = "--virtual-time-budget=15000") -> str:
-    """Run headless Chromium on a page with a fresh profile; return what it prints on stdout."""
-    with tempfile.TemporaryDirectory(prefix="pz-chromium-") as profile:
-        cmd = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", wait, *extra, url]
+class Browser:
+    """Headless Chromium driven over the DevTools protocol on a pipe (fd 3: commands in, fd 4: replies out)."""
+
+    def __init__(self, binary: str, profile: str) -> None:
+        to_browser_r, self._out = os.pipe()
+        self._in, from_browser_w = os.pipe()
+        # the shell puts the pipes on fds 3 and 4 of Chromium, where --remote-debugging-pipe expects them
+        script = f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w}'
+        self.proc = subprocess.Popen(["/bin/sh", "-c", script, binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                                      "about:blank"], pass_fds=(to_browser_r, from_browser_w),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._buffer = b""
+        self._next_id = 0
+        self.session: str | None = None
+        self.events: list[dict[str, Any]] = []
+        target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
+        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True},
+                                 session=False)["sessionId"]
+        for domain in ("Page", "Runtime", "Network"):
+            self.call(f"{domain}.enable")
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False})
+
+    def _read(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            if time.monotonic() > deadline:
+                raise CheckFailed("Chromium did not answer in time")
+            chunk = os.read(self._in, 1 << 16)
+            if not chunk:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                raise CheckFailed(f"Chromium stopped (exit {self.proc.wait()}):\n{err[-2000:]}")
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        data: dict[str, Any] = json.loads(message)
+        return data
+
+    def call(self, method: str, params: dict[str, Any] | None = None, session: bool = True,
+             timeout: float = 60) -> Any:
+        self._next_id += 1
+        msg: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        os.write(self._out, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._read(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise CheckFailed(f"{method}: {reply['error'].get('message')}")
+                return reply.get("result", {})
+            if "method" in reply:
+                self.events.append(reply)
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                                "awaitPromise": True})
+        if "exceptionDetails" in result:
+            raise CheckFailed(f"script failed in the page: {result['exceptionDetails'].get('text')}")
+        return result["result"].get("value")
+
+    def open(self, url: str) -> None:
+        self.events.clear()
+        self.call("Page.navigate", {"url": url})
+        self.wait_for("document.readyState === 'complete'", 60, f"{url} did not load")
+
+    def wait_for(self, expression: str, seconds: float, failure: str) -> Any:
+        """Poll a JavaScript expression until it is truthy; fail after ``seconds`` (real time)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise CheckFailed(f"{failure} (waited {seconds:.0f} s)")
+            time.sleep(0.2)
+
+    def screenshot(self, path: Path) -> None:
+        data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
+        path.write_bytes(base64.b64decode(data))
+
+    def script_errors(self) -> list[str]:
+        out = []
+        for e in self.events:
+            if e.get("method") == "Runtime.exceptionThrown":
+                d = e["params"]["exceptionDetails"]
+                out.append((d.get("exception") or {}).get("description") or d.get("text", "an error"))
+        return out
+
+    def requests(self) -> list[str]:
+        return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
+
+    def close(self) -> None:
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+            self.call("Browser.close", session=False, timeout=10)
+        except CheckFailed:
+            pass
+        try:
+            self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            raise CheckFailed(f"Chromium did not finish within 180 s on {url}") from None
-    if done.returncode != 0:
-        raise CheckFailed(f"Chromium failed on {url} (exit {done.returncode}):\n{done.stderr[-2000:]}")
-    return done.stdout
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._out)
+        os.close(self._in)
 
 
 def pick_rule(rules: Path) -> tuple[str, str, str, str, str]:
-    """A rule to look for: (ruleset page, output page, rule name, title, source url).
+    """A rule to look for: (ruleset page, value page, rule name, title, source url).
 
-    Prefer a rule that is an exception to another (so the diagram has an exception
-    in it), with a title and a source with a link.
+    A rule that is an exception to another (so the diagram has an exception in it),
+    with a title and a source with a link; of those, the one nearest the top of its page.
     """
     sys.path.insert(0, str(ROOT / "src"))
     from passendezorg import load_rules
@@ -99,7 +201,10 @@ def pick_rule(rules: Path) -> tuple[str, str, str, str, str]:
     candidates = [r for r in program.rules.values() if r.title and any(s.url for s in r.sources)]
     if not candidates:
         raise CheckFailed(f"{rules}: no rule with a title and a source with a url to look for")
-    candidates.sort(key=lambda r: (not r.exception_to, r.order))
+    position = {}
+    for r in program.rules.values():
+        position[r.name] = sum(1 for o in program.rules.values() if o.ruleset == r.ruleset and o.order < r.order)
+    candidates.sort(key=lambda r: (not r.exception_to, position[r.name], r.order))
     rule = candidates[0]
     url = next(s.url for s in rule.sources if s.url)
     assert url is not None and rule.title is not None
@@ -108,41 +213,98 @@ def pick_rule(rules: Path) -> tuple[str, str, str, str, str]:
     return ruleset_page, f"catalogus/{kind}/{rule.target}/", rule.name, rule.title, url
 
 
-def check_ruleset_page(dom: str, name: str, title: str, url: str) -> list[str]:
-    problems = []
-    heading = re.search(rf'<h3 id="regel-{re.escape(name)}"[^>]*>(.*?)</h3>', dom, re.S)
-    if heading is None:
-        problems.append(f"no heading for rule {name} (id regel-{name})")
-    elif html.escape(title, quote=False) not in heading.group(1) and title not in html.unescape(heading.group(1)):
-        problems.append(f"the heading of rule {name} does not show its title {title!r}")
-    if f'href="{html.escape(url)}"' not in dom and f'href="{url}"' not in dom:
-        problems.append(f"no link to the source {url}")
-    return problems
+RULE_SECTION = """(() => {
+  const h = document.getElementById(%(id)s);
+  if (!h) return null;
+  const links = [];
+  for (let el = h.nextElementSibling; el && el.tagName !== 'H3' && el.tagName !== 'H2'; el = el.nextElementSibling) {
+    el.querySelectorAll('a[href]').forEach(a => links.push(a.getAttribute('href')));
+  }
+  return {tag: h.tagName, title: h.textContent.replace('\u00b6', '').trim(), links: links};
+})()"""
+
+DIAGRAM = """(() => {
+  const svg = document.querySelector('div.pz-diagram svg');
+  if (!svg) return null;
+  return {role: svg.getAttribute('aria-roledescription') || '', text: svg.textContent};
+})()"""
+
+SEARCH = """(() => {
+  const meta = document.querySelector('.md-search-result__meta');
+  if (!meta || /Initializing/i.test(meta.textContent)) return null;
+  return {meta: meta.textContent.trim(),
+          links: Array.from(document.querySelectorAll('.md-search-result__link')).map(a => a.getAttribute('href'))};
+})()"""
 
 
-def check_output_page(dom: str, rule: str) -> list[str]:
-    m = re.search(r'<div(?=[^>]*class="pz-diagram")(?=[^>]*data-processed="true")[^>]*>', dom)
-    if m is None:
-        return ["the exception tree was not drawn: no processed mermaid diagram in the page"]
-    end = dom.find("</svg>", m.end())
-    svg = dom[m.end():end]
-    problems = []
-    if end < 0 or "<svg" not in svg or 'aria-roledescription="flowchart' not in svg:
-        problems.append("the mermaid diagram has no flowchart SVG")
-    if rule not in svg:
-        problems.append(f"the diagram does not show rule {rule}")
-    if "uitzondering" not in svg:
-        problems.append("the diagram shows no exception")
-    return problems
+def check_site(binary: str, base: str, ruleset_page: str, output_page: str, name: str, title: str, url: str,
+               artefacts: Path) -> tuple[list[str], list[Path]]:
+    problems: list[str] = []
+    shots: list[Path] = []
+    outside: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="pz-chromium-") as profile:
+        browser = Browser(binary, profile)
+        try:
+            # a rule's title and its source link
+            browser.open(f"{base}/{ruleset_page}")
+            section = browser.evaluate(RULE_SECTION % {"id": json.dumps(f"regel-{name}")})
+            if section is None:
+                problems.append(f"{ruleset_page}: no heading for rule {name} (id regel-{name})")
+            else:
+                if section["title"] != title:
+                    problems.append(f"{ruleset_page}: the heading of rule {name} reads {section['title']!r}, "
+                                    f"not its title {title!r}")
+                if url not in section["links"]:
+                    problems.append(f"{ruleset_page}: the section of rule {name} has no link to its source {url}")
+                heading = json.dumps(f"regel-{name}")
+                browser.evaluate(f"document.getElementById({heading}).scrollIntoView(); window.scrollBy(0, -72)")
+                time.sleep(0.3)
+                shot = artefacts / "catalogue-ruleset.png"
+                browser.screenshot(shot)
+                shots.append(shot)
+            problems += [f"{ruleset_page}: script error: {e}" for e in browser.script_errors()]
+            outside.update(browser.requests())
 
+            # the exception tree, drawn by mermaid
+            browser.open(f"{base}/{output_page}")
+            try:
+                diagram = browser.wait_for(DIAGRAM, 30, "mermaid drew no diagram")
+            except CheckFailed as e:
+                problems.append(f"{output_page}: {e}")
+            else:
+                if not diagram["role"].startswith("flowchart"):
+                    problems.append(f"{output_page}: the diagram is not a flowchart ({diagram['role']!r})")
+                if name not in diagram["text"]:
+                    problems.append(f"{output_page}: the diagram does not show rule {name}")
+                if "uitzondering" not in diagram["text"]:
+                    problems.append(f"{output_page}: the diagram shows no exception")
+                browser.evaluate("document.querySelector('div.pz-diagram').scrollIntoView(); window.scrollBy(0, -150)")
+                time.sleep(0.3)
+                shot = artefacts / "catalogue-output.png"
+                browser.screenshot(shot)
+                shots.append(shot)
+            problems += [f"{output_page}: script error: {e}" for e in browser.script_errors()]
+            outside.update(browser.requests())
 
-def check_search(dom: str, name: str, ruleset_page: str) -> list[str]:
-    meta = re.search(r'class="md-search-result__meta">([^<]*)<', dom)
-    if meta is None or not re.match(r"[1-9]\d* matching document", meta.group(1)):
-        return [f"the search for {name} found nothing ({meta.group(1) if meta else 'no search results shown'})"]
-    if ruleset_page not in dom:
-        return [f"the search for {name} does not lead to {ruleset_page}"]
-    return []
+            # the offline search (its index is built in a web worker, in real time)
+            browser.open(f"{base}/?q={name}")
+            try:
+                found = browser.wait_for(SEARCH, 60, "the search index was not ready")
+            except CheckFailed as e:
+                problems.append(f"search: {e}")
+            else:
+                if not found["meta"][:1].isdigit() or found["meta"].startswith("0"):
+                    problems.append(f"search: the search for {name} found nothing ({found['meta']})")
+                elif not any(ruleset_page in link for link in found["links"]):
+                    problems.append(f"search: the search for {name} does not lead to {ruleset_page}")
+            problems += [f"search: script error: {e}" for e in browser.script_errors()]
+            outside.update(browser.requests())
+        finally:
+            browser.close()
+    for request in sorted(outside):
+        if not request.startswith((base, "data:", "blob:", "about:")):
+            problems.append(f"a page asked the network for {request}")
+    return problems, shots
 
 
 def main() -> int:
@@ -153,6 +315,7 @@ def main() -> int:
     parser.add_argument("--cases", type=Path, default=Path(os.environ.get("PASSENDEZORG_CASES") or ROOT / "cases"))
     parser.add_argument("--artefacts", type=Path, default=ROOT / "artefacts", help="where to keep the screenshots")
     args = parser.parse_args()
+    started = time.monotonic()
     try:
         binary = find_chromium()
         if args.build or not (args.site / "index.html").exists():
@@ -163,38 +326,22 @@ def main() -> int:
             if not (args.site / page / "index.html").exists():
                 raise CheckFailed(f"{args.site / page}: the page is not in the built site")
         args.artefacts.mkdir(parents=True, exist_ok=True)
-        problems: list[str] = []
+        for old in ("catalogue-ruleset.png", "catalogue-output.png"):
+            (args.artefacts / old).unlink(missing_ok=True)
         with serve(args.site) as base:
-            dom = chromium(binary, f"{base}/{ruleset_page}", "--dump-dom")
-            problems += [f"{ruleset_page}: {p}" for p in check_ruleset_page(dom, name, title, url)]
-            dom = chromium(binary, f"{base}/{output_page}", "--dump-dom")
-            problems += [f"{output_page}: {p}" for p in check_output_page(dom, name)]
-            # the search index is built in a web worker, in real time: give it longer on a slow machine
-            for seconds in (10, 30, 60):
-                dom = chromium(binary, f"{base}/?q={name}", "--dump-dom", wait=f"--timeout={seconds * 1000}")
-                found = check_search(dom, name, ruleset_page)
-                if not found or "Initializing search" not in dom:
-                    break
-            problems += [f"search: {p}" for p in found]
-            shots = []
-            for page, file in ((ruleset_page, "catalogue-ruleset.png"), (output_page, "catalogue-output.png")):
-                shot = (args.artefacts / file).resolve()
-                shot.unlink(missing_ok=True)
-                chromium(binary, f"{base}/{page}#regel-{name}" if page == ruleset_page else f"{base}/{page}",
-                         f"--screenshot={shot}")
-                if not shot.exists() or shot.stat().st_size == 0:
-                    problems.append(f"{page}: no screenshot was made")
-                shots.append(shot)
+            problems, shots = check_site(binary, base, ruleset_page, output_page, name, title, url,
+                                         args.artefacts.resolve())
     except (CheckFailed, subprocess.CalledProcessError) as e:
-        print(f"browser check: {e}", file=sys.stderr)
+        print(f"browser check FAILED: {e}", file=sys.stderr)
         return 1
     if problems:
         print("browser check FAILED:", file=sys.stderr)
         for p in problems:
             print(f"  {p}", file=sys.stderr)
         return 1
-    print(f"browser check passed: rule {name} with its title and source link on {ruleset_page}, "
-          f"the exception tree drawn on {output_page}, and the offline search finds the rule")
+    print(f"browser check passed in {time.monotonic() - started:.1f} s: rule {name} with its title and source link "
+          f"on {ruleset_page}, the exception tree drawn by mermaid on {output_page}, the offline search finds the "
+          "rule, no script errors, no request off the local server")
     for shot in shots:
         print(f"  screenshot: {shot}")
     return 0

@@ -1,35 +1,33 @@
 #!/usr/bin/env bash
-# Build the documentation site into site/ (or $SITE_DIR):
-#   1. generate the rule catalogue (docs/catalogus/) from the checked rule book and its cases,
-#   2. generate the command line reference (docs/reference/cli.md) from the click commands,
-#   3. mkdocs build --strict.
+# Build the documentation site into site/ (or --site DIR) with `mkdocs build --strict`.
+# The rule catalogue and the command line reference are generated during the build
+# (docs/_hooks/generate.py) from the checked rule book and the example cases.
 #
 # Usage: scripts/build_docs.sh [--rules DIR] [--cases DIR] [--site DIR]
 # Defaults: rules/ and cases/ of the repository (or $PASSENDEZORG_RULES / $PASSENDEZORG_CASES).
+# Python: $PYTHON, else .venv/bin/python if it exists, else python3 (it needs `pip install -e ".[docs]"`).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
-RULES="${PASSENDEZORG_RULES:-rules}"
-CASES="${PASSENDEZORG_CASES:-cases}"
-SITE="${SITE_DIR:-site}"
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+fi
+SITE="site"
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --rules) RULES="$2"; shift 2 ;;
-    --cases) CASES="$2"; shift 2 ;;
+    --rules) export PASSENDEZORG_RULES="$2"; shift 2 ;;
+    --cases) export PASSENDEZORG_CASES="$2"; shift 2 ;;
     --site) SITE="$2"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "build_docs.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 
-cases_args=()
-if [ -d "$CASES" ]; then
-  cases_args=(--cases "$CASES")
+if ! "$PYTHON" -c "import material, passendezorg" 2>/dev/null; then
+  echo "build_docs.sh: $PYTHON lacks mkdocs-material or passendezorg: run pip install -e \".[docs]\" first" >&2
+  exit 2
 fi
-
-"$PYTHON" -m passendezorg.cli_docs --rules "$RULES" "${cases_args[@]}" \
-  --out docs/catalogus --cli-reference docs/reference/cli.md
+export NO_MKDOCS_2_WARNING=1
 "$PYTHON" -m mkdocs build --strict --site-dir "$SITE"
 echo "site built in $SITE"

@@ -1167,9 +1167,7 @@ def generate_catalogue(book: RuleBook, cases_dir: Path | None, out: Path) -> lis
     Pages left from an earlier run are removed first; a file in ``out`` that the
     catalogue did not write is left alone.
     """
-    cases = evaluate_cases(book, cases_dir) if cases_dir is not None and cases_dir.is_dir() else []
-    cat = Catalogue(book, cases)
-    pages = cat.build()
+    pages, nav = catalogue_pages(book, cases_dir)
     _clear(out)
     written = []
     for rel, text in sorted(pages.items()):
@@ -1177,8 +1175,19 @@ def generate_catalogue(book: RuleBook, cases_dir: Path | None, out: Path) -> lis
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
-    (out / NAV_FILE).write_text(json.dumps(cat.nav(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (out / NAV_FILE).write_text(json.dumps(nav, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return written
+
+
+def catalogue_pages(book: RuleBook, cases_dir: Path | None) -> tuple[dict[str, str], list[Any]]:
+    """The catalogue for ``book`` in memory: (page path relative to the catalogue -> Markdown, navigation).
+
+    The navigation is a list in the form of mkdocs' ``nav``, with paths relative to the catalogue.
+    """
+    cases = evaluate_cases(book, cases_dir) if cases_dir is not None and cases_dir.is_dir() else []
+    cat = Catalogue(book, cases)
+    pages = cat.build()
+    return pages, cat.nav()
 
 
 def _clear(out: Path) -> None:
@@ -1205,4 +1214,4 @@ def catalogue_nav(out: Path) -> list[Any]:
     return data
 
 
-__all__ = ["DutchRenderer", "generate_catalogue", "catalogue_nav", "parameter_chart", "evaluate_cases"]
+__all__ = ["DutchRenderer", "generate_catalogue", "catalogue_pages", "catalogue_nav", "parameter_chart", "evaluate_cases"]

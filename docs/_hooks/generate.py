@@ -1,0 +1,90 @@
+"""mkdocs hook: generate the rule catalogue and the command line reference at build time.
+
+Nothing generated is written into docs/: on every build (and every reload of
+`mkdocs serve`) the hook checks the rule book, evaluates the example cases, and
+adds the catalogue's pages under catalogus/ and the page reference/cli.md to the
+site in memory; the `catalogus/index.md` entry of the nav in mkdocs.yml is replaced
+by the catalogue's own navigation. So `mkdocs build --strict` alone builds the
+whole site, and the catalogue cannot drift from the rule book.
+
+The rule book and the cases are read from rules/ and cases/ next to mkdocs.yml,
+or from the folders in $PASSENDEZORG_RULES and $PASSENDEZORG_CASES.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+CATALOGUE = "catalogus"
+CLI_REFERENCE = "reference/cli.md"
+
+_pages: dict[str, str] = {}
+
+
+def _prefix(entry: Any) -> Any:
+    if isinstance(entry, str):
+        return f"{CATALOGUE}/{entry}"
+    if isinstance(entry, list):
+        return [_prefix(e) for e in entry]
+    if isinstance(entry, dict):
+        return {k: _prefix(v) for k, v in entry.items()}
+    return entry
+
+
+def _replace(nav: list[Any], section: list[Any]) -> bool:
+    for i, entry in enumerate(nav):
+        if isinstance(entry, dict):
+            for title, value in entry.items():
+                if value == f"{CATALOGUE}/index.md":
+                    nav[i] = {title: section}
+                    return True
+                if isinstance(value, list) and _replace(value, section):
+                    return True
+    return False
+
+
+def _folder(variable: str, default: Path) -> Path:
+    value = os.environ.get(variable)
+    return Path(value) if value else default
+
+
+def on_config(config: Any) -> Any:
+    try:
+        from passendezorg.catalogue import catalogue_pages
+        from passendezorg.cli import main
+        from passendezorg.cli_docs import cli_reference_markdown
+        from passendezorg.errors import PassendeZorgError
+        from passendezorg.rulebook import load_rules
+    except ImportError as e:
+        raise PluginError(f"passendezorg is not installed in this Python ({e}): "
+                          "pip install -e '.[docs]', then run mkdocs from that environment") from None
+
+    root = Path(config["config_file_path"]).resolve().parent
+    rules = _folder("PASSENDEZORG_RULES", root / "rules")
+    cases = _folder("PASSENDEZORG_CASES", root / "cases")
+    try:
+        book = load_rules(rules)
+        pages, nav = catalogue_pages(book, cases if cases.is_dir() else None)
+    except PassendeZorgError as e:
+        raise PluginError(f"the rule catalogue cannot be generated from {rules}:\n{e}") from None
+    _pages.clear()
+    _pages.update({f"{CATALOGUE}/{rel}": text for rel, text in pages.items()})
+    _pages[CLI_REFERENCE] = cli_reference_markdown(main)
+    if config.get("nav") and not _replace(config["nav"], _prefix(nav)):
+        raise PluginError(f"mkdocs.yml: the nav has no entry `{CATALOGUE}/index.md` to put the catalogue in")
+    return config
+
+
+def on_files(files: Files, config: Any) -> Files:
+    # generated pages win over files of the same name in docs/ (from an earlier `passendezorg catalogue --out`)
+    for file in list(files):
+        if file.src_uri in _pages or file.src_uri.startswith(f"{CATALOGUE}/"):
+            files.remove(file)
+    for uri, text in sorted(_pages.items()):
+        files.append(File.generated(config, uri, content=text))
+    return files
