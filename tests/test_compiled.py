@@ -48,16 +48,31 @@ def same(a: Any, b: Any) -> bool:
 
 
 def check_agreement(cp: CompiledProgram, inputs: dict[str, Any], day: dt.date) -> bool:
-    """Assert that a fast result, if there is one, is what the interpreter says; True if the fast path decided."""
+    """Assert that every value of the fast result is what the interpreter says; True if the generated code
+    decided every value (False: the interpreter decided some of them, or the whole case)."""
     fast = cp.run(inputs, day)
     if fast is None:
         return False
     reference = Evaluation(cp.program, inputs, day).run()
-    for name, status, value, rule in zip(cp.names, fast.statuses, fast.values, fast.rules):
+    decided = fast.decided
+    for k, (name, status, value, rule) in enumerate(zip(cp.names, fast.statuses, fast.values, fast.rules)):
         o = reference[name]
         assert (status, rule) == (o.status, o.rule), (name, inputs, day, (status, value, rule), o)
-        assert same(value, o.value), (name, inputs, day, value, o.value)
-    return True
+        assert same(value, o.value if o.known else None), (name, inputs, day, value, o.value)
+        if k in decided:
+            d = decided[k]
+            assert (d.needs, d.reason, d.conflict) == (o.needs, o.reason, o.conflict), (name, inputs, d, o)
+        else:
+            assert status in ("value", "default") or (status == "undetermined" and not o.needs), (name, o)
+    return not decided
+
+
+def interpreted(cp: CompiledProgram, inputs: dict[str, Any], day: dt.date) -> set[str]:
+    """The values the interpreter decided for the generated code (all of them if the case left the fast path)."""
+    fast = cp.run(inputs, day)
+    if fast is None:
+        return set(cp.names)
+    return {cp.names[k] for k in fast.decided}
 
 
 # ------------------------------------------------------------------ random cases
@@ -214,12 +229,18 @@ def test_missing_input_falls_back_and_interpreter_decides() -> None:
     cp = compiled(ROOT / "bench" / "claims6")
     claim = {"insured_age": 40, "setting": "gp", "treatment": "dental", "belongs_with_gp": False,
              "chronic_list": False, "session_no": 2, "digital": False}  # no amount_cents
-    assert cp.run(claim, dt.date(2024, 1, 1)) is None
-    outcomes = cp.evaluate(claim, dt.date(2024, 1, 1))
-    assert isinstance(outcomes, dict)
+    day = dt.date(2024, 1, 1)
+    # the values that read the missing amount (and the tariff that reads them) go to the interpreter; the rest stay
+    assert interpreted(cp, claim, day) == {"base_tariff", "tariff"}
+    assert not check_agreement(cp, claim, day)
+    fast = cp.run(claim, day)
+    assert fast is not None
+    outcomes = {cp.names[k]: o for k, o in fast.decided.items()}
     assert outcomes["base_tariff"].status == "undetermined"
     assert outcomes["base_tariff"].needs == ["amount_cents"]
-    assert outcomes["insured"].value is True
+    assert outcomes["tariff"].status == "undetermined"
+    assert cp.outcomes_of(fast)["insured"] == ("value", True, "R0")
+    assert cp.outcomes_of(fast)["deductible_applies"] == ("value", False, "R5")
 
 
 def test_conflict_falls_back() -> None:
@@ -227,7 +248,8 @@ def test_conflict_falls_back() -> None:
     inputs = {"person.birth": dt.date(1990, 1, 1), "claim.date": dt.date(2024, 5, 1), "claim.kind": "other",
               "claim.sessions": 3, "claim.amount": Decimal("10.00"), "claim.factor": Decimal("1.5"),
               "claim.code": "COPD", "claim.digital": True, "claim.tags": []}
-    assert cp.run(inputs, dt.date(2024, 5, 1)) is None
+    assert "label" in interpreted(cp, inputs, dt.date(2024, 5, 1))
+    assert not check_agreement(cp, inputs, dt.date(2024, 5, 1))
     assert Evaluation(cp.program, inputs, dt.date(2024, 5, 1)).run()["label"].status == "conflict"
     inputs["claim.digital"] = False
     assert check_agreement(cp, inputs, dt.date(2024, 5, 1))
@@ -238,15 +260,15 @@ def test_parameter_without_value_and_dated_rows() -> None:
     base = {"zorg.soort": "fysio", "zorg.regio": 1, "zorg.aantal": 10, "zorg.bedrag": Decimal("100.00")}
     for day, fast in ((dt.date(2024, 3, 1), True), (dt.date(2027, 3, 1), False), (dt.date(2019, 6, 1), True)):
         inputs = {**base, "zorg.datum": day}
-        assert (cp.run(inputs, day) is not None) == fast
-        check_agreement(cp, inputs, day)
+        assert check_agreement(cp, inputs, day) == fast
     got = cp.outcomes_of(cp.run({**base, "zorg.datum": dt.date(2024, 3, 1)}, dt.date(2024, 3, 1)))  # type: ignore[arg-type]
     assert got["risico"] == ("value", Decimal("400.00"), "risico_regel")
     assert got["tarief"] == ("value", Decimal("35.00"), "tarief_regel")
     assert got["kosten"] == ("value", Decimal("90.00"), "kosten_regel")
     # an empty cell: `is bekend` is false, the look-up itself leaves the fast path
     inputs = {**base, "zorg.regio": 2, "zorg.datum": dt.date(2024, 3, 1)}
-    assert cp.run(inputs, dt.date(2024, 3, 1)) is None
+    assert interpreted(cp, inputs, dt.date(2024, 3, 1))
+    assert not check_agreement(cp, inputs, dt.date(2024, 3, 1))
     assert Evaluation(cp.program, inputs, dt.date(2024, 3, 1)).run()["bekend"].value is False
 
 
@@ -255,7 +277,8 @@ def test_division_by_zero_falls_back() -> None:
     inputs = {"person.birth": dt.date(1990, 1, 1), "claim.date": dt.date(2024, 5, 1), "claim.kind": "gp",
               "claim.sessions": 0, "claim.amount": Decimal("10.00"), "claim.factor": Decimal("1.5"),
               "claim.code": "none", "claim.digital": False, "claim.tags": ["b"]}
-    assert cp.run(inputs, dt.date(2024, 5, 1)) is None
+    assert "ratio" in interpreted(cp, inputs, dt.date(2024, 5, 1))
+    assert not check_agreement(cp, inputs, dt.date(2024, 5, 1))
     assert Evaluation(cp.program, inputs, dt.date(2024, 5, 1)).run()["ratio"].status == "error"
 
 

@@ -107,17 +107,28 @@ class _Outputs:
 
     def from_fast(self, case: str | None, fast: FastResult) -> FastDecision:
         vals, rules = fast[0], fast[1]
+        decided = fast.decided
         values: dict[str, Any] = {}
         deciding: dict[str, str | None] = {}
         status: dict[str, str] = {}
+        needs: dict[str, list[str]] = {}
+        reason: dict[str, str] = {}
         for name, k, kind in self.outputs:
             v = vals[k]
             r = rules[k]
             values[name] = v
             deciding[name] = r
-            if r is None and kind != BY_DEFINITION:
+            o = decided.get(k)
+            if o is not None:  # the interpreter decided this one
+                if o.status != "value":
+                    status[name] = o.status
+                if o.needs:
+                    needs[name] = list(o.needs)
+                if o.status in ("error", "conflict") and o.reason:
+                    reason[name] = o.reason
+            elif r is None and kind != BY_DEFINITION:
                 status[name] = "default" if kind == WITH_DEFAULT else "undetermined"
-        return FastDecision(case, values, deciding, status)
+        return FastDecision(case, values, deciding, status, needs, reason, fast=not decided)
 
     def from_outcomes(self, case: str | None, results: Mapping[str, Outcome]) -> FastDecision:
         values: dict[str, Any] = {}
@@ -258,9 +269,16 @@ class _Evaluator:
             if self.explain:
                 results = Evaluation(self.program, inputs, day).run()
                 return str(self.book.decision(results, day, case.name).to_json())
+        return self.fast(name, inputs, day)
+
+    def fast(self, name: str | None, inputs: Mapping[str, Any], day: dt.date) -> FastDecision:
+        """The compact decision of typed inputs: the generated code, and the interpreter for what it cannot decide."""
         fast = self.cp.run(inputs, day)
         if fast is not None:
-            return self.outputs.from_fast(name, fast)
+            decision = self.outputs.from_fast(name, fast)
+            if not decision.fast:
+                self.fallbacks += 1
+            return decision
         self.fallbacks += 1
         return self.outputs.from_outcomes(name, Evaluation(self.program, inputs, day, trace=False).run())
 
@@ -284,11 +302,7 @@ def iter_fast(book: Any, cases: Iterable[Case | Mapping[str, Any]], on: dt.date 
         try:
             if isinstance(item, Case):
                 case, inputs, day = book.prepare(item, on)
-                fast = ev.cp.run(inputs, day)
-                if fast is not None:
-                    yield ev.outputs.from_fast(case.name, fast)
-                else:
-                    yield ev.outputs.from_outcomes(case.name, Evaluation(ev.program, inputs, day, trace=False).run())
+                yield ev.fast(case.name, inputs, day)
                 continue
             data = dict(item)
             decided = ev.decide(data, None, "case")
@@ -438,7 +452,12 @@ class _Worker:
                             if day is not None:
                                 fast = run(inputs, day)
                                 if fast is not None:
-                                    write(line_of(dumps(str(name)) if name is not None else f'"{lineno}"', fast))
+                                    if fast[3] is None:
+                                        write(line_of(dumps(str(name)) if name is not None else f'"{lineno}"', fast))
+                                    else:  # the interpreter decided some values: their status, needs and reasons
+                                        ev.fallbacks += 1
+                                        write(dumps(ev.outputs.from_fast(str(name) if name is not None else str(lineno),
+                                                                         fast).as_json()))
                                     write("\n")
                                     continue
                         if name is not None:
@@ -501,11 +520,7 @@ class _Worker:
         if ev.explain:
             results = Evaluation(ev.program, inputs, day).run()
             return str(ev.book.decision(results, day, name).to_json())
-        fast = ev.cp.run(inputs, day)
-        if fast is not None:
-            return ev.outputs.from_fast(name, fast)
-        ev.fallbacks += 1
-        return ev.outputs.from_outcomes(name, Evaluation(ev.program, inputs, day, trace=False).run())
+        return ev.fast(name, inputs, day)
 
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

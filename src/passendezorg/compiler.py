@@ -4,12 +4,16 @@ The reference interpreter (engine.py) is the ground truth; this module is a
 fast path beside it. ``compile_program`` generates Python source for the whole
 rule book once and compiles it. ``CompiledProgram.run(inputs, day)`` then
 returns, for every value in ``program.order``, the value and the deciding rule
-that the interpreter would give -- or None when the case needs more than the
-fast path does (a missing input that is read, a value not in force, a missing
-table row or cell, a division by zero, a conflict). The caller then runs the
-interpreter, which is exact by definition. In the fast path every fact that is
-read is known, so two-valued logic with Python's short-circuit ``and``/``or``
-in the interpreter's left-to-right order gives what Kleene logic gives.
+that the interpreter would give. Each value has its own generated block; when
+a block cannot decide (a missing input that is read, a value not in force, a
+missing table row or cell, a division by zero, a conflict), the interpreter
+decides that value alone -- exact by definition -- with the values it depends
+on as the generated code found them, and the next blocks go on with its
+answer. In a block every fact that is read is known, so two-valued logic with
+Python's short-circuit ``and``/``or`` in the interpreter's left-to-right order
+gives what Kleene logic gives. ``run`` gives None only when the dated state of
+the rule book cannot be built for the day; ``evaluate`` then asks the
+interpreter for the whole case.
 
 Rule files are data. The generated text is built only from generated
 identifiers (``v3``, ``r3``, ``_k7``) and from ``repr()`` of checked names and
@@ -49,15 +53,24 @@ BY_DEFINITION, WITH_DEFAULT, NO_DEFAULT = 0, 1, 2
 
 
 class FastResult(tuple):  # type: ignore[type-arg]
-    """What the fast path found for one case: ``(values, rules, kinds)``, aligned with ``CompiledProgram.names``.
+    """What the fast path found for one case: ``(values, rules, kinds, evaluation)``, aligned with ``names``.
 
-    ``values[k]`` is the value of ``names[k]`` (None when undetermined),
+    ``values[k]`` is the value of ``names[k]`` (None when not known),
     ``rules[k]`` the name of the deciding rule (None for a definition, a
-    default, or undetermined). Plain tuples: nothing is built per case that
-    a batch does not need.
+    default, or not known). Plain tuples: nothing is built per case that a
+    batch does not need. ``evaluation`` is None when the generated code
+    decided every value; otherwise the interpreter's Evaluation that decided
+    the values the generated code could not (a missing input, an error, a
+    conflict), whose ``results`` hold their outcomes (see ``outcomes``).
     """
 
     __slots__ = ()
+
+    @property
+    def decided(self) -> Mapping[int, Outcome]:
+        """The outcomes of the values the interpreter decided, by position in ``names`` (empty if none)."""
+        fb = self[3]
+        return _NO_OUTCOMES if fb is None else fb.decided
 
     @property
     def values(self) -> tuple[Any, ...]:
@@ -71,14 +84,66 @@ class FastResult(tuple):  # type: ignore[type-arg]
     def statuses(self) -> tuple[str, ...]:
         """value, default or undetermined (no rule applies and there is no default), per value."""
         out = []
-        for v, r, k in zip(self[0], self[1], self[2]):
-            if k == BY_DEFINITION or r is not None:
+        decided = self.decided
+        for j, (v, r, k) in enumerate(zip(self[0], self[1], self[2])):
+            o = decided.get(j)
+            if o is not None:
+                out.append(o.status)
+            elif k == BY_DEFINITION or r is not None:
                 out.append("value")
             elif k == WITH_DEFAULT:
                 out.append("default")
             else:
                 out.append("undetermined" if v is None else "value")
         return tuple(out)
+
+
+_NO_OUTCOMES: Mapping[int, Outcome] = {}
+
+
+class _Fallback:
+    """The interpreter's part of one case: its Evaluation, and the outcomes it decided by position."""
+
+    __slots__ = ("ev", "decided")
+
+    def __init__(self, ev: Evaluation) -> None:
+        self.ev = ev
+        self.decided: dict[int, Outcome] = {}
+
+
+def _seed(kind: int, v: Any, r: str | None) -> Outcome:
+    """The outcome the interpreter gives for a value the generated code decided."""
+    if r is not None:
+        return Outcome("value", v, r)
+    if kind == BY_DEFINITION:
+        return Outcome("value", v)
+    if kind == WITH_DEFAULT:
+        return Outcome("default", v)
+    if v is None:
+        return Outcome("undetermined", reason="no rule applies and there is no default")
+    return Outcome("value", v)
+
+
+def _fallback_function(program: Program, kinds: tuple[int, ...]) -> Callable[..., Any]:
+    names = program.order
+    deps = value_dependencies(program)
+    index = {name: k for k, name in enumerate(names)}
+    dep_index = [tuple(index[d] for d in deps[name]) for name in names]
+
+    def fb(state: _Fallback | None, i: Mapping[str, Any], day: dt.date, k: int, vals: tuple[Any, ...],
+           rules: tuple[str | None, ...]) -> tuple[_Fallback, Any, str | None]:
+        if state is None:
+            state = _Fallback(Evaluation(program, i, day, trace=False))
+        results = state.ev.results
+        for j, v, r in zip(dep_index[k], vals, rules):
+            name = names[j]
+            if name not in results:
+                results[name] = _seed(kinds[j], v, r)
+        o = state.ev.outcome(names[k])
+        state.decided[k] = o
+        return state, (o.value if o.known else None), o.rule
+
+    return fb
 
 
 class _Bail(Exception):
@@ -149,7 +214,7 @@ _HELPERS: dict[str, Any] = {
 _BUILTINS = {"len": len, "abs": abs, "min": min, "max": max, "int": int, "str": str, "dict": dict,
              "Exception": Exception}
 _ATTRIBUTES = {"year", "days", "quantize", "get"}
-_LOCAL = re.compile(r"^(i|day|S|_d|_x|_t\d+|_h\d+|v\d+|r\d+|_k\d+|_tab\d+|_run|_bd|_state|_K"
+_LOCAL = re.compile(r"^(i|day|S|_E|_d|_x|_t\d+|_h\d+|v\d+|r\d+|_k\d+|_tab\d+|_run|_bd|_state|_K"
                     r"|_b|d|o|v|g\d+|m\d+|_M|_dates|_date|_conv|_typer|_ty)$")
 _FUNCTIONS = ("_run", "_typer")
 
@@ -408,9 +473,9 @@ class _Gen:
     # -------------------------------------------------------------- expressions
 
     def value_ref(self, name: str) -> str:
+        # even a value that is always decided on the fast path may be undetermined or an error when the
+        # interpreter decided it (see ``generate``): None means "not known" for every value
         k = self.index[name]
-        if self.always_known(name):
-            return f"v{k}"
         return f"(v{k} if v{k} is not None else _bail())"
 
     def always_known(self, name: str) -> bool:
@@ -813,8 +878,18 @@ class _Gen:
 
     def generate(self) -> str:
         body_start = len(self.lines)
+        deps = value_dependencies(self.p)
         for name in self.p.order:
-            self.value_block(name, 2)
+            # a value whose code fails (a missing input, no table row, a conflict, ...) is decided by the
+            # interpreter, with the values it depends on as the fast path found them; the rest stay fast
+            k = self.index[name]
+            self.emit(2, "try:")
+            self.value_block(name, 3)
+            self.emit(2, "except Exception:")
+            ds = deps[name]
+            vs = "".join(f"v{self.index[d]}, " for d in ds)
+            rs = "".join(f"r{self.index[d]}, " for d in ds)
+            self.emit(3, f"_E, v{k}, r{k} = _fb(_E, i, day, {k}, ({vs}), ({rs}))")
         body = self.lines[body_start:]
         self.lines = self.lines[:body_start]
         order = self.p.order
@@ -823,6 +898,7 @@ class _Gen:
         head = [
             "def _run(i, day):",
             "    try:",
+            "        _E = None",
         ]
         if self.uses_state:
             head += [
@@ -831,11 +907,54 @@ class _Gen:
                 "            S = _state(day)",
             ]
         tail = [
-            f"        return _new(_FR, (({vals}), ({rules}), _K))",
+            f"        return _new(_FR, (({vals}), ({rules}), _K, _E))",
             "    except Exception:",
             "        return None",
         ]
         return "\n".join(head + body + tail) + "\n"
+
+
+def _refs(e: n.Expr | None, out: set[str]) -> None:
+    """The values an expression refers to, added to ``out``."""
+    if e is None:
+        return
+    if isinstance(e, n.Ref):
+        if e.kind == "value":
+            out.add(e.name)
+    elif isinstance(e, n.Lookup):
+        for x in e.keys:
+            _refs(x, out)
+    elif isinstance(e, (n.ListLit, n.TupleLit)):
+        for x in e.items:
+            _refs(x, out)
+    elif isinstance(e, (n.Unary, n.IsKnown)):
+        _refs(e.operand, out)
+    elif isinstance(e, n.Binary):
+        _refs(e.left, out)
+        _refs(e.right, out)
+    elif isinstance(e, n.Call):
+        for x in e.args:
+            _refs(x, out)
+
+
+def value_dependencies(p: Program) -> dict[str, tuple[str, ...]]:
+    """For every value, the values it depends on, directly or not, in ``p.order``."""
+    position = {name: k for k, name in enumerate(p.order)}
+    out: dict[str, tuple[str, ...]] = {}
+    for name in p.order:
+        decl = p.values[name]
+        direct: set[str] = set()
+        _refs(decl.definition, direct)
+        _refs(decl.default, direct)
+        for r in decl.rules:
+            _refs(p.rules[r].when, direct)
+            _refs(p.rules[r].value, direct)
+        closure = set(direct)
+        for d in direct:
+            closure.update(out.get(d, ()))
+        closure.discard(name)
+        out[name] = tuple(sorted(closure, key=position.__getitem__))
+    return out
 
 
 def _flat(op: str, e: n.Expr) -> list[n.Expr]:
@@ -855,7 +974,7 @@ def _comment(name: str) -> str:
 def audit(source: str, constants: Iterable[str]) -> None:
     """Refuse generated code that does anything but compute: a guard against injection through rule data."""
     tree = ast.parse(source)
-    allowed = set(_HELPERS) | set(_BUILTINS) | set(constants) | {"_NV", "_DATE"}
+    allowed = set(_HELPERS) | set(_BUILTINS) | set(constants) | {"_NV", "_DATE", "_fb"}
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.ClassDef, ast.AsyncFunctionDef,
                              ast.Await, ast.Yield, ast.YieldFrom, ast.With, ast.Delete, ast.Starred)):
@@ -875,7 +994,7 @@ def audit(source: str, constants: Iterable[str]) -> None:
         elif isinstance(node, ast.Call):
             f = node.func
             if isinstance(f, ast.Name):
-                if f.id not in _HELPERS and f.id not in _BUILTINS and f.id not in ("_state", "_date", "_conv", "_ty"):
+                if f.id not in _HELPERS and f.id not in _BUILTINS and f.id not in ("_state", "_date", "_conv", "_ty", "_fb"):
                     raise AssertionError(f"generated code calls {f.id!r}")
                 if f.id == "_ty" and (len(node.args) != 1 or node.keywords):
                     raise AssertionError("generated code calls type() with more than one argument")
@@ -1023,6 +1142,7 @@ def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
         for v in program.order
     )
     namespace["_K"] = kinds
+    namespace["_fb"] = _fallback_function(program, kinds)
     periods = g.periods
     by_date: dict[dt.date, tuple[Any, ...]] = {}
     by_period: dict[int, tuple[Any, ...]] = {}
