@@ -59,7 +59,7 @@ def condition(book: RuleBook, rule: str) -> str:
 
 
 def test_a_condition_reads_as_dutch(book: RuleBook) -> None:
-    assert condition(book, "fysio_volwassene") == "de soort van de behandeling is fysiotherapie en de leeftijd is 18 of ouder"
+    assert condition(book, "fysio_volwassene") == "de soort van de behandeling is fysiotherapie en de leeftijd is ten minste 18 jaar"
 
 
 def test_tables_lookups_and_missing_facts_read_as_dutch(book: RuleBook) -> None:
@@ -69,7 +69,7 @@ def test_tables_lookups_and_missing_facts_read_as_dutch(book: RuleBook) -> None:
         "de zitting van de behandeling is meer dan het maximum uit tabel chronische lijst bij de aandoening van de "
         "behandeling")
     assert condition(book, "eigen_risico_volwassene") == (
-        "de leeftijd is 18 of ouder of de aandoening van de behandeling ontbreekt")
+        "de leeftijd is ten minste 18 jaar of de aandoening van de behandeling ontbreekt")
     assert condition(book, "wlz_niet_verzekerd") == (
         "wlz indicatie van de verzekerde is ja en de soort van de behandeling is niet huisartsenzorg")
 
@@ -81,7 +81,7 @@ def test_values_read_as_dutch(book: RuleBook) -> None:
     leeftijd = book.program.values["leeftijd"].definition
     assert leeftijd is not None
     assert plain(dutch.value(leeftijd)) == (
-        "de leeftijd in jaren op de datum van de behandeling bij geboortedatum de geboortedatum van de verzekerde")
+        "het aantal hele jaren van de geboortedatum van de verzekerde tot de datum van de behandeling")
 
 
 def _expr(text: str, book: RuleBook) -> n.Expr:
@@ -132,12 +132,12 @@ def test_long_conditions_become_lists(book: RuleBook) -> None:
         "alle volgende voorwaarden gelden:",
         "",
         "- de zitting van de behandeling is meer dan 1",
-        "- de zitting van de behandeling is meer dan 2 of de leeftijd is jonger dan 4",
+        "- de zitting van de behandeling is meer dan 2 of de leeftijd is lager dan 4 jaar",
         "- ten minste één van de volgende voorwaarden geldt:",
         "",
         "    - de zitting van de behandeling is meer dan 3",
-        "    - de leeftijd is jonger dan 5",
-        "    - de leeftijd is ouder dan 80",
+        "    - de leeftijd is lager dan 5 jaar",
+        "    - de leeftijd is hoger dan 80 jaar",
     ]
 
 
@@ -345,6 +345,27 @@ def test_cli_reference_lists_every_command_and_option() -> None:
             for opt in getattr(param, "opts", []):
                 if opt.startswith("-"):
                     assert opt in text, f"{name}: {opt} missing from the reference"
+
+
+def test_cli_reference_of_a_group_with_subcommands() -> None:
+    """The reference of a group built here from the registering functions: nested groups, dedented help."""
+    import click
+
+    from passendezorg.cli_claims import register as register_claims
+
+    group = click.Group("passendezorg", help="The command line.")
+    register(group)
+    register_claims(group)
+    text = cli_reference_markdown(group)
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    for expected in ("## catalogue", "## claims", "### claims process", "### claims correct", "### claims withdraw",
+                     "## receipts", "### receipts show", "## ledger"):
+        assert expected in headings, f"{expected} missing: {headings}"
+    assert "`--rules TEXT`" in text and "`--cli-reference FILE`" in text
+    # help text is dedented: no line outside a fence is indented enough to become a code block
+    outside = re.sub(r"```.*?```", "", text, flags=re.S)
+    assert not [line for line in outside.splitlines() if line.startswith("    ")]
+    assert "\f" not in text and "\b" not in text
 
 
 # ---------------------------------------------------------------- the site

@@ -273,7 +273,7 @@ class DutchRenderer:
         a = [self.value(x, 5) for x in e.args]
         f = e.func
         if f == "age" and len(a) == 2:
-            return f"de leeftijd in jaren op {a[1]} bij geboortedatum {a[0]}"
+            return f"het aantal hele jaren van {a[0]} tot {a[1]}"
         if f == "year" and len(a) == 1:
             return f"het jaar van {a[0]}"
         if f == "days_between" and len(a) == 2:
@@ -350,8 +350,10 @@ class DutchRenderer:
         if op == "!=":
             return f"{left} is niet {right}"
         if self.is_age(e.left):
-            return {"<": f"{left} is jonger dan {right}", "<=": f"{left} is {right} of jonger",
-                    ">": f"{left} is ouder dan {right}", ">=": f"{left} is {right} of ouder"}[op]
+            # an age is not young or old: it is lower or higher, in years
+            years = f"{right} jaar" if isinstance(e.right, n.Literal) and e.right.kind == "integer" else right
+            return {"<": f"{left} is lager dan {years}", "<=": f"{left} is ten hoogste {years}",
+                    ">": f"{left} is hoger dan {years}", ">=": f"{left} is ten minste {years}"}[op]
         if kind == "date":
             return {"<": f"{left} ligt vóór {right}", "<=": f"{left} ligt op of vóór {right}",
                     ">": f"{left} ligt na {right}", ">=": f"{left} ligt op of na {right}"}[op]
@@ -895,13 +897,17 @@ class Catalogue:
                      "zij een uitzondering is, als beide van toepassing zijn. Twee regels die niet via een "
                      "uitzondering verbonden zijn en verschillende waarden geven, leveren een conflict op.", ""]
             body += self.exception_diagram(v)
-            body += ["", "| Regel | Uitkomst | Geldig | Bron | Uitzondering op |", "| --- | --- | --- | --- | --- |"]
+            body += ["", '<div class="pz-rule-table" markdown>', "",
+                     "| Regel | Uitkomst | Geldig | Bron | Uitzondering op |", "| --- | --- | --- | --- | --- |"]
             for rname in v.rules:
                 r = self.p.rules[rname]
                 sources = "; ".join(source_md(s) for s in r.sources) or "—"
                 exc = ", ".join(f"[`{x}`]({self.rule_link(x, here)})" for x in r.exception_to) or "—"
-                body.append(f"| {self.rule_ref_md(rname, here)} | {dutch.value(r.value)} | "
-                            f"{validity_text(r.valid_from, r.valid_until)} | {sources} | {exc} |")
+                label = f"{md(r.title)}<br>`{rname}`" if r.title else f"`{rname}`"
+                valid = validity_text(r.valid_from, r.valid_until) if r.valid_from or r.valid_until else "altijd"
+                body.append(f"| [{label}]({self.rule_link(rname, here)}) | {dutch.value(r.value)} | {valid} | "
+                            f"{sources} | {exc} |")
+            body += ["", "</div>"]
         elif v.definition is None:
             body += ["", "Geen regel bepaalt deze waarde."]
         users = self.users_md("value", name, here)
@@ -909,7 +915,7 @@ class Catalogue:
             body += ["", "## Gebruikt door", ""] + users
         cases = [c for c in self.cases if c.decision is not None]
         if cases:
-            body += ["", "## In de casussen", "", "| Casus | Uitkomst | Regel |", "| --- | --- | --- |"]
+            rows = []
             for c in cases:
                 assert c.decision is not None
                 o = c.decision.outputs.get(name) or c.decision.derived.get(name)
@@ -917,7 +923,15 @@ class Catalogue:
                     continue
                 rule = self.rule_ref_md(o.rule.name, here) if o.rule is not None and o.rule.name in self.p.rules \
                     else "—"
-                body.append(f"| {self.case_link(c, here)} | {_outcome_text(o, v.type)} | {rule} |")
+                rows.append(f"| {self.case_link(c, here)} | {_outcome_text(o, v.type)} | {rule} |")
+            if rows:
+                table = ["| Casus | Uitkomst | Regel |", "| --- | --- | --- |", *rows]
+                body += ["", "## In de casussen", ""]
+                if len(rows) > MAX_CASES_INLINE:  # a long list folds away
+                    body += [f'??? example "{len(rows)} casussen bepalen `{name}`"', ""]
+                    body += [f"    {line}" for line in table]
+                else:
+                    body += table
         self.put(here, f"{kind}: {name}", body)
 
     def exception_diagram(self, v: ValueDecl) -> list[str]:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
@@ -68,8 +69,8 @@ def cli_reference_markdown(group: click.Group, prog: str = "passendezorg") -> st
         group.get_usage(ctx),
         "```",
         "",
-        "Exit codes: `0` success; `1` the rule book has errors, a case is malformed or a test failed; "
-        "`2` a usage error.",
+        "Exit codes: `0` success; `1` the work failed (the rule book has errors, a case is malformed, a test "
+        "failed, a claim was rejected: the message says what); `2` a usage error.",
     ]
     lines += _params(group, ctx)
     lines += _commands(group, ctx, [], 2)
@@ -93,7 +94,9 @@ def _commands(group: click.Group, ctx: click.Context, path: list[str], level: in
 
 
 def _doc(text: str | None) -> str:
-    return click.unstyle(text or "").strip().split("\f")[0].strip()
+    """A command's help as Markdown: up to click's ``\\f`` cut, dedented, without click's ``\\b`` markers."""
+    text = inspect.cleandoc(click.unstyle(text or "").split("\f")[0])
+    return "\n".join(line for line in text.splitlines() if line.strip() != "\b").strip()
 
 
 def _params(cmd: click.Command, ctx: click.Context) -> list[str]:
