@@ -59,7 +59,8 @@ def condition(book: RuleBook, rule: str) -> str:
 
 
 def test_a_condition_reads_as_dutch(book: RuleBook) -> None:
-    assert condition(book, "fysio_volwassene") == "de soort van de behandeling is fysiotherapie en de leeftijd is ten minste 18 jaar"
+    assert condition(book, "fysio_volwassene") == (
+        "de soort van de behandeling is fysiotherapie en de leeftijd is ten minste 18 jaar")
 
 
 def test_tables_lookups_and_missing_facts_read_as_dutch(book: RuleBook) -> None:
