@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mkdocs.exceptions import PluginError
-from mkdocs.structure.files import File, Files
+from mkdocs.structure.files import File, Files, InclusionLevel
 
 CATALOGUE = "catalogus"
 CLI_REFERENCE = "reference/cli.md"
@@ -86,5 +86,8 @@ def on_files(files: Files, config: Any) -> Files:
         if file.src_uri in _pages or file.src_uri.startswith(f"{CATALOGUE}/"):
             files.remove(file)
     for uri, text in sorted(_pages.items()):
-        files.append(File.generated(config, uri, content=text))
+        # the pages of the cases are linked from the case index, not listed in the navigation
+        case_page = uri.startswith(f"{CATALOGUE}/casussen/") and uri != f"{CATALOGUE}/casussen/index.md"
+        inclusion = InclusionLevel.NOT_IN_NAV if case_page else InclusionLevel.UNDEFINED
+        files.append(File.generated(config, uri, content=text, inclusion=inclusion))
     return files

@@ -707,7 +707,7 @@ class Catalogue:
         return decl.title if decl is not None and decl.title else rs
 
     def nav(self) -> list[Any]:
-        """The catalogue's part of the site navigation (paths relative to the catalogue root)."""
+        """The catalogue's part of the site navigation (paths relative to the catalogue root): every page but the cases'."""
         rulesets = [{self.ruleset_title(rs): self.ruleset_page(rs)} for rs in self._ruleset_order()]
         outputs = [{name: self.value_page(name)} for name in self.p.outputs]
         derived = [{name: self.value_page(name)} for name, v in self.p.values.items() if not v.is_output]
@@ -723,7 +723,9 @@ class Catalogue:
         if self.p.tables:
             nav.append({"Tabellen": [{name: f"tabellen/{name}.md"} for name in self.p.tables]})
         nav.append({"Invoer": "invoer.md"})
-        nav.append({"Casussen": ["casussen/index.md", *({c.title: f"casussen/{c.slug}.md"} for c in self.cases)]})
+        # the case pages are reached from the case index, not the navigation: a rule book can have hundreds of
+        # cases, and every page of the site carries the whole navigation
+        nav.append({"Casussen": "casussen/index.md"})
         return nav
 
     def _ruleset_order(self) -> list[str | None]:
@@ -745,16 +747,19 @@ class Catalogue:
             "",
             "## Regelsets",
             "",
-            "| Regelset | Titel | Regels | Bronnen |",
-            "| --- | --- | ---: | --- |",
+            '<div class="pz-rule-table" markdown>',
+            "",
+            "| Regelset | Regels | Bronnen |",
+            "| --- | ---: | --- |",
         ]
         for rs in self._ruleset_order():
             rules = self.rules_by_set.get(rs, [])
             decl = p.rulesets.get(rs) if rs is not None else None
-            sources = ", ".join(md(s.title) for s in decl.sources) if decl is not None else ""
-            name = f"`{rs}`" if rs is not None else "—"
-            body.append(f"| [{name}]({self.ruleset_page(rs)}) | {md(self.ruleset_title(rs))} | {len(rules)} | "
-                        f"{sources} |")
+            sources = "; ".join(md(_shorten(s.title, 80)) for s in decl.sources) if decl is not None else ""
+            name = f"<br>`{rs}`" if rs is not None else ""
+            body.append(f"| [{md(self.ruleset_title(rs))}{name}]({self.ruleset_page(rs)}) | {len(rules)} | "
+                        f"{sources or '—'} |")
+        body += ["", "</div>"]
         body += ["", "## Uitvoer", "", "Wat het regelboek voor een casus beslist.", "",
                  "| Uitvoer | Type | Omschrijving | Regels |", "| --- | --- | --- | ---: |"]
         for name in p.outputs:

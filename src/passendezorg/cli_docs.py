@@ -27,7 +27,11 @@ DEFAULT_OUT = Path("docs") / "catalogus"
 @click.option("--cli-reference", "cli_reference", type=click.Path(path_type=Path), metavar="FILE",
               help="also write the command line reference (Markdown) to FILE")
 def catalogue(rules_dir: Path | None, cases_dir: Path | None, out: Path, cli_reference: Path | None) -> None:
-    """Generate the rule catalogue (Markdown for the documentation site) from the checked rule book."""
+    """Generate the rule catalogue, Markdown pages in Dutch for mkdocs-material, from the checked rule book.
+
+    The documentation site's build (mkdocs build) generates the catalogue by itself;
+    this command writes the same pages to a folder, e.g. for another site.
+    """
     from .catalogue import generate_catalogue
     from .errors import UsageError
     from .rulebook import load_rules
