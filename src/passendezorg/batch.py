@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import io
 import json
 import operator
@@ -708,8 +709,11 @@ def _parallel(worker: _Worker, path: Path, start: int, size: int, jobs: int, str
     stream.flush()
     report = BatchReport()
     try:
+        # the workers share the parent's objects copy-on-write: keep the collector from touching (and so copying) them
+        gc.freeze()
         for p in procs:
             p.start()
+        gc.unfreeze()
         finished: set[int] = set()
         following = 0
         while following < len(ranges):
