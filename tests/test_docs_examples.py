@@ -180,6 +180,41 @@ def test_every_construct_has_an_example() -> None:
             assert re.search(rf"\b{f}\(", text), f"no example calls {f}() ({language})"
 
 
+def test_every_grammar_rule_and_token_has_an_example() -> None:
+    """Every rule of the grammar that shows in a parse tree, and every named token, occurs in an example, per keyword set.
+
+    (Rules that the grammar inlines, and punctuation, leave no trace in a tree and are not counted.)
+    """
+    from lark import Token
+
+    from passendezorg.syntax import detect_language, parser_for
+
+    seen: dict[str, set[str]] = {"english": set(), "nederlands": set()}
+    for ex in language_examples():
+        if ex.rejected:
+            continue
+        for v in ex.variants:
+            language = detect_language(v.body)
+            assert language in seen, f"language.md:{v.line}: no `language`/`taal` line"
+            for tree in parser_for(language).parse(v.body).iter_subtrees():
+                seen[language].add(str(tree.data))
+                seen[language].update(c.type for c in tree.children if isinstance(c, Token))
+    for language, used in seen.items():
+        parser = parser_for(language)
+        rules = {str(r.alias or r.origin.name) for r in parser.rules}
+        tokens = {t.name for t in parser.terminals if not t.pattern.raw or t.name.isupper()}
+        # what a tree can show: rule names and aliases that are not inlined (`?rule`, `_rule`), named tokens
+        shown = {name for name in rules | tokens if not name.startswith("_") and name not in INVISIBLE}
+        missing = sorted(shown - used)
+        assert not missing, f"no {language} example uses {missing}"
+
+
+# names that never appear in a parse tree: rules inlined by `?` when they have one child, punctuation, whitespace
+INVISIBLE = {"expr", "or_expr", "and_expr", "not_expr", "test", "sum", "product", "unary", "atom", "literal",
+             "param_literal", "type_expr", "validity", "COLON", "COMMA", "DOT", "LPAR", "RPAR", "LSQB", "RSQB", "WS",
+             "COMMENT"}
+
+
 def keywords(language: str) -> dict[str, str]:
     """KW_* terminal -> its regular expression, from the grammar's keyword file."""
     path = ROOT / "grammar" / f"keywords_{language}.lark"
