@@ -142,6 +142,18 @@ def test_long_conditions_become_lists(book: RuleBook) -> None:
     ]
 
 
+@pytest.mark.parametrize(("name", "expected"), [
+    ("behandeling.aantal_personen", "het aantal personen van de behandeling"),
+    ("kraamzorg_eigen_bijdrage_per_uur", "de kraamzorg eigen bijdrage per uur"),
+    ("eigen_risico_bedrag", "het eigen risico bedrag"),
+    ("wmo_abonnementstarief", "het wmo abonnementstarief"),
+    ("behandeling.oordeel_beoordelaar", "het oordeel beoordelaar van de behandeling"),
+    ("copd_klasse", "de copd klasse"),
+])
+def test_dutch_articles(book: RuleBook, name: str, expected: str) -> None:
+    assert DutchRenderer(book.program).noun(name) == expected
+
+
 def test_dutch_money() -> None:
     from decimal import Decimal
 

@@ -80,9 +80,17 @@ def words(name: str) -> str:
     return name.replace("_", " ")
 
 
+# Words that are the head of a name when they come first: `aantal_personen` is *het* aantal personen.
+HEAD_FIRST = ("aantal", "totaal", "maximum", "minimum", "percentage", "bedrag", "oordeel")
+
+
 def article(noun: str) -> str:
-    last = noun.split()[-1].lower() if noun.split() else noun
-    if last.endswith(("je", "ment", "isme")) or any(last.endswith(w) for w in HET_WORDS):
+    """The Dutch article of a noun phrase made from an identifier: the head decides, mostly the last word."""
+    phrase = noun.lower().split(" per ")[0].split()  # `bijdrage per uur`: the head comes before `per`
+    if not phrase:
+        return "de"
+    head = phrase[0] if len(phrase) > 1 and phrase[0] in HEAD_FIRST else phrase[-1]
+    if head.endswith(("je", "ment", "isme")) or any(head.endswith(w) for w in HET_WORDS):
         return "het"
     return "de"
 
@@ -193,7 +201,9 @@ class DutchRenderer:
             shown = self.noun(e.name, value is not None and value.type.kind == "boolean")
             return self._linked(shown, self.link("value", e.name))
         if e.kind == "param":
-            return self._linked(self.noun(e.name), self.link("param", e.name))
+            param = self.p.parameters.get(e.name)
+            shown = self.noun(e.name, param is not None and param.type.kind == "boolean")
+            return self._linked(shown, self.link("param", e.name))
         return self._linked(f"de tabel {words(e.name)}", self.link("table", e.name))
 
     @staticmethod
