@@ -124,7 +124,7 @@ def _seed(kind: int, v: Any, r: str | None) -> Outcome:
     return Outcome("value", v)
 
 
-def _fallback_function(program: Program, kinds: tuple[int, ...]) -> Callable[..., Any]:
+def _fallback_function(program: Program, kinds: tuple[int, ...], fns: Mapping[int, Any]) -> Callable[..., Any]:
     names = program.order
     deps = value_dependencies(program)
     index = {name: k for k, name in enumerate(names)}
@@ -133,7 +133,7 @@ def _fallback_function(program: Program, kinds: tuple[int, ...]) -> Callable[...
     def fb(state: _Fallback | None, i: Mapping[str, Any], day: dt.date, k: int, vals: tuple[Any, ...],
            rules: tuple[str | None, ...]) -> tuple[_Fallback, Any, str | None]:
         if state is None:
-            state = _Fallback(Evaluation(program, i, day, trace=False))
+            state = _Fallback(_Accelerated(program, i, day, fns))
         results = state.ev.results
         for j, v, r in zip(dep_index[k], vals, rules):
             name = names[j]
@@ -214,7 +214,7 @@ _HELPERS: dict[str, Any] = {
 _BUILTINS = {"len": len, "abs": abs, "min": min, "max": max, "int": int, "str": str, "dict": dict,
              "Exception": Exception}
 _ATTRIBUTES = {"year", "days", "quantize", "get"}
-_LOCAL = re.compile(r"^(i|day|S|_E|_d|_x|_t\d+|_h\d+|v\d+|r\d+|_k\d+|_tab\d+|_run|_bd|_state|_K"
+_LOCAL = re.compile(r"^(i|day|S|E|_E|_e\d+|_d|_x|_t\d+|_h\d+|v\d+|r\d+|_k\d+|_tab\d+|_run|_bd|_state|_K"
                     r"|_b|d|o|v|g\d+|m\d+|_M|_dates|_date|_conv|_typer|_ty)$")
 _FUNCTIONS = ("_run", "_typer")
 
@@ -914,6 +914,81 @@ class _Gen:
         return "\n".join(head + body + tail) + "\n"
 
 
+class _ExprGen(_Gen):
+    """Single expressions as functions of (inputs, day, evaluation), for the interpreter to call (see _Accelerated).
+
+    A value is read from the evaluation (``_ov``), which decides it if it has
+    not yet; a value that is not known, like a missing input, raises, and the
+    interpreter then walks the expression itself.
+    """
+
+    def value_ref(self, name: str) -> str:
+        return f"_ov(E, {name!r})"
+
+    def is_known(self, e: n.IsKnown) -> str:
+        op = e.operand
+        if isinstance(op, n.Ref) and op.kind == "value":
+            return f"({'not ' if e.negated else ''}_known(lambda: _ov(E, {op.name!r})))"
+        return super().is_known(e)
+
+    def functions(self) -> tuple[str, dict[int, str]]:
+        """Source of one function per top-level expression the interpreter evaluates, and their names by node id."""
+        p = self.p
+        exprs: list[n.Expr] = []
+        for name in p.order:
+            decl = p.values[name]
+            exprs.extend(x for x in (decl.definition, decl.default) if x is not None)
+            for r in decl.rules:
+                rule = p.rules[r]
+                exprs.extend(x for x in (rule.when, rule.value) if x is not None)
+        out: list[str] = []
+        names: dict[int, str] = {}
+        for e in exprs:
+            if id(e) in names or (isinstance(e, n.Literal) and not isinstance(e.value, n.Duration)):
+                continue
+            self.uses_state = False
+            try:
+                body = self.expr(e)
+            except AssertionError:
+                continue  # not compiled: the interpreter walks it
+            fn = f"_e{len(names)}"
+            names[id(e)] = fn
+            out.append(f"def {fn}(i, day, E):")
+            if self.uses_state:
+                out.append("    S = _bd.get(day)")
+                out.append("    if S is None:")
+                out.append("        S = _state(day)")
+            out.append(f"    return {body}")
+        return "\n".join(out) + "\n", names
+
+
+class _Accelerated(Evaluation):
+    """The interpreter, evaluating each condition and value with its compiled function when every fact it reads
+    is known (the result is then what the tree walk gives: two-valued logic is Kleene logic on known facts), and
+    by walking the expression otherwise. Facts used are not recorded: the fast path keeps no explanation."""
+
+    def __init__(self, program: Program, inputs: Mapping[str, Any], day: dt.date, fns: Mapping[int, Any]) -> None:
+        super().__init__(program, inputs, day, trace=False)
+        self._fns = fns
+
+    def ev(self, e: n.Expr, facts: dict[str, Any] | None = None) -> Any:
+        fn = self._fns.get(id(e))
+        if fn is not None:
+            try:
+                return fn(self.inputs, self.day, self)
+            except Exception:  # noqa: BLE001 - a missing fact or a failure: the tree walk says which
+                pass
+        return super().ev(e, facts)
+
+
+def _outcome_value(ev: Evaluation, name: str) -> Any:
+    """A value for compiled expressions inside the interpreter: its value if it is known, else leave."""
+    o = ev.outcome(name)
+    if o.status == "value" or o.status == "default":
+        return o.value
+    raise _Bail
+
+
 def _refs(e: n.Expr | None, out: set[str]) -> None:
     """The values an expression refers to, added to ``out``."""
     if e is None:
@@ -974,7 +1049,7 @@ def _comment(name: str) -> str:
 def audit(source: str, constants: Iterable[str]) -> None:
     """Refuse generated code that does anything but compute: a guard against injection through rule data."""
     tree = ast.parse(source)
-    allowed = set(_HELPERS) | set(_BUILTINS) | set(constants) | {"_NV", "_DATE", "_fb"}
+    allowed = set(_HELPERS) | set(_BUILTINS) | set(constants) | {"_NV", "_DATE", "_fb", "_ov"}
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.ClassDef, ast.AsyncFunctionDef,
                              ast.Await, ast.Yield, ast.YieldFrom, ast.With, ast.Delete, ast.Starred)):
@@ -989,12 +1064,13 @@ def audit(source: str, constants: Iterable[str]) -> None:
             if not (node.value is None or type(node.value) in (str, int, bool)):
                 raise AssertionError(f"generated code holds a constant of type {type(node.value).__name__}")
         elif isinstance(node, ast.FunctionDef):
-            if node.name not in _FUNCTIONS:
+            if node.name not in _FUNCTIONS and not re.fullmatch(r"_e\d+", node.name):
                 raise AssertionError(f"generated code defines {node.name!r}")
         elif isinstance(node, ast.Call):
             f = node.func
             if isinstance(f, ast.Name):
-                if f.id not in _HELPERS and f.id not in _BUILTINS and f.id not in ("_state", "_date", "_conv", "_ty", "_fb"):
+                if f.id not in _HELPERS and f.id not in _BUILTINS \
+                        and f.id not in ("_state", "_date", "_conv", "_ty", "_fb", "_ov"):
                     raise AssertionError(f"generated code calls {f.id!r}")
                 if f.id == "_ty" and (len(node.args) != 1 or node.keywords):
                     raise AssertionError("generated code calls type() with more than one argument")
@@ -1142,7 +1218,16 @@ def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
         for v in program.order
     )
     namespace["_K"] = kinds
-    namespace["_fb"] = _fallback_function(program, kinds)
+    eg = _ExprGen(program, dispatch=False)
+    eg.periods, eg.rule_slot, eg.param_slot = g.periods, g.rule_slot, g.param_slot
+    eg.consts, eg._const_ids, eg.tables, eg.table_data, eg.tmp = g.consts, g._const_ids, g.tables, g.table_data, g.tmp
+    expr_source, expr_names = eg.functions()
+    audit(expr_source, list(g.consts) + list(g.table_data))
+    namespace.update(g.consts)  # and the constants and tables the expression functions added
+    namespace.update(g.table_data)
+    namespace["_ov"] = _outcome_value
+    fns: dict[int, Any] = {}
+    namespace["_fb"] = _fallback_function(program, kinds, fns)
     periods = g.periods
     by_date: dict[dt.date, tuple[Any, ...]] = {}
     by_period: dict[int, tuple[Any, ...]] = {}
@@ -1162,6 +1247,8 @@ def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
     namespace["_state"] = state
     code = compile(source, f"<passendezorg compiled {program.content_hash[:19]}>", "exec")
     exec(code, namespace)  # noqa: S102 - audited source, generated from checked names only
+    exec(compile(expr_source, f"<passendezorg expressions {program.content_hash[:19]}>", "exec"), namespace)  # noqa: S102
+    fns.update({key: namespace[fn] for key, fn in expr_names.items()})
     return CompiledProgram(program, source, tuple(program.order), kinds, g.dispatch_input, namespace["_run"])
 
 
