@@ -651,6 +651,12 @@ class Catalogue:
         label = f"{md(r.title)} (`{name}`)" if r.title else f"`{name}`"
         return f"[{label}]({self.rule_link(name, here)})"
 
+    def rule_cell_md(self, name: str, here: str) -> str:
+        """A link to a rule for a table cell: its title, with its name on a line of its own."""
+        r = self.p.rules[name]
+        label = f"{md(r.title)}<br>`{name}`" if r.title else f"`{name}`"
+        return f"[{label}]({self.rule_link(name, here)})"
+
     def case_link(self, c: CaseResult, here: str) -> str:
         return f"[{md(c.title)}]({self.rel(f'casussen/{c.slug}.md', here)})"
 
@@ -918,9 +924,8 @@ class Catalogue:
                 r = self.p.rules[rname]
                 sources = "; ".join(source_md(s) for s in r.sources) or "—"
                 exc = ", ".join(f"[`{x}`]({self.rule_link(x, here)})" for x in r.exception_to) or "—"
-                label = f"{md(r.title)}<br>`{rname}`" if r.title else f"`{rname}`"
                 valid = validity_text(r.valid_from, r.valid_until) if r.valid_from or r.valid_until else "altijd"
-                body.append(f"| [{label}]({self.rule_link(rname, here)}) | {dutch.value(r.value)} | {valid} | "
+                body.append(f"| {self.rule_cell_md(rname, here)} | {dutch.value(r.value)} | {valid} | "
                             f"{sources} | {exc} |")
             body += ["", "</div>"]
         elif v.definition is None:
@@ -936,7 +941,7 @@ class Catalogue:
                 o = c.decision.outputs.get(name) or c.decision.derived.get(name)
                 if o is None:
                     continue
-                rule = self.rule_ref_md(o.rule.name, here) if o.rule is not None and o.rule.name in self.p.rules \
+                rule = self.rule_cell_md(o.rule.name, here) if o.rule is not None and o.rule.name in self.p.rules \
                     else "—"
                 rows.append(f"| {self.case_link(c, here)} | {_outcome_text(o, v.type)} | {rule} |")
             if rows:
@@ -1056,7 +1061,7 @@ class Catalogue:
 
     def case(self, c: CaseResult) -> None:
         here = f"casussen/{c.slug}.md"
-        body = [f"Bestand: `{c.shown}`", ""]
+        body = ["[← Alle casussen](index.md)", "", f"Bestand: `{c.shown}`", ""]
         if c.case is not None and c.case.description:
             body += [md(c.case.description), ""]
         if c.error is not None:
@@ -1068,15 +1073,17 @@ class Catalogue:
                 body += ['!!! warning "De uitkomst wijkt af van de verwachting"', "", "    ```text"]
                 body += [f"    {line}" for p in c.problems for line in p.splitlines()]
                 body += ["    ```", ""]
-            body += ["## Beslissing", "", "| Uitvoer | Uitkomst | Regel | Bron |", "| --- | --- | --- | --- |"]
+            body += ["## Beslissing", "", '<div class="pz-decision" markdown>', "",
+                     "| Uitvoer | Uitkomst | Regel | Bron |", "| --- | --- | --- | --- |"]
             for name, o in d.outputs.items():
                 decl = self.p.values[name]
-                rule = self.rule_ref_md(o.rule.name, here) if o.rule is not None and o.rule.name in self.p.rules \
+                rule = self.rule_cell_md(o.rule.name, here) if o.rule is not None and o.rule.name in self.p.rules \
                     else "—"
                 src = "; ".join(source_md(SourceInfo(s.id, s.title, s.detail, s.url)) for s in o.rule.sources) \
                     if o.rule is not None else "—"
                 body.append(f"| [`{name}`]({self.rel(self.value_page(name), here)}) | {_outcome_text(o, decl.type)} "
                             f"| {rule} | {src or '—'} |")
+            body += ["", "</div>"]
             overridden = [(name, ov) for name, o in [*d.outputs.items(), *d.derived.items()] for ov in o.overridden]
             if overridden:
                 body += ["", "Opzijgezet door een uitzondering:", ""]
@@ -1088,7 +1095,7 @@ class Catalogue:
                 body += ["", "## Tussenwaarden", "", "| Waarde | Uitkomst | Regel |", "| --- | --- | --- |"]
                 for name, o in d.derived.items():
                     decl = self.p.values[name]
-                    rule = self.rule_ref_md(o.rule.name, here) if o.rule is not None and \
+                    rule = self.rule_cell_md(o.rule.name, here) if o.rule is not None and \
                         o.rule.name in self.p.rules else ("de definitie" if decl.definition is not None else "—")
                     body.append(f"| [`{name}`]({self.rel(self.value_page(name), here)}) | "
                                 f"{_outcome_text(o, decl.type)} | {rule} |")
