@@ -285,9 +285,15 @@ class Gen:
     def condition(self, depth: int = 3) -> str:
         if depth <= 0 or self.chance(0.35):
             return self.atom()
-        form = self.pick(["and", "or", "not", "and", "or"])
+        form = self.pick(["and", "or", "not", "and", "or", "chain"])
         if form == "not":
             return f"not ({self.condition(depth - 1)})"
+        if form == "chain":
+            # `a or b or c …` unparenthesised: the parser builds a balanced tree
+            op = self.pick(["and", "or"])
+            parts = [self.atom() if self.chance(0.7) else f"({self.condition(depth - 1)})"
+                     for _ in range(self.draw(st.integers(3, 9)))]
+            return f" {op} ".join(parts)
         return f"({self.condition(depth - 1)}) {form} ({self.condition(depth - 1)})"
 
     # ------------------------------------------------------------ the book

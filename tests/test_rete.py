@@ -130,7 +130,7 @@ def test_negation_is_the_complement(f: Formula, fact: dict[str, int]) -> None:
 
 @given(formulas(), facts, st.integers(0, 3))
 def test_split_keeps_the_meaning_within_the_limit(f: Formula, fact: dict[str, int], limit: int) -> None:
-    parts = split(f, limit)
+    parts = split(f, limit, most=10**6)
     assert all(connectives(p) <= max(limit, 1) for p in parts)
     assert any(holds(p, fact) for p in parts) == holds(f, fact)
 
@@ -353,3 +353,52 @@ def test_faults_in_the_worker_come_back_as_case_errors(book: RuleBook, engine: R
     with pytest.raises(EngineFault, match="AttributeError"):
         engine.run_isolated(inputs, day)
     assert engine.run_isolated(*_inputs(book, "H1")) == Evaluation(book.program, *_inputs(book, "H1")).run()
+
+
+# ---------------------------------------------------------------- large conditions and strata
+
+
+def test_split_gives_up_before_it_grows_exponentially() -> None:
+    f: Formula = all_of(*(any_of(("eq", "a", i), ("eq", "b", i)) for i in range(40)))
+    with pytest.raises(rete._TooBig):
+        split(f)
+
+
+def _large_book(folder: Path, chain: int, rules: int) -> RuleBook:
+    atoms = [["c.n > {i}", "c.kind = alpha", "c.n * 2 < {i}", "c.n <= p_limit", "c.m is missing"][i % 5].format(i=i)
+             for i in range(chain)]
+    lines = ["language english", "ruleset large", '  title "Large"', '  source src "Source" url "https://example.org/"',
+             "", "input c.day : date", "input c.n : integer", "input c.m : integer",
+             "input c.kind : one of alpha, beta", "peildatum c.day", "", "parameter p_limit : integer",
+             '  from 2019-01-01 = 10 source src "a"', "  from 2021-01-01 = unknown", "",
+             "output big : boolean", "output many : integer", "",
+             'rule or_chain "A long or chain"', '  source src "a"', f"  when {' or '.join(atoms)}", "  then big = true",
+             "", 'rule and_chain "A long and chain"', '  source src "a"', "  exception to or_chain",
+             f"  when {' and '.join(atoms)}", "  then big = false", ""]
+    for i in range(rules):
+        lines += [f'rule m{i} "Many {i}"', '  source src "a"', f"  when c.n = {i} or c.m > {i} and c.kind = beta",
+                  f"  then many = {i}", ""]
+    (folder / "large.pz").write_text("\n".join(lines), encoding="utf-8")
+    return load_rules(folder)
+
+
+@needs_durable
+@pytest.mark.parametrize("chain", [12, 40, 300])
+def test_long_chains_and_many_rules_equal_the_native_engine(tmp_path: Path, chain: int) -> None:
+    """Flat chains of any length compile (in the network while they fit), and a stratum whose rules
+    could match more than durable-rules allows on one fact is spread over several rulesets."""
+    book = _large_book(tmp_path, chain, 70)
+    with ReteEngine(book.program) as engine:
+        many = engine._strata["many"]
+        assert len(many.network.handles) > 1
+        assert not many.computed  # every condition of `many` is matched in the network
+        big = engine._strata["big"]
+        if chain <= 12:
+            assert all(not isinstance(e, rete.n.Binary) or e.op not in ("and", "or") for e in big.computed)
+        cases: list[dict[str, Any]] = [{}, {"c.n": 3}, {"c.n": 3, "c.m": 1, "c.kind": "beta"}, {"c.n": -5, "c.kind": "beta"},
+                                       {"c.n": 500, "c.m": 2, "c.kind": "alpha"}, {"c.n": 11, "c.kind": "alpha"}]
+        for inputs in cases:
+            for day in (dt.date(2020, 5, 1), dt.date(2022, 5, 1)):
+                inputs = {**inputs, "c.day": day}
+                native = book.decision(Evaluation(book.program, inputs, day).run(), day, "c")
+                assert book.decision(engine.run(inputs, day), day, "c").to_json() == native.to_json(), inputs

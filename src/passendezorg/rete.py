@@ -182,27 +182,50 @@ def connectives(f: Formula) -> int:
 MAX_CONNECTIVES = 15
 
 
-def split(f: Formula, limit: int = MAX_CONNECTIVES) -> list[Formula]:
+#: the most network rules one answer of one condition may take; beyond that, part of it is computed in Python
+MAX_PARTS = 64
+
+
+class _TooBig(Exception):
+    """A formula would need more than MAX_PARTS patterns."""
+
+
+def split(f: Formula, limit: int = MAX_CONNECTIVES, most: int = MAX_PARTS) -> list[Formula]:
     """Formulas whose disjunction is ``f``, each with at most ``max(limit, 1)`` connectives.
 
-    ``and`` is distributed over the widest ``or`` below it until each part fits.
+    ``and`` is distributed over the widest ``or`` below it until each part fits. Raises _TooBig
+    as soon as more than ``most`` parts would be needed (distributing can grow exponentially).
     """
-    if connectives(f) <= limit:
-        return [f]
-    if f[0] == "or":
-        return [part for x in f[1] for part in split(x, limit)]
-    ors = [x for x in f[1] if x[0] == "or"] if f[0] == "and" else []
-    if not ors:
-        return [f]  # a plain conjunction of tests: one connective, the least a pattern can have
-    widest = max(ors, key=connectives)
-    rest = [x for x in f[1] if x is not widest]
-    return [part for d in widest[1] for part in split(all_of(*rest, d), limit)]
+    out: list[Formula] = []
+
+    def go(g: Formula) -> None:
+        if connectives(g) <= limit:
+            out.append(g)
+        elif g[0] == "or":
+            for x in g[1]:
+                go(x)
+        else:
+            ors = [x for x in g[1] if x[0] == "or"] if g[0] == "and" else []
+            if not ors:
+                out.append(g)  # a plain conjunction of tests: one connective, the least a pattern can have
+            else:
+                widest = max(ors, key=connectives)
+                rest = [x for x in g[1] if x is not widest]
+                for d in widest[1]:
+                    go(all_of(*rest, d))
+        if len(out) > most:
+            raise _TooBig
+
+    go(f)
+    return out
 
 
 # ---------------------------------------------------------------- exact integer encodings
 
 #: every encoded number lies within ±LIMIT; the C core compares such integers exactly
 LIMIT = 2**52
+#: what a missing or failed operand is posted as: below (in ``v<i>``) or above (in ``w<i>``) every constant
+BELOW, ABOVE = -(LIMIT + 1), LIMIT + 1
 MAX_PLACES = 12
 KNOWN, UNKNOWN, FAILED = 0, 1, 2  # the status of a posted operand
 IS_TRUE, IS_FALSE, IS_UNKNOWN, IS_FAILED = 0, 1, 2, 3  # the truth of a computed atom
@@ -235,7 +258,14 @@ def _clamp(i: int) -> int:
 
 @dataclass
 class _Operand:
-    """An input, value or parameter posted in the fact: ``v<i>`` its encoded value, ``s<i>`` its status."""
+    """An input, value or parameter posted in the fact: ``s<i>`` its status, ``v<i>`` and ``w<i>`` its value.
+
+    A known value is posted as the same exact integer in ``v<i>`` and ``w<i>``. A missing or failed one
+    is posted below every constant in ``v<i>`` and above every constant in ``w<i>``, so that "known and
+    greater than c" is the single test ``v<i> > c`` and "known and not greater than c" is ``w<i> <= c``:
+    both truth values of a comparison, and their negations, are single tests, and chains of
+    comparisons stay flat in the network.
+    """
 
     index: int
     ref: n.Ref
@@ -245,6 +275,10 @@ class _Operand:
     @property
     def value_field(self) -> str:
         return f"v{self.index}"
+
+    @property
+    def high_field(self) -> str:
+        return f"w{self.index}"
 
     @property
     def status_field(self) -> str:
@@ -345,7 +379,7 @@ class _Compiler:
         self.operands: dict[tuple[str, str], _Operand] = {}
         self.computed: dict[int, int] = {}  # id of an atom -> its index (by identity: spans show in reasons)
         self.computed_atoms: list[n.Expr] = []
-        self.network: dict[str, dict[str, Any]] = {}
+        self.groups: list[dict[str, dict[str, Any]]] = [{}]  # network rules, spread so that few match at once
 
     # ------------------------------------------------------------ atoms
 
@@ -422,7 +456,7 @@ class _Compiler:
         operand = self.operands.get((ref.kind, ref.name))
         if operand is None:
             return None
-        st, vf = operand.status_field, operand.value_field
+        st, lo, hi = operand.status_field, operand.value_field, operand.high_field
         known = _cmp("eq", st, KNOWN)
         unknown = _cmp("eq", st, UNKNOWN)
         failed = _cmp("eq", st, FAILED)
@@ -435,14 +469,23 @@ class _Compiler:
         if any(x is None for x in encoded):
             return None
         ints = [x for x in encoded if x is not None]
-        if op in ("in", "notin"):
-            member = any_of(*(_cmp("eq", vf, x) for x in ints))
-            holds = member if op == "in" else neg(member)
+        # "known and holds" / "known and does not hold"; a missing or failed operand is posted below
+        # every constant in `lo` and above every constant in `hi`, so order tests need no status test
+        if op in ("in", "notin", "=", "!="):
+            member = any_of(*(_cmp("eq", lo, x) for x in ints))
+            outside = all_of(known, *(_cmp("ne", lo, x) for x in ints))
+            yes, no = (member, outside) if op in ("in", "=") else (outside, member)
         else:
-            holds = _cmp(_TEST_OP[op], vf, ints[0])
+            c = ints[0]
+            yes, no = {
+                ">": (_cmp("gt", lo, c), _cmp("le", hi, c)),
+                ">=": (_cmp("ge", lo, c), _cmp("lt", hi, c)),
+                "<": (_cmp("lt", hi, c), _cmp("ge", lo, c)),
+                "<=": (_cmp("le", hi, c), _cmp("gt", lo, c)),
+            }[op]
         # an input is never failed, a parameter never unknown
-        return operand, _Cats(all_of(known, holds), all_of(known, neg(holds)),
-                              FALSE if ref.kind == "param" else unknown, FALSE if ref.kind == "input" else failed)
+        return operand, _Cats(yes, no, FALSE if ref.kind == "param" else unknown,
+                              FALSE if ref.kind == "input" else failed)
 
     def computed_atom(self, e: n.Expr) -> tuple[int, _Cats]:
         j = self.computed.get(id(e), -1)
@@ -458,38 +501,38 @@ class _Compiler:
 
     # ------------------------------------------------------------ conditions
 
-    def condition(self, e: n.Expr, plan: _RulePlan) -> tuple[_Cats, dict[int, Formula], dict[int, Formula]]:
+    def condition(self, e: n.Expr, plan: _RulePlan, inline: int) -> tuple[_Cats, dict[int, Formula], dict[int, Formula]]:
         """The categories of ``e`` and, per atom, when it contributes the condition's needs (N) or its failure (R).
 
-        This mirrors the three-valued ``and``/``or``/``not`` of the native evaluator exactly: ``and``
-        is false as soon as one side is false; otherwise a failure wins over unknown, the left one
-        first; unknown needs are the union of the unknown sides.
+        This mirrors the three-valued ``and``/``or``/``not`` of the native evaluator exactly. A chain
+        of the same operator (however the parser nested it) is one n-ary gate: ``and`` is false as
+        soon as one operand is false; otherwise the leftmost failure wins over unknown; unknown needs
+        are the union of the unknown operands' needs; ``or`` likewise with true. Gates nested
+        deeper than ``inline`` levels are computed by the native evaluator and posted as a truth value.
         """
         if isinstance(e, n.Unary) and e.op == "not":
-            c, nn, rr = self.condition(e.operand, plan)
+            c, nn, rr = self.condition(e.operand, plan, inline)
             return _Cats(c.f, c.t, c.u, c.x), nn, rr
-        if isinstance(e, n.Binary) and e.op in ("and", "or"):
-            lc, ln, lr = self.condition(e.left, plan)
-            rc, rn, rr = self.condition(e.right, plan)
-            if e.op == "and":
-                l_ok, r_ok = neg(lc.f), neg(rc.f)  # a side that is not false
-                cats = _Cats(all_of(lc.t, rc.t), any_of(lc.f, rc.f),
-                             all_of(l_ok, r_ok, neg(lc.x), neg(rc.x), any_of(lc.u, rc.u)),
-                             all_of(l_ok, r_ok, any_of(lc.x, rc.x)))
-                keep_left, keep_right = any_of(rc.t, rc.u), any_of(lc.t, lc.u)
-                fail_left, fail_right = r_ok, all_of(l_ok, neg(lc.x))
-            else:
-                l_ok, r_ok = neg(lc.t), neg(rc.t)  # a side that is not true
-                cats = _Cats(any_of(lc.t, rc.t), all_of(lc.f, rc.f),
-                             all_of(l_ok, r_ok, neg(lc.x), neg(rc.x), any_of(lc.u, rc.u)),
-                             all_of(l_ok, r_ok, any_of(lc.x, rc.x)))
-                keep_left, keep_right = any_of(rc.f, rc.u), any_of(lc.f, lc.u)
-                fail_left, fail_right = r_ok, all_of(l_ok, neg(lc.x))
-            needs = {i: all_of(f, keep_left) for i, f in ln.items()}
-            needs.update({i: all_of(f, keep_right) for i, f in rn.items()})
-            fails = {i: all_of(f, fail_left) for i, f in lr.items()}
-            fails.update({i: all_of(f, fail_right) for i, f in rr.items()})
-            return cats, needs, fails
+        if isinstance(e, n.Binary) and e.op in ("and", "or") and inline > 0:
+            parts = [self.condition(x, plan, inline - 1) for x in _chain(e, e.op)]
+            if sum(f != FALSE for _c, nn, rr in parts for f in (*nn.values(), *rr.values())) >= MAX_MATCHES:
+                raise _TooBig  # a rule per atom for needs and failures alone would be too many
+            kids = [c for c, _, _ in parts]
+            # `decides`: the operand value that settles the gate (false for and, true for or)
+            decides = [c.f if e.op == "and" else c.t for c in kids]
+            undecided = all_of(*(neg(d) for d in decides))
+            gate = _Cats(all_of(*(c.t for c in kids)) if e.op == "and" else any_of(*decides),
+                         any_of(*decides) if e.op == "and" else all_of(*(c.f for c in kids)),
+                         all_of(undecided, *(neg(c.x) for c in kids), any_of(*(c.u for c in kids))),
+                         all_of(undecided, any_of(*(c.x for c in kids))))
+            needs: dict[int, Formula] = {}
+            fails: dict[int, Formula] = {}
+            for i, (_c, nn, rr) in enumerate(parts):
+                others_open = all_of(*(all_of(neg(decides[j]), neg(kids[j].x)) for j in range(len(kids)) if j != i))
+                needs.update({a: all_of(f, others_open) for a, f in nn.items()})
+                none_before = all_of(undecided, *(neg(kids[j].x) for j in range(i)))
+                fails.update({a: all_of(f, none_before) for a, f in rr.items()})
+            return gate, needs, fails
         index = len(plan.atoms)
         found = self.operand_atom(e)
         if found is not None:
@@ -501,25 +544,76 @@ class _Compiler:
         return cats, {index: cats.u}, {index: cats.x}
 
     def rule(self, r: CheckedRule, key: str) -> _RulePlan:
-        assert r.when is not None
-        plan = _RulePlan(r.name, key)
-        cats, needs, fails = self.condition(r.when, plan)
-        self.add(f"{key}t", cats.t)
-        self.add(f"{key}f", cats.f)
-        for i, f in needs.items():
-            if self.add(f"{key}n{i}", f):
-                plan.contributes[i] = f"{key}n{i}"
-        for i, f in fails.items():
-            if self.add(f"{key}x{i}", f):
-                plan.fails[i] = f"{key}x{i}"
-        return plan
+        """The network rules for one condition: as much of it in the network as fits the patterns.
 
-    def add(self, name: str, f: Formula) -> bool:
-        if f == FALSE:
-            return False
-        for m, part in enumerate(split(f)):
-            self.network[f"{name}~{m}"] = {"all": [{"m": to_durable(part)}]}
-        return True
+        All of the condition's gates are put in the network when the patterns that result fit: at
+        most MAX_PARTS per answer, and fewer than MAX_MATCHES in all (they could all match one fact).
+        Otherwise gates from the deepest level up are computed in Python, down to the whole condition.
+        """
+        assert r.when is not None
+        computed = len(self.computed_atoms)
+        for inline in range(_gate_depth(r.when), -1, -1):
+            plan = _RulePlan(r.name, key)
+            try:
+                cats, needs, fails = self.condition(r.when, plan, inline)
+                rules = [(f"{key}t", split(cats.t)), (f"{key}f", split(cats.f))]
+                rules += [(f"{key}n{i}", split(f)) for i, f in needs.items() if f != FALSE]
+                rules += [(f"{key}x{i}", split(f)) for i, f in fails.items() if f != FALSE]
+            except _TooBig:
+                self.forget(computed)
+                continue
+            size = sum(len(parts) for _, parts in rules)
+            if size > MAX_MATCHES - 1 and inline > 0:
+                # all of these could match one fact at once: more than one ruleset takes
+                self.forget(computed)
+                continue
+            plan.contributes = {i: f"{key}n{i}" for i, f in needs.items() if f != FALSE}
+            plan.fails = {i: f"{key}x{i}" for i, f in fails.items() if f != FALSE}
+            if len(self.groups[-1]) + size > MAX_MATCHES - 1:
+                self.groups.append({})
+            for name, split_parts in rules:
+                self.add_parts(name, split_parts)
+            return plan
+        raise AssertionError("a condition computed whole in Python always fits")  # pragma: no cover
+
+    def forget(self, computed: int) -> None:
+        """Drop the computed atoms of a try that did not fit; earlier rules keep theirs."""
+        del self.computed_atoms[computed:]
+        for k in [k for k, j in self.computed.items() if j >= computed]:
+            del self.computed[k]
+
+    def add_parts(self, name: str, parts: list[Formula]) -> None:
+        for m, part in enumerate(parts):
+            if part != FALSE:
+                self.groups[-1][f"{name}~{m}"] = {"all": [{"m": to_durable(part)}]}
+
+    def finish(self) -> list[dict[str, dict[str, Any]]]:
+        """The rulesets of the stratum, each with the catch-all rule that matches every fact."""
+        seen = {"all": [{"m": to_durable(TRUE)}]}
+        return [{**group, "seen~0": seen} for group in self.groups]
+
+
+def _chain(e: n.Expr, op: str) -> list[n.Expr]:
+    """The operands of a chain of ``op`` from left to right, however it is nested."""
+    out: list[n.Expr] = []
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, n.Binary) and x.op == op:
+            stack.append(x.right)
+            stack.append(x.left)
+        else:
+            out.append(x)
+    return out
+
+
+def _gate_depth(e: n.Expr) -> int:
+    """How many and/or gates (chains counted once) are nested in a condition, at most."""
+    if isinstance(e, n.Unary) and e.op == "not":
+        return _gate_depth(e.operand)
+    if isinstance(e, n.Binary) and e.op in ("and", "or"):
+        return 1 + max(_gate_depth(x) for x in _chain(e, e.op))
+    return 0
 
 
 def _atoms(e: n.Expr) -> Iterator[n.Expr]:
@@ -557,21 +651,39 @@ def _children(e: n.Expr) -> tuple[n.Expr, ...]:
 _RULESETS = itertools.count()
 
 
-class _Network:
-    """One durable-rules ruleset, driven synchronously through the C core (no host threads)."""
+#: the most rules of one durable-rules ruleset that can match one fact: the core refuses a fact that
+#: matches more (error 303); the rules of a stratum are spread over as many rulesets as needed
+MAX_MATCHES = 64
 
-    def __init__(self, name: str, rules: dict[str, dict[str, Any]]) -> None:
+
+class _Network:
+    """The durable-rules rulesets of one stratum, driven synchronously through the C core (no host threads).
+
+    Each ruleset has a catch-all rule ``seen`` and at most MAX_MATCHES - 1 others.
+    """
+
+    def __init__(self, name: str, rules: dict[str, dict[str, Any]] | list[dict[str, dict[str, Any]]]) -> None:
         self.core = _core()
-        self.definition = rules
-        try:
-            self.handle = self.core.create_ruleset(name, json.dumps(rules))
-        except Exception as e:  # the core reports bad rulesets as its own error type
-            raise EngineUnavailable(f"durable-rules refused the compiled ruleset `{name}`: {e}") from None
+        groups = rules if isinstance(rules, list) else [rules]
+        self.definition: dict[str, dict[str, Any]] = {k: v for g in groups for k, v in g.items()}
+        self.handles: list[Any] = []
+        for k, group in enumerate(groups):
+            try:
+                self.handles.append(self.core.create_ruleset(f"{name}_{k}", json.dumps(group)))
+            except Exception as e:  # the core reports bad rulesets as its own error type
+                self.close()
+                raise EngineUnavailable(f"durable-rules refused the compiled ruleset `{name}_{k}`: {e}") from None
 
     def fire(self, fact: dict[str, Any]) -> set[str]:
-        """Assert the fact, collect every rule it matches, and retract it again."""
-        core, handle = self.core, self.handle
+        """Assert the fact in every ruleset, collect every rule it matches, and retract it again."""
         text = json.dumps(fact)
+        fired: set[str] = set()
+        for handle in self.handles:
+            fired |= self._fire(handle, text)
+        return fired
+
+    def _fire(self, handle: Any, text: str) -> set[str]:
+        core = self.core
         try:
             code, state = core.assert_fact(handle, text)
         except Exception as e:
@@ -599,8 +711,8 @@ class _Network:
         return fired
 
     def close(self) -> None:
-        handle, self.handle = self.handle, None
-        if handle is not None:
+        handles, self.handles = self.handles, []
+        for handle in handles:
             self.core.delete_ruleset(handle)
 
 
@@ -623,12 +735,12 @@ class _Stratum:
         for op in self.operands:
             v = Evaluation._ref(ev, op.ref, None)
             operand_values.append(v)
-            if isinstance(v, Unknown):
-                fact[op.status_field], fact[op.value_field] = UNKNOWN, 0
-            elif isinstance(v, Fail):
-                fact[op.status_field], fact[op.value_field] = FAILED, 0
+            if isinstance(v, (Unknown, Fail)):
+                fact[op.status_field] = UNKNOWN if isinstance(v, Unknown) else FAILED
+                fact[op.value_field], fact[op.high_field] = BELOW, ABOVE
             else:
-                fact[op.status_field], fact[op.value_field] = KNOWN, op.encode(v, self.codes)
+                fact[op.status_field] = KNOWN
+                fact[op.value_field] = fact[op.high_field] = op.encode(v, self.codes)
         computed_values: list[Any] = []
         raised: set[int] = set()
         for j, e in enumerate(self.computed):
@@ -744,8 +856,7 @@ class ReteEngine:
                                         "the rete engine cannot tell them apart")
             self._conditions[id(r.when)] = r.name
             plans.append(compiler.rule(r, f"r{k}"))
-        compiler.add("seen", TRUE)
-        network = _Network(name, compiler.network)
+        network = _Network(name, compiler.finish())
         return _Stratum(decl.name, list(compiler.operands.values()), compiler.computed_atoms, plans, network, self._codes,
                         {r.name: r.when for r in rules if r.when is not None})
 
