@@ -402,3 +402,67 @@ def test_long_chains_and_many_rules_equal_the_native_engine(tmp_path: Path, chai
                 inputs = {**inputs, "c.day": day}
                 native = book.decision(Evaluation(book.program, inputs, day).run(), day, "c")
                 assert book.decision(engine.run(inputs, day), day, "c").to_json() == native.to_json(), inputs
+
+
+# ---------------------------------------------------------------- the public calls
+
+
+def test_available_and_require_say_why(no_core: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "version_info", (3, 13, 0, "final", 0))
+    assert rete.available() is False
+    with pytest.raises(EngineUnavailable, match="Python 3.13"):
+        rete.require()
+    with pytest.raises(EngineUnavailable):
+        rete.evaluate(load_rules(BOOK).program, {}, dt.date(2024, 1, 1))
+
+
+def test_without_durable_rules_a_fresh_interpreter_gets_a_clear_error() -> None:
+    """The real import path: durable_rules_engine cannot be imported at all."""
+    import subprocess
+
+    code = ("import sys; sys.modules['durable_rules_engine'] = None\n"
+            "from passendezorg import rete, load_rules\n"
+            "assert not rete.available()\n"
+            "try:\n"
+            f"    rete.evaluate(load_rules({str(BOOK)!r}).program, {{}}, None)\n"
+            "except rete.EngineUnavailable as e:\n"
+            "    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    if sys.version_info >= (3, 13):
+        assert "does not import on Python 3.13+" in out.stdout
+    else:
+        assert "durable-rules, which is not installed" in out.stdout
+        assert "pip install 'passendezorg[rete]'" in out.stdout and "native engine" in out.stdout
+
+
+@needs_durable
+def test_evaluate_equals_the_native_engine_in_and_out_of_a_worker(book: RuleBook) -> None:
+    engine = rete.engine_for(book.program)
+    assert rete.engine_for(book.program) is engine and rete.available()
+    for path in CASES:
+        _case, inputs, day = book.prepare(read_case_file(path))
+        native = Evaluation(book.program, inputs, day).run()
+        assert rete.evaluate(book.program, inputs, day) == native
+        assert rete.evaluate(book.program, inputs, day, isolated=False) == native
+
+
+@needs_durable
+def test_a_killed_worker_fails_its_case_and_the_next_case_gets_a_new_one(book: RuleBook,
+                                                                         fragile: ReteEngine) -> None:
+    import os
+    import signal
+    import threading
+
+    good = _inputs(book, "X")
+    assert fragile.run_isolated(*good) == Evaluation(book.program, *good).run()
+    worker = fragile._worker
+    assert worker is not None
+    pid = worker.proc.pid
+    assert pid is not None
+    # the worker hangs on this case; kill it from outside while it works
+    threading.Timer(0.5, os.kill, (pid, signal.SIGKILL)).start()
+    with pytest.raises(EngineCrash, match="crashed on this case .killed by SIGKILL"):
+        fragile.run_isolated(*_inputs(book, MAGIC_HANG), timeout=60)
+    assert fragile.run_isolated(*good) == Evaluation(book.program, *good).run()
+    assert fragile._worker is not None and fragile._worker.proc.pid != pid

@@ -35,6 +35,7 @@ import multiprocessing
 import signal
 import sys
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -68,6 +69,16 @@ class EngineCrash(CaseError):
 
     def __init__(self, message: str) -> None:
         super().__init__("rete engine", message)
+
+
+def available() -> bool:
+    """Can the rete engine run on this interpreter (durable-rules installed and importable)?"""
+    return unavailable_reason() is None
+
+
+def require() -> None:
+    """Raise EngineUnavailable, saying why and what to do, unless the rete engine can run here."""
+    _core()
 
 
 def unavailable_reason() -> str | None:
@@ -915,6 +926,46 @@ class ReteEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_ENGINES: dict[int, ReteEngine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine_for(program: Program) -> ReteEngine:
+    """The ReteEngine of a checked rule book, built on first use and kept while the program lives.
+
+    Raises EngineUnavailable (a PassendeZorgError, exit code 2) when the rete engine cannot run here.
+    """
+    key = id(program)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None or engine.program is not program:
+            engine = _ENGINES[key] = ReteEngine(program)
+            weakref.finalize(program, _forget_engine, key, engine)
+        return engine
+
+
+def _forget_engine(key: int, engine: ReteEngine) -> None:
+    with _ENGINES_LOCK:
+        if _ENGINES.get(key) is engine:
+            del _ENGINES[key]
+    engine.close()
+
+
+def evaluate(program: Program, inputs: Mapping[str, Any], day: dt.date, *, isolated: bool = True,
+             timeout: float = 30.0) -> dict[str, Outcome]:
+    """Every value of the rule book on one case with the rete engine: the same mapping as
+    ``engine.Evaluation(program, inputs, day).run()`` gives.
+
+    ``inputs`` are the typed inputs and ``day`` the date the case is read on, as ``RuleBook.prepare``
+    returns them. With ``isolated`` (the default) the case runs in a worker process, so that a crash
+    or hang of the durable-rules core raises EngineCrash for this case and the caller goes on with
+    the next; a wrong answer from the network raises EngineFault. Both are CaseErrors. Raises
+    EngineUnavailable when the rete engine cannot run here.
+    """
+    engine = engine_for(program)
+    return engine.run_isolated(inputs, day, timeout) if isolated else engine.run(inputs, day)
 
 
 def outcomes_rete(program: Program, inputs: Mapping[str, Any], day: dt.date) -> dict[str, Outcome]:
