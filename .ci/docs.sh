@@ -15,7 +15,7 @@ seconds() { echo $(( $(date +%s) - $1 )); }
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
   start=$(date +%s)
   apt-get update -qq || fail "apt-get update"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
     || fail "could not install Debian's chromium package"
   echo "docs: installed chromium in $(seconds "$start") s"
 fi

@@ -10,7 +10,8 @@ fonts and the search are served with the site).
 On a ruleset page of the catalogue it checks, in the live DOM after the scripts have
 run, that a rule's title is there as a heading and that its source link is in the
 rule's section; on the page of the value the rule decides, that mermaid drew the
-exception tree as an SVG flowchart showing the rule and an exception; and that the
+exception tree as an SVG flowchart showing the rule and an exception (and draws it
+again when the reader switches to the dark palette); and that the
 site's own search finds the rule. It fails on an uncaught script error. It keeps a
 screenshot of the rule and of the diagram under artefacts/ (a build artefact, not in git).
 
@@ -283,6 +284,14 @@ def check_site(binary: str, base: str, ruleset_page: str, output_page: str, name
                 shot = artefacts / "catalogue-output.png"
                 browser.screenshot(shot)
                 shots.append(shot)
+                # switched to the dark palette, the diagram is drawn again in its colours
+                browser.evaluate("document.body.setAttribute('data-md-color-scheme', 'slate')")
+                try:
+                    browser.wait_for("document.querySelector('div.pz-diagram').dataset.theme === 'dark' && "
+                                     "document.querySelector('div.pz-diagram[data-processed] svg') !== null",
+                                     30, "the diagram was not drawn again in the dark palette")
+                except CheckFailed as e:
+                    problems.append(f"{output_page}: {e}")
             problems += [f"{output_page}: script error: {e}" for e in browser.script_errors()]
             outside.update(browser.requests())
 
