@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from passendezorg.batch import FastDecision, _Evaluator, _Outputs, compiled, evaluate_file, iter_fast
+from passendezorg.batch import FastDecision, _Evaluator, _Outputs, compiled, evaluate_file, evaluate_many, iter_fast
 from passendezorg.cases import iter_case_paths, read_case_file, typed_inputs
 from passendezorg.compiler import compile_typer
 from passendezorg.engine import Evaluation
@@ -179,6 +179,12 @@ def test_csv_header_must_name_inputs(tmp_path: Path) -> None:
         evaluate_file(book, src, tmp_path / "out.jsonl", on=DAY)
     with pytest.raises(UsageError, match="format"):
         evaluate_file(book, src.rename(tmp_path / "bad.txt"), tmp_path / "out.jsonl", on=DAY)
+    with pytest.raises(UsageError, match="no such file"):
+        evaluate_file(book, tmp_path / "absent.jsonl", tmp_path / "out.jsonl", on=DAY)
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps(claims(1)[0]) + "\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="cannot write"):
+        evaluate_file(book, good, tmp_path / "no" / "such" / "folder" / "out.jsonl", on=DAY)
 
 
 # ------------------------------------------------------------------ in process
@@ -199,6 +205,22 @@ def test_iter_fast_matches_the_interpreter() -> None:
         facts = {k: v for k, v in c.items() if k != "id"}
         assert d.as_json() == reference(book, facts, DAY, None)  # type: ignore[arg-type]
     assert not got[10].fast and got[0].fast  # type: ignore[union-attr]
+
+
+def test_evaluate_many_on_two_workers_gives_what_one_gives() -> None:
+    book = load_rules(CLAIMS6)
+    cs: list[dict[str, Any]] = [{"input": {k: v for k, v in c.items() if k != "id"}, "name": str(c["id"])}
+                                for c in claims(6000, seed=5)]
+    del cs[100]["input"]["amount_cents"]  # the interpreter decides the tariffs
+    cs[4500]["input"]["session_no"] = "many"  # malformed: a failure in its place
+    one = evaluate_many(book, cs, on=DAY)
+    two = evaluate_many(book, iter(cs), jobs=2, on=DAY)
+    assert len(one) == len(two) == 6000
+    assert [x.model_dump() if isinstance(x, CaseFailure) else x.as_json() for x in one] == \
+        [x.model_dump() if isinstance(x, CaseFailure) else x.as_json() for x in two]
+    assert isinstance(two[4500], CaseFailure) and "session_no" in two[4500].error
+    assert isinstance(two[100], FastDecision) and not two[100].fast and two[100].status["tariff"] == "undetermined"
+    assert [x.case for x in two[:3]] == ["0", "1", "2"]
 
 
 def _shipped_cases() -> list[Path]:

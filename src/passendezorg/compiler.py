@@ -124,8 +124,10 @@ def _seed(kind: int, v: Any, r: str | None) -> Outcome:
     return Outcome("value", v)
 
 
-def _fallback_function(program: Program, kinds: tuple[int, ...], fns: Mapping[int, Any]) -> Callable[..., Any]:
+def _fallback_function(program: Program, kinds: tuple[int, ...],
+                       build: Callable[[], Mapping[int, Any]]) -> Callable[..., Any]:
     names = program.order
+    built: list[Mapping[int, Any]] = []
     deps = value_dependencies(program)
     index = {name: k for k, name in enumerate(names)}
     dep_index = [tuple(index[d] for d in deps[name]) for name in names]
@@ -133,7 +135,9 @@ def _fallback_function(program: Program, kinds: tuple[int, ...], fns: Mapping[in
     def fb(state: _Fallback | None, i: Mapping[str, Any], day: dt.date, k: int, vals: tuple[Any, ...],
            rules: tuple[str | None, ...]) -> tuple[_Fallback, Any, str | None]:
         if state is None:
-            state = _Fallback(_Accelerated(program, i, day, fns))
+            if not built:
+                built.append(build())
+            state = _Fallback(_Accelerated(program, i, day, built[0]))
         results = state.ev.results
         for j, v, r in zip(dep_index[k], vals, rules):
             name = names[j]
@@ -1218,16 +1222,21 @@ def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
         for v in program.order
     )
     namespace["_K"] = kinds
-    eg = _ExprGen(program, dispatch=False)
-    eg.periods, eg.rule_slot, eg.param_slot = g.periods, g.rule_slot, g.param_slot
-    eg.consts, eg._const_ids, eg.tables, eg.table_data, eg.tmp = g.consts, g._const_ids, g.tables, g.table_data, g.tmp
-    expr_source, expr_names = eg.functions()
-    audit(expr_source, list(g.consts) + list(g.table_data))
-    namespace.update(g.consts)  # and the constants and tables the expression functions added
-    namespace.update(g.table_data)
     namespace["_ov"] = _outcome_value
-    fns: dict[int, Any] = {}
-    namespace["_fb"] = _fallback_function(program, kinds, fns)
+
+    def build_expressions() -> dict[int, Any]:
+        """The interpreter's compiled expressions: built when a case first needs the interpreter."""
+        eg = _ExprGen(program, dispatch=False)
+        eg.periods, eg.rule_slot, eg.param_slot = g.periods, g.rule_slot, g.param_slot
+        eg.consts, eg._const_ids, eg.tables, eg.table_data = g.consts, g._const_ids, g.tables, g.table_data
+        expr_source, expr_names = eg.functions()
+        audit(expr_source, list(g.consts) + list(g.table_data))
+        namespace.update(g.consts)  # with the constants and tables the expressions added
+        namespace.update(g.table_data)
+        exec(compile(expr_source, f"<passendezorg expressions {program.content_hash[:19]}>", "exec"), namespace)  # noqa: S102
+        return {key: namespace[fn] for key, fn in expr_names.items()}
+
+    namespace["_fb"] = _fallback_function(program, kinds, build_expressions)
     periods = g.periods
     by_date: dict[dt.date, tuple[Any, ...]] = {}
     by_period: dict[int, tuple[Any, ...]] = {}
@@ -1247,8 +1256,6 @@ def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
     namespace["_state"] = state
     code = compile(source, f"<passendezorg compiled {program.content_hash[:19]}>", "exec")
     exec(code, namespace)  # noqa: S102 - audited source, generated from checked names only
-    exec(compile(expr_source, f"<passendezorg expressions {program.content_hash[:19]}>", "exec"), namespace)  # noqa: S102
-    fns.update({key: namespace[fn] for key, fn in expr_names.items()})
     return CompiledProgram(program, source, tuple(program.order), kinds, g.dispatch_input, namespace["_run"])
 
 
