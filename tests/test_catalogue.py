@@ -197,6 +197,33 @@ def test_every_rule_appears_with_its_title_source_and_validity(site: Path, book:
     assert "- **Geldig:** altijd (geen geldigheidsperiode)" in text
 
 
+def test_the_project_rule_book_in_full() -> None:
+    """The catalogue of the shipped rule book: a page per ruleset, every rule with its source and validity."""
+    from passendezorg.catalogue import catalogue_pages
+
+    book = load_rules(ROOT / "rules")
+    pages, _nav = catalogue_pages(book, ROOT / "cases")
+    for name in book.program.rulesets:
+        assert f"regelsets/{name}.md" in pages
+    for rule in book.program.rules.values():
+        page = pages["overige-regels.md" if rule.ruleset is None else f"regelsets/{rule.ruleset}.md"]
+        section = page[page.index(f"{{#regel-{rule.name}}}"):]
+        section = section[: section.find("\n### ")] if "\n### " in section else section
+        assert "- **Geldig:** " in section and "- **Bron:** " in section, rule.name
+        for src in rule.sources:
+            assert (f"]({src.url})" in section) if src.url else (md_plain(src.title) in section), rule.name
+    for name in book.program.outputs:
+        assert f"uitvoer/{name}.md" in pages
+    cases = pages["casussen/index.md"]
+    assert "kan niet worden doorgerekend" not in cases and "wijkt af" not in cases
+
+
+def md_plain(text: str) -> str:
+    from passendezorg.catalogue import md
+
+    return md(text)
+
+
 def test_exceptions_both_ways_and_the_cases_that_exercise_a_rule(site: Path) -> None:
     text = (site / "regelsets" / "fysiotherapie.md").read_text()
     chronic = text[text.index("{#regel-fysio_chronisch_vanaf_21}"):text.index("{#regel-fysio_boven_maximum}")]
