@@ -398,3 +398,10 @@ def test_a_second_ruleset_in_one_file_is_reported_where_it_stands() -> None:
     ((line, col, msg),) = errors_of('ruleset claims\n  title "Claims"\n\nruleset other\n  title "Other"\n')
     assert (line, col) == (4, 1), msg
     assert "`ruleset`" in msg or "`other`" in msg
+
+
+def test_a_type_keyword_that_ends_a_declaration_is_not_blamed() -> None:
+    """`bedrag` legitimately ends the declaration; the mistake is the `bron` line after it."""
+    ((line, col, msg),) = errors_of('taal nederlands\nparameter prijs : bedrag\n  bron "s"\n  vanaf 2025-01-01 = 1\n')
+    assert (line, col) == (3, 3), msg
+    assert msg.startswith("unexpected `bron`")

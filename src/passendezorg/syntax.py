@@ -167,7 +167,8 @@ def _syntax_diagnostic(e: UnexpectedInput, path: str, language: str, text: str) 
         tok = e.token
         if tok.type == "$END":
             line, column = _end_position(text)
-        keyword = _keyword_read_as_name(text, tok, language)
+        in_expression = bool({"ADD_OP", "MUL_OP", "KW_AND", "KW_OR"} & set(e.accepts or e.expected or ()))
+        keyword = _keyword_read_as_name(text, tok, language) if in_expression else None
         if keyword is not None:
             word, kline, kcol = keyword
             return Diagnostic(
