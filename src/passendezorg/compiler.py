@@ -337,13 +337,6 @@ def _conjuncts(e: n.Expr | None) -> list[n.Expr]:
     return [e]
 
 
-def _atom_holds(op: str, consts: tuple[Any, ...], v: Any) -> bool:
-    if v is _OTHER:
-        return op in ("!=", "notin")
-    inside = any(v == c for c in consts)
-    return inside if op in ("=", "in") else not inside
-
-
 @dataclass
 class _Branch:
     """One arm of a dispatch: the constants it covers (None: every other value) and what it settles."""
@@ -438,28 +431,42 @@ class _Gen:
         if not atoms:
             return None
         consts: list[Any] = []
-        for lst in atoms.values():
-            for _i, _op, cs in lst:
+        seen: set[tuple[type, Any]] = set()
+        containing: dict[Any, set[int]] = {}  # a value -> the atoms whose constants hold it (as `==` says)
+        positive: set[int] = set()  # atoms `= c` and `in [..]`; the others are `!=` and `not in`
+        negative: set[int] = set()
+        rule_of: dict[int, str] = {}
+        for name, lst in atoms.items():
+            for aid, op, cs in lst:
+                rule_of[aid] = name
+                (positive if op in ("=", "in") else negative).add(aid)
                 for c in cs:
-                    if not any(type(c) is type(x) and c == x for x in consts):
+                    containing.setdefault(c, set()).add(aid)
+                    if (type(c), c) not in seen:
+                        seen.add((type(c), c))
                         consts.append(c)
         consts.sort(key=repr)
+        all_rules = frozenset(atoms)
+        negative_only = {name for name, lst in atoms.items() if all(a[0] in negative for a in lst)}
+        settled: dict[int, tuple[frozenset[str], frozenset[int]]] = {}
 
-        def settle(v: Any) -> tuple[frozenset[str], frozenset[int], frozenset[int]]:
-            false_rules, true_ids, false_ids = set(), set(), set()
-            for name, lst in atoms.items():
-                for aid, op, cs in lst:
-                    if _atom_holds(op, cs, v):
-                        true_ids.add(aid)
-                    else:
-                        false_ids.add(aid)
-                        false_rules.add(name)
-            return frozenset(false_rules), frozenset(true_ids), frozenset(false_ids)
+        def settle(v: Any) -> tuple[frozenset[str], frozenset[int]]:
+            """The rules whose condition is false when the input is ``v``, and the atoms that are true."""
+            found = settled.get(id(v))
+            if found is not None:
+                return found
+            inside = containing.get(v, set()) if v is not _OTHER else set()
+            true_ids = (positive & inside) | (negative - inside)
+            # a rule is not false when all its atoms hold: it has a positive atom holding v, or only negative atoms
+            candidates = {rule_of[a] for a in positive & inside} | negative_only
+            holding = {r for r in candidates if all(a[0] in true_ids for a in atoms[r])}
+            found = settled[id(v)] = (all_rules - holding, frozenset(true_ids))
+            return found
 
         other = settle(_OTHER)
         groups: dict[frozenset[str], list[Any]] = {}
         for c in consts:
-            fr, _t, _f = settle(c)
+            fr = settle(c)[0]
             if fr != other[0]:
                 groups.setdefault(fr, []).append(c)
         if not groups:
