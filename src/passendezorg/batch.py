@@ -360,7 +360,8 @@ def evaluate_many(book: Any, cases: Iterable[Case | Mapping[str, Any]], *, jobs:
 
 @dataclass
 class BatchReport:
-    """What a batch did: cases written, failures among them, cases the interpreter decided, and the time."""
+    """What a batch did: cases written, failures among them (malformed lines: a failure record each), cases in
+    which the interpreter decided at least one value (``fallbacks``), the time, and the number of workers."""
 
     cases: int = 0
     failures: int = 0
