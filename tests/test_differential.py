@@ -30,6 +30,7 @@ from passendezorg.errors import CaseError
 from passendezorg.program import Program
 from passendezorg.rete import ReteEngine, unavailable_reason
 from passendezorg.rulebook import RuleBook, check_path
+from passendezorg.testing import compare
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=unavailable_reason() or "")
 
@@ -454,3 +455,6 @@ def test_case_files(shipped: tuple[RuleBook, ReteEngine], path: Path) -> None:
     except CaseError as e:
         pytest.skip(f"not a valid case for this rule book: {e}")
     assert_same(book, engine, inputs, day, case.name)
+    # what `passendezorg test cases/ --engine rete` checks: the case's expectations hold
+    decision = book.decision(engine.run(inputs, day), day, case.name)
+    assert compare(book, decision, case) == []

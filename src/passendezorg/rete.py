@@ -1,19 +1,26 @@
 """The Rete back end: rule conditions matched in a durable-rules network, proven equal to the native engine.
 
 The checked rule book is compiled into durable-rules rulesets (their JSON form),
-one ruleset per value that rules assign. Evaluation chains stratum by stratum in
+one or more rulesets per value that rules assign. Evaluation chains stratum by stratum in
 the dependency order of the program: for each value, one fact is posted that
 holds the inputs and the values computed so far; the network says which rules
 matched; the shared resolution layer of the native engine (exceptions,
 conflicts, defaults, missing facts) then decides the value.
 
 The network is kept to the patterns of durable-rules that are safe: one fact per
-case per stratum, single-fact (alpha) patterns only, no joins.
+case per stratum, single-fact (alpha) patterns only, no joins. A stratum whose
+rules could match more rules of one ruleset than the core allows on one fact is
+spread over several rulesets, and the fact is posted to each.
+
+Public calls (stable): ``available()``, ``require()``, ``unavailable_reason()``,
+``engine_for(program)``, ``evaluate(program, inputs, day, isolated=True)`` and
+``ReteEngine``.
 
 Three-valued logic. A condition is true, false, unknown (an input is missing) or
 failed (no parameter value in force, a conflict upstream). The boolean structure
 (and, or, not) is matched in the network over the truth of the condition's
-atoms. An atom that compares an input, a value or a parameter with constants is
+atoms; a chain of one operator, however the parser nested it, is one n-ary gate.
+An atom that compares an input, a value or a parameter with constants is
 matched in the network too: the operand is posted as an exactly encoded integer
 with a status (known, unknown, failed). Other atoms (arithmetic, functions,
 table look-ups, date arithmetic) are computed by the native evaluator and posted
