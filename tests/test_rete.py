@@ -466,3 +466,17 @@ def test_a_killed_worker_fails_its_case_and_the_next_case_gets_a_new_one(book: R
         fragile.run_isolated(*_inputs(book, MAGIC_HANG), timeout=60)
     assert fragile.run_isolated(*good) == Evaluation(book.program, *good).run()
     assert fragile._worker is not None and fragile._worker.proc.pid != pid
+
+
+@needs_durable
+def test_engine_for_keeps_the_most_recent_engines_and_closes_older_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rete, "MAX_ENGINES", 1)
+    first, second = load_rules(BOOK), load_rules(BOOK)
+    _case, inputs, day = first.prepare(read_case_file(CASES[0]))
+    native = Evaluation(first.program, inputs, day).run()
+    old = rete.engine_for(first.program)
+    assert rete.evaluate(second.program, inputs, day, isolated=False) == native
+    assert old.closed and rete.engine_for(second.program) is not old
+    with pytest.raises(rete.EngineClosed, match="has been closed"):
+        old.run(inputs, day)
+    assert rete.evaluate(first.program, inputs, day, isolated=False) == native  # built again

@@ -42,7 +42,7 @@ import multiprocessing
 import signal
 import sys
 import threading
-import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -69,6 +69,10 @@ class EngineFault(CaseError):
 
     def __init__(self, message: str) -> None:
         super().__init__("rete engine", message)
+
+
+class EngineClosed(EngineFault):
+    """The ReteEngine was closed (``engine_for`` closes the least recently used one)."""
 
 
 class EngineCrash(CaseError):
@@ -836,6 +840,7 @@ class ReteEngine:
         self._strata: dict[str, _Stratum] = {}
         self._conditions: dict[int, str] = {}  # id of a rule's condition -> the rule
         self._worker: _Worker | None = None
+        self.closed = False
         build = next(_RULESETS)
         shared = self._shared_subexpressions()
         for index, name in enumerate(program.order):
@@ -883,7 +888,12 @@ class ReteEngine:
     def run(self, inputs: Mapping[str, Any], day: dt.date) -> dict[str, Outcome]:
         """Every value of the rule book on one case: equal to ``engine.Evaluation(program, inputs, day).run()``."""
         with self._lock:
+            self._check_open()
             return _ReteEvaluation(self, inputs, day).run()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise EngineClosed("this ReteEngine has been closed; build a new one (or use rete.evaluate)")
 
     def run_isolated(self, inputs: Mapping[str, Any], day: dt.date, timeout: float = 30.0) -> dict[str, Outcome]:
         """``run`` in a worker process: a crash or a hang of the C core raises EngineCrash for this case only.
@@ -894,6 +904,7 @@ class ReteEngine:
         if "fork" not in multiprocessing.get_all_start_methods():
             return self.run(inputs, day)
         with self._lock:
+            self._check_open()
             if self._worker is None or not self._worker.alive():
                 self._worker = _Worker(self.program)
             worker = self._worker
@@ -919,8 +930,9 @@ class ReteEngine:
         return stratum.network.definition if stratum is not None else None
 
     def close(self) -> None:
-        """Stop the worker process and free the networks in the C core."""
+        """Stop the worker process and free the networks in the C core; the engine cannot run after."""
         with self._lock:
+            self.closed = True
             if self._worker is not None:
                 self._worker.stop()
                 self._worker = None
@@ -935,29 +947,31 @@ class ReteEngine:
         self.close()
 
 
-_ENGINES: dict[int, ReteEngine] = {}
+#: engines kept by engine_for, most recently used last; the oldest is closed beyond MAX_ENGINES
+_ENGINES: OrderedDict[int, ReteEngine] = OrderedDict()
 _ENGINES_LOCK = threading.Lock()
+MAX_ENGINES = 8
 
 
 def engine_for(program: Program) -> ReteEngine:
-    """The ReteEngine of a checked rule book, built on first use and kept while the program lives.
+    """The ReteEngine of a checked rule book, built on first use and kept for the next call.
 
-    Raises EngineUnavailable (a PassendeZorgError, exit code 2) when the rete engine cannot run here.
+    The engines of the last MAX_ENGINES rule books are kept; an older one is closed (and built
+    again if it is asked for again). Raises EngineUnavailable (a PassendeZorgError, exit code 2)
+    when the rete engine cannot run here.
     """
     key = id(program)
     with _ENGINES_LOCK:
         engine = _ENGINES.get(key)
-        if engine is None or engine.program is not program:
-            engine = _ENGINES[key] = ReteEngine(program)
-            weakref.finalize(program, _forget_engine, key, engine)
+        if engine is not None and engine.program is program:
+            _ENGINES.move_to_end(key)
+            return engine
+        engine = _ENGINES[key] = ReteEngine(program)
+        _ENGINES.move_to_end(key)
+        while len(_ENGINES) > MAX_ENGINES:
+            _old_key, old = _ENGINES.popitem(last=False)
+            old.close()
         return engine
-
-
-def _forget_engine(key: int, engine: ReteEngine) -> None:
-    with _ENGINES_LOCK:
-        if _ENGINES.get(key) is engine:
-            del _ENGINES[key]
-    engine.close()
 
 
 def evaluate(program: Program, inputs: Mapping[str, Any], day: dt.date, *, isolated: bool = True,
@@ -971,8 +985,14 @@ def evaluate(program: Program, inputs: Mapping[str, Any], day: dt.date, *, isola
     the next; a wrong answer from the network raises EngineFault. Both are CaseErrors. Raises
     EngineUnavailable when the rete engine cannot run here.
     """
-    engine = engine_for(program)
-    return engine.run_isolated(inputs, day, timeout) if isolated else engine.run(inputs, day)
+    for _attempt in range(3):
+        engine = engine_for(program)
+        try:
+            return engine.run_isolated(inputs, day, timeout) if isolated else engine.run(inputs, day)
+        except EngineClosed:
+            continue  # closed by engine_for in another thread between the two calls: get a new one
+    raise EngineFault("the rete engine of this rule book was closed three times while evaluating; "
+                      "too many rule books are evaluated at once for rete.MAX_ENGINES")
 
 
 def outcomes_rete(program: Program, inputs: Mapping[str, Any], day: dt.date) -> dict[str, Outcome]:
