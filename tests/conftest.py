@@ -15,6 +15,14 @@ GOLDEN = TESTS / "golden"
 RULEBOOKS = TESTS / "rulebooks"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The compiled-rule-book and parser cache of the test run: never the user's own."""
+    import os
+
+    os.environ.setdefault("PASSENDEZORG_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-goldens",

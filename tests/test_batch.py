@@ -286,3 +286,23 @@ def _basic_program() -> Any:
     if not _BASIC:
         _BASIC.append(load_rules(BASIC).program)
     return _BASIC[0]
+
+
+def test_the_library_fast_path_agrees_with_full_decisions() -> None:
+    """RuleBook.decide_many (compiled, on two workers) gives the values and deciding rules that evaluate gives."""
+    import passendezorg
+
+    book = passendezorg.load_rules(ROOT / "rules", cache=True)
+    cases = [read_case_file(p) for p in iter_case_paths([ROOT / "cases"])] * 25  # > 4096: the workers run
+    fast = book.decide_many(cases, jobs=2)
+    assert len(fast) == len(cases)
+    for case, got in list(zip(cases, fast))[:195]:
+        assert isinstance(got, passendezorg.FastDecision)
+        full = book.evaluate(case)
+        for name, o in full.outputs.items():
+            assert got.rules[name] == (o.rule.name if o.rule else None), (case.path, name)
+            if o.status == "value":
+                assert json.loads(json.dumps(got.as_json()["values"][name])) == o.value, (case.path, name)
+            else:
+                assert got.status.get(name) == o.status, (case.path, name)
+    assert [d.as_json() for d in fast[:195]] == [d.as_json() for d in fast[195:390]]  # deterministic

@@ -412,3 +412,56 @@ def test_schema_of_a_broken_rule_book_exits_1() -> None:
     assert r.exit_code == 1
     assert r.stdout == ""
     assert "the rule book has 6 error(s)" in r.stderr
+
+
+# ---------------------------------------------------------------- batches
+
+
+def _batch_file(tmp_path: Path, n: int) -> Path:
+    """n cases as JSON lines; line 3 is not JSON and line 5 has a fact of the wrong type."""
+    lines = []
+    for i in range(1, n + 1):
+        if i == 3:
+            lines.append("{not json")
+            continue
+        zitting: object = "twintig" if i == 5 else 15 + i % 10
+        lines.append(json.dumps({"id": f"c{i}", "verzekerde": {"geboortedatum": "1980-05-01"},
+                                 "behandeling": {"datum": "2024-03-01", "soort": "fysiotherapie",
+                                                 "zitting": zitting, "aandoening": "COPD"}}))
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_evaluate_a_batch_in_input_order_with_failures_as_records(tmp_path: Path, jobs: str) -> None:
+    path = _batch_file(tmp_path, 3000)
+    out = tmp_path / "out.jsonl"
+    r = run("evaluate", "--rules", RULES, path, "--jobs", jobs, "--out", out)
+    assert r.exit_code == 1  # two lines could not be evaluated
+    assert "3000 case(s) in " in r.stderr and "2 could not be evaluated" in r.stderr
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 3000
+    assert rows[2]["format"] == "passendezorg.failure/1" and rows[2]["line"] == 3
+    assert rows[4]["line"] == 5 and "input.behandeling.zitting" in rows[4]["error"]
+    assert [row["case"] for row in rows[:2]] == ["c1", "c2"] and rows[-1]["case"] == "c3000"
+    # COPD is on the chronic list: insured from the 21st treatment on
+    for i in (1, 6, 20, 2999):
+        row = rows[i - 1]
+        assert row["values"]["verzekerd"] is ((15 + i % 10) > 20)
+
+
+def test_a_batch_with_full_decisions(tmp_path: Path) -> None:
+    path = _batch_file(tmp_path, 4)
+    r = run("evaluate", "--rules", RULES, path, "--jobs", "1", "--format", "jsonl")
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert lines[0]["format"] == "passendezorg.decision/1"
+    assert lines[0]["outputs"]["verzekerd"]["rule"]["name"] == "fysio_volwassene"
+
+
+def test_batch_mode_refuses_what_does_not_apply(tmp_path: Path) -> None:
+    path = _batch_file(tmp_path, 4)
+    r = run("evaluate", "--rules", RULES, path, "--jobs", "2", "--why-not", "fysio_volwassene")
+    assert r.exit_code == 2 and "--why-not" in r.stderr
+    r = run("evaluate", "--rules", RULES, CASES, "--jobs", "2")
+    assert r.exit_code == 2 and "one .jsonl or .csv file" in r.stderr

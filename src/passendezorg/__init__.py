@@ -6,6 +6,8 @@ The library API for insurers::
     book = load_rules("rules")
     decision = book.evaluate({"verzekerde": {...}, "behandeling": {...}})
     decision.outputs["verzekerd"].value
+
+    book.decide_many(cases, jobs=0)   # volume: values and deciding rules, on every core
 """
 
 from .cases import Case
@@ -15,6 +17,15 @@ from .rulebook import CheckReport, RuleBook, check_path, load_rules
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    if name == "FastDecision":  # the fast path's result; imported on first use (it brings the compiler)
+        from .batch import FastDecision
+
+        return FastDecision
+    raise AttributeError(f"module 'passendezorg' has no attribute {name!r}")
+
+
 __all__ = [
     "Case",
     "CaseError",
@@ -22,6 +33,7 @@ __all__ = [
     "CheckReport",
     "Decision",
     "Diagnostic",
+    "FastDecision",
     "OutputDecision",
     "PassendeZorgError",
     "RuleBook",

@@ -131,10 +131,22 @@ def _iter_cases(paths: list[Path]) -> Iterator[Case | CaseError]:
 @click.option("--on", "on", callback=_date, help="evaluate on this date instead of each case's peildatum")
 @click.option("--why-not", "why_not", metavar="RULE", help="explain why RULE did not decide")
 @click.option("--verbose", "-v", is_flag=True, help="also show the derived values behind the outputs")
+@click.option("--jobs", "-j", type=click.IntRange(0, 256), metavar="N",
+              help="batch mode for one .jsonl or .csv file: N worker processes (0: one per core)")
+@click.option("--out", "out", type=click.Path(path_type=Path), metavar="FILE",
+              help="batch mode: write the results (JSON lines, in input order) to FILE instead of standard output")
 def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.date | None, why_not: str | None,
-             verbose: bool) -> None:
-    """Evaluate case files (YAML, JSON, or JSON lines) and show the reasoned decisions."""
-    book = load_rules(_rules_dir(rules_dir))
+             verbose: bool, jobs: int | None, out: Path | None) -> None:
+    """Evaluate case files (YAML, JSON, or JSON lines) and show the reasoned decisions.
+
+    A large .jsonl or .csv file of cases is a batch: with --jobs or --out (and always for
+    .csv) each case gives one compact JSON line (its values and deciding rules; with
+    --format jsonl the full decision), in input order, evaluated on every core asked for.
+    """
+    if jobs is not None or out is not None or any(p.suffix == ".csv" for p in cases):
+        _evaluate_batch(cases, rules_dir, fmt, on, why_not, verbose, jobs, out)
+        return
+    book = _load(rules_dir)
     failed = 0
     first = True
     decisions: list[dict[str, Any]] = []
@@ -168,6 +180,30 @@ def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.da
         sys.exit(1)
 
 
+def _evaluate_batch(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.date | None,
+                    why_not: str | None, verbose: bool, jobs: int | None, out: Path | None) -> None:
+    from .batch import evaluate_file
+
+    if len(cases) != 1 or cases[0].suffix not in (".jsonl", ".csv"):
+        raise UsageError("batch mode (--jobs, --out, or a .csv file) takes one .jsonl or .csv file of cases")
+    if why_not or verbose or fmt == "json":
+        raise UsageError("batch mode writes JSON lines: --why-not, --verbose and --format json do not apply; "
+                         "use --format jsonl for full decisions")
+    book = _load(rules_dir)
+    report = evaluate_file(book, cases[0], out, jobs=1 if jobs is None else jobs, explain=fmt == "jsonl", on=on)
+    rate = report.cases / report.seconds if report.seconds > 0 else 0.0
+    click.echo(f"{report.cases} case(s) in {report.seconds:.2f} s ({rate:,.0f} cases/s, {report.jobs} worker(s))"
+               + (f"; {report.failures} could not be evaluated (see their failure records)" if report.failures else ""),
+               err=True)
+    if report.failures:
+        sys.exit(1)
+
+
+def _load(rules_dir: str | None) -> RuleBook:
+    """The checked rule book, from the compiled cache when its files have not changed."""
+    return load_rules(_rules_dir(rules_dir), cache=True)
+
+
 def _emit_failure(f: CaseFailure, fmt: str) -> None:
     if fmt == "jsonl":
         click.echo(f.model_dump_json())
@@ -185,7 +221,7 @@ def test(cases: tuple[Path, ...], rules_dir: str | None, coverage: bool) -> None
     """Run the cases' `expect` blocks against the rule book and show a diff for each failure."""
     from .testing import run_tests
 
-    book = load_rules(_rules_dir(rules_dir))
+    book = _load(rules_dir)
     report = run_tests(book, list(_iter_cases(list(cases) or [Path("cases")])))
     color = _color()
     for line in report.lines(color):

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import nodes as n
 from .cases import Case, case_from_data, typed_inputs
@@ -18,6 +18,9 @@ from .program import CheckedRule, Program
 from .source import SourceRegistry, Span
 from .syntax import parse_text
 from .values import to_json
+
+if TYPE_CHECKING:
+    from .batch import FastDecision
 
 RULE_SUFFIX = ".pz"
 
@@ -90,8 +93,18 @@ def check_path(path: str | Path) -> CheckReport:
     return CheckReport(diagnostics, program, registry, len(files))
 
 
-def load_rules(path: str | Path) -> RuleBook:
-    """Load and check a rule book; raise RuleBookError listing every error if it has any."""
+def load_rules(path: str | Path, *, cache: bool = False) -> RuleBook:
+    """Load and check a rule book; raise RuleBookError listing every error if it has any.
+
+    With ``cache=True`` the checked rule book is kept between runs, keyed by the content hash of
+    its rule and table files (in ``$PASSENDEZORG_CACHE`` or ``~/.cache/passendezorg``), so an
+    unchanged rule book loads without being parsed and checked again.
+    """
+    if cache:
+        from .compiler import load_cached
+
+        book: RuleBook = load_cached(path)
+        return book
     report = check_path(path)
     if report.program is None:
         raise RuleBookError(report.diagnostics, report.sources)
@@ -150,6 +163,20 @@ class RuleBook:
             except PassendeZorgError as e:
                 name = case.name if isinstance(case, Case) else None
                 yield CaseFailure(case=name, error=str(e))
+
+    def decide_many(
+        self, cases: Iterable[Case | Mapping[str, Any]], *, jobs: int = 1, on: dt.date | None = None
+    ) -> list[FastDecision | CaseFailure]:
+        """The fast path for volume: per case its output values and deciding rules, in input order.
+
+        Runs the compiled rule book; a value the compiled code cannot decide (a missing input,
+        an error, a conflict) is decided by the interpreter, so the answers are the same as
+        ``evaluate`` gives. ``jobs`` worker processes (0: one per core) share the work. The full
+        explanation of any case is ``evaluate(case)``. A malformed case gives a CaseFailure.
+        """
+        from .batch import evaluate_many
+
+        return evaluate_many(self, cases, jobs=jobs, on=on)
 
     def outcomes(self, case: Case | Mapping[str, Any], on: dt.date | None = None) -> dict[str, Outcome]:
         """The raw outcomes of every value (for tools that need more than the decision)."""

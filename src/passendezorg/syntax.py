@@ -53,15 +53,39 @@ def keyword_table(language: str) -> dict[str, str]:
     return _keywords[language]
 
 
+def _parser_cache_file(language: str, grammar: str) -> Path | None:
+    """Where the built parser is kept between runs (building it takes most of a cold start)."""
+    import hashlib
+
+    import lark
+
+    from .compiler import cache_dir
+
+    where = cache_dir()
+    try:
+        where.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None
+    digest = hashlib.sha256(f"{lark.__version__}\0{grammar}".encode()).hexdigest()[:24]
+    return where / f"parser-{language}-{digest}.lark"
+
+
 def parser_for(language: str) -> Lark:
     with _lock:
         if language not in _parsers:
             d = grammar_dir()
             text = (d / "passendezorg.lark").read_text(encoding="utf-8")
             text += "\n" + (d / f"keywords_{language}.lark").read_text(encoding="utf-8")
-            _parsers[language] = Lark(
-                text, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False
-            )
+            options: dict[str, Any] = {"parser": "lalr", "lexer": "contextual", "propagate_positions": True,
+                                       "maybe_placeholders": False}
+            cached = _parser_cache_file(language, text)
+            if cached is not None:
+                try:
+                    _parsers[language] = Lark(text, cache=str(cached), **options)
+                except (OSError, EOFError, ValueError):  # an unwritable or broken cache: build it here
+                    _parsers[language] = Lark(text, **options)
+            else:
+                _parsers[language] = Lark(text, **options)
         return _parsers[language]
 
 
