@@ -465,3 +465,33 @@ def test_batch_mode_refuses_what_does_not_apply(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "--why-not" in r.stderr
     r = run("evaluate", "--rules", RULES, CASES, "--jobs", "2")
     assert r.exit_code == 2 and "one .jsonl or .csv file" in r.stderr
+
+
+# ---------------------------------------------------------------- engines
+
+
+def test_the_rete_engine_gives_the_same_decisions_on_the_command_line() -> None:
+    from passendezorg import rete
+
+    if not rete.available():
+        pytest.skip(f"rete engine not available here: {rete.unavailable_reason()}")
+    r = run("test", "--rules", RULES, CASES, "--engine", "rete")
+    assert r.exit_code == 0, r.output
+    native = run("evaluate", "--rules", RULES, CASES, "--format", "jsonl")
+    rete_out = run("evaluate", "--rules", RULES, CASES, "--format", "jsonl", "--engine", "rete")
+    assert native.stdout == rete_out.stdout
+
+
+def test_asking_for_an_unavailable_rete_engine_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    from passendezorg import rete
+
+    def refuse() -> None:
+        raise rete.EngineUnavailable("the rete engine needs durable-rules, which does not import on this Python; "
+                                     + rete.INSTALL_HINT)
+
+    monkeypatch.setattr(rete, "require", refuse)
+    r = run("evaluate", "--rules", RULES, CASES, "--engine", "rete")
+    assert r.exit_code == 2
+    assert r.stderr.startswith("error: the rete engine needs durable-rules")
+    assert r.stdout == ""
+    assert run("test", "--rules", RULES, CASES).exit_code == 0  # the native engine never needs it

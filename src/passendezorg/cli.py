@@ -19,9 +19,14 @@ from .cases import Case, case_from_data, iter_case_paths, read_case_file
 from .errors import CaseError, PassendeZorgError, UsageError
 from .explain import render_decision
 from .model import CaseFailure, Decision
-from .rulebook import RuleBook, check_path, load_rules, rule_files
+from .rulebook import ENGINES, RuleBook, check_engine, check_path, load_rules, rule_files
 
 DEFAULT_RULES = "rules"
+
+ENGINE_OPTION = click.option(
+    "--engine", type=click.Choice(ENGINES), default="native", show_default=True,
+    help="native: the default engine; rete: conditions matched by durable-rules (optional extra `rete`, "
+         "Python 3.11 and 3.12)")
 
 
 def _rules_dir(rules: str | None) -> Path:
@@ -131,19 +136,23 @@ def _iter_cases(paths: list[Path]) -> Iterator[Case | CaseError]:
 @click.option("--on", "on", callback=_date, help="evaluate on this date instead of each case's peildatum")
 @click.option("--why-not", "why_not", metavar="RULE", help="explain why RULE did not decide")
 @click.option("--verbose", "-v", is_flag=True, help="also show the derived values behind the outputs")
+@ENGINE_OPTION
 @click.option("--jobs", "-j", type=click.IntRange(0, 256), metavar="N",
               help="batch mode for one .jsonl or .csv file: N worker processes (0: one per core)")
 @click.option("--out", "out", type=click.Path(path_type=Path), metavar="FILE",
               help="batch mode: write the results (JSON lines, in input order) to FILE instead of standard output")
 def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.date | None, why_not: str | None,
-             verbose: bool, jobs: int | None, out: Path | None) -> None:
+             verbose: bool, engine: str, jobs: int | None, out: Path | None) -> None:
     """Evaluate case files (YAML, JSON, or JSON lines) and show the reasoned decisions.
 
     A large .jsonl or .csv file of cases is a batch: with --jobs or --out (and always for
     .csv) each case gives one compact JSON line (its values and deciding rules; with
     --format jsonl the full decision), in input order, evaluated on every core asked for.
     """
+    check_engine(engine)
     if jobs is not None or out is not None or any(p.suffix == ".csv" for p in cases):
+        if engine != "native":
+            raise UsageError("batch mode runs the compiled native engine; leave out --engine rete")
         _evaluate_batch(cases, rules_dir, fmt, on, why_not, verbose, jobs, out)
         return
     book = _load(rules_dir)
@@ -156,7 +165,7 @@ def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.da
             _emit_failure(CaseFailure(case=None, error=str(item)), fmt)
             continue
         try:
-            decision = book.evaluate(item, on)
+            decision = book.evaluate(item, on, engine=engine)
             explanation = book.why_not(why_not, item, on) if why_not else None
         except CaseError as e:
             failed += 1
@@ -217,12 +226,14 @@ def _emit_failure(f: CaseFailure, fmt: str) -> None:
 @click.argument("cases", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rules", "rules_dir", help="rule book folder (default: ./rules)")
 @click.option("--coverage", is_flag=True, help="report which rules decided something in at least one case")
-def test(cases: tuple[Path, ...], rules_dir: str | None, coverage: bool) -> None:
+@ENGINE_OPTION
+def test(cases: tuple[Path, ...], rules_dir: str | None, coverage: bool, engine: str) -> None:
     """Run the cases' `expect` blocks against the rule book and show a diff for each failure."""
     from .testing import run_tests
 
+    check_engine(engine)
     book = _load(rules_dir)
-    report = run_tests(book, list(_iter_cases(list(cases) or [Path("cases")])))
+    report = run_tests(book, list(_iter_cases(list(cases) or [Path("cases")])), engine)
     color = _color()
     for line in report.lines(color):
         click.echo(line)

@@ -93,6 +93,19 @@ def check_path(path: str | Path) -> CheckReport:
     return CheckReport(diagnostics, program, registry, len(files))
 
 
+ENGINES = ("native", "rete")
+
+
+def check_engine(engine: str) -> None:
+    """A known engine that can run here; UsageError or EngineUnavailable (why, and what to do) if not."""
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine `{engine}`; the engines are: {', '.join(ENGINES)}")
+    if engine == "rete":
+        from . import rete
+
+        rete.require()
+
+
 def load_rules(path: str | Path, *, cache: bool = False) -> RuleBook:
     """Load and check a rule book; raise RuleBookError listing every error if it has any.
 
@@ -147,19 +160,32 @@ class RuleBook:
             day = inputs[p]
         return case, inputs, day
 
-    def evaluate(self, case: Case | Mapping[str, Any], on: dt.date | None = None) -> Decision:
-        """Evaluate one case and return the reasoned decision. CaseError if the case is malformed."""
+    def evaluate(self, case: Case | Mapping[str, Any], on: dt.date | None = None, *,
+                 engine: str = "native") -> Decision:
+        """Evaluate one case and return the reasoned decision. CaseError if the case is malformed.
+
+        ``engine="rete"`` matches the conditions in the durable-rules network instead (the
+        optional rete back end; identical decisions); EngineUnavailable says why it cannot run.
+        """
         case, inputs, day = self.prepare(case, on)
-        results = Evaluation(self.program, inputs, day).run()
-        return self.decision(results, day, case.name)
+        return self.decision(self._run(inputs, day, engine), day, case.name)
+
+    def _run(self, inputs: dict[str, Any], day: dt.date, engine: str) -> dict[str, Outcome]:
+        if engine == "native":
+            return Evaluation(self.program, inputs, day).run()
+        check_engine(engine)
+        from . import rete
+
+        return rete.evaluate(self.program, inputs, day)
 
     def evaluate_many(
-        self, cases: Iterable[Case | Mapping[str, Any]], on: dt.date | None = None
+        self, cases: Iterable[Case | Mapping[str, Any]], on: dt.date | None = None, *, engine: str = "native"
     ) -> Iterator[Decision | CaseFailure]:
         """Evaluate cases in order; a malformed case yields a CaseFailure and the rest go on."""
+        check_engine(engine)
         for case in cases:
             try:
-                yield self.evaluate(case, on)
+                yield self.evaluate(case, on, engine=engine)
             except PassendeZorgError as e:
                 name = case.name if isinstance(case, Case) else None
                 yield CaseFailure(case=name, error=str(e))
@@ -178,10 +204,11 @@ class RuleBook:
 
         return evaluate_many(self, cases, jobs=jobs, on=on)
 
-    def outcomes(self, case: Case | Mapping[str, Any], on: dt.date | None = None) -> dict[str, Outcome]:
+    def outcomes(self, case: Case | Mapping[str, Any], on: dt.date | None = None, *,
+                 engine: str = "native") -> dict[str, Outcome]:
         """The raw outcomes of every value (for tools that need more than the decision)."""
         case, inputs, day = self.prepare(case, on)
-        return Evaluation(self.program, inputs, day).run()
+        return self._run(inputs, day, engine)
 
     # ------------------------------------------------------------ decisions
 

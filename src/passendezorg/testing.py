@@ -53,7 +53,7 @@ class TestReport:
         return "\n".join(lines)
 
 
-def run_tests(book: RuleBook, cases: list[Case | CaseError]) -> TestReport:
+def run_tests(book: RuleBook, cases: list[Case | CaseError], engine: str = "native") -> TestReport:
     report = TestReport()
     for case in cases:
         if isinstance(case, CaseError):
@@ -61,7 +61,7 @@ def run_tests(book: RuleBook, cases: list[Case | CaseError]) -> TestReport:
             report.messages.append(("error", str(case)))
             continue
         try:
-            decision = book.evaluate(case)
+            decision = book.evaluate(case, engine=engine)
         except CaseError as e:
             report.errors += 1
             report.messages.append(("error", str(e)))
