@@ -68,6 +68,7 @@ def test_python_313_is_refused_with_a_reason(no_core: None, monkeypatch: pytest.
 
 
 def test_missing_durable_rules_is_refused_with_what_to_do(no_core: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "version_info", (3, 11, 7, "final", 0))  # a Python it supports, whatever runs the test
     real = importlib.import_module
 
     def fake(name: str, package: str | None = None) -> Any:
@@ -81,6 +82,7 @@ def test_missing_durable_rules_is_refused_with_what_to_do(no_core: None, monkeyp
 
 
 def test_a_broken_core_is_refused(no_core: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "version_info", (3, 12, 1, "final", 0))
     def fake(name: str, package: str | None = None) -> Any:
         raise ImportError("undefined symbol: PyEval_CallObject")
 

@@ -289,9 +289,10 @@ def test_integrity_check_finds_a_ledger_that_does_not_match_its_receipts(store: 
     r = p.process(claim("A", "V-1", "100.00"))
     assert store.check_integrity() == []
     with store.transaction() as conn:  # damage the books behind the store's back
-        conn.execute(sa.text("INSERT INTO pz_eigen_risico_ledger (insured_id, year, claim_id, receipt_id, amount_cents,"
-                             " entry, created_at) VALUES ('V-1', 2024, 'A', :r, 100, 'deduction', :t)"),
-                     {"r": r.id, "t": r.created_at})
+        insert = sa.text("INSERT INTO pz_eigen_risico_ledger (insured_id, year, claim_id, receipt_id, amount_cents,"
+                         " entry, created_at) VALUES ('V-1', 2024, 'A', :r, 100, 'deduction', :t)")
+        insert = insert.bindparams(sa.bindparam("t", type_=sa.DateTime(timezone=True)))
+        conn.execute(insert, {"r": r.id, "t": r.created_at})
     assert store.check_integrity() == ["claim A: ledger holds 101.00, its receipt 1 deducted 100.00".replace(
         "receipt 1", f"receipt {r.id}")]
 

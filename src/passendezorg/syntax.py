@@ -53,6 +53,13 @@ def keyword_table(language: str) -> dict[str, str]:
     return _keywords[language]
 
 
+def grammar_text(language: str) -> str:
+    """The whole grammar of one keyword set: the structure and that language's keywords."""
+    d = grammar_dir()
+    text = (d / "passendezorg.lark").read_text(encoding="utf-8")
+    return text + "\n" + (d / f"keywords_{language}.lark").read_text(encoding="utf-8")
+
+
 def _parser_cache_file(language: str, grammar: str) -> Path | None:
     """Where the built parser is kept between runs (building it takes most of a cold start)."""
     import hashlib
@@ -73,9 +80,7 @@ def _parser_cache_file(language: str, grammar: str) -> Path | None:
 def parser_for(language: str) -> Lark:
     with _lock:
         if language not in _parsers:
-            d = grammar_dir()
-            text = (d / "passendezorg.lark").read_text(encoding="utf-8")
-            text += "\n" + (d / f"keywords_{language}.lark").read_text(encoding="utf-8")
+            text = grammar_text(language)
             options: dict[str, Any] = {"parser": "lalr", "lexer": "contextual", "propagate_positions": True,
                                        "maybe_placeholders": False}
             cached = _parser_cache_file(language, text)
