@@ -40,9 +40,23 @@ from typing import Any
 
 from . import nodes as n
 from .check import _disjoint
-from .engine import Evaluation, Outcome, apply_call
+from .engine import (
+    ANY,
+    CONFLICT,
+    NONE,
+    Evaluation,
+    Outcome,
+    Possible,
+    Possibles,
+    _combine_sets,
+    _first_bad,
+    _merge,
+    _val,
+    apply_binary,
+    apply_call,
+)
 from .program import CheckedRule, Program, ValueDecl
-from .values import CENT, add_duration, age, round_value
+from .values import CENT, Fail, Unknown, add_duration, age, round_value, store
 
 COMPILER_VERSION = "1"
 
@@ -102,13 +116,16 @@ _NO_OUTCOMES: Mapping[int, Outcome] = {}
 
 
 class _Fallback:
-    """The interpreter's part of one case: its Evaluation, and the outcomes it decided by position."""
+    """The slow part of one case: the outcomes decided outside the two-valued blocks, by position, what each value
+    reads as (a plain value, or the Unknown or Fail the interpreter reads), and the interpreter's Evaluation when
+    a three-valued block could not decide a value."""
 
-    __slots__ = ("ev", "decided")
+    __slots__ = ("ev", "decided", "env")
 
-    def __init__(self, ev: Evaluation) -> None:
-        self.ev = ev
+    def __init__(self) -> None:
+        self.ev: Evaluation | None = None
         self.decided: dict[int, Outcome] = {}
+        self.env: dict[int, Any] = {}
 
 
 def _seed(kind: int, v: Any, r: str | None) -> Outcome:
@@ -125,26 +142,59 @@ def _seed(kind: int, v: Any, r: str | None) -> Outcome:
 
 
 def _fallback_function(program: Program, kinds: tuple[int, ...],
-                       build: Callable[[], Mapping[int, Any]]) -> Callable[..., Any]:
+                       build: Callable[[], tuple[Mapping[int, Any], Mapping[int, Any]]]) -> Callable[..., Any]:
+    """What the generated code calls for a value its two-valued block cannot decide.
+
+    The value's three-valued resolution decides it (``_resolver``); should
+    that fail for any reason, the interpreter decides it alone, with the
+    values it depends on as they were found.
+    """
     names = program.order
-    built: list[Mapping[int, Any]] = []
+    built: list[tuple[Mapping[int, Any], list[Any]]] = []
     deps = value_dependencies(program)
     index = {name: k for k, name in enumerate(names)}
     dep_index = [tuple(index[d] for d in deps[name]) for name in names]
 
-    def fb(state: _Fallback | None, i: Mapping[str, Any], day: dt.date, k: int, vals: tuple[Any, ...],
-           rules: tuple[str | None, ...]) -> tuple[_Fallback, Any, str | None]:
-        if state is None:
-            if not built:
-                built.append(build())
-            state = _Fallback(_Accelerated(program, i, day, built[0]))
+    def setup() -> tuple[Mapping[int, Any], list[Any]]:
+        exprs, tri = build()
+        resolvers = [_resolver(program, program.values[name], tri) for name in names]
+        built.append((exprs, resolvers))
+        return built[0]
+
+    def interpreter(state: _Fallback, i: Mapping[str, Any], day: dt.date, k: int, vals: tuple[Any, ...],
+                    rules: tuple[str | None, ...]) -> Outcome:
+        if state.ev is None:
+            state.ev = _Accelerated(program, i, day, built[0][0])
         results = state.ev.results
+        decided = state.decided
         for j, v, r in zip(dep_index[k], vals, rules):
             name = names[j]
             if name not in results:
-                results[name] = _seed(kinds[j], v, r)
-        o = state.ev.outcome(names[k])
-        state.decided[k] = o
+                found = decided.get(j)
+                results[name] = found if found is not None else _seed(kinds[j], v, r)
+        return state.ev.outcome(names[k])
+
+    def fb(state: _Fallback | None, i: Mapping[str, Any], day: dt.date, k: int, vals: tuple[Any, ...],
+           rules: tuple[str | None, ...]) -> tuple[_Fallback, Any, str | None]:
+        resolvers = (built[0] if built else setup())[1]
+        if state is None:
+            state = _Fallback()
+        env = state.env
+        decided = state.decided
+        for j, v, r in zip(dep_index[k], vals, rules):
+            if j not in env:
+                found = decided.get(j)
+                if found is not None:
+                    env[j] = _bad_of(names[j], found)
+                elif v is not None:
+                    env[j] = v
+                else:
+                    env[j] = _bad_of(names[j], _seed(kinds[j], v, r))
+        try:
+            o = resolvers[k](i, day, env)
+        except Exception:  # noqa: BLE001 - anything unforeseen: the interpreter decides, exact by definition
+            o = interpreter(state, i, day, k, vals, rules)
+        decided[k] = o
         return state, (o.value if o.known else None), o.rule
 
     return fb
@@ -214,11 +264,14 @@ _HELPERS: dict[str, Any] = {
     "_rnd": _round_number, "_rhu": _round_half_up_ratio, "_minmax": _minmax, "_sdec": _to_decimal_store,
     "_dbw": _days_between, "_age": age, "_adur": add_duration, "_D": Decimal, "_CENT": CENT,
     "_HU": ROUND_HALF_UP, "_FLOOR": ROUND_FLOOR, "_ONE": Decimal(1), "_new": tuple.__new__, "_FR": FastResult,
+    # three-valued blocks
+    "_isi": isinstance, "_BAD": (Unknown, Fail), "_fbad": _first_bad, "_merge3": _merge, "_bin3": apply_binary,
+    "_call3": apply_call,
 }
 _BUILTINS = {"len": len, "abs": abs, "min": min, "max": max, "int": int, "str": str, "dict": dict,
              "Exception": Exception}
 _ATTRIBUTES = {"year", "days", "quantize", "get"}
-_LOCAL = re.compile(r"^(i|day|S|E|_E|_e\d+|_d|_x|_t\d+|_h\d+|v\d+|r\d+|_k\d+|_tab\d+|_run|_bd|_state|_K"
+_LOCAL = re.compile(r"^(i|day|S|E|V|_E|_e\d+|_d|_x|_t\d+|_h\d+|v\d+|r\d+|_k\d+|_tab\d+|_run|_bd|_state|_K"
                     r"|_b|d|o|v|g\d+|m\d+|_M|_dates|_date|_conv|_typer|_ty)$")
 _FUNCTIONS = ("_run", "_typer")
 
@@ -992,6 +1045,363 @@ class _Accelerated(Evaluation):
         return super().ev(e, facts)
 
 
+# ------------------------------------------------------------------ three-valued blocks
+
+
+class _TriGen(_Gen):
+    """Expressions in three-valued logic, as functions ``_c<n>(i, day, V)`` that never leave.
+
+    Each gives what the interpreter's ``ev`` gives: a plain value, an Unknown
+    (with the inputs it needs) or a Fail (with the interpreter's reason). An
+    input that is not there is Unknown; ``V`` holds the values the expression
+    reads, by position, as plain values or as the Unknown or Fail the
+    interpreter would read for them. ``and`` and ``or`` are Kleene's, with the
+    interpreter's order of evaluation; every operator on known values and every
+    function is the interpreter's own (``apply_binary``, ``apply_call``), so the
+    answers are the interpreter's by construction.
+    """
+
+    def __init__(self, p: Program, base: _Gen) -> None:
+        super().__init__(p, dispatch=False)
+        self.periods, self.rule_slot, self.param_slot = base.periods, base.rule_slot, base.param_slot
+        self.consts, self._const_ids = base.consts, base._const_ids
+        self.table_data = base.table_data
+        self._objects: dict[int, str] = {}
+
+    def obj(self, v: Any) -> str:
+        """A constant for an object that is compared by identity (a node, a table)."""
+        found = self._objects.get(id(v))
+        if found is None:
+            found = self._objects[id(v)] = f"_k{len(self.consts)}"
+            self.consts[found] = v
+        return found
+
+    def bad(self, parts: list[str]) -> str:
+        return " or ".join(f"_isi({x}, _BAD)" for x in parts)
+
+    def first_bad(self, d: int, parts: list[str], t: str) -> bool:
+        """Emit ``if <any part bad>: t = first bad``; True when an ``else:`` must follow."""
+        if not parts:
+            return False
+        self.emit(d, f"if {self.bad(parts)}:")
+        self.emit(d + 1, f"{t} = _fbad([{', '.join(parts)}])")
+        self.emit(d, "else:")
+        return True
+
+    def tri(self, e: n.Expr, d: int) -> str:
+        """Emit statements at depth ``d`` that compute ``e``; return the code of its result."""
+        if isinstance(e, n.Literal):
+            if isinstance(e.value, n.Duration):
+                return self.obj(e.value)
+            return self.const(e.value)
+        t = self.temp()
+        if isinstance(e, n.Ref):
+            if e.kind == "input":
+                self.emit(d, f"{t} = i[{e.name!r}] if {e.name!r} in i else {self.const(Unknown(frozenset([e.name])))}")
+            elif e.kind == "value":
+                self.emit(d, f"{t} = V[{self.index[e.name]}]")
+            elif e.kind == "param":
+                self.uses_state = True
+                self.emit(d, f"{t} = S[{self.param_slot[e.name]}]")
+                self.emit(d, f"if {t} is _NV:")
+                self.emit(d + 1, f"{t} = _pfail({e.name!r}, day)")
+            else:
+                raise AssertionError("a table is not a value")
+            return t
+        if isinstance(e, n.Lookup):
+            keys = [self.tri(x, d) for x in e.keys]
+            parts = [x for x, k in zip(keys, e.keys) if not isinstance(k, n.Literal)]
+            dd = d + 1 if self.first_bad(d, parts, t) else d
+            self.emit(dd, f"{t} = _lk3({self.obj(self.p.tables[e.table])}, ({''.join(x + ', ' for x in keys)}), "
+                          f"day, {e.column!r})")
+            return t
+        if isinstance(e, (n.ListLit, n.TupleLit)):
+            items = [self.tri(x, d) for x in e.items]
+            parts = [x for x, k in zip(items, e.items) if not isinstance(k, n.Literal)]
+            dd = d + 1 if self.first_bad(d, parts, t) else d
+            if isinstance(e, n.ListLit):
+                self.emit(dd, f"{t} = [{''.join(x + ', ' for x in items)}]")
+            else:
+                self.emit(dd, f"{t} = ({''.join(x + ', ' for x in items)})")
+            return t
+        if isinstance(e, n.Unary):
+            a = self.tri(e.operand, d)
+            self.emit(d, f"if {self.bad([a])}:")
+            self.emit(d + 1, f"{t} = {a}")
+            self.emit(d, "else:")
+            self.emit(d + 1, f"{t} = {'not ' if e.op == 'not' else '-' if e.op == '-' else ''}{a}")
+            return t
+        if isinstance(e, n.IsKnown):
+            a = self.tri(e.operand, d)
+            self.emit(d, f"{t} = {'' if e.negated else 'not '}_isi({a}, _BAD)")
+            return t
+        if isinstance(e, n.Binary):
+            return self.tri_binary(e, d, t)
+        if isinstance(e, n.Call):
+            args = [self.tri(x, d) for x in e.args]
+            parts = [x for x, k in zip(args, e.args) if not isinstance(k, n.Literal)]
+            dd = d + 1 if self.first_bad(d, parts, t) else d
+            self.emit(dd, f"{t} = _call3({e.func!r}, [{', '.join(args)}], {self.obj(e)})")
+            return t
+        raise AssertionError(f"cannot compile {type(e).__name__}")
+
+    def tri_binary(self, e: n.Binary, d: int, t: str) -> str:
+        op = e.op
+        if op in ("and", "or"):
+            stop = "False" if op == "and" else "True"
+            go = "True" if op == "and" else "False"
+            a = self.tri(e.left, d)
+            self.emit(d, f"if {a} is {stop}:")
+            self.emit(d + 1, f"{t} = {stop}")
+            self.emit(d, "else:")
+            b = self.tri(e.right, d + 1)
+            self.emit(d + 1, f"if {a} is {go}:")
+            self.emit(d + 2, f"{t} = {b}")
+            self.emit(d + 1, f"elif {b} is {stop}:")
+            self.emit(d + 2, f"{t} = {stop}")
+            self.emit(d + 1, "else:")
+            self.emit(d + 2, f"{t} = _merge3({a}, {b})")
+            return t
+        if op in ("in", "notin") and isinstance(e.right, n.Ref) and e.right.kind == "table":
+            a = self.tri(e.left, d)
+            self.emit(d, f"if {self.bad([a])}:")
+            self.emit(d + 1, f"{t} = {a}")
+            self.emit(d, "else:")
+            self.emit(d + 1, f"{t} = _intab3({self.obj(self.p.tables[e.right.name])}, {a}, day, {op == 'in'})")
+            return t
+        a = self.tri(e.left, d)
+        b = self.tri(e.right, d)
+        parts = [x for x, k in ((a, e.left), (b, e.right)) if not isinstance(k, n.Literal)]
+        dd = d + 1 if self.first_bad(d, parts, t) else d
+        if op in ("=", "!=", "<", "<=", ">", ">="):
+            self.emit(dd, f"{t} = {a} {'==' if op == '=' else op} {b}")
+        elif op in ("in", "notin"):
+            self.emit(dd, f"{t} = {a} {'in' if op == 'in' else 'not in'} {b}")
+        else:
+            self.emit(dd, f"{t} = _bin3({op!r}, {a}, {b}, {self.obj(e)})")
+        return t
+
+    def function(self, e: n.Expr, fn: str) -> list[str]:
+        """The lines of ``def fn(i, day, V)`` returning ``e`` in three-valued logic."""
+        saved, self.lines = self.lines, []
+        self.uses_state = False
+        self.tmp = 0
+        try:
+            result = self.tri(e, 1)
+            body = self.lines
+        finally:
+            self.lines = saved
+        head = [f"def {fn}(i, day, V):"]
+        if self.uses_state:
+            head += ["    S = _bd.get(day)", "    if S is None:", "        S = _state(day)"]
+        return head + body + [f"    return {result}"]
+
+    def functions(self) -> tuple[str, dict[int, str]]:
+        """One function per condition, rule value, definition and default; their names by node id."""
+        p = self.p
+        out: list[str] = []
+        names: dict[int, str] = {}
+        for name in p.order:
+            decl = p.values[name]
+            exprs = [x for x in (decl.definition, decl.default) if x is not None]
+            for r in decl.rules:
+                rule = p.rules[r]
+                exprs.extend(x for x in (rule.when, rule.value) if x is not None)
+            for e in exprs:
+                if id(e) in names:
+                    continue
+                fn = f"_c{len(names)}"
+                out.extend(self.function(e, fn))
+                names[id(e)] = fn
+        return "\n".join(out) + "\n", names
+
+
+def _pfail(name: str, day: dt.date) -> Fail:
+    return Fail(f"no value of `{name}` is in force on {day.isoformat()}")
+
+
+def _lookup3(table: Any, keys: tuple[Any, ...], day: dt.date, column: str) -> Any:
+    """A table cell as the interpreter reads it (``Evaluation._lookup``) for known keys."""
+    row = table.row_on(keys, day)
+    if row is None:
+        when = f" in force on {day.isoformat()}" if table.dated else ""
+        return Fail(f"table `{table.name}` has no row for {', '.join(str(k) for k in keys)}{when}")
+    v = row.values[column]
+    if v is None:
+        return Fail(f"no value is known in `{table.name}` for {', '.join(str(k) for k in keys)}, column "
+                    f"`{column}`, on {day.isoformat()}")
+    return v
+
+
+def _in_table3(table: Any, a: Any, day: dt.date, positive: bool) -> bool:
+    key = a if isinstance(a, tuple) else (a,)
+    found = table.row_on(key, day) is not None
+    return found if positive else not found
+
+
+#: helpers of the three-valued functions that are defined below the code generators
+_TRI_HELPERS: dict[str, Any] = {}
+
+
+def _bad_of(name: str, o: Outcome) -> Any:
+    """What the interpreter reads for a value (``Evaluation._ref``): its value, or an Unknown or a Fail."""
+    if o.known:
+        return o.value
+    if o.status == "undetermined":
+        return Unknown(frozenset(o.needs))
+    if o.status == "conflict":
+        return Fail(f"`{name}` has a conflict")
+    return Fail(o.reason or f"`{name}` cannot be computed")
+
+
+def _outcome_of_value(v: Any, kind: str) -> Outcome:
+    """``Evaluation._from_value`` without facts: the outcome of a definition."""
+    if isinstance(v, Fail):
+        return Outcome("error", reason=v.reason)
+    if isinstance(v, Unknown):
+        return Outcome("undetermined", needs=sorted(v.needs),
+                       reason="to decide, these inputs are needed: " + ", ".join(sorted(v.needs)))
+    return Outcome("value", value=store(v, kind))
+
+
+def _resolver(program: Program, decl: ValueDecl, fns: Mapping[int, Callable[..., Any]]
+              ) -> Callable[[Mapping[str, Any], dt.date, Mapping[int, Any]], Outcome]:
+    """A value's resolution (``Evaluation._decide``) over its compiled three-valued expressions.
+
+    The possible outcomes of every rule tree, exceptions before the rules they
+    override, combined as the interpreter combines them; the rules are the
+    value's own, in the interpreter's order; conditions and values are
+    computed at most once.
+    """
+    kind = decl.type.kind
+    if decl.definition is not None:
+        fdef = fns[id(decl.definition)]
+
+        def definition(i: Mapping[str, Any], day: dt.date, V: Mapping[int, Any]) -> Outcome:
+            return _outcome_of_value(fdef(i, day, V), kind)
+
+        return definition
+    rules = program.rules
+    exceptions = program.exceptions
+    names = list(decl.rules)
+    for name in names:  # every rule below a root, at any depth
+        for c in exceptions.get(name, ()):
+            if c not in names:
+                names.append(c)
+    cond_fn = {r: (None if rules[r].when is None else fns[id(rules[r].when)]) for r in names}
+    value_fn = {r: fns[id(rules[r].value)] for r in names}
+    kids_of = {r: tuple(exceptions.get(r, ())) for r in names}
+    rule_of = {r: rules[r] for r in names}
+    roots = tuple(decl.roots)
+    fdefault = fns[id(decl.default)] if decl.default is not None else None
+    none_only: Possibles = frozenset([NONE])
+    dependent = ("it depends on values that are not known")
+
+    def resolve(i: Mapping[str, Any], day: dt.date, V: Mapping[int, Any]) -> Outcome:
+        needs: set[str] = set()
+        conds: dict[str, Any] = {}
+        values: dict[str, Any] = {}
+
+        def cond(r: str) -> Any:
+            c = conds.get(r, _MISSING)
+            if c is _MISSING:
+                f = cond_fn[r]
+                c = conds[r] = True if f is None else f(i, day, V)
+            return c
+
+        def value(r: str) -> Any:
+            v = values.get(r, _MISSING)
+            if v is _MISSING:
+                v = values[r] = store(value_fn[r](i, day, V), kind)
+            return v
+
+        def own(r: str) -> Possible:
+            v = value(r)
+            if isinstance(v, Fail):
+                return ("fail", v.reason)
+            if isinstance(v, Unknown):
+                needs.update(v.needs)
+                return ANY
+            return _val(v)
+
+        def possible(name: str) -> Possibles:
+            kids = none_only
+            for c in kids_of[name]:
+                kids = _combine_sets(kids, possible(c))
+            if NONE not in kids:
+                return kids
+            if not rule_of[name].valid_on(day):
+                return kids
+            rest = kids - none_only
+            c = cond(name)
+            if c is True:
+                mine = frozenset([own(name)])
+            elif c is False:
+                mine = none_only
+            elif isinstance(c, Fail):
+                mine = frozenset([("fail", c.reason)])
+            else:
+                needs.update(c.needs)
+                mine = frozenset([own(name), NONE])
+            return rest | mine
+
+        top = none_only
+        for root in roots:
+            top = _combine_sets(top, possible(root))
+        default_value: Any = None
+        if NONE in top and fdefault is not None:
+            default_value = store(fdefault(i, day, V), kind)
+            dp: Possible
+            if isinstance(default_value, Fail):
+                dp = ("fail", default_value.reason)
+            elif isinstance(default_value, Unknown):
+                needs.update(default_value.needs)
+                dp = ANY
+            else:
+                dp = _val(default_value)
+            top = frozenset(dp if x == NONE else x for x in top)
+        fails = sorted(x[1] for x in top if x[0] == "fail")
+        if fails:
+            return Outcome("error", reason=fails[0])
+        if len(top) > 1 or ANY in top:
+            return Outcome("undetermined", needs=sorted(needs),
+                           reason="to decide, these inputs are needed: " + ", ".join(sorted(needs)) if needs else
+                           dependent)
+        only = next(iter(top))
+        if only == NONE:
+            return Outcome("undetermined", reason="no rule applies and there is no default")
+        overridden: list[tuple[str, str]] = []
+
+        def walk(name: str) -> list[str]:
+            won: list[str] = []
+            for c in kids_of[name]:
+                won.extend(walk(c))
+            applies = rule_of[name].valid_on(day) and cond(name) is True
+            if won:
+                if applies:
+                    overridden.append((name, won[0]))
+                return won
+            return [name] if applies else []
+
+        winners: list[str] = []
+        for root in roots:
+            winners.extend(w for w in walk(root) if w not in winners)
+        if only == CONFLICT:
+            return Outcome("conflict", conflict=[(w, value(w)) for w in winners], overridden=overridden,
+                           reason="rules that are not exceptions to each other give different values: "
+                           + ", ".join(winners))
+        if not winners:
+            return Outcome("default", value=default_value, overridden=overridden)
+        return Outcome("value", value=value(winners[0]), rule=winners[0], concurring=winners[1:],
+                       overridden=overridden)
+
+    return resolve
+
+
+_MISSING = object()
+_TRI_HELPERS.update({"_pfail": _pfail, "_lk3": _lookup3, "_intab3": _in_table3})
+
+
 def _outcome_value(ev: Evaluation, name: str) -> Any:
     """A value for compiled expressions inside the interpreter: its value if it is known, else leave."""
     o = ev.outcome(name)
@@ -1060,7 +1470,7 @@ def _comment(name: str) -> str:
 def audit(source: str, constants: Iterable[str]) -> None:
     """Refuse generated code that does anything but compute: a guard against injection through rule data."""
     tree = ast.parse(source)
-    allowed = set(_HELPERS) | set(_BUILTINS) | set(constants) | {"_NV", "_DATE", "_fb", "_ov"}
+    allowed = set(_HELPERS) | set(_BUILTINS) | set(constants) | {"_NV", "_DATE", "_fb", "_ov", *_TRI_HELPERS}
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.ClassDef, ast.AsyncFunctionDef,
                              ast.Await, ast.Yield, ast.YieldFrom, ast.With, ast.Delete, ast.Starred)):
@@ -1075,13 +1485,13 @@ def audit(source: str, constants: Iterable[str]) -> None:
             if not (node.value is None or type(node.value) in (str, int, bool)):
                 raise AssertionError(f"generated code holds a constant of type {type(node.value).__name__}")
         elif isinstance(node, ast.FunctionDef):
-            if node.name not in _FUNCTIONS and not re.fullmatch(r"_e\d+", node.name):
+            if node.name not in _FUNCTIONS and not re.fullmatch(r"_[ec]\d+", node.name):
                 raise AssertionError(f"generated code defines {node.name!r}")
         elif isinstance(node, ast.Call):
             f = node.func
             if isinstance(f, ast.Name):
                 if f.id not in _HELPERS and f.id not in _BUILTINS \
-                        and f.id not in ("_state", "_date", "_conv", "_ty", "_fb", "_ov"):
+                        and f.id not in ("_state", "_date", "_conv", "_ty", "_fb", "_ov", *_TRI_HELPERS):
                     raise AssertionError(f"generated code calls {f.id!r}")
                 if f.id == "_ty" and (len(node.args) != 1 or node.keywords):
                     raise AssertionError("generated code calls type() with more than one argument")
@@ -1230,18 +1640,24 @@ def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
     )
     namespace["_K"] = kinds
     namespace["_ov"] = _outcome_value
+    namespace.update(_TRI_HELPERS)
 
-    def build_expressions() -> dict[int, Any]:
-        """The interpreter's compiled expressions: built when a case first needs the interpreter."""
+    def build_expressions() -> tuple[dict[int, Any], dict[int, Any]]:
+        """The three-valued expressions, and the interpreter's compiled expressions: built when a case first
+        needs them."""
         eg = _ExprGen(program, dispatch=False)
         eg.periods, eg.rule_slot, eg.param_slot = g.periods, g.rule_slot, g.param_slot
         eg.consts, eg._const_ids, eg.tables, eg.table_data = g.consts, g._const_ids, g.tables, g.table_data
         expr_source, expr_names = eg.functions()
-        audit(expr_source, list(g.consts) + list(g.table_data))
+        tg = _TriGen(program, g)
+        tri_source, tri_names = tg.functions()
+        audit(expr_source + tri_source, list(g.consts) + list(g.table_data))
         namespace.update(g.consts)  # with the constants and tables the expressions added
         namespace.update(g.table_data)
         exec(compile(expr_source, f"<passendezorg expressions {program.content_hash[:19]}>", "exec"), namespace)  # noqa: S102
-        return {key: namespace[fn] for key, fn in expr_names.items()}
+        exec(compile(tri_source, f"<passendezorg three-valued {program.content_hash[:19]}>", "exec"), namespace)  # noqa: S102
+        return ({key: namespace[fn] for key, fn in expr_names.items()},
+                {key: namespace[fn] for key, fn in tri_names.items()})
 
     namespace["_fb"] = _fallback_function(program, kinds, build_expressions)
     periods = g.periods
