@@ -170,6 +170,20 @@ def test_compiled_agrees_with_interpreter(path: Path, data: st.DataObject) -> No
 
 
 @pytest.mark.parametrize("path", _book_paths(), ids=lambda p: p.name)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_three_valued_blocks_decide_cases_with_inputs_left_out(path: Path, data: st.DataObject) -> None:
+    """A case leaves random inputs out: the values the two-valued blocks cannot decide (undetermined with the
+    inputs they need, errors, conflicts) are the interpreter's, and the three-valued blocks decide them alone."""
+    cp = compiled(path)
+    inputs, day = data.draw(cases(cp, data.draw(st.floats(0.2, 0.95))))
+    check_agreement(cp, inputs, day)
+    fast = cp.run(inputs, day)
+    assert fast is not None
+    assert fast[3] is None or fast[3].ev is None, ("the interpreter decided a value", inputs, day)
+
+
+@pytest.mark.parametrize("path", _book_paths(), ids=lambda p: p.name)
 def test_fast_path_decides_most_complete_cases(path: Path) -> None:
     """With every input given, the fast path should rarely hand over to the interpreter."""
     cp = compiled(path)

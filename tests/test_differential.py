@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from passendezorg import nodes as n
 from passendezorg.cases import read_case_file
+from passendezorg.compiler import CompiledProgram, compile_program
 from passendezorg.engine import Evaluation
 from passendezorg.errors import CaseError
 from passendezorg.program import Program
@@ -406,6 +407,49 @@ def test_random_rule_books(book_folder: Path, data: st.DataObject, text: str) ->
     for i in range(8):
         inputs, day = data.draw(case_for(book.program, missing=data.draw(st.sampled_from([0.0, 0.1, 0.4]))))
         assert_same(book, engine, inputs, day, f"case {i}")
+
+
+
+_COMPILED: dict[str, CompiledProgram] = {}
+
+
+def compiled_engine(text: str, folder: Path) -> CompiledProgram:
+    """The compiled engine of a generated rule book, cached by text."""
+    if text not in _COMPILED:
+        if len(_COMPILED) > 8:
+            _COMPILED.clear()
+        _COMPILED[text] = compile_program(compiled(text, folder)[0].program)
+    return _COMPILED[text]
+
+
+def assert_compiled_same(cp: CompiledProgram, inputs: dict[str, Any], day: dt.date) -> None:
+    """Every value of the compiled engine is the interpreter's: status, value, deciding rule, and for the values
+    the two-valued blocks could not decide, the needed inputs, the reason and the conflicting rules. Those
+    are decided by the three-valued blocks alone: the interpreter is not needed."""
+    fast = cp.run(inputs, day)
+    reference = Evaluation(cp.program, inputs, day, trace=False).run()
+    assert fast is not None, f"inputs {inputs!r} on {day}"
+    decided = fast.decided
+    for k, (name, status, value, rule) in enumerate(zip(cp.names, fast.statuses, fast.values, fast.rules)):
+        o = reference[name]
+        want = o.value if o.known else None
+        assert (status, rule, type(value), repr(value)) == (o.status, o.rule, type(want), repr(want)), \
+            (name, inputs, day)
+        d = decided.get(k)
+        if d is not None:
+            assert (d.needs, d.reason, d.conflict, d.overridden, d.concurring) == \
+                (o.needs, o.reason, o.conflict, o.overridden, o.concurring), (name, inputs, day)
+    assert fast[3] is None or fast[3].ev is None, f"the interpreter decided a value: inputs {inputs!r} on {day}"
+
+
+@diff_settings(60)
+@given(data=st.data(), text=rule_books())
+def test_random_rule_books_compiled(book_folder: Path, data: st.DataObject, text: str) -> None:
+    """Random rule books and cases that leave random inputs out: the compiled engine's three-valued blocks."""
+    cp = compiled_engine(text, book_folder)
+    for _ in range(8):
+        inputs, day = data.draw(case_for(cp.program, missing=data.draw(st.sampled_from([0.0, 0.1, 0.4, 0.7]))))
+        assert_compiled_same(cp, inputs, day)
 
 
 # ---------------------------------------------------------------- the shipped rule book and cases

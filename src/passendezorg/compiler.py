@@ -142,12 +142,13 @@ def _seed(kind: int, v: Any, r: str | None) -> Outcome:
 
 
 def _fallback_function(program: Program, kinds: tuple[int, ...],
-                       build: Callable[[], tuple[Mapping[int, Any], Mapping[int, Any]]]) -> Callable[..., Any]:
+                       build: Callable[[], tuple[Mapping[int, Any], Mapping[int, Any], Mapping[str, Any]]]
+                       ) -> Callable[..., Any]:
     """What the generated code calls for a value its two-valued block cannot decide.
 
-    The value's three-valued resolution decides it (``_resolver``); should
-    that fail for any reason, the interpreter decides it alone, with the
-    values it depends on as they were found.
+    The value's generated three-valued resolution decides it (``_TriGen``);
+    should that fail for any reason, the interpreter decides it alone, with
+    the values it depends on as they were found.
     """
     names = program.order
     built: list[tuple[Mapping[int, Any], list[Any]]] = []
@@ -156,8 +157,8 @@ def _fallback_function(program: Program, kinds: tuple[int, ...],
     dep_index = [tuple(index[d] for d in deps[name]) for name in names]
 
     def setup() -> tuple[Mapping[int, Any], list[Any]]:
-        exprs, tri = build()
-        resolvers = [_resolver(program, program.values[name], tri) for name in names]
+        exprs, tri, generated = build()
+        resolvers = [generated.get(name) or _resolver(program, program.values[name], tri) for name in names]
         built.append((exprs, resolvers))
         return built[0]
 
@@ -179,17 +180,18 @@ def _fallback_function(program: Program, kinds: tuple[int, ...],
         resolvers = (built[0] if built else setup())[1]
         if state is None:
             state = _Fallback()
-        env = state.env
         decided = state.decided
-        for j, v, r in zip(dep_index[k], vals, rules):
-            if j not in env:
-                found = decided.get(j)
-                if found is not None:
-                    env[j] = _bad_of(names[j], found)
-                elif v is not None:
-                    env[j] = v
-                else:
-                    env[j] = _bad_of(names[j], _seed(kinds[j], v, r))
+        ds = dep_index[k]
+        env = dict(zip(ds, vals))
+        if None in vals:  # what a value that is not known reads as: an Unknown or a Fail
+            bad = state.env
+            for j, v, r in zip(ds, vals, rules):
+                if v is None:
+                    found = bad.get(j)
+                    if found is None:
+                        o = decided.get(j)
+                        found = bad[j] = _bad_of(names[j], o if o is not None else _seed(kinds[j], v, r))
+                    env[j] = found
         try:
             o = resolvers[k](i, day, env)
         except Exception:  # noqa: BLE001 - anything unforeseen: the interpreter decides, exact by definition
@@ -270,8 +272,9 @@ _HELPERS: dict[str, Any] = {
 }
 _BUILTINS = {"len": len, "abs": abs, "min": min, "max": max, "int": int, "str": str, "dict": dict,
              "Exception": Exception}
-_ATTRIBUTES = {"year", "days", "quantize", "get"}
-_LOCAL = re.compile(r"^(i|day|S|E|V|_E|_e\d+|_d|_x|_t\d+|_h\d+|v\d+|r\d+|_k\d+|_tab\d+|_run|_bd|_state|_K"
+_ATTRIBUTES = {"year", "days", "quantize", "get", "append"}
+_LOCAL = re.compile(r"^(i|day|S|E|V|N|T|D|W|O|_Y|_[acqwpumgz]\d+"
+                    r"|_E|_e\d+|_d|_x|_t\d+|_h\d+|v\d+|r\d+|_k\d+|_tab\d+|_run|_bd|_state|_K"
                     r"|_b|d|o|v|g\d+|m\d+|_M|_dates|_date|_conv|_typer|_ty)$")
 _FUNCTIONS = ("_run", "_typer")
 
@@ -1215,6 +1218,182 @@ class _TriGen(_Gen):
                 names[id(e)] = fn
         return "\n".join(out) + "\n", names
 
+    # -------------------------------------------------------------- resolution of a value
+
+    def resolver(self, name: str, fns: Mapping[int, str], fn: str) -> list[str]:
+        """``def fn(i, day, V)``: the value's outcome as ``Evaluation._decide`` gives it, for a value with rules.
+
+        The possible outcomes of every rule tree (exceptions first; a rule's
+        condition and value computed at most once, and only where the
+        interpreter computes them), combined over the roots; the default where
+        no rule may apply; then, when the outcome is settled, the interpreter's
+        walk of the trees that names the deciding rules.
+        """
+        p = self.p
+        decl = p.values[name]
+        kind = decl.type.kind
+        names = list(decl.rules)
+        for r in names:
+            for c in p.exceptions.get(r, ()):
+                if c not in names:
+                    names.append(c)
+        slot = {r: k for k, r in enumerate(names)}
+        out = [f"def {fn}(i, day, V):", "    N = set()"]
+        if any(self.rule_slot.get(r) is not None for r in names):
+            out += ["    S = _bd.get(day)", "    if S is None:", "        S = _state(day)"]
+        # a condition with a conjunct `input = c` (!=, in, not in) that is false on an input that is given is
+        # false whatever its other conjuncts are (Kleene's and): no need to compute it
+        given: dict[str, str] = {}
+        for r in names:
+            when = p.rules[r].when
+            if when is not None:
+                pre = []
+                for conj in _conjuncts(when):
+                    a = _atom(conj)
+                    if a is None:
+                        continue
+                    var = given.get(a[0])
+                    if var is None:
+                        var = given[a[0]] = f"_a{len(given)}"
+                        out.append(f"    {var} = i.get({a[0]!r}, _MS)")
+                    cs = "".join(self.const(x) + ", " for x in a[2])
+                    test = {"=": "not in", "in": "not in", "!=": "in", "notin": "in"}[a[1]]
+                    pre.append(f"({var} is not _MS and {var} {test} ({cs}))")
+                out.append(f"    _q{slot[r]} = False if {' or '.join(pre)} else _MS" if pre else f"    _q{slot[r]} = _MS")
+            out.append(f"    _w{slot[r]} = _MS")
+        counter = [0]
+
+        def tmp(prefix: str) -> str:
+            counter[0] += 1
+            return f"{prefix}{counter[0]}"
+
+        def cond(r: str) -> str:
+            when = p.rules[r].when
+            if when is None:
+                return "True"
+            q = f"_q{slot[r]}"
+            return f"({q} if {q} is not _MS else ({q} := {fns[id(when)]}(i, day, V)))"
+
+        def value(r: str) -> str:
+            w = f"_w{slot[r]}"
+            call = f"{fns[id(p.rules[r].value)]}(i, day, V)"
+            if kind in ("money", "decimal"):
+                call = f"_st3({call}, {kind!r})"
+            return f"({w} if {w} is not _MS else ({w} := {call}))"
+
+        def valid(r: str) -> str | None:
+            s = self.rule_slot.get(r)
+            return None if s is None else f"S[{s}]"
+
+        done: dict[str, str] = {}
+
+        def possible(r: str) -> str:
+            """Emit the possible outcomes of the tree below ``r`` (once per rule); return their variable."""
+            if r in done:
+                return done[r]
+            kids = [possible(c) for c in p.exceptions.get(r, ())]
+            pv = f"_p{slot[r]}"
+            d = 1
+            if kids:
+                kv = tmp("_u")
+                acc = kids[0]
+                for x in kids[1:]:
+                    acc = f"_cs3({acc}, {x})"
+                out.append(f"    {kv} = {acc}")
+                out.append(f"    if _NONE3 not in {kv}:")
+                out.append(f"        {pv} = {kv}")
+                out.append("    else:")
+                d = 2
+            else:
+                kv = "_N1"
+            pad = "    " * d
+            v = valid(r)
+            if v is not None:
+                out.append(f"{pad}if not {v}:")
+                out.append(f"{pad}    {pv} = {kv}")
+                out.append(f"{pad}else:")
+                pad += "    "
+            mine = tmp("_m")
+            if p.rules[r].when is None:
+                out.append(f"{pad}{mine} = _fz3((_own3({value(r)}, N),))")
+            else:
+                g = tmp("_g")
+                out.append(f"{pad}{g} = {cond(r)}")
+                out.append(f"{pad}if {g} is True:")
+                out.append(f"{pad}    {mine} = _fz3((_own3({value(r)}, N),))")
+                out.append(f"{pad}elif {g} is False:")
+                out.append(f"{pad}    {mine} = _N1")
+                out.append(f"{pad}elif _isi({g}, _Fail3):")
+                out.append(f"{pad}    {mine} = _failed3({g})")
+                out.append(f"{pad}else:")
+                out.append(f"{pad}    {mine} = _unsure3({g}, N, {value(r)})")
+            out.append(f"{pad}{pv} = {mine}" if kv == "_N1" else f"{pad}{pv} = ({kv} - _N1) | {mine}")
+            done[r] = pv
+            return pv
+
+        tops = [possible(root) for root in decl.roots]
+        if not tops:
+            out.append("    T = _N1")
+        else:
+            acc = tops[0]
+            for x in tops[1:]:
+                acc = f"_cs3({acc}, {x})"
+            out.append(f"    T = {acc}")
+        out.append("    D = None")
+        if decl.default is not None:
+            dflt = f"{fns[id(decl.default)]}(i, day, V)"
+            if kind in ("money", "decimal"):
+                dflt = f"_st3({dflt}, {kind!r})"
+            out.append("    if _NONE3 in T:")
+            out.append(f"        D = {dflt}")
+            out.append("        T = _dflt3(T, D, N)")
+        out.append("    o = _settle3(T, N)")
+        out.append("    if o is not None:")
+        out.append("        return o")
+        out.append("    W = []")
+        out.append("    O = []")
+
+        def walk(r: str) -> str:
+            kids = [walk(c) for c in p.exceptions.get(r, ())]
+            z = tmp("_z")
+            v = valid(r)
+            applies = f"{cond(r)} is True"
+            if v is not None:
+                applies = f"({v} and {applies})"
+            if kids:
+                out.append(f"    {z} = {' + '.join(kids)}")
+                out.append(f"    if {z}:")
+                out.append(f"        if {applies}:")
+                out.append(f"            O.append(({r!r}, {z}[0]))")
+                out.append(f"    elif {applies}:")
+                out.append(f"        {z} = [{r!r}]")
+            else:
+                out.append(f"    {z} = [{r!r}] if {applies} else []")
+            return z
+
+        for root in decl.roots:
+            z = walk(root)
+            out.append(f"    for _x in {z}:")
+            out.append("        if _x not in W:")
+            out.append("            W.append(_x)")
+        out.append("    _Y = {}")
+        for r in names:
+            out.append(f"    if {r!r} in W:")
+            out.append(f"        _Y[{r!r}] = {value(r)}")
+        out.append("    return _won3(T, W, O, _Y, D)")
+        return out
+
+    def resolvers(self, fns: Mapping[int, str]) -> tuple[str, dict[str, str]]:
+        """The resolution of every value decided by rules, as functions ``_r<k>``; their names by value."""
+        out: list[str] = []
+        names: dict[str, str] = {}
+        for name in self.p.order:
+            if self.p.values[name].definition is None:
+                fn = f"_r{self.index[name]}"
+                out.extend(self.resolver(name, fns, fn))
+                names[name] = fn
+        return "\n".join(out) + "\n", names
+
 
 def _pfail(name: str, day: dt.date) -> Fail:
     return Fail(f"no value of `{name}` is in force on {day.isoformat()}")
@@ -1398,8 +1577,80 @@ def _resolver(program: Program, decl: ValueDecl, fns: Mapping[int, Callable[...,
     return resolve
 
 
+def _combine3(a: Possibles, b: Possibles) -> Possibles:
+    """``_combine_sets``; nothing to do when one side is only "no rule applies"."""
+    if a is _N1:
+        return b
+    if b is _N1:
+        return a
+    return _combine_sets(a, b)
+
+
+def _own3(v: Any, needs: set[str]) -> Possible:
+    if isinstance(v, Fail):
+        return ("fail", v.reason)
+    if isinstance(v, Unknown):
+        needs.update(v.needs)
+        return ANY
+    return _val(v)
+
+
+def _failed3(c: Fail) -> Possibles:
+    return frozenset([("fail", c.reason)])
+
+
+def _unsure3(c: Unknown, needs: set[str], v: Any) -> Possibles:
+    needs.update(c.needs)
+    return frozenset([_own3(v, needs), NONE])
+
+
+def _default3(top: Possibles, v: Any, needs: set[str]) -> Possibles:
+    d: Possible
+    if isinstance(v, Fail):
+        d = ("fail", v.reason)
+    elif isinstance(v, Unknown):
+        needs.update(v.needs)
+        d = ANY
+    else:
+        d = _val(v)
+    return frozenset(d if x == NONE else x for x in top)
+
+
+def _settle3(top: Possibles, needs: set[str]) -> Outcome | None:
+    """The outcome when the possible outcomes do not settle on one (an error, undetermined), else None."""
+    fails = sorted(x[1] for x in top if x[0] == "fail")
+    if fails:
+        return Outcome("error", reason=fails[0])
+    if len(top) > 1 or ANY in top:
+        return Outcome("undetermined", needs=sorted(needs),
+                       reason="to decide, these inputs are needed: " + ", ".join(sorted(needs)) if needs else
+                       "it depends on values that are not known")
+    if NONE in top:
+        return Outcome("undetermined", reason="no rule applies and there is no default")
+    return None
+
+
+def _won3(top: Possibles, winners: list[str], overridden: list[tuple[str, str]], values: Mapping[str, Any],
+          default: Any) -> Outcome:
+    """The settled outcome, from the rules the walk of the trees found applying (``winners``)."""
+    if CONFLICT in top:
+        return Outcome("conflict", conflict=[(w, values[w]) for w in winners], overridden=overridden,
+                       reason="rules that are not exceptions to each other give different values: "
+                       + ", ".join(winners))
+    if not winners:
+        return Outcome("default", value=default, overridden=overridden)
+    return Outcome("value", value=values[winners[0]], rule=winners[0], concurring=winners[1:], overridden=overridden)
+
+
+_N1: Possibles = frozenset([NONE])
+
+
 _MISSING = object()
-_TRI_HELPERS.update({"_pfail": _pfail, "_lk3": _lookup3, "_intab3": _in_table3})
+_TRI_HELPERS.update({
+    "_pfail": _pfail, "_lk3": _lookup3, "_intab3": _in_table3, "_MS": _MISSING, "_NONE3": NONE, "_N1": _N1,
+    "_cs3": _combine3, "_own3": _own3, "_fz3": frozenset, "_Fail3": Fail, "_failed3": _failed3,
+    "_unsure3": _unsure3, "_st3": store, "_dflt3": _default3, "_settle3": _settle3, "_won3": _won3, "set": set,
+})
 
 
 def _outcome_value(ev: Evaluation, name: str) -> Any:
@@ -1485,18 +1736,19 @@ def audit(source: str, constants: Iterable[str]) -> None:
             if not (node.value is None or type(node.value) in (str, int, bool)):
                 raise AssertionError(f"generated code holds a constant of type {type(node.value).__name__}")
         elif isinstance(node, ast.FunctionDef):
-            if node.name not in _FUNCTIONS and not re.fullmatch(r"_[ec]\d+", node.name):
+            if node.name not in _FUNCTIONS and not re.fullmatch(r"_[ecr]\d+", node.name):
                 raise AssertionError(f"generated code defines {node.name!r}")
         elif isinstance(node, ast.Call):
             f = node.func
             if isinstance(f, ast.Name):
                 if f.id not in _HELPERS and f.id not in _BUILTINS \
-                        and f.id not in ("_state", "_date", "_conv", "_ty", "_fb", "_ov", *_TRI_HELPERS):
+                        and f.id not in ("_state", "_date", "_conv", "_ty", "_fb", "_ov", *_TRI_HELPERS) \
+                        and not re.fullmatch(r"_c\d+", f.id):
                     raise AssertionError(f"generated code calls {f.id!r}")
                 if f.id == "_ty" and (len(node.args) != 1 or node.keywords):
                     raise AssertionError("generated code calls type() with more than one argument")
             elif isinstance(f, ast.Attribute):
-                if f.attr not in ("quantize", "get"):
+                if f.attr not in ("quantize", "get", "append"):
                     raise AssertionError(f"generated code calls .{f.attr}")
             else:
                 raise AssertionError("generated code calls something computed")
@@ -1642,7 +1894,7 @@ def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
     namespace["_ov"] = _outcome_value
     namespace.update(_TRI_HELPERS)
 
-    def build_expressions() -> tuple[dict[int, Any], dict[int, Any]]:
+    def build_expressions() -> tuple[dict[int, Any], dict[int, Any], dict[str, Any]]:
         """The three-valued expressions, and the interpreter's compiled expressions: built when a case first
         needs them."""
         eg = _ExprGen(program, dispatch=False)
@@ -1651,13 +1903,16 @@ def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
         expr_source, expr_names = eg.functions()
         tg = _TriGen(program, g)
         tri_source, tri_names = tg.functions()
+        res_source, res_names = tg.resolvers({key: fn for key, fn in tri_names.items()})
+        tri_source += res_source
         audit(expr_source + tri_source, list(g.consts) + list(g.table_data))
         namespace.update(g.consts)  # with the constants and tables the expressions added
         namespace.update(g.table_data)
         exec(compile(expr_source, f"<passendezorg expressions {program.content_hash[:19]}>", "exec"), namespace)  # noqa: S102
         exec(compile(tri_source, f"<passendezorg three-valued {program.content_hash[:19]}>", "exec"), namespace)  # noqa: S102
         return ({key: namespace[fn] for key, fn in expr_names.items()},
-                {key: namespace[fn] for key, fn in tri_names.items()})
+                {key: namespace[fn] for key, fn in tri_names.items()},
+                {name: namespace[fn] for name, fn in res_names.items()})
 
     namespace["_fb"] = _fallback_function(program, kinds, build_expressions)
     periods = g.periods
