@@ -158,7 +158,7 @@ def _fallback_function(program: Program, kinds: tuple[int, ...],
 
     def setup() -> tuple[Mapping[int, Any], list[Any]]:
         exprs, tri, generated = build()
-        resolvers = [generated.get(name) or _resolver(program, program.values[name], tri) for name in names]
+        resolvers = [generated.get(name) or _definition(program.values[name], tri) for name in names]
         built.append((exprs, resolvers))
         return built[0]
 
@@ -181,17 +181,17 @@ def _fallback_function(program: Program, kinds: tuple[int, ...],
         if state is None:
             state = _Fallback()
         decided = state.decided
-        ds = dep_index[k]
-        env = dict(zip(ds, vals))
+        env: Any = vals
         if None in vals:  # what a value that is not known reads as: an Unknown or a Fail
+            env = list(vals)
             bad = state.env
-            for j, v, r in zip(ds, vals, rules):
+            for pos, (j, v, r) in enumerate(zip(dep_index[k], vals, rules)):
                 if v is None:
                     found = bad.get(j)
                     if found is None:
                         o = decided.get(j)
                         found = bad[j] = _bad_of(names[j], o if o is not None else _seed(kinds[j], v, r))
-                    env[j] = found
+                    env[pos] = found
         try:
             o = resolvers[k](i, day, env)
         except Exception:  # noqa: BLE001 - anything unforeseen: the interpreter decides, exact by definition
@@ -273,7 +273,7 @@ _HELPERS: dict[str, Any] = {
 _BUILTINS = {"len": len, "abs": abs, "min": min, "max": max, "int": int, "str": str, "dict": dict,
              "Exception": Exception}
 _ATTRIBUTES = {"year", "days", "quantize", "get", "append"}
-_LOCAL = re.compile(r"^(i|day|S|E|V|N|T|D|W|O|_Y|_[acqwpumgz]\d+"
+_LOCAL = re.compile(r"^(i|day|S|E|V|N|T|D|W|O|_Y|_[acqwpumgz]\d+|_r\d+_\d+"
                     r"|_E|_e\d+|_d|_x|_t\d+|_h\d+|v\d+|r\d+|_k\d+|_tab\d+|_run|_bd|_state|_K"
                     r"|_b|d|o|v|g\d+|m\d+|_M|_dates|_date|_conv|_typer|_ty)$")
 _FUNCTIONS = ("_run", "_typer")
@@ -1058,7 +1058,8 @@ class _TriGen(_Gen):
     (with the inputs it needs) or a Fail (with the interpreter's reason). An
     input that is not there is Unknown; ``V`` holds the values the expression
     reads, by position, as plain values or as the Unknown or Fail the
-    interpreter would read for them. ``and`` and ``or`` are Kleene's, with the
+    interpreter would read for them, in the order of ``value_dependencies``
+    of the value the expression belongs to. ``and`` and ``or`` are Kleene's, with the
     interpreter's order of evaluation; every operator on known values and every
     function is the interpreter's own (``apply_binary``, ``apply_call``), so the
     answers are the interpreter's by construction.
@@ -1069,7 +1070,9 @@ class _TriGen(_Gen):
         self.periods, self.rule_slot, self.param_slot = base.periods, base.rule_slot, base.param_slot
         self.consts, self._const_ids = base.consts, base._const_ids
         self.table_data = base.table_data
+        self.dispatch_input = base.dispatch_input
         self._objects: dict[int, str] = {}
+        self.dep_pos: dict[str, int] = {}  # the values the expressions of one value read: their place in ``V``
 
     def obj(self, v: Any) -> str:
         """A constant for an object that is compared by identity (a node, a table)."""
@@ -1102,7 +1105,7 @@ class _TriGen(_Gen):
             if e.kind == "input":
                 self.emit(d, f"{t} = i[{e.name!r}] if {e.name!r} in i else {self.const(Unknown(frozenset([e.name])))}")
             elif e.kind == "value":
-                self.emit(d, f"{t} = V[{self.index[e.name]}]")
+                self.emit(d, f"{t} = V[{self.dep_pos[e.name]}]")
             elif e.kind == "param":
                 self.uses_state = True
                 self.emit(d, f"{t} = S[{self.param_slot[e.name]}]")
@@ -1204,8 +1207,10 @@ class _TriGen(_Gen):
         p = self.p
         out: list[str] = []
         names: dict[int, str] = {}
+        deps = value_dependencies(p)
         for name in p.order:
             decl = p.values[name]
+            self.dep_pos = {d: pos for pos, d in enumerate(deps[name])}
             exprs = [x for x in (decl.definition, decl.default) if x is not None]
             for r in decl.rules:
                 rule = p.rules[r]
@@ -1220,14 +1225,16 @@ class _TriGen(_Gen):
 
     # -------------------------------------------------------------- resolution of a value
 
-    def resolver(self, name: str, fns: Mapping[int, str], fn: str) -> list[str]:
+    def resolver(self, name: str, fns: Mapping[int, str], fn: str, dead: frozenset[str] = frozenset()) -> list[str]:
         """``def fn(i, day, V)``: the value's outcome as ``Evaluation._decide`` gives it, for a value with rules.
 
         The possible outcomes of every rule tree (exceptions first; a rule's
         condition and value computed at most once, and only where the
         interpreter computes them), combined over the roots; the default where
         no rule may apply; then, when the outcome is settled, the interpreter's
-        walk of the trees that names the deciding rules.
+        walk of the trees that names the deciding rules. The conditions of the
+        rules in ``dead`` are false (a dispatch arm settles them): such a rule
+        passes on what its exceptions give, and a tree of them gives nothing.
         """
         p = self.p
         decl = p.values[name]
@@ -1238,13 +1245,14 @@ class _TriGen(_Gen):
                 if c not in names:
                     names.append(c)
         slot = {r: k for k, r in enumerate(names)}
+        live = [r for r in names if r not in dead]
         out = [f"def {fn}(i, day, V):", "    N = set()"]
-        if any(self.rule_slot.get(r) is not None for r in names):
+        if any(self.rule_slot.get(r) is not None for r in live):
             out += ["    S = _bd.get(day)", "    if S is None:", "        S = _state(day)"]
         # a condition with a conjunct `input = c` (!=, in, not in) that is false on an input that is given is
         # false whatever its other conjuncts are (Kleene's and): no need to compute it
         given: dict[str, str] = {}
-        for r in names:
+        for r in live:
             when = p.rules[r].when
             if when is not None:
                 pre = []
@@ -1285,21 +1293,34 @@ class _TriGen(_Gen):
             s = self.rule_slot.get(r)
             return None if s is None else f"S[{s}]"
 
+        def combined(parts: list[str]) -> str:
+            """The combination of possible outcomes; ``_N1`` (no rule applies) changes nothing."""
+            parts = [x for x in parts if x != "_N1"]
+            if not parts:
+                return "_N1"
+            acc = parts[0]
+            for x in parts[1:]:
+                acc = f"_cs3({acc}, {x})"
+            return acc
+
         done: dict[str, str] = {}
 
         def possible(r: str) -> str:
             """Emit the possible outcomes of the tree below ``r`` (once per rule); return their variable."""
             if r in done:
                 return done[r]
-            kids = [possible(c) for c in p.exceptions.get(r, ())]
+            kids = combined([possible(c) for c in p.exceptions.get(r, ())])
             pv = f"_p{slot[r]}"
+            if r in dead:
+                if kids != "_N1":
+                    out.append(f"    {pv} = {kids}")
+                    kids = pv
+                done[r] = kids
+                return kids
             d = 1
-            if kids:
+            if kids != "_N1":
                 kv = tmp("_u")
-                acc = kids[0]
-                for x in kids[1:]:
-                    acc = f"_cs3({acc}, {x})"
-                out.append(f"    {kv} = {acc}")
+                out.append(f"    {kv} = {kids}")
                 out.append(f"    if _NONE3 not in {kv}:")
                 out.append(f"        {pv} = {kv}")
                 out.append("    else:")
@@ -1331,14 +1352,7 @@ class _TriGen(_Gen):
             done[r] = pv
             return pv
 
-        tops = [possible(root) for root in decl.roots]
-        if not tops:
-            out.append("    T = _N1")
-        else:
-            acc = tops[0]
-            for x in tops[1:]:
-                acc = f"_cs3({acc}, {x})"
-            out.append(f"    T = {acc}")
+        out.append(f"    T = {combined([possible(root) for root in decl.roots])}")
         out.append("    D = None")
         if decl.default is not None:
             dflt = f"{fns[id(decl.default)]}(i, day, V)"
@@ -1353,8 +1367,16 @@ class _TriGen(_Gen):
         out.append("    W = []")
         out.append("    O = []")
 
-        def walk(r: str) -> str:
-            kids = [walk(c) for c in p.exceptions.get(r, ())]
+        def walk(r: str) -> str | None:
+            """Emit the interpreter's walk of the tree below ``r``; the variable of the rules it finds applying
+            (None: statically none)."""
+            kids = [z for z in (walk(c) for c in p.exceptions.get(r, ())) if z is not None]
+            if r in dead:
+                if not kids:
+                    return None
+                z = tmp("_z")
+                out.append(f"    {z} = {' + '.join(kids)}")
+                return z
             z = tmp("_z")
             v = valid(r)
             applies = f"{cond(r)} is True"
@@ -1373,25 +1395,51 @@ class _TriGen(_Gen):
 
         for root in decl.roots:
             z = walk(root)
-            out.append(f"    for _x in {z}:")
-            out.append("        if _x not in W:")
-            out.append("            W.append(_x)")
+            if z is not None:
+                out.append(f"    for _x in {z}:")
+                out.append("        if _x not in W:")
+                out.append("            W.append(_x)")
         out.append("    _Y = {}")
-        for r in names:
-            out.append(f"    if {r!r} in W:")
-            out.append(f"        _Y[{r!r}] = {value(r)}")
+        if live:
+            out.append("    if W:")
+            for r in live:
+                out.append(f"        if {r!r} in W:")
+                out.append(f"            _Y[{r!r}] = {value(r)}")
         out.append("    return _won3(T, W, O, _Y, D)")
         return out
 
     def resolvers(self, fns: Mapping[int, str]) -> tuple[str, dict[str, str]]:
-        """The resolution of every value decided by rules, as functions ``_r<k>``; their names by value."""
+        """The resolution of every value decided by rules, as functions ``_r<k>``; their names by value.
+
+        With a dispatch input, each arm has its own resolution, without the
+        rules whose condition the arm settles as false; the case's arm is taken
+        when the input is given."""
         out: list[str] = []
         names: dict[str, str] = {}
+        d = self.dispatch_input
         for name in self.p.order:
-            if self.p.values[name].definition is None:
-                fn = f"_r{self.index[name]}"
+            decl = self.p.values[name]
+            if decl.definition is not None:
+                continue
+            k = self.index[name]
+            fn = f"_r{k}"
+            names[name] = fn
+            branches = self.branches(decl.rules) if d is not None else None
+            if branches is None:
                 out.extend(self.resolver(name, fns, fn))
-                names[name] = fn
+                continue
+            out.extend(self.resolver(name, fns, f"{fn}_0"))
+            for j, br in enumerate(branches):
+                out.extend(self.resolver(name, fns, f"{fn}_{j + 1}", br.false_rules))
+            arms = {c: j + 1 for j, br in enumerate(branches) if br.consts is not None for c in br.consts}
+            out.append(f"def {fn}(i, day, V):")
+            out.append(f"    _b = {self.const(arms)}.get(i.get({d!r}, _MS), {len(branches)})")
+            out.append(f"    if _b == {len(branches)} and {d!r} not in i:")
+            out.append(f"        return {fn}_0(i, day, V)")
+            for j in range(1, len(branches)):
+                out.append(f"    if _b == {j}:")
+                out.append(f"        return {fn}_{j}(i, day, V)")
+            out.append(f"    return {fn}_{len(branches)}(i, day, V)")
         return "\n".join(out) + "\n", names
 
 
@@ -1443,138 +1491,17 @@ def _outcome_of_value(v: Any, kind: str) -> Outcome:
     return Outcome("value", value=store(v, kind))
 
 
-def _resolver(program: Program, decl: ValueDecl, fns: Mapping[int, Callable[..., Any]]
-              ) -> Callable[[Mapping[str, Any], dt.date, Mapping[int, Any]], Outcome]:
-    """A value's resolution (``Evaluation._decide``) over its compiled three-valued expressions.
-
-    The possible outcomes of every rule tree, exceptions before the rules they
-    override, combined as the interpreter combines them; the rules are the
-    value's own, in the interpreter's order; conditions and values are
-    computed at most once.
-    """
+def _definition(decl: ValueDecl, fns: Mapping[int, Callable[..., Any]]
+                ) -> Callable[[Mapping[str, Any], dt.date, Any], Outcome]:
+    """The outcome of a value given by a definition, from its three-valued function."""
     kind = decl.type.kind
-    if decl.definition is not None:
-        fdef = fns[id(decl.definition)]
+    assert decl.definition is not None
+    fdef = fns[id(decl.definition)]
 
-        def definition(i: Mapping[str, Any], day: dt.date, V: Mapping[int, Any]) -> Outcome:
-            return _outcome_of_value(fdef(i, day, V), kind)
+    def definition(i: Mapping[str, Any], day: dt.date, V: Any) -> Outcome:
+        return _outcome_of_value(fdef(i, day, V), kind)
 
-        return definition
-    rules = program.rules
-    exceptions = program.exceptions
-    names = list(decl.rules)
-    for name in names:  # every rule below a root, at any depth
-        for c in exceptions.get(name, ()):
-            if c not in names:
-                names.append(c)
-    cond_fn = {r: (None if rules[r].when is None else fns[id(rules[r].when)]) for r in names}
-    value_fn = {r: fns[id(rules[r].value)] for r in names}
-    kids_of = {r: tuple(exceptions.get(r, ())) for r in names}
-    rule_of = {r: rules[r] for r in names}
-    roots = tuple(decl.roots)
-    fdefault = fns[id(decl.default)] if decl.default is not None else None
-    none_only: Possibles = frozenset([NONE])
-    dependent = ("it depends on values that are not known")
-
-    def resolve(i: Mapping[str, Any], day: dt.date, V: Mapping[int, Any]) -> Outcome:
-        needs: set[str] = set()
-        conds: dict[str, Any] = {}
-        values: dict[str, Any] = {}
-
-        def cond(r: str) -> Any:
-            c = conds.get(r, _MISSING)
-            if c is _MISSING:
-                f = cond_fn[r]
-                c = conds[r] = True if f is None else f(i, day, V)
-            return c
-
-        def value(r: str) -> Any:
-            v = values.get(r, _MISSING)
-            if v is _MISSING:
-                v = values[r] = store(value_fn[r](i, day, V), kind)
-            return v
-
-        def own(r: str) -> Possible:
-            v = value(r)
-            if isinstance(v, Fail):
-                return ("fail", v.reason)
-            if isinstance(v, Unknown):
-                needs.update(v.needs)
-                return ANY
-            return _val(v)
-
-        def possible(name: str) -> Possibles:
-            kids = none_only
-            for c in kids_of[name]:
-                kids = _combine_sets(kids, possible(c))
-            if NONE not in kids:
-                return kids
-            if not rule_of[name].valid_on(day):
-                return kids
-            rest = kids - none_only
-            c = cond(name)
-            if c is True:
-                mine = frozenset([own(name)])
-            elif c is False:
-                mine = none_only
-            elif isinstance(c, Fail):
-                mine = frozenset([("fail", c.reason)])
-            else:
-                needs.update(c.needs)
-                mine = frozenset([own(name), NONE])
-            return rest | mine
-
-        top = none_only
-        for root in roots:
-            top = _combine_sets(top, possible(root))
-        default_value: Any = None
-        if NONE in top and fdefault is not None:
-            default_value = store(fdefault(i, day, V), kind)
-            dp: Possible
-            if isinstance(default_value, Fail):
-                dp = ("fail", default_value.reason)
-            elif isinstance(default_value, Unknown):
-                needs.update(default_value.needs)
-                dp = ANY
-            else:
-                dp = _val(default_value)
-            top = frozenset(dp if x == NONE else x for x in top)
-        fails = sorted(x[1] for x in top if x[0] == "fail")
-        if fails:
-            return Outcome("error", reason=fails[0])
-        if len(top) > 1 or ANY in top:
-            return Outcome("undetermined", needs=sorted(needs),
-                           reason="to decide, these inputs are needed: " + ", ".join(sorted(needs)) if needs else
-                           dependent)
-        only = next(iter(top))
-        if only == NONE:
-            return Outcome("undetermined", reason="no rule applies and there is no default")
-        overridden: list[tuple[str, str]] = []
-
-        def walk(name: str) -> list[str]:
-            won: list[str] = []
-            for c in kids_of[name]:
-                won.extend(walk(c))
-            applies = rule_of[name].valid_on(day) and cond(name) is True
-            if won:
-                if applies:
-                    overridden.append((name, won[0]))
-                return won
-            return [name] if applies else []
-
-        winners: list[str] = []
-        for root in roots:
-            winners.extend(w for w in walk(root) if w not in winners)
-        if only == CONFLICT:
-            return Outcome("conflict", conflict=[(w, value(w)) for w in winners], overridden=overridden,
-                           reason="rules that are not exceptions to each other give different values: "
-                           + ", ".join(winners))
-        if not winners:
-            return Outcome("default", value=default_value, overridden=overridden)
-        return Outcome("value", value=value(winners[0]), rule=winners[0], concurring=winners[1:],
-                       overridden=overridden)
-
-    return resolve
+    return definition
 
 
 def _combine3(a: Possibles, b: Possibles) -> Possibles:
@@ -1618,6 +1545,15 @@ def _default3(top: Possibles, v: Any, needs: set[str]) -> Possibles:
 
 def _settle3(top: Possibles, needs: set[str]) -> Outcome | None:
     """The outcome when the possible outcomes do not settle on one (an error, undetermined), else None."""
+    if len(top) == 1:
+        for only in top:
+            tag = only[0]
+            if tag == "val" or tag == "conflict":
+                return None
+            if tag == "fail":
+                return Outcome("error", reason=only[1])
+            if tag == "none":
+                return Outcome("undetermined", reason="no rule applies and there is no default")
     fails = sorted(x[1] for x in top if x[0] == "fail")
     if fails:
         return Outcome("error", reason=fails[0])
@@ -1736,14 +1672,14 @@ def audit(source: str, constants: Iterable[str]) -> None:
             if not (node.value is None or type(node.value) in (str, int, bool)):
                 raise AssertionError(f"generated code holds a constant of type {type(node.value).__name__}")
         elif isinstance(node, ast.FunctionDef):
-            if node.name not in _FUNCTIONS and not re.fullmatch(r"_[ecr]\d+", node.name):
+            if node.name not in _FUNCTIONS and not re.fullmatch(r"_[ecr]\d+(_\d+)?", node.name):
                 raise AssertionError(f"generated code defines {node.name!r}")
         elif isinstance(node, ast.Call):
             f = node.func
             if isinstance(f, ast.Name):
                 if f.id not in _HELPERS and f.id not in _BUILTINS \
                         and f.id not in ("_state", "_date", "_conv", "_ty", "_fb", "_ov", *_TRI_HELPERS) \
-                        and not re.fullmatch(r"_c\d+", f.id):
+                        and not re.fullmatch(r"_c\d+|_r\d+_\d+", f.id):
                     raise AssertionError(f"generated code calls {f.id!r}")
                 if f.id == "_ty" and (len(node.args) != 1 or node.keywords):
                     raise AssertionError("generated code calls type() with more than one argument")
