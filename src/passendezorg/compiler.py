@@ -1086,11 +1086,20 @@ class _TriGen(_Gen):
         return " or ".join(f"_isi({x}, _BAD)" for x in parts)
 
     def first_bad(self, d: int, parts: list[str], t: str) -> bool:
-        """Emit ``if <any part bad>: t = first bad``; True when an ``else:`` must follow."""
+        """Emit ``if <any part bad>: t = first bad``; True when an ``else:`` must follow.
+
+        The interpreter's ``_first_bad``: the first Fail, else an Unknown that
+        needs what they all need; one part is its own first bad, two have a
+        quicker helper."""
         if not parts:
             return False
         self.emit(d, f"if {self.bad(parts)}:")
-        self.emit(d + 1, f"{t} = _fbad([{', '.join(parts)}])")
+        if len(parts) == 1:
+            self.emit(d + 1, f"{t} = {parts[0]}")
+        elif len(parts) == 2:
+            self.emit(d + 1, f"{t} = _fbad2({parts[0]}, {parts[1]})")
+        else:
+            self.emit(d + 1, f"{t} = _fbad([{', '.join(parts)}])")
         self.emit(d, "else:")
         return True
 
@@ -1504,6 +1513,17 @@ def _definition(decl: ValueDecl, fns: Mapping[int, Callable[..., Any]]
     return definition
 
 
+def _first_bad2(a: Any, b: Any) -> Any:
+    """``_first_bad([a, b])`` when one of them is an Unknown or a Fail."""
+    if isinstance(a, Fail):
+        return a
+    if isinstance(b, Fail):
+        return b
+    if isinstance(a, Unknown):
+        return Unknown(a.needs | b.needs) if isinstance(b, Unknown) else a
+    return b
+
+
 def _combine3(a: Possibles, b: Possibles) -> Possibles:
     """``_combine_sets``; nothing to do when one side is only "no rule applies"."""
     if a is _N1:
@@ -1583,7 +1603,8 @@ _N1: Possibles = frozenset([NONE])
 
 _MISSING = object()
 _TRI_HELPERS.update({
-    "_pfail": _pfail, "_lk3": _lookup3, "_intab3": _in_table3, "_MS": _MISSING, "_NONE3": NONE, "_N1": _N1,
+    "_pfail": _pfail, "_lk3": _lookup3, "_intab3": _in_table3, "_fbad2": _first_bad2, "_MS": _MISSING,
+    "_NONE3": NONE, "_N1": _N1,
     "_cs3": _combine3, "_own3": _own3, "_fz3": frozenset, "_Fail3": Fail, "_failed3": _failed3,
     "_unsure3": _unsure3, "_st3": store, "_dflt3": _default3, "_settle3": _settle3, "_won3": _won3, "set": set,
 })
