@@ -177,9 +177,13 @@ def test_three_valued_blocks_decide_cases_with_inputs_left_out(path: Path, data:
     inputs they need, errors, conflicts) are the interpreter's, and the three-valued blocks decide them alone."""
     cp = compiled(path)
     inputs, day = data.draw(cases(cp, data.draw(st.floats(0.2, 0.95))))
-    check_agreement(cp, inputs, day)
     fast = cp.run(inputs, day)
-    assert fast is not None
+    if fast is None:
+        # the fast path gives up only where the interpreter itself fails (amounts beyond decimal precision)
+        with pytest.raises(ArithmeticError):
+            Evaluation(cp.program, inputs, day).run()
+        return
+    check_agreement(cp, inputs, day)
     assert fast[3] is None or fast[3].ev is None, ("the interpreter decided a value", inputs, day)
 
 

@@ -143,8 +143,9 @@ def _seed(kind: int, v: Any, r: str | None) -> Outcome:
 
 def _fallback_function(program: Program, kinds: tuple[int, ...],
                        build: Callable[[], tuple[Mapping[int, Any], Mapping[int, Any], Mapping[str, Any]]]
-                       ) -> Callable[..., Any]:
-    """What the generated code calls for a value its two-valued block cannot decide.
+                       ) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """What the generated code calls for a value its two-valued block cannot decide, and what it calls for
+    a value it passes on that is not known.
 
     The value's generated three-valued resolution decides it (``_TriGen``);
     should that fail for any reason, the interpreter decides it alone, with
@@ -172,34 +173,36 @@ def _fallback_function(program: Program, kinds: tuple[int, ...],
             name = names[j]
             if name not in results:
                 found = decided.get(j)
-                results[name] = found if found is not None else _seed(kinds[j], v, r)
+                if found is None:
+                    found = _seed(kinds[j], None if isinstance(v, (Unknown, Fail)) else v, r)
+                results[name] = found
         return state.ev.outcome(names[k])
+
+    def bad(state: _Fallback | None, j: int, r: str | None) -> Any:
+        """What the interpreter reads for value ``j``, which the generated code found not known."""
+        if state is not None:
+            found = state.env.get(j)
+            if found is not None:
+                return found
+            o = state.decided.get(j)
+            if o is not None:
+                found = state.env[j] = _bad_of(names[j], o)
+                return found
+        return _bad_of(names[j], _seed(kinds[j], None, r))
 
     def fb(state: _Fallback | None, i: Mapping[str, Any], day: dt.date, k: int, vals: tuple[Any, ...],
            rules: tuple[str | None, ...]) -> tuple[_Fallback, Any, str | None]:
         resolvers = (built[0] if built else setup())[1]
         if state is None:
             state = _Fallback()
-        decided = state.decided
-        env: Any = vals
-        if None in vals:  # what a value that is not known reads as: an Unknown or a Fail
-            env = list(vals)
-            bad = state.env
-            for pos, (j, v, r) in enumerate(zip(dep_index[k], vals, rules)):
-                if v is None:
-                    found = bad.get(j)
-                    if found is None:
-                        o = decided.get(j)
-                        found = bad[j] = _bad_of(names[j], o if o is not None else _seed(kinds[j], v, r))
-                    env[pos] = found
         try:
-            o = resolvers[k](i, day, env)
+            o = resolvers[k](i, day, vals)
         except Exception:  # noqa: BLE001 - anything unforeseen: the interpreter decides, exact by definition
             o = interpreter(state, i, day, k, vals, rules)
-        decided[k] = o
+        state.decided[k] = o
         return state, (o.value if o.known else None), o.rule
 
-    return fb
+    return fb, bad
 
 
 class _Bail(Exception):
@@ -954,7 +957,8 @@ class _Gen:
             self.value_block(name, 3)
             self.emit(2, "except Exception:")
             ds = deps[name]
-            vs = "".join(f"v{self.index[d]}, " for d in ds)
+            # a value that is not known goes as what the interpreter reads for it: an Unknown or a Fail
+            vs = "".join(f"(v{j} if v{j} is not None else _bv(_E, {j}, r{j})), " for j in (self.index[d] for d in ds))
             rs = "".join(f"r{self.index[d]}, " for d in ds)
             self.emit(3, f"_E, v{k}, r{k} = _fb(_E, i, day, {k}, ({vs}), ({rs}))")
         body = self.lines[body_start:]
@@ -1678,7 +1682,7 @@ def _comment(name: str) -> str:
 def audit(source: str, constants: Iterable[str]) -> None:
     """Refuse generated code that does anything but compute: a guard against injection through rule data."""
     tree = ast.parse(source)
-    allowed = set(_HELPERS) | set(_BUILTINS) | set(constants) | {"_NV", "_DATE", "_fb", "_ov", *_TRI_HELPERS}
+    allowed = set(_HELPERS) | set(_BUILTINS) | set(constants) | {"_NV", "_DATE", "_fb", "_bv", "_ov", *_TRI_HELPERS}
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.ClassDef, ast.AsyncFunctionDef,
                              ast.Await, ast.Yield, ast.YieldFrom, ast.With, ast.Delete, ast.Starred)):
@@ -1699,7 +1703,7 @@ def audit(source: str, constants: Iterable[str]) -> None:
             f = node.func
             if isinstance(f, ast.Name):
                 if f.id not in _HELPERS and f.id not in _BUILTINS \
-                        and f.id not in ("_state", "_date", "_conv", "_ty", "_fb", "_ov", *_TRI_HELPERS) \
+                        and f.id not in ("_state", "_date", "_conv", "_ty", "_fb", "_bv", "_ov", *_TRI_HELPERS) \
                         and not re.fullmatch(r"_c\d+|_r\d+_\d+", f.id):
                     raise AssertionError(f"generated code calls {f.id!r}")
                 if f.id == "_ty" and (len(node.args) != 1 or node.keywords):
@@ -1871,7 +1875,7 @@ def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
                 {key: namespace[fn] for key, fn in tri_names.items()},
                 {name: namespace[fn] for name, fn in res_names.items()})
 
-    namespace["_fb"] = _fallback_function(program, kinds, build_expressions)
+    namespace["_fb"], namespace["_bv"] = _fallback_function(program, kinds, build_expressions)
     periods = g.periods
     by_date: dict[dt.date, tuple[Any, ...]] = {}
     by_period: dict[int, tuple[Any, ...]] = {}
