@@ -5,7 +5,8 @@ Forked worker processes each read their own ranges and write their own
 output chunk files; the parent only hands out range numbers and appends the
 finished chunks to the output in input order. No case and no result is
 pickled between processes. Each case takes the compiled fast path
-(compiler.py) and falls back to the reference interpreter when it needs to;
+(compiler.py): two-valued blocks, and three-valued ones for the values that
+read a missing input, fail or conflict (the interpreter only as a last resort);
 a line that cannot be read or is not a valid case becomes a failure record
 with its line number, and the rest go on.
 
@@ -81,7 +82,7 @@ class FastDecision:
     status: dict[str, str] = field(default_factory=dict)  # outputs whose status is not `value`
     needs: dict[str, list[str]] = field(default_factory=dict)
     reason: dict[str, str] = field(default_factory=dict)
-    fast: bool = True  # False: the interpreter decided (a missing input, an error, a conflict)
+    fast: bool = True  # False: some value needed three-valued logic (a missing input, an error, a conflict)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"case": self.case, "values": {k: to_json(v) for k, v in self.values.items()},
@@ -120,7 +121,7 @@ class _Outputs:
             values[name] = v
             deciding[name] = r
             o = decided.get(k)
-            if o is not None:  # the interpreter decided this one
+            if o is not None:  # decided in three-valued logic: its status, needs and reason
                 if o.status != "value":
                     status[name] = o.status
                 if o.needs:
@@ -361,7 +362,8 @@ def evaluate_many(book: Any, cases: Iterable[Case | Mapping[str, Any]], *, jobs:
 @dataclass
 class BatchReport:
     """What a batch did: cases written, failures among them (malformed lines: a failure record each), cases in
-    which the interpreter decided at least one value (``fallbacks``), the time, and the number of workers."""
+    in which at least one value needed three-valued logic (``fallbacks``: a missing input, an error, a
+    conflict), the time, and the number of workers."""
 
     cases: int = 0
     failures: int = 0
@@ -498,7 +500,7 @@ class _Worker:
                                 if fast is not None:
                                     if fast[3] is None:
                                         write(line_of(dumps(str(name)) if name is not None else f'"{lineno}"', fast))
-                                    else:  # the interpreter decided some values: their status, needs and reasons
+                                    else:  # values decided in three-valued logic: their status, needs and reasons
                                         ev.fallbacks += 1
                                         write(dumps(ev.outputs.from_fast(str(name) if name is not None else str(lineno),
                                                                          fast).as_json()))

@@ -6,12 +6,15 @@ rule book once and compiles it. ``CompiledProgram.run(inputs, day)`` then
 returns, for every value in ``program.order``, the value and the deciding rule
 that the interpreter would give. Each value has its own generated block; when
 a block cannot decide (a missing input that is read, a value not in force, a
-missing table row or cell, a division by zero, a conflict), the interpreter
-decides that value alone -- exact by definition -- with the values it depends
-on as the generated code found them, and the next blocks go on with its
-answer. In a block every fact that is read is known, so two-valued logic with
-Python's short-circuit ``and``/``or`` in the interpreter's left-to-right order
-gives what Kleene logic gives. ``run`` gives None only when the dated state of
+missing table row or cell, a division by zero, a conflict), the value's
+generated three-valued block decides it (``_TriGen``: Kleene logic over
+Unknown and Fail, the interpreter's resolution of rule trees, its reasons and
+needed inputs), with the values it depends on as the generated code found
+them, and the next blocks go on with its answer; should that block fail, the
+interpreter decides the value alone, exact by definition. In a two-valued
+block every fact that is read is known, so Python's short-circuit
+``and``/``or`` in the interpreter's left-to-right order gives what Kleene
+logic gives. ``run`` gives None only when the dated state of
 the rule book cannot be built for the day; ``evaluate`` then asks the
 interpreter for the whole case.
 
@@ -72,17 +75,18 @@ class FastResult(tuple):  # type: ignore[type-arg]
     ``values[k]`` is the value of ``names[k]`` (None when not known),
     ``rules[k]`` the name of the deciding rule (None for a definition, a
     default, or not known). Plain tuples: nothing is built per case that a
-    batch does not need. ``evaluation`` is None when the generated code
-    decided every value; otherwise the interpreter's Evaluation that decided
-    the values the generated code could not (a missing input, an error, a
-    conflict), whose ``results`` hold their outcomes (see ``outcomes``).
+    batch does not need. ``evaluation`` is None when the two-valued blocks
+    decided every value; otherwise the record of the values decided in
+    three-valued logic (a missing input, an error, a conflict): their outcomes
+    by position (``decided``), and the interpreter's Evaluation in ``ev`` if
+    it had to decide one (None otherwise).
     """
 
     __slots__ = ()
 
     @property
     def decided(self) -> Mapping[int, Outcome]:
-        """The outcomes of the values the interpreter decided, by position in ``names`` (empty if none)."""
+        """The outcomes of the values decided in three-valued logic, by position in ``names`` (empty if none)."""
         fb = self[3]
         return _NO_OUTCOMES if fb is None else fb.decided
 
