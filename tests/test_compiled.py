@@ -261,6 +261,31 @@ def test_missing_input_falls_back_and_interpreter_decides() -> None:
     assert cp.outcomes_of(fast)["deductible_applies"] == ("value", False, "R5")
 
 
+@pytest.mark.parametrize("path", _book_paths(), ids=lambda p: p.name)
+def test_interpreter_decides_when_a_three_valued_block_fails(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last resort: should a three-valued block fail, the interpreter decides the value, with the same answer."""
+    import passendezorg.compiler as compiler
+
+    def failing(*_args: Any) -> Any:
+        raise RuntimeError("a three-valued block that fails")
+
+    monkeypatch.setattr(compiler._TriGen, "resolvers", lambda self, fns: ("", {}))
+    monkeypatch.setattr(compiler, "_definition", lambda decl, fns: failing)
+    cp = compile_program(load_rules(path).program)
+    p = cp.program
+    lits = _literals(p)
+    rnd = random.Random(11)
+    used = 0
+    for _ in range(60):
+        inputs = {name: _pick(rnd, decl.type, lits) for name, decl in p.inputs.items() if rnd.random() < 0.7}
+        day = inputs.get(p.peildatum) if p.peildatum else None
+        day = day or dt.date(2024, 1, 1)
+        check_agreement(cp, inputs, day)
+        fast = cp.run(inputs, day)
+        used += fast is not None and fast[3] is not None and fast[3].ev is not None
+    assert used, "no case needed the interpreter"
+
+
 def test_conflict_falls_back() -> None:
     cp = compiled(BOOKS / "basic")
     inputs = {"person.birth": dt.date(1990, 1, 1), "claim.date": dt.date(2024, 5, 1), "claim.kind": "other",
