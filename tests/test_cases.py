@@ -217,3 +217,9 @@ def test_evaluate_a_case_object_and_many(book: Any) -> None:
     assert (failure.case, failure.error) == ("kapot", 'k.yaml: input.behandeling.zitting: expected an integer, got "twintig"')
     assert results[0].case == cases[0].name
     assert results[2].to_json() == book.evaluate(cases[1]).to_json()
+
+
+def test_an_amount_of_any_size_stays_exact() -> None:
+    """The default decimal context stops at 28 digits; an amount beyond that is still read to the cent."""
+    big = "1234567890123456789012345678901234.565"
+    assert convert(big, MONEY, "input.x") == Decimal("1234567890123456789012345678901234.57")

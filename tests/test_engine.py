@@ -956,3 +956,11 @@ def test_a_dutch_decision_gives_the_engine_reasons_in_dutch(make_book: MakeBook)
     assert "op 2024-06-01 geldt er geen waarde voor `prijs`" in text
     assert "deling door nul op regel 14" in text
     assert "no value" not in text and "division" not in text
+
+
+def test_rounding_a_very_large_amount_does_not_raise() -> None:
+    from passendezorg.values import round_value
+
+    huge = Decimal(12_500_000_000_000_000_000_000_000_000) / 3
+    assert round_value(huge, "money", False) == Decimal("4166666666666666666666666667.00")
+    assert round_value(Decimal("1e40") + Decimal("0.5"), "integer", True) == 10**40

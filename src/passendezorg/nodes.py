@@ -265,9 +265,11 @@ class RuleFile:
 
 def money(value: Decimal | int | str) -> Decimal:
     """Round to euro cents the way Dutch amounts are rounded (half up)."""
-    from decimal import ROUND_HALF_UP
+    from decimal import ROUND_HALF_UP, Context
 
-    return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    d = Decimal(value)
+    precision = max(28, d.adjusted() + 4) if d.is_finite() else 28  # exact however many digits
+    return d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP, context=Context(prec=precision))
 
 
 CheckedExpr = Expr  # after checking, names are Ref nodes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 CENT = Decimal("0.01")
@@ -50,21 +50,27 @@ def add_duration(day: dt.date, amount: int, unit: str) -> dt.date:
     return dt.date(year, month, min(day.day, last))
 
 
+def quantize(value: Decimal, exp: Decimal, rounding: str) -> Decimal:
+    """Round to ``exp`` exactly, however many digits the amount has (the default context stops at 28)."""
+    digits = max(28, value.adjusted() + 4) if value.is_finite() else 28
+    return value.quantize(exp, rounding=rounding, context=Context(prec=digits))
+
+
 def round_money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return quantize(value, CENT, ROUND_HALF_UP)
 
 
 def round_value(value: Any, kind: str, down: bool) -> Any:
     mode = ROUND_FLOOR if down else ROUND_HALF_UP
     if kind == "money":
-        return Decimal(value).quantize(CENT, rounding=mode)
-    return int(Decimal(value).quantize(Decimal(1), rounding=mode))
+        return quantize(Decimal(value), CENT, mode)
+    return int(quantize(Decimal(value), Decimal(1), mode))
 
 
 def store(value: Any, kind: str) -> Any:
     """Normalise a computed value to its declared type (money to cents, integers to Decimal for decimals)."""
     if kind == "money" and isinstance(value, Decimal):
-        return value.quantize(CENT, rounding=ROUND_HALF_UP)
+        return quantize(value, CENT, ROUND_HALF_UP)
     if kind == "decimal" and isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
     return value
