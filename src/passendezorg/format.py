@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from . import nodes as n
-from .syntax import keyword_table
+from .keywords import keyword_table
 
 TYPE_WORDS = {
     "english": {"boolean": "boolean", "integer": "integer", "decimal": "decimal", "money": "money", "date": "date",

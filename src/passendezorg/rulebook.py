@@ -16,7 +16,6 @@ from .errors import CaseError, Diagnostic, PassendeZorgError, RuleBookError, Usa
 from .model import CaseFailure, ConflictEntry, Decision, OutputDecision, Overridden, RuleRef, Source
 from .program import CheckedRule, Program
 from .source import SourceRegistry, Span
-from .syntax import parse_text
 from .values import to_json
 
 if TYPE_CHECKING:
@@ -56,6 +55,8 @@ def rule_files(path: Path) -> list[Path]:
 
 def check_path(path: str | Path) -> CheckReport:
     """Parse and check every rule file under ``path``; never raises for problems in the rules."""
+    from .syntax import parse_text  # lark: only when rule files are parsed
+
     root = Path(path)
     files = rule_files(root)
     base = root if root.is_dir() else root.parent

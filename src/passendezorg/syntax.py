@@ -1,4 +1,4 @@
-"""Parse rule file text into nodes. The only module that imports lark."""
+"""Parse rule file text into nodes. The only module that imports lark (imported only when a file is parsed)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import nodes as n
 from .errors import Diagnostic
+from .keywords import grammar_dir, keyword_table
 from .source import Span
 
 LANGUAGES = ("english", "nederlands")
@@ -25,32 +26,8 @@ ITEM_KEYWORDS = {
 }
 
 
-def grammar_dir() -> Path:
-    """The grammar files: inside the installed package, or at the repository root."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "grammar", here.parent.parent / "grammar"):
-        if (candidate / "passendezorg.lark").is_file():
-            return candidate
-    raise FileNotFoundError("the passendezorg grammar files are missing from this installation")
-
-
 _parsers: dict[str, Lark] = {}
-_keywords: dict[str, dict[str, str]] = {}
 _lock = threading.Lock()
-
-
-def keyword_table(language: str) -> dict[str, str]:
-    """Terminal name -> the keyword as written (``KW_WHEN`` -> ``when``)."""
-    if language not in _keywords:
-        text = (grammar_dir() / f"keywords_{language}.lark").read_text(encoding="utf-8")
-        table: dict[str, str] = {}
-        for m in re.finditer(r"^(KW_\w+)(?:\.\d+)?:\s*/(.*)/\s*$", text, re.M):
-            word = m.group(2).replace(r"\b", "").replace("[ \\t]+", " ")
-            word = re.sub(r"\((\w+)\|\w+\)", r"\1", word)  # (jaar|jaren) -> jaar
-            word = re.sub(r"\(\w+\)\?|\w\?", lambda mm: "" if mm.group(0).startswith("(") else mm.group(0)[0], word)
-            table[m.group(1)] = word
-        _keywords[language] = table
-    return _keywords[language]
 
 
 def grammar_text(language: str) -> str:
