@@ -176,10 +176,13 @@ def _workers_of(pid: int) -> list[int]:
     return children
 
 
+N_KILL = 3000
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes through /proc")
 def test_a_batch_whose_worker_is_killed_can_be_run_again_without_double_counting(db_url: str,  # noqa: F811
                                                                                    tmp_path: Path) -> None:
-    claims = make_claims(1000, 100, seed=5)
+    claims = make_claims(N_KILL, 100, seed=5)  # long enough that the kill lands mid-batch
     path = write_jsonl(tmp_path / "claims.jsonl", claims)
     args = ["claims", "process", str(path), "--rules", str(V1), "--db", db_url, "--workers", "2"]
     Store(db_url).close()
@@ -187,12 +190,12 @@ def test_a_batch_whose_worker_is_killed_can_be_run_again_without_double_counting
     try:
         with Store(db_url) as store:
             deadline = time.monotonic() + 120
-            while store.counts()["receipts"] < 100:
+            workers: list[int] = []
+            while not workers or store.counts()["receipts"] < 100:
                 assert batch.poll() is None, "the batch ended before a worker could be killed"
                 assert time.monotonic() < deadline, "the batch recorded nothing"
+                workers = _workers_of(batch.pid) or workers
                 time.sleep(0.02)
-        workers = _workers_of(batch.pid)
-        assert workers, "no worker processes found"
         os.kill(workers[0], signal.SIGKILL)
         out, err = batch.communicate(timeout=300)
     finally:
@@ -205,13 +208,13 @@ def test_a_batch_whose_worker_is_killed_can_be_run_again_without_double_counting
     assert "Traceback" not in err
     with Store(db_url) as store:
         interrupted = store.counts()["receipts"]
-        assert 100 <= interrupted < 1000
+        assert 100 <= interrupted < N_KILL
         assert store.check_integrity() == []
     again = run_cli(*args, "--format", "json")
     result = summary(again)
-    assert result["recorded"] + result["already_recorded"] == 1000
+    assert result["recorded"] + result["already_recorded"] == N_KILL
     assert result["already_recorded"] == interrupted
     with Store(db_url) as store:
         assert store.totals() == expected_totals_v1(claims)
-        assert store.counts()["receipts"] == store.counts()["claims"] == 1000
+        assert store.counts()["receipts"] == store.counts()["claims"] == N_KILL
         assert store.check_integrity() == []
