@@ -49,14 +49,14 @@ from .engine import (
     NONE,
     Evaluation,
     Outcome,
-    Possible,
     Possibles,
     _combine_sets,
     _first_bad,
     _merge,
-    _val,
     apply_binary,
     apply_call,
+    needed_reason,
+    possible_of,
 )
 from .program import CheckedRule, Program, ValueDecl
 from .values import CENT, Fail, Unknown, add_duration, age, round_value, store
@@ -1503,8 +1503,7 @@ def _outcome_of_value(v: Any, kind: str) -> Outcome:
     if isinstance(v, Fail):
         return Outcome("error", reason=v.reason)
     if isinstance(v, Unknown):
-        return Outcome("undetermined", needs=sorted(v.needs),
-                       reason="to decide, these inputs are needed: " + ", ".join(sorted(v.needs)))
+        return Outcome("undetermined", needs=sorted(v.needs), reason=needed_reason(v.needs))
     return Outcome("value", value=store(v, kind))
 
 
@@ -1541,33 +1540,17 @@ def _combine3(a: Possibles, b: Possibles) -> Possibles:
     return _combine_sets(a, b)
 
 
-def _own3(v: Any, needs: set[str]) -> Possible:
-    if isinstance(v, Fail):
-        return ("fail", v.reason)
-    if isinstance(v, Unknown):
-        needs.update(v.needs)
-        return ANY
-    return _val(v)
-
-
 def _failed3(c: Fail) -> Possibles:
     return frozenset([("fail", c.reason)])
 
 
 def _unsure3(c: Unknown, needs: set[str], v: Any) -> Possibles:
     needs.update(c.needs)
-    return frozenset([_own3(v, needs), NONE])
+    return frozenset([possible_of(v, needs), NONE])
 
 
 def _default3(top: Possibles, v: Any, needs: set[str]) -> Possibles:
-    d: Possible
-    if isinstance(v, Fail):
-        d = ("fail", v.reason)
-    elif isinstance(v, Unknown):
-        needs.update(v.needs)
-        d = ANY
-    else:
-        d = _val(v)
+    d = possible_of(v, needs)
     return frozenset(d if x == NONE else x for x in top)
 
 
@@ -1587,8 +1570,7 @@ def _settle3(top: Possibles, needs: set[str]) -> Outcome | None:
         return Outcome("error", reason=fails[0])
     if len(top) > 1 or ANY in top:
         return Outcome("undetermined", needs=sorted(needs),
-                       reason="to decide, these inputs are needed: " + ", ".join(sorted(needs)) if needs else
-                       "it depends on values that are not known")
+                       reason=needed_reason(needs) if needs else "it depends on values that are not known")
     if NONE in top:
         return Outcome("undetermined", reason="no rule applies and there is no default")
     return None
@@ -1613,7 +1595,7 @@ _MISSING = object()
 _TRI_HELPERS.update({
     "_pfail": _pfail, "_lk3": _lookup3, "_intab3": _in_table3, "_fbad2": _first_bad2, "_MS": _MISSING,
     "_NONE3": NONE, "_N1": _N1,
-    "_cs3": _combine3, "_own3": _own3, "_fz3": frozenset, "_Fail3": Fail, "_failed3": _failed3,
+    "_cs3": _combine3, "_own3": possible_of, "_fz3": frozenset, "_Fail3": Fail, "_failed3": _failed3,
     "_unsure3": _unsure3, "_st3": store, "_dflt3": _default3, "_settle3": _settle3, "_won3": _won3, "set": set,
 })
 

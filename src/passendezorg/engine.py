@@ -9,7 +9,7 @@ it overrode, the inputs it still needs.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Any
@@ -50,6 +50,21 @@ ANY: Possible = ("any",)
 
 def _val(v: Any) -> Possible:
     return ("val", _hashable(v))
+
+
+def possible_of(v: Any, needs: set[str]) -> Possible:
+    """A computed value as one possible outcome: a failure, any value (recording the inputs it needs), or itself."""
+    if isinstance(v, Fail):
+        return ("fail", v.reason)
+    if isinstance(v, Unknown):
+        needs.update(v.needs)
+        return ANY
+    return _val(v)
+
+
+def needed_reason(needs: Iterable[str]) -> str:
+    """Why a value is undetermined, naming the inputs needed to decide it."""
+    return "to decide, these inputs are needed: " + ", ".join(sorted(needs))
 
 
 def _hashable(v: Any) -> Any:
@@ -140,13 +155,7 @@ class Evaluation:
             return value_cache[r.name]
 
         def own(r: CheckedRule) -> Possible:
-            v = value(r)
-            if isinstance(v, Fail):
-                return ("fail", v.reason)
-            if isinstance(v, Unknown):
-                needs.update(v.needs)
-                return ANY
-            return _val(v)
+            return possible_of(value(r), needs)
 
         def possible(name: str) -> Possibles:
             r = rules[name]
@@ -178,22 +187,14 @@ class Evaluation:
         if NONE in top:
             if decl.default is not None:
                 default_value = store(self.ev(decl.default, default_facts), kind)
-                d: Possible
-                if isinstance(default_value, Fail):
-                    d = ("fail", default_value.reason)
-                elif isinstance(default_value, Unknown):
-                    needs.update(default_value.needs)
-                    d = ANY
-                else:
-                    d = _val(default_value)
+                d = possible_of(default_value, needs)
                 top = frozenset(d if x == NONE else x for x in top)
         fails = sorted(x[1] for x in top if x[0] == "fail")
         if fails:
             return Outcome("error", reason=fails[0], facts=default_facts)
         if len(top) > 1 or ANY in top:
             return Outcome("undetermined", needs=sorted(needs),
-                           reason="to decide, these inputs are needed: " + ", ".join(sorted(needs)) if needs else
-                           "it depends on values that are not known")
+                           reason=needed_reason(needs) if needs else "it depends on values that are not known")
         only = next(iter(top))
         if only == NONE:
             return Outcome("undetermined", reason="no rule applies and there is no default")
@@ -231,8 +232,7 @@ class Evaluation:
         if isinstance(v, Fail):
             return Outcome("error", reason=v.reason, facts=facts)
         if isinstance(v, Unknown):
-            return Outcome("undetermined", needs=sorted(v.needs),
-                           reason="to decide, these inputs are needed: " + ", ".join(sorted(v.needs)), facts=facts)
+            return Outcome("undetermined", needs=sorted(v.needs), reason=needed_reason(v.needs), facts=facts)
         return Outcome(status, value=store(v, kind), rule=rule, facts=facts)
 
     # ---------------------------------------------------------------- expressions
