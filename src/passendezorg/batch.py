@@ -122,12 +122,7 @@ class _Outputs:
             deciding[name] = r
             o = decided.get(k)
             if o is not None:  # decided in three-valued logic: its status, needs and reason
-                if o.status != "value":
-                    status[name] = o.status
-                if o.needs:
-                    needs[name] = list(o.needs)
-                if o.status in ("error", "conflict") and o.reason:
-                    reason[name] = o.reason
+                _note(name, o, status, needs, reason)
             elif r is None and kind != BY_DEFINITION:
                 status[name] = "default" if kind == WITH_DEFAULT else "undetermined"
         return FastDecision(case, values, deciding, status, needs, reason, fast=not decided)
@@ -142,13 +137,18 @@ class _Outputs:
             o = results[name]
             values[name] = o.value if o.known else None
             deciding[name] = o.rule
-            if o.status != "value":
-                status[name] = o.status
-            if o.needs:
-                needs[name] = list(o.needs)
-            if o.status in ("error", "conflict") and o.reason:
-                reason[name] = o.reason
+            _note(name, o, status, needs, reason)
         return FastDecision(case, values, deciding, status, needs, reason, fast=False)
+
+
+def _note(name: str, o: Outcome, status: dict[str, str], needs: dict[str, list[str]], reason: dict[str, str]) -> None:
+    """What a compact result says of an output beyond its value and rule: its status, needs and reason."""
+    if o.status != "value":
+        status[name] = o.status
+    if o.needs:
+        needs[name] = list(o.needs)
+    if o.status in ("error", "conflict") and o.reason:
+        reason[name] = o.reason
 
 
 class _LineWriter:
