@@ -102,6 +102,18 @@ def case_from_data(data: Any, where: str, default_name: str | None = None) -> Ca
     return Case(facts, str(name) if name is not None else None, data.get("description"), expect, on, where)
 
 
+def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """The non-empty lines of a JSON-lines file as (line number, value), or the JSONDecodeError of a bad line."""
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as e:
+                yield lineno, e
+
+
 def iter_case_paths(paths: list[Path]) -> Iterator[Path]:
     """Case files under the given files and folders, in a stable order."""
     for p in paths:

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from .cases import Case
+from .cases import Case, json_lines
 from .check import suggest
 from .errors import PassendeZorgError, UsageError
 from .model import Decision, OutputDecision
@@ -558,20 +558,15 @@ def count_claim_lines(path: Path) -> int:
 
 
 def _read_jsonl(path: Path) -> Iterator[Claim | ClaimError]:
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield ClaimError(where, f"not valid JSON (column {e.colno}): {e.msg.removesuffix(' at')}")
-                continue
-            try:
-                yield Claim.from_data(data, where)
-            except ClaimError as e:
-                yield e
+    for lineno, data in json_lines(path):
+        where = f"{path}:{lineno}"
+        if isinstance(data, json.JSONDecodeError):
+            yield ClaimError(where, f"not valid JSON (column {data.colno}): {data.msg.removesuffix(' at')}")
+            continue
+        try:
+            yield Claim.from_data(data, where)
+        except ClaimError as e:
+            yield e
 
 
 _TRUE = {"true", "ja", "yes", "1", "waar"}

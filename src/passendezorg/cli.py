@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .cases import Case, case_from_data, iter_case_paths, read_case_file
+from .cases import Case, case_from_data, iter_case_paths, json_lines, read_case_file
 from .errors import CaseError, PassendeZorgError, UsageError
 from .explain import render_decision
 from .model import CaseFailure, Decision
@@ -105,23 +105,18 @@ def _iter_cases(paths: list[Path]) -> Iterator[Case | CaseError]:
         if not p.exists():
             raise UsageError(f"{p}: no such case file or folder")
         if p.suffix == ".jsonl":
-            with p.open(encoding="utf-8") as fh:
-                for lineno, line in enumerate(fh, start=1):
-                    if not line.strip():
-                        continue
-                    where = f"{p}:{lineno}"
-                    try:
-                        data = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        yield CaseError(where, f"not valid JSON: {e.msg}")
-                        continue
-                    try:
-                        if isinstance(data, dict) and "input" not in data:
-                            name = data.get("id")
-                            data = {"input": {k: v for k, v in data.items() if k != "id"}, "id": name}
-                        yield case_from_data(data, where, default_name=f"{p.stem}:{lineno}")
-                    except CaseError as e:
-                        yield e
+            for lineno, data in json_lines(p):
+                where = f"{p}:{lineno}"
+                if isinstance(data, json.JSONDecodeError):
+                    yield CaseError(where, f"not valid JSON: {data.msg}")
+                    continue
+                try:
+                    if isinstance(data, dict) and "input" not in data:
+                        name = data.get("id")
+                        data = {"input": {k: v for k, v in data.items() if k != "id"}, "id": name}
+                    yield case_from_data(data, where, default_name=f"{p.stem}:{lineno}")
+                except CaseError as e:
+                    yield e
             continue
         try:
             yield read_case_file(p)
