@@ -1149,9 +1149,7 @@ class _TriGen(_Gen):
             return t
         if isinstance(e, n.Unary):
             a = self.tri(e.operand, d)
-            self.emit(d, f"if {self.bad([a])}:")
-            self.emit(d + 1, f"{t} = {a}")
-            self.emit(d, "else:")
+            self.first_bad(d, [a], t)
             self.emit(d + 1, f"{t} = {'not ' if e.op == 'not' else '-' if e.op == '-' else ''}{a}")
             return t
         if isinstance(e, n.IsKnown):
@@ -1187,9 +1185,7 @@ class _TriGen(_Gen):
             return t
         if op in ("in", "notin") and isinstance(e.right, n.Ref) and e.right.kind == "table":
             a = self.tri(e.left, d)
-            self.emit(d, f"if {self.bad([a])}:")
-            self.emit(d + 1, f"{t} = {a}")
-            self.emit(d, "else:")
+            self.first_bad(d, [a], t)
             self.emit(d + 1, f"{t} = _intab3({self.obj(self.p.tables[e.right.name])}, {a}, day, {op == 'in'})")
             return t
         a = self.tri(e.left, d)
