@@ -133,6 +133,20 @@ def source_md(s: SourceInfo) -> str:
 Linker = Callable[[str, str], "str | None"]  # (kind, name) -> relative link or None
 
 
+_CALL_WORDING = {
+    ("age", 2): "het aantal hele jaren van {0} tot {1}",
+    ("year", 1): "het jaar van {0}",
+    ("days_between", 2): "het aantal dagen van {0} tot {1}",
+    ("count", 1): "het aantal in {0}",
+    ("abs", 1): "de absolute waarde van {0}",
+    ("round_money", 1): "{0}, afgerond op hele centen",
+    ("round_down_money", 1): "{0}, naar beneden afgerond op hele centen",
+    ("round", 1): "{0}, afgerond op een heel getal",
+    ("round_down", 1): "{0}, naar beneden afgerond op een heel getal",
+}
+"""How a function call reads in the catalogue, by function and number of arguments."""
+
+
 class DutchRenderer:
     """Renders checked expressions as readable Dutch Markdown.
 
@@ -282,28 +296,11 @@ class DutchRenderer:
     def call(self, e: n.Call) -> str:
         a = [self.value(x, 5) for x in e.args]
         f = e.func
-        if f == "age" and len(a) == 2:
-            return f"het aantal hele jaren van {a[0]} tot {a[1]}"
-        if f == "year" and len(a) == 1:
-            return f"het jaar van {a[0]}"
-        if f == "days_between" and len(a) == 2:
-            return f"het aantal dagen van {a[0]} tot {a[1]}"
-        if f == "count" and len(a) == 1:
-            return f"het aantal in {a[0]}"
-        if f == "min":
-            return "het kleinste van " + self.enumerate(a, "en")
-        if f == "max":
-            return "het grootste van " + self.enumerate(a, "en")
-        if f == "abs" and len(a) == 1:
-            return f"de absolute waarde van {a[0]}"
-        if f == "round_money" and len(a) == 1:
-            return f"{a[0]}, afgerond op hele centen"
-        if f == "round_down_money" and len(a) == 1:
-            return f"{a[0]}, naar beneden afgerond op hele centen"
-        if f == "round" and len(a) == 1:
-            return f"{a[0]}, afgerond op een heel getal"
-        if f == "round_down" and len(a) == 1:
-            return f"{a[0]}, naar beneden afgerond op een heel getal"
+        if f in ("min", "max"):
+            return f"het {'kleinste' if f == 'min' else 'grootste'} van " + self.enumerate(a, "en")
+        wording = _CALL_WORDING.get((f, len(a)))
+        if wording is not None:
+            return wording.format(*a)
         return f"{md(f)}({', '.join(a)})"
 
     @staticmethod
