@@ -231,15 +231,23 @@ def section_claims6(n: int, runs: int, seed: int) -> None:
     say()
 
 
-def _rete_rows(program: Any, claims: list[dict[str, Any]], expected: list[Answer],
-               rows: list[tuple[str, int, float, float, str]], runs: int) -> str | None:
+def _rete() -> tuple[Any, str]:
+    """The rete module when its engine can run here, else None and why it is not measured."""
     try:
         from passendezorg import rete
     except Exception as e:  # noqa: BLE001 - any failure to import is reported, not raised
-        return f"rete engine: not measured (passendezorg.rete does not import: {type(e).__name__}: {e})"
+        return None, f"rete engine: not measured (passendezorg.rete does not import: {type(e).__name__}: {e})"
     reason = rete.unavailable_reason()
     if reason is not None:
-        return f"rete engine: not measured ({reason})"
+        return None, f"rete engine: not measured ({reason})"
+    return rete, ""
+
+
+def _rete_rows(program: Any, claims: list[dict[str, Any]], expected: list[Answer],
+               rows: list[tuple[str, int, float, float, str]], runs: int) -> str | None:
+    rete, why_not = _rete()
+    if rete is None:
+        return why_not
     m = min(len(claims), 1000 if runs <= 3 else 3000)
     sub = [_facts(c) for c in claims[:m]]
     with rete.ReteEngine(program) as engine:
@@ -354,13 +362,9 @@ def section_shipped(runs: int) -> None:
 
 def _rete_shipped(program: Any, prepared: list[tuple[Any, dt.date]], runs: int) -> tuple[float, float] | str:
     """Median CPU and wall seconds of the rete engine on all cases (checked against the interpreter), or why not."""
-    try:
-        from passendezorg import rete
-    except Exception as e:  # noqa: BLE001 - any failure to import is reported, not raised
-        return f"rete engine: not measured (passendezorg.rete does not import: {type(e).__name__}: {e})"
-    reason = rete.unavailable_reason()
-    if reason is not None:
-        return f"rete engine: not measured ({reason})"
+    rete, why_not = _rete()
+    if rete is None:
+        return why_not
     try:
         engine = rete.ReteEngine(program)
     except Exception as e:  # noqa: BLE001 - the figure is left out, with the reason
