@@ -49,7 +49,8 @@ from gen_rulebook import cases as scaling_cases  # noqa: E402
 from gen_rulebook import expected as scaling_expected  # noqa: E402
 from gen_rulebook import write_rulebook  # noqa: E402
 
-from passendezorg.compiler import CompiledProgram, cache_dir, compile_program, load_cached  # noqa: E402
+from passendezorg.cache import cache_dir  # noqa: E402
+from passendezorg.compiler import CompiledProgram, compile_program, load_cached  # noqa: E402
 from passendezorg.engine import Evaluation, Outcome  # noqa: E402
 from passendezorg.rulebook import load_rules  # noqa: E402
 

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from . import nodes as n
+from .cache import cache_dir
 from .check import _disjoint
 from .engine import (
     ANY,
@@ -1881,11 +1882,6 @@ def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
 
 
 # ------------------------------------------------------------------ cache of checked rule books
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("PASSENDEZORG_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "passendezorg" if not os.environ.get("PASSENDEZORG_CACHE") else Path(base)
 
 
 def _mappingproxy(d: dict[Any, Any]) -> Mapping[Any, Any]:

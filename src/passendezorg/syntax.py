@@ -43,7 +43,7 @@ def _parser_cache_file(language: str, grammar: str) -> Path | None:
 
     import lark
 
-    from .compiler import cache_dir
+    from .cache import cache_dir
 
     where = cache_dir()
     try:
