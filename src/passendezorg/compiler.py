@@ -57,7 +57,10 @@ from .engine import (
     apply_binary,
     apply_call,
     needed_reason,
+    no_value_in_force,
     possible_of,
+    read_outcome,
+    table_cell,
 )
 from .program import CheckedRule, Program, ValueDecl
 from .values import CENT, Fail, Unknown, add_duration, age, round_value, store
@@ -191,9 +194,9 @@ def _fallback_function(program: Program, kinds: tuple[int, ...],
                 return found
             o = state.decided.get(j)
             if o is not None:
-                found = state.env[j] = _bad_of(names[j], o)
+                found = state.env[j] = read_outcome(names[j], o)
                 return found
-        return _bad_of(names[j], _seed(kinds[j], None, r))
+        return read_outcome(names[j], _seed(kinds[j], None, r))
 
     def fb(state: _Fallback | None, i: Mapping[str, Any], day: dt.date, k: int, vals: tuple[Any, ...],
            rules: tuple[str | None, ...]) -> tuple[_Fallback, Any, str | None]:
@@ -1137,7 +1140,7 @@ class _TriGen(_Gen):
             parts = [x for x, k in zip(keys, e.keys) if not isinstance(k, n.Literal)]
             dd = d + 1 if self.first_bad(d, parts, t) else d
             self.emit(dd, f"{t} = _lk3({self.obj(self.p.tables[e.table])}, ({''.join(x + ', ' for x in keys)}), "
-                          f"day, {e.column!r})")
+                          f"{e.column!r}, day)")
             return t
         if isinstance(e, (n.ListLit, n.TupleLit)):
             items = [self.tri(x, d) for x in e.items]
@@ -1457,23 +1460,6 @@ class _TriGen(_Gen):
         return "\n".join(out) + "\n", names
 
 
-def _pfail(name: str, day: dt.date) -> Fail:
-    return Fail(f"no value of `{name}` is in force on {day.isoformat()}")
-
-
-def _lookup3(table: Any, keys: tuple[Any, ...], day: dt.date, column: str) -> Any:
-    """A table cell as the interpreter reads it (``Evaluation._lookup``) for known keys."""
-    row = table.row_on(keys, day)
-    if row is None:
-        when = f" in force on {day.isoformat()}" if table.dated else ""
-        return Fail(f"table `{table.name}` has no row for {', '.join(str(k) for k in keys)}{when}")
-    v = row.values[column]
-    if v is None:
-        return Fail(f"no value is known in `{table.name}` for {', '.join(str(k) for k in keys)}, column "
-                    f"`{column}`, on {day.isoformat()}")
-    return v
-
-
 def _in_table3(table: Any, a: Any, day: dt.date, positive: bool) -> bool:
     key = a if isinstance(a, tuple) else (a,)
     found = table.row_on(key, day) is not None
@@ -1482,17 +1468,6 @@ def _in_table3(table: Any, a: Any, day: dt.date, positive: bool) -> bool:
 
 #: helpers of the three-valued functions that are defined below the code generators
 _TRI_HELPERS: dict[str, Any] = {}
-
-
-def _bad_of(name: str, o: Outcome) -> Any:
-    """What the interpreter reads for a value (``Evaluation._ref``): its value, or an Unknown or a Fail."""
-    if o.known:
-        return o.value
-    if o.status == "undetermined":
-        return Unknown(frozenset(o.needs))
-    if o.status == "conflict":
-        return Fail(f"`{name}` has a conflict")
-    return Fail(o.reason or f"`{name}` cannot be computed")
 
 
 def _outcome_of_value(v: Any, kind: str) -> Outcome:
@@ -1590,7 +1565,7 @@ _N1: Possibles = frozenset([NONE])
 
 _MISSING = object()
 _TRI_HELPERS.update({
-    "_pfail": _pfail, "_lk3": _lookup3, "_intab3": _in_table3, "_fbad2": _first_bad2, "_MS": _MISSING,
+    "_pfail": no_value_in_force, "_lk3": table_cell, "_intab3": _in_table3, "_fbad2": _first_bad2, "_MS": _MISSING,
     "_NONE3": NONE, "_N1": _N1,
     "_cs3": _combine3, "_own3": possible_of, "_fz3": frozenset, "_Fail3": Fail, "_failed3": _failed3,
     "_unsure3": _unsure3, "_st3": store, "_dflt3": _default3, "_settle3": _settle3, "_won3": _won3, "set": set,

@@ -62,6 +62,34 @@ def possible_of(v: Any, needs: set[str]) -> Possible:
     return _val(v)
 
 
+def read_outcome(name: str, o: Outcome) -> Any:
+    """What a rule reads for a value that another value's outcome decided: the value, or an Unknown or a Fail."""
+    if o.known:
+        return o.value
+    if o.status == "undetermined":
+        return Unknown(frozenset(o.needs))
+    if o.status == "conflict":
+        return Fail(f"`{name}` has a conflict")
+    return Fail(o.reason or f"`{name}` cannot be computed")
+
+
+def no_value_in_force(parameter: str, day: dt.date) -> Fail:
+    return Fail(f"no value of `{parameter}` is in force on {day.isoformat()}")
+
+
+def table_cell(table: Any, keys: tuple[Any, ...], column: str, day: dt.date) -> Any:
+    """A table cell for known keys on ``day``, or a Fail saying which row or cell is missing."""
+    row = table.row_on(keys, day)
+    if row is None:
+        when = f" in force on {day.isoformat()}" if table.dated else ""
+        return Fail(f"table `{table.name}` has no row for {', '.join(str(k) for k in keys)}{when}")
+    v = row.values[column]
+    if v is None:
+        return Fail(f"no value is known in `{table.name}` for {', '.join(str(k) for k in keys)}, column "
+                    f"`{column}`, on {day.isoformat()}")
+    return v
+
+
 def needed_reason(needs: Iterable[str]) -> str:
     """Why a value is undetermined, naming the inputs needed to decide it."""
     return "to decide, these inputs are needed: " + ", ".join(sorted(needs))
@@ -260,21 +288,14 @@ class Evaluation:
             o = self.outcome(e.name)
             if facts is not None:
                 facts[e.name] = o.value if o.known else None
-            if o.known:
-                return o.value
-            if o.status == "undetermined":
-                return Unknown(frozenset(o.needs))
-            if o.status == "conflict":
-                return Fail(f"`{e.name}` has a conflict")
-            return Fail(o.reason or f"`{e.name}` cannot be computed")
+            return read_outcome(e.name, o)
         if kind == "param":
             param = self.p.parameters[e.name]
             period = param.period_on(self.day)
             if period is None or period.value is None:
-                reason = f"no value of `{e.name}` is in force on {self.day.isoformat()}"
                 if facts is not None:
                     facts[e.name] = None
-                return Fail(reason)
+                return no_value_in_force(e.name, self.day)
             if facts is not None:
                 facts[e.name] = period.value
             return period.value
@@ -285,20 +306,9 @@ class Evaluation:
         bad = _first_bad(keys)
         if bad is not None:
             return bad
-        table = self.p.tables[e.table]
-        label = f"{e.table}[{', '.join(str(k) for k in keys)}].{e.column}"
-        row = table.row_on(tuple(keys), self.day)
-        if row is None:
-            if facts is not None:
-                facts[label] = None
-            when = f" in force on {self.day.isoformat()}" if table.dated else ""
-            return Fail(f"table `{e.table}` has no row for {', '.join(str(k) for k in keys)}{when}")
-        v = row.values[e.column]
+        v = table_cell(self.p.tables[e.table], tuple(keys), e.column, self.day)
         if facts is not None:
-            facts[label] = v
-        if v is None:
-            return Fail(f"no value is known in `{e.table}` for {', '.join(str(k) for k in keys)}, column "
-                        f"`{e.column}`, on {self.day.isoformat()}")
+            facts[f"{e.table}[{', '.join(str(k) for k in keys)}].{e.column}"] = None if isinstance(v, Fail) else v
         return v
 
     def _list(self, e: n.ListLit, facts: dict[str, Any] | None) -> Any:
