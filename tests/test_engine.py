@@ -964,3 +964,28 @@ def test_rounding_a_very_large_amount_does_not_raise() -> None:
     huge = Decimal(12_500_000_000_000_000_000_000_000_000) / 3
     assert round_value(huge, "money", False) == Decimal("4166666666666666666666666667.00")
     assert round_value(Decimal("1e40") + Decimal("0.5"), "integer", True) == 10**40
+
+
+def test_every_failure_message_of_the_engine_has_its_dutch_wording() -> None:
+    """The Dutch rendering follows the engine's own message builders: a changed wording cannot slip through."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from passendezorg.engine import Outcome, no_value_in_force, read_outcome, table_cell
+    from passendezorg.explain import reason_text
+
+    day = dt.date(2024, 6, 1)
+    no_rows = SimpleNamespace(name="t", dated=True, row_on=lambda keys, day: None)
+    undated = SimpleNamespace(name="t", dated=False, row_on=lambda keys, day: None)
+    empty_cell = SimpleNamespace(name="t", dated=True, row_on=lambda keys, day: SimpleNamespace(values={"c": None}))
+    messages = [
+        no_value_in_force("p", day).reason,
+        table_cell(no_rows, ("a", 1), "c", day).reason,
+        table_cell(undated, ("a",), "c", day).reason,
+        table_cell(empty_cell, ("a",), "c", day).reason,
+        read_outcome("x", Outcome("conflict")).reason,
+        read_outcome("x", Outcome("error")).reason,
+    ]
+    for message in messages:
+        assert reason_text(message, "nederlands") != message, message
+        assert reason_text(message, "english") == message
