@@ -238,6 +238,14 @@ SEARCH = """(() => {
 })()"""
 
 
+def _screenshot(browser: Browser, element: str, above: int, shot: Path) -> Path:
+    """Scroll ``element`` (a JavaScript expression) into view, ``above`` pixels below the top bar, and keep a picture."""
+    browser.evaluate(f"{element}.scrollIntoView(); window.scrollBy(0, -{above})")
+    time.sleep(0.3)
+    browser.screenshot(shot)
+    return shot
+
+
 def check_site(binary: str, base: str, ruleset_page: str, output_page: str, name: str, title: str, url: str,
                artefacts: Path) -> tuple[list[str], list[Path]]:
     problems: list[str] = []
@@ -258,11 +266,8 @@ def check_site(binary: str, base: str, ruleset_page: str, output_page: str, name
                 if url not in section["links"]:
                     problems.append(f"{ruleset_page}: the section of rule {name} has no link to its source {url}")
                 heading = json.dumps(f"regel-{name}")
-                browser.evaluate(f"document.getElementById({heading}).scrollIntoView(); window.scrollBy(0, -72)")
-                time.sleep(0.3)
-                shot = artefacts / "catalogue-ruleset.png"
-                browser.screenshot(shot)
-                shots.append(shot)
+                shots.append(_screenshot(browser, f"document.getElementById({heading})", 72,
+                                         artefacts / "catalogue-ruleset.png"))
             problems += [f"{ruleset_page}: script error: {e}" for e in browser.script_errors()]
             outside.update(browser.requests())
 
@@ -279,11 +284,8 @@ def check_site(binary: str, base: str, ruleset_page: str, output_page: str, name
                     problems.append(f"{output_page}: the diagram does not show rule {name}")
                 if "uitzondering" not in diagram["text"]:
                     problems.append(f"{output_page}: the diagram shows no exception")
-                browser.evaluate("document.querySelector('div.pz-diagram').scrollIntoView(); window.scrollBy(0, -150)")
-                time.sleep(0.3)
-                shot = artefacts / "catalogue-output.png"
-                browser.screenshot(shot)
-                shots.append(shot)
+                shots.append(_screenshot(browser, "document.querySelector('div.pz-diagram')", 150,
+                                         artefacts / "catalogue-output.png"))
                 # switched to the dark palette, the diagram is drawn again in its colours
                 browser.evaluate("document.body.setAttribute('data-md-color-scheme', 'slate')")
                 try:
