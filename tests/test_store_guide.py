@@ -29,7 +29,6 @@ def blocks(text: str) -> list[tuple[str, str | None]]:
     return out
 
 
-@pytest.mark.skipif(not (ROOT / "rules").is_dir(), reason="the guide uses the shipped rule book in rules/")
 def test_every_python_block_of_the_guide_runs_and_prints_what_it_shows(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(ROOT / "rules", tmp_path / "rules")
