@@ -50,9 +50,10 @@ from gen_rulebook import expected as scaling_expected  # noqa: E402
 from gen_rulebook import write_rulebook  # noqa: E402
 
 from passendezorg.cache import cache_dir  # noqa: E402
-from passendezorg.compiler import CompiledProgram, compile_program, load_cached  # noqa: E402
-from passendezorg.engine import Evaluation, Outcome  # noqa: E402
-from passendezorg.rulebook import load_rules  # noqa: E402
+from passendezorg.engines.compiled import CompiledProgram, compile_program  # noqa: E402
+from passendezorg.engines.interpreter import Evaluation  # noqa: E402
+from passendezorg.engines.semantics import Outcome  # noqa: E402
+from passendezorg.rulebook import load_cached, load_rules  # noqa: E402
 
 DAY = dt.date(2024, 1, 1)
 PROBLEMS: list[str] = []
@@ -235,9 +236,9 @@ def section_claims6(n: int, runs: int, seed: int) -> None:
 def _rete() -> tuple[Any, str]:
     """The rete module when its engine can run here, else None and why it is not measured."""
     try:
-        from passendezorg import rete
+        from passendezorg.engines import rete
     except Exception as e:  # noqa: BLE001 - any failure to import is reported, not raised
-        return None, f"rete engine: not measured (passendezorg.rete does not import: {type(e).__name__}: {e})"
+        return None, f"rete engine: not measured (passendezorg.engines.rete does not import: {type(e).__name__}: {e})"
     reason = rete.unavailable_reason()
     if reason is not None:
         return None, f"rete engine: not measured ({reason})"
@@ -503,7 +504,7 @@ def section_startup(tmp: Path) -> None:
     steps_code = (
         "import json, time\nt0 = time.perf_counter()\nimport passendezorg.cli\nt1 = time.perf_counter()\n"
         "from pathlib import Path\nfrom passendezorg.rulebook import load_rules\n"
-        "from passendezorg.compiler import compile_program, load_cached\n"
+        "from passendezorg.rulebook import load_cached\nfrom passendezorg.engines.compiled import compile_program\n"
         f"load_rules({str(rules)!r})\nt2 = time.perf_counter()\n"
         f"book = load_cached({str(rules)!r}, Path({str(cache)!r}))\nt3 = time.perf_counter()\n"
         "compile_program(book.program)\nt4 = time.perf_counter()\n"

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from passendezorg.batch import FastDecision, _Evaluator, _Outputs, compiled, evaluate_file, evaluate_many, iter_fast
 from passendezorg.cases import iter_case_paths, read_case_file, typed_inputs
-from passendezorg.compiler import compile_typer
-from passendezorg.engine import Evaluation
+from passendezorg.engines.compiled import compile_typer
+from passendezorg.engines.interpreter import Evaluation
 from passendezorg.errors import CaseError, UsageError
 from passendezorg.model import CaseFailure
 from passendezorg.rulebook import check_path, load_rules

@@ -471,7 +471,7 @@ def test_batch_mode_refuses_what_does_not_apply(tmp_path: Path) -> None:
 
 
 def test_the_rete_engine_gives_the_same_decisions_on_the_command_line() -> None:
-    from passendezorg import rete
+    from passendezorg.engines import rete
 
     if not rete.available():
         pytest.skip(f"rete engine not available here: {rete.unavailable_reason()}")
@@ -483,7 +483,7 @@ def test_the_rete_engine_gives_the_same_decisions_on_the_command_line() -> None:
 
 
 def test_asking_for_an_unavailable_rete_engine_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    from passendezorg import rete
+    from passendezorg.engines import rete
 
     def refuse() -> None:
         raise rete.EngineUnavailable("the rete engine needs durable-rules, which does not import on this Python; "

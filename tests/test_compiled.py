@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from passendezorg import nodes as n
-from passendezorg.compiler import CompiledProgram, audit, compile_program, load_cached
-from passendezorg.engine import Evaluation
+from passendezorg.engines.compiled import CompiledProgram, audit, compile_program
+from passendezorg.engines.interpreter import Evaluation
 from passendezorg.program import Program
-from passendezorg.rulebook import check_path, load_rules
+from passendezorg.rulebook import check_path, load_cached, load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOKS = ROOT / "tests" / "rulebooks_compiled"
@@ -264,7 +264,7 @@ def test_missing_input_falls_back_and_interpreter_decides() -> None:
 @pytest.mark.parametrize("path", _book_paths(), ids=lambda p: p.name)
 def test_interpreter_decides_when_a_three_valued_block_fails(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The last resort: should a three-valued block fail, the interpreter decides the value, with the same answer."""
-    import passendezorg.compiler as compiler
+    import passendezorg.engines.compiled as compiler
 
     def failing(*_args: Any) -> Any:
         raise RuntimeError("a three-valued block that fails")

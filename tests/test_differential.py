@@ -25,11 +25,11 @@ from hypothesis import strategies as st
 
 from passendezorg import nodes as n
 from passendezorg.cases import read_case_file
-from passendezorg.compiler import CompiledProgram, compile_program
-from passendezorg.engine import Evaluation
+from passendezorg.engines.compiled import CompiledProgram, compile_program
+from passendezorg.engines.interpreter import Evaluation
+from passendezorg.engines.rete import ReteEngine, unavailable_reason
 from passendezorg.errors import CaseError
 from passendezorg.program import Program
-from passendezorg.rete import ReteEngine, unavailable_reason
 from passendezorg.rulebook import RuleBook, check_path
 from passendezorg.testing import compare
 

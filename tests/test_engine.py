@@ -971,7 +971,7 @@ def test_every_failure_message_of_the_engine_has_its_dutch_wording() -> None:
     import datetime as dt
     from types import SimpleNamespace
 
-    from passendezorg.engine import Outcome, no_value_in_force, read_outcome, table_cell
+    from passendezorg.engines.semantics import Outcome, no_value_in_force, read_outcome, table_cell
     from passendezorg.explain import reason_text
 
     day = dt.date(2024, 6, 1)

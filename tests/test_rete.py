@@ -14,11 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from passendezorg import rete
 from passendezorg.cases import read_case_file
-from passendezorg.engine import Evaluation
-from passendezorg.errors import CaseError, PassendeZorgError
-from passendezorg.rete import (
+from passendezorg.engines import rete
+from passendezorg.engines.interpreter import Evaluation
+from passendezorg.engines.rete import (
     FALSE,
     MAX_CONNECTIVES,
     TRUE,
@@ -37,6 +36,7 @@ from passendezorg.rete import (
     to_durable,
     unavailable_reason,
 )
+from passendezorg.errors import CaseError, PassendeZorgError
 from passendezorg.rulebook import RuleBook, load_rules
 from passendezorg.testing import compare
 
@@ -62,7 +62,7 @@ def test_python_313_is_refused_with_a_reason(no_core: None, monkeypatch: pytest.
         ReteEngine(program)
     text = str(e.value)
     assert "does not import on Python 3.13+" in text
-    assert "native engine" in text and "pip install 'passendezorg[rete]'" in text
+    assert "the interpreter" in text and "pip install 'passendezorg[rete]'" in text
     assert e.value.exit_code == 2 and isinstance(e.value, PassendeZorgError)
     assert unavailable_reason() == text
 
@@ -423,7 +423,7 @@ def test_without_durable_rules_a_fresh_interpreter_gets_a_clear_error() -> None:
     import subprocess
 
     code = ("import sys; sys.modules['durable_rules_engine'] = None\n"
-            "from passendezorg import rete, load_rules\n"
+            "from passendezorg import load_rules\nfrom passendezorg.engines import rete\n"
             "assert not rete.available()\n"
             "try:\n"
             f"    rete.evaluate(load_rules({str(BOOK)!r}).program, {{}}, None)\n"
@@ -435,7 +435,7 @@ def test_without_durable_rules_a_fresh_interpreter_gets_a_clear_error() -> None:
         assert "does not import on Python 3.13+" in out.stdout
     else:
         assert "durable-rules, which is not installed" in out.stdout
-        assert "pip install 'passendezorg[rete]'" in out.stdout and "native engine" in out.stdout
+        assert "pip install 'passendezorg[rete]'" in out.stdout and "the interpreter" in out.stdout
 
 
 @needs_durable

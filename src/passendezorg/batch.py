@@ -5,7 +5,7 @@ Forked worker processes each read their own ranges and write their own
 output chunk files; the parent only hands out range numbers and appends the
 finished chunks to the output in input order. No case and no result is
 pickled between processes. Each case takes the compiled fast path
-(compiler.py): two-valued blocks, and three-valued ones for the values that
+(engines/compiled.py): two-valued blocks, and three-valued ones for the values that
 read a missing input, fail or conflict (the interpreter only as a last resort);
 a line that cannot be read or is not a valid case becomes a failure record
 with its line number, and the rest go on.
@@ -42,8 +42,17 @@ from pathlib import Path
 from typing import IO, Any
 
 from .cases import Case, case_from_data
-from .compiler import BY_DEFINITION, NO_DEFAULT, WITH_DEFAULT, CompiledProgram, FastResult, compile_program, compile_typer
-from .engine import Evaluation, Outcome
+from .engines.compiled import (
+    BY_DEFINITION,
+    NO_DEFAULT,
+    WITH_DEFAULT,
+    CompiledProgram,
+    FastResult,
+    compile_program,
+    compile_typer,
+)
+from .engines.interpreter import Evaluation
+from .engines.semantics import Outcome
 from .errors import CaseError, PassendeZorgError, UsageError
 from .model import CaseFailure
 from .program import Program

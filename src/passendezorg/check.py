@@ -647,7 +647,7 @@ class Checker:
                     if isinstance(ra.value, n.Literal) and isinstance(rb.value, n.Literal) and \
                             ra.value.value == rb.value.value:
                         continue
-                    if _disjoint(ra.when, rb.when):
+                    if disjoint(ra.when, rb.when):
                         continue
                     self.warn("overlap",
                               f"rules `{a}` and `{b}` both decide `{v.name}`, can both apply, and are not related "
@@ -1141,7 +1141,7 @@ def _atom_key(e: n.Expr) -> str | None:
     return None
 
 
-def _disjoint(a: n.Expr | None, b: n.Expr | None) -> bool:
+def disjoint(a: n.Expr | None, b: n.Expr | None) -> bool:
     """True when the two conditions provably cannot both be true."""
     atoms = (_atoms(a) or []) + (_atoms(b) or [])
     by_name: dict[str, list[tuple[str, Any]]] = {}

@@ -24,9 +24,9 @@ from .rulebook import ENGINES, RuleBook, check_engine, check_path, load_rules, r
 DEFAULT_RULES = "rules"
 
 ENGINE_OPTION = click.option(
-    "--engine", type=click.Choice(ENGINES), default="native", show_default=True,
-    help="native: the default engine; rete: conditions matched by durable-rules (optional extra `rete`, "
-         "Python 3.11 and 3.12)")
+    "--engine", type=click.Choice(ENGINES), default="interpreter", show_default=True,
+    help="interpreter: the reference engine (the default; `native` is its older name); rete: conditions "
+         "matched by durable-rules (optional extra `rete`, Python 3.11 and 3.12)")
 
 
 def _rules_dir(rules: str | None) -> Path:
@@ -146,8 +146,8 @@ def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.da
     """
     check_engine(engine)
     if jobs is not None or out is not None or any(p.suffix == ".csv" for p in cases):
-        if engine != "native":
-            raise UsageError("batch mode runs the compiled native engine; leave out --engine rete")
+        if engine == "rete":
+            raise UsageError("batch mode runs the compiled engine; leave out --engine rete")
         _evaluate_batch(cases, rules_dir, fmt, on, why_not, verbose, jobs, out)
         return
     book = _load(rules_dir)

@@ -82,6 +82,13 @@ class RuleBookError(PassendeZorgError):
         return f"{body}\n\nthe rule book has {len(errors)} error(s); run `passendezorg check` for all findings"
 
 
+class EngineUnavailable(PassendeZorgError):
+    """An engine cannot run here (an optional extra is missing, or it does not run on this Python): says why
+    and what to do."""
+
+    exit_code = 2
+
+
 class CaseError(PassendeZorgError):
     """A case is malformed: ``where`` names the file and the field path."""
 

@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from . import nodes as n
-from .engine import Evaluation, Outcome
+from .engines.interpreter import Evaluation
+from .engines.semantics import Outcome
 from .format import Formatter
 from .model import Decision, OutputDecision
 from .program import CheckedRule, Program

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import engines
 from . import nodes as n
 from .cases import Case, case_from_data, typed_inputs
 from .check import Checker, content_hash
-from .engine import Evaluation, Outcome
+from .engines.interpreter import Evaluation
+from .engines.semantics import Outcome
 from .errors import CaseError, Diagnostic, PassendeZorgError, RuleBookError, UsageError
 from .model import CaseFailure, ConflictEntry, Decision, OutputDecision, Overridden, RuleRef, Source
 from .program import CheckedRule, Program
@@ -94,17 +96,13 @@ def check_path(path: str | Path) -> CheckReport:
     return CheckReport(diagnostics, program, registry, len(files))
 
 
-ENGINES = ("native", "rete")
+ENGINES = engines.ENGINES + tuple(engines.ALIASES)
+"""The names ``engine=`` and ``--engine`` accept (``native`` is the older name of the interpreter)."""
 
 
 def check_engine(engine: str) -> None:
     """A known engine that can run here; UsageError or EngineUnavailable (why, and what to do) if not."""
-    if engine not in ENGINES:
-        raise UsageError(f"unknown engine `{engine}`; the engines are: {', '.join(ENGINES)}")
-    if engine == "rete":
-        from . import rete
-
-        rete.require()
+    engines.require(engine)
 
 
 def load_rules(path: str | Path, *, cache: bool = False) -> RuleBook:
@@ -115,10 +113,7 @@ def load_rules(path: str | Path, *, cache: bool = False) -> RuleBook:
     unchanged rule book loads without being parsed and checked again.
     """
     if cache:
-        from .compiler import load_cached
-
-        book: RuleBook = load_cached(path)
-        return book
+        return load_cached(path)
     report = check_path(path)
     if report.program is None:
         raise RuleBookError(report.diagnostics, report.sources)
@@ -162,7 +157,7 @@ class RuleBook:
         return case, inputs, day
 
     def evaluate(self, case: Case | Mapping[str, Any], on: dt.date | None = None, *,
-                 engine: str = "native") -> Decision:
+                 engine: str = engines.DEFAULT) -> Decision:
         """Evaluate one case and return the reasoned decision. CaseError if the case is malformed.
 
         ``engine="rete"`` matches the conditions in the durable-rules network instead (the
@@ -172,15 +167,10 @@ class RuleBook:
         return self.decision(self._run(inputs, day, engine), day, case.name)
 
     def _run(self, inputs: dict[str, Any], day: dt.date, engine: str) -> dict[str, Outcome]:
-        if engine == "native":
-            return Evaluation(self.program, inputs, day).run()
-        check_engine(engine)
-        from . import rete
-
-        return rete.evaluate(self.program, inputs, day)
+        return engines.get(self.program, engine).outcomes(inputs, day)
 
     def evaluate_many(
-        self, cases: Iterable[Case | Mapping[str, Any]], on: dt.date | None = None, *, engine: str = "native"
+        self, cases: Iterable[Case | Mapping[str, Any]], on: dt.date | None = None, *, engine: str = engines.DEFAULT
     ) -> Iterator[Decision | CaseFailure]:
         """Evaluate cases in order; a malformed case yields a CaseFailure and the rest go on."""
         check_engine(engine)
@@ -206,7 +196,7 @@ class RuleBook:
         return evaluate_many(self, cases, jobs=jobs, on=on)
 
     def outcomes(self, case: Case | Mapping[str, Any], on: dt.date | None = None, *,
-                 engine: str = "native") -> dict[str, Outcome]:
+                 engine: str = engines.DEFAULT) -> dict[str, Outcome]:
         """The raw outcomes of every value (for tools that need more than the decision)."""
         case, inputs, day = self.prepare(case, on)
         return self._run(inputs, day, engine)
@@ -266,3 +256,83 @@ class RuleBook:
 
     def rule(self, name: str) -> CheckedRule:
         return self.program.rules[name]
+
+
+# ------------------------------------------------------------------ the cache of checked rule books
+
+CACHE_FORMAT = "1"
+"""Changes whenever what the cache stores changes shape; part of every entry's key."""
+
+
+def _mappingproxy(d: dict[Any, Any]) -> Mapping[Any, Any]:
+    from types import MappingProxyType
+
+    return MappingProxyType(d)
+
+
+def _mappingproxy_reduce(m: Any) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return _mappingproxy, (dict(m),)
+
+
+def load_cached(path: str | Path, directory: Path | None = None) -> RuleBook:
+    """Load and check a rule book, reusing the checked result of an earlier run with the same files.
+
+    The key is a hash of every rule file's name and bytes; the entry also
+    records the hash of every table file, so a changed table invalidates it.
+    Raises RuleBookError like ``load_rules``. The cache lives in
+    ``$PASSENDEZORG_CACHE`` or ``~/.cache/passendezorg`` (mode 0700): like
+    ``__pycache__``, whoever can write there can run code as you.
+    """
+    import copyreg
+    import hashlib
+    import os
+    import pickle
+    import sys
+    from types import MappingProxyType
+
+    from . import __version__
+    from .cache import cache_dir
+
+    root = Path(path)
+    files = rule_files(root)
+    base = root if root.is_dir() else root.parent
+    h = hashlib.sha256()
+    h.update(f"{CACHE_FORMAT}\0{sys.version}\0{__version__}\0".encode())
+    for f in files:
+        h.update(str(f.relative_to(base)).encode("utf-8") + b"\0" + f.read_bytes() + b"\0")
+    where = directory or cache_dir()
+    entry = where / f"{h.hexdigest()}.pickle"
+    if entry.is_file():
+        try:
+            with entry.open("rb") as fh:
+                tables, program, warnings = pickle.load(fh)
+            if all(_file_digest(base / name) == digest for name, digest in tables.items()):
+                return RuleBook(program, warnings)
+        except Exception:  # noqa: BLE001 - a stale or broken entry is rebuilt
+            pass
+    report = check_path(root)
+    if report.program is None:
+        raise RuleBookError(report.diagnostics, report.sources)
+    program = report.program
+    rule_names = {str(f.relative_to(base)) for f in files}
+    tables = {name: hashlib.sha256(data).hexdigest() for name, data in program.files.items() if name not in rule_names}
+    try:
+        where.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _mappingproxy_reduce}
+            pickler.dump((tables, program, report.warnings))
+        os.replace(tmp, entry)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        pass  # no cache: only slower next time
+    return RuleBook(program, report.warnings)
+
+
+def _file_digest(path: Path) -> str | None:
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None

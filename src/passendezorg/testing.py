@@ -53,7 +53,7 @@ class TestReport:
         return "\n".join(lines)
 
 
-def run_tests(book: RuleBook, cases: list[Case | CaseError], engine: str = "native") -> TestReport:
+def run_tests(book: RuleBook, cases: list[Case | CaseError], engine: str = "interpreter") -> TestReport:
     report = TestReport()
     for case in cases:
         if isinstance(case, CaseError):

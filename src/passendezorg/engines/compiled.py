@@ -30,42 +30,34 @@ from __future__ import annotations
 import ast
 import bisect
 import datetime as dt
-import hashlib
-import os
-import pickle
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, DivisionByZero, InvalidOperation
-from pathlib import Path
 from typing import Any
 
-from . import nodes as n
-from .cache import cache_dir
-from .check import _disjoint
-from .engine import (
+from .. import nodes as n
+from ..check import arith_type, disjoint
+from ..program import CheckedRule, Program, ValueDecl
+from ..values import CENT, Fail, Unknown, add_duration, age, round_value, store
+from .interpreter import Evaluation
+from .semantics import (
     ANY,
     CONFLICT,
     NONE,
-    Evaluation,
     Outcome,
     Possibles,
-    _combine_sets,
-    _first_bad,
-    _merge,
     apply_binary,
     apply_call,
+    combine_sets,
+    first_bad,
+    merge,
     needed_reason,
     no_value_in_force,
     possible_of,
     read_outcome,
     table_cell,
 )
-from .program import CheckedRule, Program, ValueDecl
-from .values import CENT, Fail, Unknown, add_duration, age, round_value, store
-
-COMPILER_VERSION = "1"
 
 # ------------------------------------------------------------------ results
 
@@ -278,7 +270,7 @@ _HELPERS: dict[str, Any] = {
     "_dbw": _days_between, "_age": age, "_adur": add_duration, "_D": Decimal, "_CENT": CENT,
     "_HU": ROUND_HALF_UP, "_FLOOR": ROUND_FLOOR, "_ONE": Decimal(1), "_new": tuple.__new__, "_FR": FastResult,
     # three-valued blocks
-    "_isi": isinstance, "_BAD": (Unknown, Fail), "_fbad": _first_bad, "_merge3": _merge, "_bin3": apply_binary,
+    "_isi": isinstance, "_BAD": (Unknown, Fail), "_fbad": first_bad, "_merge3": merge, "_bin3": apply_binary,
     "_call3": apply_call,
 }
 _BUILTINS = {"len": len, "abs": abs, "min": min, "max": max, "int": int, "str": str, "dict": dict,
@@ -318,8 +310,6 @@ def _kind_of(p: Program, e: n.Expr) -> str:
     if isinstance(e, n.Binary):
         if e.op in ("and", "or", "=", "!=", "<", "<=", ">", ">=", "in", "notin"):
             return "boolean"
-        from .check import arith_type
-
         t = arith_type(e.op, n.TypeRef(_kind_of(p, e.left)), n.TypeRef(_kind_of(p, e.right)))
         return t.kind if t is not None else "error"
     if isinstance(e, n.Call):
@@ -862,7 +852,7 @@ class _Gen:
             if len(others) > 64:
                 return False
             when = self.p.rules[name].when
-            return all(_disjoint(when, self.p.rules[o].when) for o in others)
+            return all(disjoint(when, self.p.rules[o].when) for o in others)
 
         def dead(name: str) -> bool:
             """No rule in this subtree can apply in this arm."""
@@ -1100,7 +1090,7 @@ class _TriGen(_Gen):
     def first_bad(self, d: int, parts: list[str], t: str) -> bool:
         """Emit ``if <any part bad>: t = first bad``; True when an ``else:`` must follow.
 
-        The interpreter's ``_first_bad``: the first Fail, else an Unknown that
+        The interpreter's ``first_bad``: the first Fail, else an Unknown that
         needs what they all need; one part is its own first bad, two have a
         quicker helper."""
         if not parts:
@@ -1493,7 +1483,7 @@ def _definition(decl: ValueDecl, fns: Mapping[int, Callable[..., Any]]
 
 
 def _first_bad2(a: Any, b: Any) -> Any:
-    """``_first_bad([a, b])`` when one of them is an Unknown or a Fail."""
+    """``first_bad([a, b])`` when one of them is an Unknown or a Fail."""
     if isinstance(a, Fail):
         return a
     if isinstance(b, Fail):
@@ -1504,12 +1494,12 @@ def _first_bad2(a: Any, b: Any) -> Any:
 
 
 def _combine3(a: Possibles, b: Possibles) -> Possibles:
-    """``_combine_sets``; nothing to do when one side is only "no rule applies"."""
+    """``combine_sets``; nothing to do when one side is only "no rule applies"."""
     if a is _N1:
         return b
     if b is _N1:
         return a
-    return _combine_sets(a, b)
+    return combine_sets(a, b)
 
 
 def _failed3(c: Fail) -> Possibles:
@@ -1747,7 +1737,7 @@ def _typer_source(p: Program, consts: dict[str, Any]) -> str:
 
 def compile_typer(program: Program) -> Callable[[Mapping[str, Any]], dict[str, Any] | None]:
     """Compile the function that types the facts of a case (see ``_typer_source``)."""
-    from .cases import convert
+    from ..cases import convert
 
     consts: dict[str, Any] = {}
     source = _typer_source(program, consts)
@@ -1854,81 +1844,3 @@ def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
     code = compile(source, f"<passendezorg compiled {program.content_hash[:19]}>", "exec")
     exec(code, namespace)  # noqa: S102 - audited source, generated from checked names only
     return CompiledProgram(program, source, tuple(program.order), kinds, g.dispatch_input, namespace["_run"])
-
-
-# ------------------------------------------------------------------ cache of checked rule books
-
-
-def _mappingproxy(d: dict[Any, Any]) -> Mapping[Any, Any]:
-    from types import MappingProxyType
-
-    return MappingProxyType(d)
-
-
-def _mappingproxy_reduce(m: Any) -> tuple[Any, tuple[dict[Any, Any]]]:
-    return _mappingproxy, (dict(m),)
-
-
-def load_cached(path: str | Path, directory: Path | None = None) -> Any:
-    """Load and check a rule book, reusing the checked result of an earlier run with the same files.
-
-    The key is a hash of every rule file's name and bytes; the entry also
-    records the hash of every table file, so a changed table invalidates it.
-    Returns a RuleBook (raises RuleBookError like ``load_rules``). The cache
-    lives in ``$PASSENDEZORG_CACHE`` or ``~/.cache/passendezorg`` (mode 0700):
-    like ``__pycache__``, whoever can write there can run code as you.
-    """
-    import copyreg
-    from types import MappingProxyType
-
-    from .rulebook import RuleBook, check_path, rule_files
-
-    root = Path(path)
-    files = rule_files(root)
-    base = root if root.is_dir() else root.parent
-    h = hashlib.sha256()
-    h.update(f"{COMPILER_VERSION}\0{sys.version}\0{_package_version()}\0".encode())
-    for f in files:
-        h.update(str(f.relative_to(base)).encode("utf-8") + b"\0" + f.read_bytes() + b"\0")
-    where = directory or cache_dir()
-    entry = where / f"{h.hexdigest()}.pickle"
-    if entry.is_file():
-        try:
-            with entry.open("rb") as fh:
-                tables, program, warnings = pickle.load(fh)
-            if all(_file_digest(base / name) == digest for name, digest in tables.items()):
-                return RuleBook(program, warnings)
-        except Exception:  # noqa: BLE001 - a stale or broken entry is rebuilt
-            pass
-    report = check_path(root)
-    from .errors import RuleBookError
-
-    if report.program is None:
-        raise RuleBookError(report.diagnostics, report.sources)
-    program = report.program
-    rule_names = {str(f.relative_to(base)) for f in files}
-    tables = {name: hashlib.sha256(data).hexdigest() for name, data in program.files.items() if name not in rule_names}
-    try:
-        where.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as fh:
-            pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
-            pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _mappingproxy_reduce}
-            pickler.dump((tables, program, report.warnings))
-        os.replace(tmp, entry)
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
-        pass  # no cache: only slower next time
-    return RuleBook(program, report.warnings)
-
-
-def _file_digest(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-def _package_version() -> str:
-    from . import __version__
-
-    return __version__

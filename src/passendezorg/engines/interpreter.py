@@ -1,6 +1,6 @@
 """The reference interpreter: the semantics of LANGUAGE.md, recorded as a trace.
 
-It is the ground truth both other engines are tested against. It evaluates
+It is the ground truth the other engines are tested against. It evaluates
 every value of the rule book on one case and one date and records, for each,
 how it was decided: the deciding rule, the facts its condition used, the rules
 it overrode, the inputs it still needs.
@@ -9,117 +9,31 @@ it overrode, the inputs it still needs.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal, DivisionByZero, InvalidOperation
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import nodes as n
-from .program import CheckedRule, Program, ValueDecl
-from .values import Fail, Unknown, add_duration, age, round_value, store
-
-# ------------------------------------------------------------------ outcomes
-
-
-@dataclass
-class Outcome:
-    """How one derived value or output was decided on one case."""
-
-    status: str  # value, default, undetermined, conflict, error
-    value: Any = None
-    rule: str | None = None
-    concurring: list[str] = field(default_factory=list)
-    overridden: list[tuple[str, str]] = field(default_factory=list)  # (rule, by exception)
-    conflict: list[tuple[str, Any]] = field(default_factory=list)
-    needs: list[str] = field(default_factory=list)
-    reason: str | None = None
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def known(self) -> bool:
-        return self.status in ("value", "default")
-
-
-Possible = tuple[Any, ...]  # ("none",), ("val", v), ("conflict",), ("any",) or ("fail", reason)
-Possibles = frozenset[Possible]
-
-NONE: Possible = ("none",)
-CONFLICT: Possible = ("conflict",)
-ANY: Possible = ("any",)
-
-
-def _val(v: Any) -> Possible:
-    return ("val", _hashable(v))
-
-
-def possible_of(v: Any, needs: set[str]) -> Possible:
-    """A computed value as one possible outcome: a failure, any value (recording the inputs it needs), or itself."""
-    if isinstance(v, Fail):
-        return ("fail", v.reason)
-    if isinstance(v, Unknown):
-        needs.update(v.needs)
-        return ANY
-    return _val(v)
-
-
-def read_outcome(name: str, o: Outcome) -> Any:
-    """What a rule reads for a value that another value's outcome decided: the value, or an Unknown or a Fail."""
-    if o.known:
-        return o.value
-    if o.status == "undetermined":
-        return Unknown(frozenset(o.needs))
-    if o.status == "conflict":
-        return Fail(f"`{name}` has a conflict")
-    return Fail(o.reason or f"`{name}` cannot be computed")
-
-
-def no_value_in_force(parameter: str, day: dt.date) -> Fail:
-    return Fail(f"no value of `{parameter}` is in force on {day.isoformat()}")
-
-
-def table_cell(table: Any, keys: tuple[Any, ...], column: str, day: dt.date) -> Any:
-    """A table cell for known keys on ``day``, or a Fail saying which row or cell is missing."""
-    row = table.row_on(keys, day)
-    if row is None:
-        when = f" in force on {day.isoformat()}" if table.dated else ""
-        return Fail(f"table `{table.name}` has no row for {', '.join(str(k) for k in keys)}{when}")
-    v = row.values[column]
-    if v is None:
-        return Fail(f"no value is known in `{table.name}` for {', '.join(str(k) for k in keys)}, column "
-                    f"`{column}`, on {day.isoformat()}")
-    return v
-
-
-def needed_reason(needs: Iterable[str]) -> str:
-    """Why a value is undetermined, naming the inputs needed to decide it."""
-    return "to decide, these inputs are needed: " + ", ".join(sorted(needs))
-
-
-def _hashable(v: Any) -> Any:
-    if isinstance(v, list):
-        return tuple(_hashable(x) for x in v)
-    return v
-
-
-def _combine(a: Possible, b: Possible) -> Possible:
-    if a == NONE:
-        return b
-    if b == NONE:
-        return a
-    if a[0] == "fail":
-        return a
-    if b[0] == "fail":
-        return b
-    if a == CONFLICT or b == CONFLICT:
-        return CONFLICT
-    if a == ANY or b == ANY:
-        return ANY
-    return a if a == b else CONFLICT
-
-
-def _combine_sets(a: Possibles, b: Possibles) -> Possibles:
-    return frozenset(_combine(x, y) for x in a for y in b)
-
+from .. import nodes as n
+from ..program import CheckedRule, Program, ValueDecl
+from ..values import Fail, Unknown, store
+from .semantics import (
+    ANY,
+    CONFLICT,
+    NONE,
+    Outcome,
+    Possible,
+    Possibles,
+    apply_binary,
+    apply_call,
+    combine_sets,
+    first_bad,
+    key_text,
+    merge,
+    needed_reason,
+    no_value_in_force,
+    possible_of,
+    read_outcome,
+    table_cell,
+)
 
 # ------------------------------------------------------------------ the interpreter
 
@@ -189,7 +103,7 @@ class Evaluation:
             r = rules[name]
             kids: Possibles = frozenset([NONE])
             for c in self.p.exceptions.get(name, ()):
-                kids = _combine_sets(kids, possible(c))
+                kids = combine_sets(kids, possible(c))
             if NONE not in kids:
                 return kids
             rest = frozenset(k for k in kids if k != NONE)
@@ -209,7 +123,7 @@ class Evaluation:
 
         top: Possibles = frozenset([NONE])
         for root in decl.roots:
-            top = _combine_sets(top, possible(root))
+            top = combine_sets(top, possible(root))
         default_facts: dict[str, Any] = {}
         default_value: Any = None
         if NONE in top:
@@ -303,7 +217,7 @@ class Evaluation:
 
     def _lookup(self, e: n.Lookup, facts: dict[str, Any] | None) -> Any:
         keys = [self.ev(k, facts) for k in e.keys]
-        bad = _first_bad(keys)
+        bad = first_bad(keys)
         if bad is not None:
             return bad
         v = table_cell(self.p.tables[e.table], tuple(keys), e.column, self.day)
@@ -313,12 +227,12 @@ class Evaluation:
 
     def _list(self, e: n.ListLit, facts: dict[str, Any] | None) -> Any:
         items = [self.ev(i, facts) for i in e.items]
-        bad = _first_bad(items)
+        bad = first_bad(items)
         return bad if bad is not None else items
 
     def _tuple(self, e: n.TupleLit, facts: dict[str, Any] | None) -> Any:
         items = [self.ev(i, facts) for i in e.items]
-        bad = _first_bad(items)
+        bad = first_bad(items)
         return bad if bad is not None else tuple(items)
 
     def _unary(self, e: n.Unary, facts: dict[str, Any] | None) -> Any:
@@ -345,7 +259,7 @@ class Evaluation:
                 return b
             if b is False:
                 return False
-            return _merge(a, b)
+            return merge(a, b)
         if op == "or":
             a = self.ev(e.left, facts)
             if a is True:
@@ -355,7 +269,7 @@ class Evaluation:
                 return b
             if b is True:
                 return True
-            return _merge(a, b)
+            return merge(a, b)
         if op in ("in", "notin") and isinstance(e.right, n.Ref) and e.right.kind == "table":
             a = self.ev(e.left, facts)
             if isinstance(a, (Unknown, Fail)):
@@ -363,105 +277,21 @@ class Evaluation:
             key = a if isinstance(a, tuple) else (a,)
             found = self.p.tables[e.right.name].row_on(key, self.day) is not None
             if facts is not None:
-                facts[f"{_key_text(key)} in {e.right.name}"] = found
+                facts[f"{key_text(key)} in {e.right.name}"] = found
             return found if op == "in" else not found
         a = self.ev(e.left, facts)
         b = self.ev(e.right, facts)
-        bad = _first_bad([a, b])
+        bad = first_bad([a, b])
         if bad is not None:
             return bad
         return apply_binary(op, a, b, e)
 
     def _call(self, e: n.Call, facts: dict[str, Any] | None) -> Any:
         args = [self.ev(a, facts) for a in e.args]
-        bad = _first_bad(args)
+        bad = first_bad(args)
         if bad is not None:
             return bad
         return apply_call(e.func, args, e)
-
-
-def apply_binary(op: str, a: Any, b: Any, e: n.Binary) -> Any:
-    """A binary operator on known values (shared by both engines)."""
-    if op == "=":
-        return a == b
-    if op == "!=":
-        return a != b
-    if op == "<":
-        return a < b
-    if op == "<=":
-        return a <= b
-    if op == ">":
-        return a > b
-    if op == ">=":
-        return a >= b
-    if op == "in":
-        return a in b
-    if op == "notin":
-        return a not in b
-    if isinstance(b, n.Duration):
-        return add_duration(a, b.amount if op == "+" else -b.amount, b.unit)
-    if isinstance(a, n.Duration):
-        return add_duration(b, a.amount, a.unit)
-    if op == "+":
-        return _num(a) + _num(b) if _mixed(a, b) else a + b
-    if op == "-":
-        if isinstance(a, dt.date):
-            return (a - b).days
-        return _num(a) - _num(b) if _mixed(a, b) else a - b
-    if op == "*":
-        return _num(a) * _num(b) if _mixed(a, b) else a * b
-    if op == "/":
-        try:
-            return Decimal(a) / Decimal(b)
-        except (DivisionByZero, InvalidOperation):
-            return Fail(f"division by zero at line {e.span.line}")
-    raise AssertionError(op)  # pragma: no cover
-
-
-def _mixed(a: Any, b: Any) -> bool:
-    return isinstance(a, Decimal) != isinstance(b, Decimal)
-
-
-def _num(v: Any) -> Decimal:
-    return v if isinstance(v, Decimal) else Decimal(v)
-
-
-def apply_call(func: str, args: list[Any], e: n.Call) -> Any:
-    if func == "age":
-        return age(args[0], args[1])
-    if func == "year":
-        return args[0].year
-    if func == "days_between":
-        return (args[1] - args[0]).days
-    if func == "count":
-        return len(args[0])
-    if func in ("min", "max"):
-        vals = [_num(a) if any(isinstance(x, Decimal) for x in args) and isinstance(a, int) else a for a in args]
-        return min(vals) if func == "min" else max(vals)
-    if func in ("round", "round_down", "round_money", "round_down_money"):
-        return round_value(args[0], "money" if func.endswith("_money") else "number", func.startswith("round_down"))
-    if func == "abs":
-        return abs(args[0])
-    raise AssertionError(func)  # pragma: no cover
-
-
-def _first_bad(values: list[Any]) -> Any:
-    fail = next((v for v in values if isinstance(v, Fail)), None)
-    if fail is not None:
-        return fail
-    unknown = [v for v in values if isinstance(v, Unknown)]
-    if unknown:
-        return Unknown(frozenset().union(*(u.needs for u in unknown)))
-    return None
-
-
-def _merge(a: Any, b: Any) -> Any:
-    bad = _first_bad([a, b])
-    return bad if bad is not None else a
-
-
-def _key_text(key: tuple[Any, ...]) -> str:
-    return ", ".join(str(k) for k in key) if len(key) > 1 else str(key[0])
 
 
 _DISPATCH: dict[type, Callable[..., Any]] = {

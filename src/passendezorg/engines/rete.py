@@ -1,10 +1,10 @@
-"""The Rete back end: rule conditions matched in a durable-rules network, proven equal to the native engine.
+"""The Rete back end: rule conditions matched in a durable-rules network, proven equal to the interpreter.
 
 The checked rule book is compiled into durable-rules rulesets (their JSON form),
 one or more rulesets per value that rules assign. Evaluation chains stratum by stratum in
 the dependency order of the program: for each value, one fact is posted that
 holds the inputs and the values computed so far; the network says which rules
-matched; the shared resolution layer of the native engine (exceptions,
+matched; the shared resolution layer of the interpreter (exceptions,
 conflicts, defaults, missing facts) then decides the value.
 
 The network is kept to the patterns of durable-rules that are safe: one fact per
@@ -23,13 +23,13 @@ atoms; a chain of one operator, however the parser nested it, is one n-ary gate.
 An atom that compares an input, a value or a parameter with constants is
 matched in the network too: the operand is posted as an exactly encoded integer
 with a status (known, unknown, failed). Other atoms (arithmetic, functions,
-table look-ups, date arithmetic) are computed by the native evaluator and posted
+table look-ups, date arithmetic) are computed by the interpreter and posted
 as their truth value. Besides "true" and "false", the network also names the
 atoms whose missing inputs make a condition unknown, and the atom whose failure
-makes it fail, so that the needed inputs and reasons are the native engine's.
+makes it fail, so that the needed inputs and reasons are the interpreter's.
 
 The facts recorded for a deciding rule are an explanation; they are built with
-the native evaluator for that rule only, after the network has matched it.
+the interpreter for that rule only, after the network has matched it.
 """
 
 from __future__ import annotations
@@ -49,19 +49,14 @@ from decimal import Decimal
 from multiprocessing.connection import Connection
 from typing import Any
 
-from . import nodes as n
-from .engine import Evaluation, Outcome
-from .errors import CaseError, PassendeZorgError
-from .program import CheckedRule, Program, ValueDecl
-from .values import Fail, Unknown
+from .. import nodes as n
+from ..errors import CaseError, EngineUnavailable, PassendeZorgError
+from ..program import CheckedRule, Program, ValueDecl
+from ..values import Fail, Unknown
+from .interpreter import Evaluation
+from .semantics import Outcome
 
 INSTALL_HINT = "pip install 'passendezorg[rete]'"
-
-
-class EngineUnavailable(PassendeZorgError):
-    """The rete engine cannot run here: durable-rules is missing or does not import on this Python."""
-
-    exit_code = 2
 
 
 class EngineFault(CaseError):
@@ -113,7 +108,7 @@ def _core() -> Any:
     if sys.version_info >= (3, 13):
         raise EngineUnavailable(
             f"the rete engine needs durable-rules, which does not import on Python 3.13+ (this is Python {version}); "
-            f"use the native engine (the default), or Python 3.11/3.12 with {INSTALL_HINT}")
+            f"use the interpreter (the default engine), or Python 3.11/3.12 with {INSTALL_HINT}")
     try:
         _CORE = importlib.import_module("durable_rules_engine")
     except ImportError as e:
@@ -121,7 +116,7 @@ def _core() -> Any:
         why = "which is not installed" if missing else f"which does not import here ({e})"
         raise EngineUnavailable(
             f"the rete engine needs durable-rules, {why}; install it with {INSTALL_HINT} "
-            f"(Python 3.11 or 3.12), or use the native engine (the default)") from None
+            f"(Python 3.11 or 3.12), or use the interpreter (the default engine)") from None
     return _CORE
 
 
@@ -526,11 +521,11 @@ class _Compiler:
     def condition(self, e: n.Expr, plan: _RulePlan, inline: int) -> tuple[_Cats, dict[int, Formula], dict[int, Formula]]:
         """The categories of ``e`` and, per atom, when it contributes the condition's needs (N) or its failure (R).
 
-        This mirrors the three-valued ``and``/``or``/``not`` of the native evaluator exactly. A chain
+        This mirrors the three-valued ``and``/``or``/``not`` of the interpreter exactly. A chain
         of the same operator (however the parser nested it) is one n-ary gate: ``and`` is false as
         soon as one operand is false; otherwise the leftmost failure wins over unknown; unknown needs
         are the union of the unknown operands' needs; ``or`` likewise with true. Gates nested
-        deeper than ``inline`` levels are computed by the native evaluator and posted as a truth value.
+        deeper than ``inline`` levels are computed by the interpreter and posted as a truth value.
         """
         if isinstance(e, n.Unary) and e.op == "not":
             c, nn, rr = self.condition(e.operand, plan, inline)
@@ -769,8 +764,8 @@ class _Stratum:
             try:
                 v = Evaluation.ev(ev, e, None)
             except Exception:
-                # the native evaluator would raise here too unless it never reaches this atom;
-                # rules using it are decided natively below, which settles which one holds
+                # the interpreter would raise here too unless it never reaches this atom;
+                # rules using it are decided by the interpreter below, which settles which one holds
                 raised.add(j)
                 v = Fail("")
             computed_values.append(v)
@@ -826,7 +821,7 @@ class _Stratum:
 class ReteEngine:
     """A checked rule book compiled into durable-rules networks; built once, evaluates any number of cases.
 
-    ``run`` gives exactly the outcomes of the native engine. It is serialised by a lock: the
+    ``run`` gives exactly the outcomes of the interpreter. It is serialised by a lock: the
     networks hold the fact of the case being matched. ``run_isolated`` evaluates in a worker
     process, so that a crash or a hang of the C core fails one case and not the whole batch.
     """
@@ -1002,7 +997,7 @@ def outcomes_rete(program: Program, inputs: Mapping[str, Any], day: dt.date) -> 
 
 
 class _ReteEvaluation(Evaluation):
-    """The native engine's resolution with conditions read from the network.
+    """The interpreter's resolution with conditions read from the network.
 
     ``Evaluation._decide`` asks for a rule's condition through ``self.ev(rule.when, facts)``;
     here that answer comes from the network's verdict for the stratum. Everything else

@@ -1,0 +1,112 @@
+"""The engines: interchangeable implementations of one semantics (LANGUAGE.md), held equal by tests.
+
+- ``interpreter``: the reference; every value of a case decided and explained (``interpreter.py``).
+- ``rete``: rule conditions matched in durable-rules networks (``rete.py``; the optional extra
+  ``rete``), with the interpreter's resolution; identical decisions.
+- the compiled engine (``compiled.py``): the rule book as generated Python, the fast path of
+  batches (values and deciding rules per case).
+
+Every engine that explains answers ``outcomes(inputs, day)``: the outcome of every derived value
+and output of the rule book for one case with typed inputs, read on ``day`` — exactly what the
+interpreter gives. ``get(program, name)`` gives the engine of a checked rule book, built once.
+The shared pieces of the semantics (outcomes, resolution, operators) are in ``semantics.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from ..errors import UsageError
+from ..program import Program
+from .interpreter import Evaluation
+from .semantics import Outcome
+
+ENGINES = ("interpreter", "rete")
+"""The engines a decision can be asked of, by name."""
+
+ALIASES = {"native": "interpreter"}
+"""Older names that still work."""
+
+DEFAULT = "interpreter"
+
+
+class Engine(Protocol):
+    """An engine of one checked rule book: the outcome of every value of a case."""
+
+    name: str
+
+    def outcomes(self, inputs: Mapping[str, Any], day: dt.date) -> dict[str, Outcome]:
+        """Every derived value and output of the rule book, decided and explained, for typed inputs on ``day``."""
+        ...
+
+
+class Interpreter:
+    """The reference interpreter as an engine."""
+
+    name = "interpreter"
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+
+    def outcomes(self, inputs: Mapping[str, Any], day: dt.date) -> dict[str, Outcome]:
+        return Evaluation(self.program, inputs, day).run()
+
+
+class Rete:
+    """The rete engine: each case in an isolated worker process (a crash of the C core fails that case only)."""
+
+    name = "rete"
+
+    def __init__(self, program: Program) -> None:
+        from . import rete
+
+        rete.require()
+        self.program = program
+
+    def outcomes(self, inputs: Mapping[str, Any], day: dt.date) -> dict[str, Outcome]:
+        from . import rete
+
+        return rete.evaluate(self.program, inputs, day)
+
+
+def canonical(name: str) -> str:
+    """The engine's name, an older name resolved; UsageError for a name that is no engine."""
+    found = ALIASES.get(name, name)
+    if found not in ENGINES:
+        raise UsageError(f"unknown engine `{name}`; the engines are: {', '.join(ENGINES)}")
+    return found
+
+
+def require(name: str) -> str:
+    """The canonical name of an engine that can run here; EngineUnavailable (why, and what to do) if it cannot."""
+    found = canonical(name)
+    if found == "rete":
+        from . import rete
+
+        rete.require()
+    return found
+
+
+_BUILT: dict[tuple[int, str], tuple[Program, Engine]] = {}
+_LOCK = threading.Lock()
+
+
+def get(program: Program, name: str = DEFAULT) -> Engine:
+    """The engine ``name`` of a checked rule book, built on first use and kept (for the last few rule books)."""
+    found = require(name)
+    key = (id(program), found)
+    with _LOCK:
+        kept = _BUILT.get(key)
+        if kept is not None and kept[0] is program:
+            return kept[1]
+        engine: Engine = Interpreter(program) if found == "interpreter" else Rete(program)
+        if len(_BUILT) >= 16:
+            _BUILT.clear()
+        _BUILT[key] = (program, engine)
+        return engine
+
+
+__all__ = ["ALIASES", "DEFAULT", "ENGINES", "Engine", "Interpreter", "Outcome", "Rete", "canonical", "get", "require"]
