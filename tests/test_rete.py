@@ -458,16 +458,14 @@ def test_a_killed_worker_fails_its_case_and_the_next_case_gets_a_new_one(book: R
 
     good = _inputs(book, "X")
     assert fragile.run_isolated(*good) == Evaluation(book.program, *good).run()
-    worker = fragile._worker
-    assert worker is not None
-    pid = worker.proc.pid
+    pid = fragile.worker_pid
     assert pid is not None
     # the worker hangs on this case; kill it from outside while it works
     threading.Timer(0.5, os.kill, (pid, signal.SIGKILL)).start()
     with pytest.raises(EngineCrash, match="crashed on this case .killed by SIGKILL"):
         fragile.run_isolated(*_inputs(book, MAGIC_HANG), timeout=60)
     assert fragile.run_isolated(*good) == Evaluation(book.program, *good).run()
-    assert fragile._worker is not None and fragile._worker.proc.pid != pid
+    assert fragile.worker_pid is not None and fragile.worker_pid != pid
 
 
 @needs_durable

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gc
 import io
 import json
 import operator
@@ -56,7 +55,9 @@ from .engines.semantics import Outcome
 from .errors import CaseError, PassendeZorgError, UsageError
 from .model import CaseFailure
 from .program import Program
+from .progress import Progress
 from .values import to_json
+from .workers import FORK, Pool, WorkerFailure, jobs_for
 
 FORMATS = ("jsonl", "csv")
 CHUNK_BYTES = 8 << 20  # a worker's unit of work: about 40,000 claims of 200 bytes
@@ -300,7 +301,7 @@ class _Evaluator:
         return case_from_data(data, where, default_name=default_name)
 
 
-def iter_fast(book: Any, cases: Iterable[Case | Mapping[str, Any]], on: dt.date | None = None
+def iter_fast(book: Any, cases: Iterable[Case | Mapping[str, Any]], on: dt.date | None = None, start: int = 0
               ) -> Iterator[FastDecision | CaseFailure]:
     """Evaluate cases in-process: a FastDecision per case (values and deciding rules), or a CaseFailure.
 
@@ -308,7 +309,7 @@ def iter_fast(book: Any, cases: Iterable[Case | Mapping[str, Any]], on: dt.date 
     The full reasoned Decision of any case is ``book.evaluate(case)``.
     """
     ev = _Evaluator(book, on)
-    for item in cases:
+    for index, item in enumerate(cases, start):
         name = item.name if isinstance(item, Case) else None
         try:
             if isinstance(item, Case):
@@ -320,49 +321,45 @@ def iter_fast(book: Any, cases: Iterable[Case | Mapping[str, Any]], on: dt.date 
             assert isinstance(decided, FastDecision)
             yield decided
         except PassendeZorgError as e:
-            yield CaseFailure(case=name, error=str(e))
-
-
-_MANY: tuple[Any, Sequence[Case | Mapping[str, Any]], dt.date | None] | None = None  # what forked workers inherit
-
-
-def _many_slice(bounds: tuple[int, int]) -> list[FastDecision | CaseFailure]:
-    assert _MANY is not None
-    book, items, on = _MANY
-    return list(iter_fast(book, items[bounds[0]:bounds[1]], on))
+            yield CaseFailure(case=name, index=index, error=str(e))
 
 
 def evaluate_many(book: Any, cases: Iterable[Case | Mapping[str, Any]], *, jobs: int = 1,
                   on: dt.date | None = None) -> list[FastDecision | CaseFailure]:
     """Evaluate cases in memory, in order: a FastDecision (values and deciding rules) or a CaseFailure per case.
 
-    ``jobs`` worker processes (forked; 0 means one per core) each take slices
-    of the cases, which they inherit without copying; only their results come
-    back (pickled, one slice at a time). For millions of cases, a file and
-    ``evaluate_file`` scale better: there nothing crosses between processes.
+    ``jobs`` worker processes (0 means one per core) each take slices of the
+    cases, which they inherit without copying; only their results come back
+    (one slice at a time). For millions of cases, a file and ``evaluate_file``
+    scale better: there nothing crosses between processes.
     """
-    global _MANY
     items: Sequence[Case | Mapping[str, Any]] = cases if isinstance(cases, Sequence) else list(cases)
-    jobs = (os.cpu_count() or 1) if jobs == 0 else max(1, jobs)
-    if jobs == 1 or len(items) < 4096 or not hasattr(os, "fork"):
+    jobs = jobs_for(jobs)
+    if jobs == 1 or len(items) < 4096 or not FORK:
         return list(iter_fast(book, items, on))
-    import multiprocessing as mp
-
-    compiled(book.program)  # once, before the fork
+    compiled(book.program)  # once, before the workers start
     step = max(1024, min(20_000, len(items) // (jobs * 4) + 1))
     bounds = [(a, min(a + step, len(items))) for a in range(0, len(items), step)]
+
+    def run_slice(b: tuple[int, int]) -> list[FastDecision | CaseFailure]:
+        return list(iter_fast(book, items[b[0]:b[1]], on, b[0]))
+
     out: list[FastDecision | CaseFailure] = []
-    _MANY = (book, items, on)
-    try:
-        gc.freeze()
-        with mp.get_context("fork").Pool(jobs) as pool:
-            gc.unfreeze()
-            for part in pool.imap(_many_slice, bounds):
+    with Pool(run_slice, jobs, name="a batch worker") as pool:
+        for b, part in zip(bounds, pool.map(bounds)):
+            if isinstance(part, WorkerFailure):
+                out.extend(CaseFailure(case=_name_of(items[k]), index=k, error=f"case {k}: {part.reason}")
+                           for k in range(b[0], b[1]))
+            else:
                 out.extend(part)
-    finally:
-        gc.unfreeze()
-        _MANY = None
     return out
+
+
+def _name_of(item: Case | Mapping[str, Any]) -> str | None:
+    if isinstance(item, Case):
+        return item.name
+    name = item.get("name") or item.get("id") if isinstance(item, Mapping) else None
+    return str(name) if name is not None else None
 
 
 # ------------------------------------------------------------------ batches from files
@@ -658,23 +655,18 @@ def evaluate_file(book: Any, in_path: str | Path, out: str | Path | IO[str] | No
     program: Program = book.program
     start, layout = _header(path, form, program)
     size = path.stat().st_size
-    jobs = (os.cpu_count() or 1) if jobs == 0 else max(1, jobs)
-    if not hasattr(os, "fork"):
-        jobs = 1
-    show = sys.stderr.isatty() if progress is None else progress
+    jobs = jobs_for(jobs) if FORK else 1
     ev = _Evaluator(book, on, explain)
     worker = _Worker(ev, path, form, layout)
     began = time.perf_counter()
     stream, close = _open_out(out)
     try:
-        meter = _Progress(size - start) if show else None
-        if jobs == 1 or size - start < 1 << 16:
-            report = worker.run_range(start, size, 2 if layout is not None else 1, stream,
-                                      meter.add if meter is not None else None)
-        else:
-            report = _parallel(worker, path, start, size, jobs, stream, meter)
-        if meter is not None:
-            meter.finish()
+        with Progress(size - start, show=progress) as meter:
+            if jobs == 1 or size - start < 1 << 16:
+                report = worker.run_range(start, size, 2 if layout is not None else 1, stream,
+                                          meter.add if meter.enabled else None)
+            else:
+                report = _parallel(worker, path, start, size, jobs, stream, meter)
         stream.flush()
     finally:
         if close:
@@ -695,118 +687,77 @@ def _open_out(out: str | Path | IO[str] | None) -> tuple[IO[str], bool]:
     return out, False
 
 
-class _Progress:
-    """A one-line progress meter on standard error, by bytes of input done."""
-
-    def __init__(self, total: int) -> None:
-        self.total = max(1, total)
-        self.done = 0
-        self.began = time.perf_counter()
-        self.last = 0.0
-
-    def add(self, n: int) -> None:
-        self.done += n
-        self.show()
-
-    def set(self, done: int) -> None:
-        self.done = done
-        self.show()
-
-    def show(self, force: bool = False) -> None:
-        now = time.perf_counter()
-        if not force and now - self.last < 0.2:
-            return
-        self.last = now
-        pct = min(100.0, 100.0 * self.done / self.total)
-        width = 30
-        filled = int(width * pct / 100)
-        sys.stderr.write(f"\r[{'#' * filled}{'-' * (width - filled)}] {pct:5.1f} %  {now - self.began:6.1f} s")
-        sys.stderr.flush()
-
-    def finish(self) -> None:
-        self.done = self.total
-        self.show(force=True)
-        sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 def _parallel(worker: _Worker, path: Path, start: int, size: int, jobs: int, stream: IO[str],
-              meter: _Progress | None) -> BatchReport:
+              meter: Progress) -> BatchReport:
+    """The byte ranges of the file on worker processes, each writing its own chunk file; the chunks are appended
+    to the output in input order as they are done."""
     import multiprocessing as mp
 
-    ctx = mp.get_context("fork")
     pieces = max(jobs * 4, (size - start) // CHUNK_BYTES + 1)
     ranges = _ranges(path, start, size, pieces)
     tmp = Path(tempfile.mkdtemp(prefix="passendezorg-batch-"))
-    tasks: Any = ctx.SimpleQueue()
-    done: Any = ctx.SimpleQueue()
-    counter = ctx.Value("q", 0)
-    for k in range(len(ranges)):
-        tasks.put(k)
-    for _ in range(jobs):
-        tasks.put(None)
+    counter = mp.get_context("fork").Value("q", 0)  # bytes done, across workers: for the progress display
 
     def tick(n: int) -> None:
         with counter.get_lock():
             counter.value += n
 
-    def work() -> None:
-        while True:
-            k = tasks.get()
-            if k is None:
-                return
-            a, b, line = ranges[k]
-            chunk = tmp / f"{k:06d}.jsonl"
-            with chunk.open("w", encoding="utf-8", buffering=1 << 20) as fh:
-                rep = worker.run_range(a, b, line, fh, tick)
-            done.put((k, rep.cases, rep.failures, rep.fallbacks))
+    def work(k: int) -> tuple[int, int, int]:
+        a, b, line = ranges[k]
+        with (tmp / f"{k:06d}.jsonl").open("w", encoding="utf-8", buffering=1 << 20) as fh:
+            rep = worker.run_range(a, b, line, fh, tick if meter.enabled else None)
+        return rep.cases, rep.failures, rep.fallbacks
 
-    procs = [ctx.Process(target=_child, args=(work,), daemon=True) for _ in range(jobs)]
     # chunks are UTF-8 already: copy their bytes when the output has a byte stream under it
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
     binary = getattr(stream, "buffer", None) if encoding == "utf8" else None
     stream.flush()
     report = BatchReport()
     try:
-        # the workers share the parent's objects copy-on-write: keep the collector from touching (and so copying) them
-        gc.freeze()
-        for p in procs:
-            p.start()
-        gc.unfreeze()
-        finished: set[int] = set()
-        following = 0
-        while following < len(ranges):
-            while not done.empty():
-                k, cases, failures, fallbacks = done.get()
-                finished.add(k)
-                report.add(BatchReport(cases, failures, fallbacks))
-            while following in finished:
-                chunk = tmp / f"{following:06d}.jsonl"
-                if binary is not None:
-                    _copy_bytes(chunk, binary)
+        with Pool(work, jobs, name="a batch worker") as pool:
+            for k, done in enumerate(pool.map(range(len(ranges)))):
+                chunk = tmp / f"{k:06d}.jsonl"
+                if isinstance(done, WorkerFailure):
+                    # the worker of these lines stopped: each line gets a failure record, the rest go on
+                    a, b, line = ranges[k]
+                    failed = _failed_range(path, a, b, line, done.reason, stream)
+                    report.add(BatchReport(failed, failed, 0))
                 else:
-                    with chunk.open("r", encoding="utf-8") as fh:
-                        shutil.copyfileobj(fh, stream, 1 << 20)
-                chunk.unlink()
-                following += 1
-            if following >= len(ranges):
-                break
-            if meter is not None:
+                    report.add(BatchReport(*done))
+                    if binary is not None:
+                        _copy_bytes(chunk, binary)
+                    else:
+                        with chunk.open("r", encoding="utf-8") as fh:
+                            shutil.copyfileobj(fh, stream, 1 << 20)
+                chunk.unlink(missing_ok=True)
                 meter.set(counter.value)
-            if not any(p.is_alive() for p in procs) and done.empty():
-                codes = [p.exitcode for p in procs]
-                raise PassendeZorgError(f"a batch worker stopped before the batch was done (exit codes {codes})")
-            time.sleep(0.02)
-        for p in procs:
-            p.join()
         if binary is not None:
             binary.flush()
     finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
         shutil.rmtree(tmp, ignore_errors=True)
     return report
+
+
+def _failed_range(path: Path, start: int, end: int, first_line: int, reason: str, stream: IO[str]) -> int:
+    """A failure record for every case line in bytes [start, end): their worker stopped before it was done."""
+    count = 0
+    lineno = first_line - 1
+    with path.open("rb") as fh:
+        fh.seek(start)
+        left = end - start
+        for raw in fh:
+            if left <= 0:
+                break
+            left -= len(raw)
+            lineno += 1
+            if raw.isspace():
+                continue
+            count += 1
+            stream.write(_DUMPS({"format": "passendezorg.failure/1", "case": _case_id(raw), "line": lineno,
+                                 "error": f"{path}:{lineno}: not evaluated: {reason}"}))
+            stream.write("\n")
+    stream.flush()
+    return count
 
 
 def _copy_bytes(chunk: Path, binary: Any) -> None:
@@ -828,10 +779,3 @@ def _copy_bytes(chunk: Path, binary: Any) -> None:
             pass
         fb.seek(offset)  # whatever the kernel did not copy
         shutil.copyfileobj(fb, binary, 1 << 20)
-
-
-def _child(work: Any) -> None:
-    # a forked worker: its own output files; nothing of the parent's buffered output is written twice
-    sys.stdout = io.StringIO()
-    work()
-    os._exit(0)

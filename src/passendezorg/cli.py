@@ -154,17 +154,17 @@ def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.da
     failed = 0
     first = True
     decisions: list[dict[str, Any]] = []
-    for item in _iter_cases(list(cases)):
+    for index, item in enumerate(_iter_cases(list(cases))):
         if isinstance(item, CaseError):
             failed += 1
-            _emit_failure(CaseFailure(case=None, error=str(item)), fmt)
+            _emit_failure(CaseFailure(case=None, index=index, error=str(item)), fmt)
             continue
         try:
             decision = book.evaluate(item, on, engine=engine)
             explanation = book.why_not(why_not, item, on) if why_not else None
         except CaseError as e:
             failed += 1
-            _emit_failure(CaseFailure(case=item.name, error=str(e)), fmt)
+            _emit_failure(CaseFailure(case=item.name, index=index, error=str(e)), fmt)
             continue
         if fmt == "jsonl":
             click.echo(decision.to_json())

@@ -6,12 +6,9 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib.util import find_spec
@@ -21,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .errors import PassendeZorgError, UsageError
+from .progress import Progress
+from .workers import Pool, WorkerFailure, WorkerStartError
 
 if TYPE_CHECKING:
     from .claims import Claim, ClaimError, ClaimProcessor, ClaimResult
@@ -140,26 +139,32 @@ class Summary:
         return out
 
 
-_worker: ClaimProcessor | None = None
+class _ClaimsWorker:
+    """What a worker process of a claims batch holds: its own processor, with its own database connections."""
 
+    def __init__(self, url: str, rulebook_hash: str, names: dict[str, Any], mode: str) -> None:
+        self.url = url
+        self.rulebook_hash = rulebook_hash
+        self.names = names
+        self.mode = mode
+        self.processor: ClaimProcessor | None = None
 
-def _init_worker(url: str, rulebook_hash: str, names: dict[str, Any]) -> None:
-    from .claims import ClaimProcessor
-    from .store import Store
+    def start(self) -> None:
+        from .claims import ClaimProcessor
+        from .store import Store
 
-    global _worker
-    store = Store(url)
-    _worker = ClaimProcessor(store.load_rulebook(rulebook_hash), store, **names)
+        store = Store(self.url)
+        self.processor = ClaimProcessor(store.load_rulebook(self.rulebook_hash), store, **self.names)
 
-
-def _work(claims: list[Claim], mode: str) -> list[ClaimResult]:
-    assert _worker is not None
-    try:
-        return [r.without_receipt() for r in _run(_worker, claims, mode)]
-    except PassendeZorgError:
-        raise
-    except Exception as e:  # a database failure: report it in a form that crosses processes
-        raise BatchInterrupted(f"a worker failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+    def __call__(self, claims: list[Claim]) -> list[ClaimResult]:
+        assert self.processor is not None
+        try:
+            return [r.without_receipt() for r in _run(self.processor, claims, self.mode)]
+        except PassendeZorgError:
+            raise
+        except Exception as e:  # a database failure: report it in a form that crosses processes
+            raise BatchInterrupted(f"a worker failed: {type(e).__name__}: "
+                                   f"{str(e).splitlines()[0] if str(e) else ''}") from None
 
 
 def _run(processor: ClaimProcessor, claims: list[Claim], mode: str) -> list[ClaimResult]:
@@ -207,50 +212,41 @@ def run_batch(path: Path, rules: Path, db: str | None, workers: int, names: dict
     summary = Summary(str(path))
     processor = ClaimProcessor(book, db, **names)
     url = processor.store.url
-    total = count_claim_lines(path) if progress else 0
-    bar: Any = click.progressbar(length=total, label="claims", file=sys.stderr) if progress else None
-    if bar is not None:
-        bar.__enter__()
+    meter = Progress(count_claim_lines(path) if progress else 0, "claims", unit="claims", show=progress)
 
     def done(results: list[ClaimResult]) -> None:
         for r in results:
             summary.add(r)
-        if bar is not None:
-            bar.update(len(results))
+        meter.add(len(results))
 
     def rejected(errors: list[ClaimError]) -> list[ClaimResult]:
         return [ClaimResult("rejected", None, None, e.where, reason=e.message) for e in errors]
 
     try:
-        if workers == 1:
-            for claims, errors in _chunks(read_claims(path, book), CHUNK):
-                done(rejected(errors) + _run(processor, claims, mode))
-        else:
-            processor.close()  # each worker opens its own connections
-            # fork where there is one: a worker starts at once, and the main module is not imported again
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(url, book.content_hash, names)) as pool:
-                pending: set[Future[list[ClaimResult]]] = set()
-                try:
-                    for claims, errors in _chunks(read_claims(path, book), CHUNK):
-                        done(rejected(errors))
-                        if claims:
-                            pending.add(pool.submit(_work, claims, mode))
-                        while len(pending) >= workers * 4:
-                            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                            for f in finished:
-                                done(f.result())
-                    for f in list(pending):
-                        done(f.result())
-                        pending.discard(f)
-                except BaseException:
-                    for f in pending:
-                        f.cancel()
-                    raise
-    except BrokenProcessPool:
-        raise BatchInterrupted(_interrupted(summary, "a worker process stopped unexpectedly")) from None
+        with meter:
+            if workers == 1:
+                for claims, errors in _chunks(read_claims(path, book), CHUNK):
+                    done(rejected(errors) + _run(processor, claims, mode))
+            else:
+                processor.close()  # each worker opens its own connections
+                worker = _ClaimsWorker(url, book.content_hash, names, mode)
+                with Pool(worker, workers, init=worker.start, name="a claims worker") as pool:
+                    pending: list[list[ClaimError]] = []
+
+                    def claim_chunks() -> Iterator[list[Claim]]:
+                        for claims, errors in _chunks(read_claims(path, book), CHUNK):
+                            pending.append(errors)
+                            yield claims
+
+                    for results in pool.map(claim_chunks()):
+                        done(rejected(pending.pop(0)))
+                        if isinstance(results, WorkerFailure):
+                            if results.kind == "error":
+                                raise BatchInterrupted(results.detail)
+                            raise BatchInterrupted(f"a worker process stopped unexpectedly ({results.detail})")
+                        done(results)
+    except WorkerStartError as e:
+        raise BatchInterrupted(_interrupted(summary, str(e))) from None
     except KeyboardInterrupt:
         raise BatchInterrupted(_interrupted(summary, "interrupted")) from None
     except BatchInterrupted as e:
@@ -258,8 +254,6 @@ def run_batch(path: Path, rules: Path, db: str | None, workers: int, names: dict
     except DBAPIError as e:
         raise BatchInterrupted(_interrupted(summary, f"the database failed: {first_line(e)}")) from None
     finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
         processor.close()
     return summary
 

@@ -97,4 +97,5 @@ class CaseFailure(BaseModel):
     model_config = ConfigDict(frozen=True)
     format: Literal["passendezorg.failure/1"] = "passendezorg.failure/1"
     case: str | None = None
+    index: int | None = Field(default=None, description="the case's position in the batch, counted from 0")
     error: str

@@ -174,12 +174,12 @@ class RuleBook:
     ) -> Iterator[Decision | CaseFailure]:
         """Evaluate cases in order; a malformed case yields a CaseFailure and the rest go on."""
         check_engine(engine)
-        for case in cases:
+        for index, case in enumerate(cases):
             try:
                 yield self.evaluate(case, on, engine=engine)
             except PassendeZorgError as e:
                 name = case.name if isinstance(case, Case) else None
-                yield CaseFailure(case=name, error=str(e))
+                yield CaseFailure(case=name, index=index, error=str(e))
 
     def decide_many(
         self, cases: Iterable[Case | Mapping[str, Any]], *, jobs: int = 1, on: dt.date | None = None

@@ -38,21 +38,19 @@ import datetime as dt
 import importlib
 import itertools
 import json
-import multiprocessing
-import signal
 import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from multiprocessing.connection import Connection
 from typing import Any
 
 from .. import nodes as n
-from ..errors import CaseError, EngineUnavailable, PassendeZorgError
+from ..errors import CaseError, EngineUnavailable
 from ..program import CheckedRule, Program, ValueDecl
 from ..values import Fail, Unknown
+from ..workers import FORK, Pool, WorkerFailure, WorkerStartError
 from .interpreter import Evaluation
 from .semantics import Outcome
 
@@ -834,7 +832,7 @@ class ReteEngine:
         self._codes: dict[str, int] = {}
         self._strata: dict[str, _Stratum] = {}
         self._conditions: dict[int, str] = {}  # id of a rule's condition -> the rule
-        self._worker: _Worker | None = None
+        self._pool: Pool[tuple[dict[str, Any], dt.date], tuple[str, Any]] | None = None
         self.closed = False
         build = next(_RULESETS)
         shared = self._shared_subexpressions()
@@ -893,22 +891,39 @@ class ReteEngine:
     def run_isolated(self, inputs: Mapping[str, Any], day: dt.date, timeout: float = 30.0) -> dict[str, Outcome]:
         """``run`` in a worker process: a crash or a hang of the C core raises EngineCrash for this case only.
 
-        The worker is started on first use and restarted after a crash. Where processes cannot be
-        forked (Windows), this runs in this process.
+        The worker (one, from the project's worker pool) is started on first use and replaced after
+        a crash. Where processes cannot be forked (Windows), this runs in this process.
         """
-        if "fork" not in multiprocessing.get_all_start_methods():
+        if not FORK:
             return self.run(inputs, day)
         with self._lock:
             self._check_open()
-            if self._worker is None or not self._worker.alive():
-                self._worker = _Worker(self.program)
-            worker = self._worker
-            try:
-                return worker.call(inputs, day, timeout)
-            except EngineCrash:
-                worker.stop()
-                self._worker = None
-                raise
+            if self._pool is None:
+                self._pool = _isolated_pool(self.program)
+            pool = self._pool
+        try:
+            answer = pool.call((dict(inputs), day), timeout=timeout)
+        except WorkerStartError as e:
+            raise EngineUnavailable(e.reason) from None
+        if isinstance(answer, WorkerFailure):
+            if answer.kind == "timeout":
+                raise EngineCrash(f"the durable-rules core did not answer within {timeout:g} s; the case is "
+                                  "reported as failed and the worker restarted")
+            if answer.kind == "crash":
+                raise EngineCrash(f"the durable-rules core crashed on this case ({answer.detail}); "
+                                  "the case is reported as failed and the worker restarted")
+            raise EngineFault(answer.detail)
+        kind, payload = answer
+        if kind == "ok":
+            result: dict[str, Outcome] = payload
+            return result
+        raise EngineFault(payload)
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The process id of the isolated worker, while it runs."""
+        pids = self._pool.pids() if self._pool is not None else []
+        return pids[0] if pids else None
 
     def run_batch(self, cases: Iterable[tuple[Mapping[str, Any], dt.date]],
                   timeout: float = 30.0) -> Iterator[dict[str, Outcome] | CaseError]:
@@ -928,9 +943,9 @@ class ReteEngine:
         """Stop the worker process and free the networks in the C core; the engine cannot run after."""
         with self._lock:
             self.closed = True
-            if self._worker is not None:
-                self._worker.stop()
-                self._worker = None
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
             for s in self._strata.values():
                 s.network.close()
             self._strata.clear()
@@ -1041,77 +1056,20 @@ class _ReteEvaluation(Evaluation):
 # ---------------------------------------------------------------- isolation
 
 
-class _Worker:
-    """A forked process that evaluates cases with its own ReteEngine, one at a time."""
+def _isolated_pool(program: Program) -> Pool[tuple[dict[str, Any], dt.date], tuple[str, Any]]:
+    """One worker process with its own ReteEngine, evaluating cases one at a time."""
+    own: list[ReteEngine] = []
 
-    def __init__(self, program: Program) -> None:
-        ctx = multiprocessing.get_context("fork")
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(program, child), daemon=True, name="passendezorg-rete")
-        self.proc.start()
-        child.close()
+    def start() -> None:  # in the worker: EngineUnavailable here is reported when the first case is sent
+        own.append(ReteEngine(program))
 
-    def alive(self) -> bool:
-        return self.proc.is_alive()
-
-    def call(self, inputs: Mapping[str, Any], day: dt.date, timeout: float) -> dict[str, Outcome]:
+    def serve(task: tuple[dict[str, Any], dt.date]) -> tuple[str, Any]:
+        inputs, day = task
         try:
-            self.conn.send((dict(inputs), day))
-            if not self.conn.poll(timeout):
-                raise EngineCrash(f"the durable-rules core did not answer within {timeout:g} s; the case is "
-                                  "reported as failed and the worker restarted")
-            kind, payload = self.conn.recv()
-        except (EOFError, OSError):
-            self.proc.join(1.0)
-            raise EngineCrash(f"the durable-rules core crashed on this case ({_exit_text(self.proc.exitcode)}); "
-                              "the case is reported as failed and the worker restarted") from None
-        if kind == "ok":
-            result: dict[str, Outcome] = payload
-            return result
-        if kind == "unavailable":
-            raise EngineUnavailable(payload)
-        raise EngineFault(payload)
-
-    def stop(self) -> None:
-        try:
-            self.conn.send(None)
-        except (OSError, ValueError):
-            pass
-        self.conn.close()
-        self.proc.join(0.5)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(1.0)
-
-
-def _exit_text(code: int | None) -> str:
-    if code is None:
-        return "it did not exit"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit status {code}"
-
-
-def _serve(program: Program, conn: Connection) -> None:
-    try:
-        engine = ReteEngine(program)
-    except PassendeZorgError as e:
-        conn.send(("unavailable", str(e)))
-        return
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:
-            return
-        if message is None:
-            return
-        inputs, day = message
-        try:
-            conn.send(("ok", engine.run(inputs, day)))
+            return "ok", own[0].run(inputs, day)
         except CaseError as e:
-            conn.send(("error", e.message))
+            return "error", e.message
         except Exception as e:  # a fault in evaluation fails this case only; the worker goes on
-            conn.send(("error", f"{type(e).__name__}: {e}"))
+            return "error", f"{type(e).__name__}: {e}"
+
+    return Pool(serve, 1, init=start, name="the rete worker")
