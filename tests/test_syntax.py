@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from passendezorg import nodes as n
+from passendezorg.source import Span
 from passendezorg.syntax import detect_language, keyword_table, parse_text
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_ok(text: str) -> n.RuleFile:
@@ -274,6 +278,48 @@ def test_table_declaration() -> None:
     assert isinstance(t, n.TableDecl)
     assert (t.file, t.keys, t.valid_from_column, t.valid_until_column) == ("data/t.csv", ("a", "b"), "s", "e")
     assert t.columns[2].type == n.TypeRef("list", item=n.TypeRef("money"))
+
+
+def _at(text: str, span: object) -> str:
+    assert isinstance(span, Span) and span.line == span.end_line
+    return text.splitlines()[span.line - 1][span.column - 1:span.end_column - 1]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "rules").glob("*.pz")), ids=lambda p: p.name)
+def test_every_declared_name_has_the_span_of_the_name(path: Path) -> None:
+    """Editors go to a name by its span: on the shipped rule book, each name span covers exactly the name."""
+    text = path.read_text(encoding="utf-8")
+    f = parse_ok(text)
+    seen = 0
+    if f.ruleset is not None:
+        assert _at(text, f.ruleset.name_span) == f.ruleset.name
+        for s in f.ruleset.sources:
+            assert _at(text, s.name_span) == s.name
+            seen += 1
+    for item in f.items:
+        assert _at(text, item.name_span) == item.name
+        seen += 1
+        sources = item.sources if isinstance(item, n.Rule) else \
+            [v.source for v in item.values if v.source] if isinstance(item, n.ParameterDecl) else []
+        for ref in sources:
+            if ref.source is not None:
+                assert _at(text, ref.name_span) == ref.source
+            else:
+                assert ref.name_span is None
+        if isinstance(item, n.TableDecl):
+            assert [_at(text, c.name_span) for c in item.columns] == [c.name for c in item.columns]
+    assert seen > 0
+
+
+def test_name_spans_in_a_recovered_file_and_in_english() -> None:
+    """After a syntax error the rest is read item by item; the names keep their places."""
+    text = "input a.b : date\noutput x : integer\nrule r\n  when = \nrule s\n  exception to r\n  then x = 1\n"
+    f, diags = parse_text(text, "f.pz")
+    assert diags and f is not None
+    names = {i.name: i.name_span for i in f.items}
+    assert set(names) == {"a.b", "x", "s"}
+    assert (names["a.b"].line, names["a.b"].column, names["a.b"].end_column) == (1, 7, 10)
+    assert (names["s"].line, names["s"].column) == (5, 6)
 
 
 def test_comments_are_kept_and_hash_in_a_text_is_not_a_comment() -> None:

@@ -1,4 +1,7 @@
-"""The syntax tree: frozen dataclasses, each with a span. Nothing here knows lark."""
+"""The syntax tree: frozen dataclasses, each with a span. Nothing here knows lark.
+
+A declaration also has ``name_span``: where its name stands, for editors that go to it.
+"""
 
 from __future__ import annotations
 
@@ -135,15 +138,17 @@ class SourceDef:
     title: str
     url: str | None
     span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class SourceRef:
-    """A citation: either a source id plus detail, or free text."""
+    """A citation: either a source id plus detail, or free text (``name_span``: where the id stands)."""
 
     source: str | None
     detail: str | None
     span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,7 @@ class Ruleset:
     title: str | None
     sources: tuple[SourceDef, ...]
     span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,7 @@ class InputDecl:
     type: TypeRef
     description: str | None
     span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,7 @@ class DerivedDecl:
     definition: Expr | None
     default: Expr | None
     span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -179,12 +187,14 @@ class OutputDecl:
     description: str | None
     default: Expr | None
     span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class PeildatumDecl:
     name: str
     span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -205,6 +215,7 @@ class ParameterDecl:
     description: str | None
     values: tuple[ParamValue, ...]
     span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -212,6 +223,7 @@ class Column:
     name: str
     type: TypeRef
     span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -224,6 +236,7 @@ class TableDecl:
     valid_from_column: str | None
     valid_until_column: str | None
     span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -242,6 +255,7 @@ class Rule:
     target_span: Span | None = field(default=None, compare=False)
     exception_spans: tuple[Span, ...] = field(default=(), compare=False)
     clause_count: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    name_span: Span | None = field(default=None, compare=False)
 
 
 Item = InputDecl | DerivedDecl | OutputDecl | PeildatumDecl | ParameterDecl | TableDecl | Rule

@@ -289,9 +289,10 @@ class _Builder:
                     n.SourceDef(
                         str(ck[0]), self.string(ck[1]) or "",
                         self.string(self.kids(url)[0]) if url is not None else None, self.span(c.meta),
+                        self.tspan(ck[0]),
                     )
                 )
-        return n.Ruleset(str(k[0]), title, tuple(sources), self.span(t.meta))
+        return n.Ruleset(str(k[0]), title, tuple(sources), self.span(t.meta), self.tspan(k[0]))
 
     def type_expr(self, t: Tree[Token]) -> n.TypeRef:
         if t.data == "simple_type":
@@ -313,7 +314,7 @@ class _Builder:
     def input_decl(self, t: Tree[Token]) -> n.InputDecl:
         var = self.sub(t, "var")
         assert var is not None
-        return n.InputDecl(self.var_name(var), self._type(t), self.desc(t), self.span(t.meta))
+        return n.InputDecl(self.var_name(var), self._type(t), self.desc(t), self.span(t.meta), self.span(var.meta))
 
     def _expr_of(self, t: Tree[Token], data: str) -> n.Expr | None:
         sub = self.sub(t, data)
@@ -322,18 +323,21 @@ class _Builder:
         return self.expr([c for c in self.kids(sub) if not (isinstance(c, Token) and c.type == "EQ")][0])
 
     def derived_decl(self, t: Tree[Token]) -> n.DerivedDecl:
+        name = self.kids(t)[0]
         return n.DerivedDecl(
-            str(self.kids(t)[0]), self._type(t), self.desc(t), self._expr_of(t, "definition"),
-            self._expr_of(t, "default"), self.span(t.meta),
+            str(name), self._type(t), self.desc(t), self._expr_of(t, "definition"),
+            self._expr_of(t, "default"), self.span(t.meta), self.tspan(name),
         )
 
     def output_decl(self, t: Tree[Token]) -> n.OutputDecl:
+        name = self.kids(t)[0]
         return n.OutputDecl(
-            str(self.kids(t)[0]), self._type(t), self.desc(t), self._expr_of(t, "default"), self.span(t.meta)
+            str(name), self._type(t), self.desc(t), self._expr_of(t, "default"), self.span(t.meta), self.tspan(name)
         )
 
     def peildatum_decl(self, t: Tree[Token]) -> n.PeildatumDecl:
-        return n.PeildatumDecl(self.var_name(self.kids(t)[0]), self.span(t.meta))
+        var = self.kids(t)[0]
+        return n.PeildatumDecl(self.var_name(var), self.span(t.meta), self.span(var.meta))
 
     def parameter_decl(self, t: Tree[Token]) -> n.ParameterDecl:
         values = []
@@ -360,7 +364,9 @@ class _Builder:
                     self.span(pv.meta),
                 )
             )
-        return n.ParameterDecl(str(self.kids(t)[0]), self._type(t), self.desc(t), tuple(values), self.span(t.meta))
+        name = self.kids(t)[0]
+        return n.ParameterDecl(str(name), self._type(t), self.desc(t), tuple(values), self.span(t.meta),
+                               self.tspan(name))
 
     def table_decl(self, t: Tree[Token]) -> n.TableDecl:
         k = self.kids(t)
@@ -374,21 +380,21 @@ class _Builder:
                 continue
             if c.data == "column":
                 ck = self.kids(c)
-                columns.append(n.Column(str(ck[0]), self.type_expr(ck[1]), self.span(c.meta)))
+                columns.append(n.Column(str(ck[0]), self.type_expr(ck[1]), self.span(c.meta), self.tspan(ck[0])))
             elif c.data == "table_validity":
                 vfrom = str(self.kids(c)[0])
                 uc = self.sub(c, "until_column")
                 vuntil = str(self.kids(uc)[0]) if uc is not None else None
         return n.TableDecl(
             str(name), self.desc(t), self.string(file) or "", tuple(keys), tuple(columns), vfrom, vuntil,
-            self.span(t.meta),
+            self.span(t.meta), self.tspan(name),
         )
 
     def source(self, t: Tree[Token]) -> n.SourceRef:
         k = self.kids(t)
         if t.data == "source_text":
             return n.SourceRef(None, self.string(k[0]), self.span(t.meta))
-        return n.SourceRef(str(k[0]), self.desc(t), self.span(t.meta))
+        return n.SourceRef(str(k[0]), self.desc(t), self.span(t.meta), self.tspan(k[0]))
 
     def rule(self, t: Tree[Token]) -> n.Rule:
         k = self.kids(t)
@@ -427,7 +433,7 @@ class _Builder:
                 because = self.string(ck[0])
         return n.Rule(
             str(name), self.desc(t), tuple(sources), vfrom, vuntil, tuple(e for e, _ in exceptions), when, target,
-            value, because, self.span(t.meta), target_span, tuple(s for _, s in exceptions), counts,
+            value, because, self.span(t.meta), target_span, tuple(s for _, s in exceptions), counts, self.tspan(name),
         )
 
     # ------------------------------------------------------------ expressions
