@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from passendezorg import RuleBookError, check_path, load_rules
 from passendezorg.cli import main
+from passendezorg.rulebook import check_texts
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 GOOD = GOLDEN / "good"
@@ -278,3 +279,35 @@ def test_a_long_condition_is_checked_without_raising(make_rules) -> None:  # typ
     )
     report = check_path(root)
     assert report.errors == []
+
+
+def test_check_texts_checks_unsaved_texts_with_the_rest_of_the_folder(make_rules) -> None:  # type: ignore[no-untyped-def]
+    """An editor's unsaved buffer replaces its file; names declared in the other files still resolve."""
+    root = make_rules({
+        "decl.pz": "input d : date\npeildatum d\noutput ok : boolean\n  default false\n",
+        "rules.pz": 'rule r\n  source "s"\n  when d > 2024-01-01\n  then ok = true\n',
+    })
+    assert check_path(root).errors == []
+    edited = 'rule r\n  source "s"\n  when dd > 2024-01-01\n  then ok = true\n'
+    report = check_texts(root, {root / "rules.pz": edited})
+    (d,) = report.errors
+    assert (d.span.file, d.span.line, d.span.column, d.message) == (str(root / "rules.pz"), 3, 8, "unknown name `dd`")
+    assert d.hint == "did you mean `d`?"
+    assert report.sources.line(str(root / "rules.pz"), 3) == "  when dd > 2024-01-01"
+    assert {f.path for f in report.parsed} == {str(root / "decl.pz"), str(root / "rules.pz")}
+    # the file on disk is untouched, and a text given for a file outside the folder changes nothing
+    assert check_texts(root, {root.parent / "elsewhere.pz": edited}).errors == []
+    # a new file that is not saved yet is checked with the others
+    report = check_texts(root, {root / "sub" / "new.pz": "rule s\n  source \"s\"\n  then ok = 1\n"})
+    assert [(d.span.file, d.message) for d in report.errors] == [
+        (str(root / "sub" / "new.pz"), "the value of `ok` must be a boolean, but this is an integer")]
+
+
+def test_check_texts_on_one_file_and_on_a_folder_of_unsaved_files(tmp_path: Path) -> None:
+    one = tmp_path / "one.pz"
+    report = check_texts(one, {one: "output x : integer\n  default 1\n"})
+    assert report.errors == [] and report.files == 1
+    folder = tmp_path / "book"
+    folder.mkdir()
+    report = check_texts(folder, {folder / "a.pz": "output x : integer\n  default true\n"})
+    assert [d.message for d in report.errors] == ["the default of `x` must be an integer, but this is a boolean"]

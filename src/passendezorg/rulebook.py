@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +28,17 @@ RULE_SUFFIX = ".pz"
 
 @dataclass(frozen=True)
 class CheckReport:
-    """What `check` finds: every diagnostic, and the program when there are no errors."""
+    """What `check` finds: every diagnostic, and the program when there are no errors.
+
+    ``parsed`` holds the parsed rule files (also when there are errors), for tools that
+    look up names in them, such as the language server.
+    """
 
     diagnostics: list[Diagnostic]
     program: Program | None
     sources: SourceRegistry
     files: int
+    parsed: tuple[n.RuleFile, ...] = field(default=())
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -57,17 +62,36 @@ def rule_files(path: Path) -> list[Path]:
 
 def check_path(path: str | Path) -> CheckReport:
     """Parse and check every rule file under ``path``; never raises for problems in the rules."""
+    return check_texts(path)
+
+
+def check_texts(path: str | Path, texts: Mapping[str | Path, str] | None = None) -> CheckReport:
+    """``check_path``, with the text of some rule files given instead of read from disk.
+
+    An editor checks the whole rule book as the author types: ``texts`` maps a rule
+    file's path to its unsaved text. A given ``.pz`` file inside the folder that is not
+    on disk yet is checked too; given files outside it are ignored.
+    """
     from .syntax import parse_text  # lark: only when rule files are parsed
 
     root = Path(path)
-    files = rule_files(root)
     base = root if root.is_dir() else root.parent
+    given = {Path(p).resolve(): text for p, text in (texts or {}).items()}
+    if root.is_dir():
+        inside = base.resolve()
+        unsaved = [base / p.relative_to(inside) for p in given if p.suffix == RULE_SUFFIX and inside in p.parents
+                   and not p.is_file()]
+        saved = rule_files(root) if not unsaved or any(root.rglob(f"*{RULE_SUFFIX}")) else []
+        files = sorted(saved + unsaved)
+    else:
+        files = [root] if root.resolve() in given else rule_files(root)
     registry = SourceRegistry()
     diagnostics: list[Diagnostic] = []
     parsed: list[n.RuleFile] = []
     raw: dict[str, bytes] = {}
     for f in files:
-        data = f.read_bytes()
+        text_given = given.get(f.resolve())
+        data = text_given.encode("utf-8") if text_given is not None else f.read_bytes()
         shown = str(f)
         raw[str(f.relative_to(base))] = data
         try:
@@ -93,7 +117,7 @@ def check_path(path: str | Path) -> CheckReport:
 
         program = replace(program, content_hash=content_hash(raw), files=dict(raw), root=str(base))
     diagnostics.sort(key=lambda d: (d.severity != "error", d.span.file, d.span.line, d.span.column))
-    return CheckReport(diagnostics, program, registry, len(files))
+    return CheckReport(diagnostics, program, registry, len(files), tuple(parsed))
 
 
 ENGINES = engines.ENGINES + tuple(engines.ALIASES)
