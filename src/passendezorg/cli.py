@@ -291,6 +291,32 @@ def schema(which: str, rules_dir: str | None) -> None:
     click.echo(json.dumps(out if which == "both" else out[which], indent=2, ensure_ascii=False))
 
 
+# ---------------------------------------------------------------- lsp
+
+
+@main.command("lsp")
+@click.option("--tcp", "tcp", metavar="HOST:PORT",
+              help="listen on a TCP address (such as 127.0.0.1:2087) instead of standard input and output")
+def lsp_cmd(tcp: str | None) -> None:
+    """Run the language server that editors start: diagnostics as you type, hover, go to definition,
+    references, completion and formatting of rule files.
+
+    It needs the `lsp` extra: pip install "passendezorg[lsp]".
+    """
+    address = None
+    if tcp is not None:
+        host, sep, port = tcp.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise UsageError(f"--tcp takes HOST:PORT, such as 127.0.0.1:2087, not {tcp!r}")
+        address = (host.strip("[]"), int(port))
+    try:
+        from .lsp import serve
+    except ImportError as e:
+        raise UsageError(f"the language server needs the `lsp` extra ({e.name or 'pygls'} is not installed): "
+                         'pip install "passendezorg[lsp]"') from None
+    serve(address)
+
+
 from .cli_claims import register as _register_claims  # noqa: E402 - the commands need `main` defined
 from .cli_docs import register as _register_docs  # noqa: E402
 

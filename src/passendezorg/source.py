@@ -31,6 +31,11 @@ class SourceRegistry:
     def add(self, name: str, text: str) -> None:
         self._texts[name] = text.splitlines()
 
+    def lines(self, name: str) -> list[str] | None:
+        """Every line of a loaded file, or None if it was not loaded."""
+        lines = self._texts.get(name)
+        return list(lines) if lines is not None else None
+
     def line(self, name: str, lineno: int) -> str | None:
         lines = self._texts.get(name)
         if lines is None or not 1 <= lineno <= len(lines):
