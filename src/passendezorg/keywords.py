@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["grammar_dir", "keyword_patterns", "keyword_table"]
+__all__ = ["KEYWORD_KINDS", "grammar_dir", "keyword_patterns", "keyword_table"]
 
 
 def grammar_dir() -> Path:
@@ -16,6 +16,21 @@ def grammar_dir() -> Path:
             return candidate
     raise FileNotFoundError("the passendezorg grammar files are missing from this installation")
 
+
+#: What each keyword does, for highlighters (the TextMate grammar, the Pygments lexer): a new
+#: keyword needs a kind here, or the tests that regenerate the grammar fail.
+KEYWORD_KINDS = {
+    **dict.fromkeys(("KW_LANGUAGE", "KW_RULESET", "KW_INPUT", "KW_DERIVED", "KW_OUTPUT", "KW_PEILDATUM",
+                     "KW_PARAMETER", "KW_TABLE", "KW_RULE"), "declaration"),
+    **dict.fromkeys(("KW_WHEN", "KW_THEN", "KW_BECAUSE", "KW_EXCEPTION_TO", "KW_VALID_FROM", "KW_VALID_UNTIL",
+                     "KW_FROM", "KW_UNTIL", "KW_DEFAULT"), "clause"),
+    **dict.fromkeys(("KW_TITLE", "KW_SOURCE", "KW_URL", "KW_FILE", "KW_KEY", "KW_COLUMN"), "attribute"),
+    **dict.fromkeys(("KW_AND", "KW_OR", "KW_NOT", "KW_IN", "KW_NOT_IN", "KW_IS_KNOWN", "KW_IS_MISSING"), "operator"),
+    **dict.fromkeys(("KW_BOOLEAN", "KW_INTEGER", "KW_DECIMAL", "KW_MONEY", "KW_DATE", "KW_TEXT", "KW_ONE_OF",
+                     "KW_LIST_OF"), "type"),
+    **dict.fromkeys(("KW_TRUE", "KW_FALSE", "KW_UNKNOWN"), "constant"),
+    **dict.fromkeys(("KW_DAYS", "KW_MONTHS", "KW_YEARS"), "unit"),
+}
 
 _keywords: dict[str, dict[str, str]] = {}
 _patterns: dict[str, dict[str, str]] = {}
