@@ -9,7 +9,9 @@ fonts and the search are served with the site).
 
 On a ruleset page of the catalogue it checks, in the live DOM after the scripts have
 run, that a rule's title is there as a heading and that its source link is in the
-rule's section; on the page of the value the rule decides, that mermaid drew the
+rule's section, and that the rule's text is highlighted rule code (its keywords in
+Pygments' keyword spans, coloured apart from plain code), as is the rule code of the
+language reference in both keyword sets; on the page of the value the rule decides, that mermaid drew the
 exception tree as an SVG flowchart showing the rule and an exception (and draws it
 again when the reader switches to the dark palette); and that the
 site's own search finds the rule. It fails on an uncaught script error. It keeps a
@@ -230,6 +232,34 @@ DIAGRAM = """(() => {
   return {role: svg.getAttribute('aria-roledescription') || '', text: svg.textContent};
 })()"""
 
+# Rule code highlighted by the passendezorg Pygments lexer: keyword spans (.kd declarations, .k clauses) whose
+# colour the theme sets apart from plain code. ``%(scope)s`` selects where to look; details are opened first.
+HIGHLIGHT = """(() => {
+  const scope = %(scope)s;
+  if (!scope) return null;
+  [scope, ...scope.querySelectorAll('details')].forEach(d => { if (d.tagName === 'DETAILS') d.open = true; });
+  const blocks = Array.from(scope.querySelectorAll('.highlight code')).filter(c => c.querySelector('span.kd'));
+  if (!blocks.length) return {blocks: 0};
+  const keywords = {};
+  for (const code of blocks) {
+    const plain = getComputedStyle(code).color;
+    for (const span of code.querySelectorAll('span.kd, span.k')) {
+      const word = span.textContent.replace(/\\s+/g, ' ');
+      if (!(word in keywords)) keywords[word] = {colour: getComputedStyle(span).color, plain: plain};
+    }
+  }
+  return {blocks: blocks.length, keywords: keywords};
+})()"""
+
+RULE_CODE = """(() => {
+  const h = document.getElementById(%(id)s);
+  if (!h) return null;
+  for (let el = h.nextElementSibling; el && el.tagName !== 'H3' && el.tagName !== 'H2'; el = el.nextElementSibling) {
+    if (el.tagName === 'DETAILS') return el;
+  }
+  return null;
+})()"""
+
 SEARCH = """(() => {
   const meta = document.querySelector('.md-search-result__meta');
   if (!meta || /Initializing/i.test(meta.textContent)) return null;
@@ -244,6 +274,24 @@ def _screenshot(browser: Browser, element: str, above: int, shot: Path) -> Path:
     time.sleep(0.3)
     browser.screenshot(shot)
     return shot
+
+
+def check_highlight(browser: Browser, page: str, scope: str, words: list[str]) -> list[str]:
+    """Rule code in ``scope`` (a JavaScript expression) is highlighted: each of ``words`` is a coloured keyword."""
+    found = browser.evaluate(HIGHLIGHT % {"scope": scope})
+    if found is None:
+        return [f"{page}: no rule code to look at"]
+    if not found["blocks"]:
+        return [f"{page}: the rule code is not highlighted (no keyword spans of the Pygments lexer)"]
+    problems = []
+    for word in words:
+        seen = found["keywords"].get(word)
+        if seen is None:
+            problems.append(f"{page}: `{word}` is not highlighted as a keyword in the rule code "
+                            f"(keywords seen: {', '.join(sorted(found['keywords']))})")
+        elif seen["colour"] == seen["plain"]:
+            problems.append(f"{page}: the keyword `{word}` has the colour of plain code ({seen['colour']})")
+    return problems
 
 
 def check_site(binary: str, base: str, ruleset_page: str, output_page: str, name: str, title: str, url: str,
@@ -268,7 +316,22 @@ def check_site(binary: str, base: str, ruleset_page: str, output_page: str, name
                 heading = json.dumps(f"regel-{name}")
                 shots.append(_screenshot(browser, f"document.getElementById({heading})", 72,
                                          artefacts / "catalogue-ruleset.png"))
+                # the rule's text, in its (opened) details box, highlighted as Dutch rule code
+                rule_code = RULE_CODE % {"id": heading}
+                highlight = check_highlight(browser, ruleset_page, rule_code, ["regel", "als", "dan"])
+                problems += highlight
+                if not highlight:
+                    shots.append(_screenshot(browser, rule_code, 72, artefacts / "catalogue-rule-code.png"))
             problems += [f"{ruleset_page}: script error: {e}" for e in browser.script_errors()]
+            outside.update(browser.requests())
+
+            # rule code in the language reference, in both keyword sets
+            browser.open(f"{base}/language/")
+            problems += check_highlight(browser, "language/", "document.querySelector('article')",
+                                        ["rule", "when", "then", "regel", "als", "dan", "uitzondering op"])
+            shots.append(_screenshot(browser, "document.querySelector('article .highlight')", 72,
+                                     artefacts / "language-code.png"))
+            problems += [f"language/: script error: {e}" for e in browser.script_errors()]
             outside.update(browser.requests())
 
             # the exception tree, drawn by mermaid
@@ -337,7 +400,7 @@ def main() -> int:
             if not (args.site / page / "index.html").exists():
                 raise CheckFailed(f"{args.site / page}: the page is not in the built site")
         args.artefacts.mkdir(parents=True, exist_ok=True)
-        for old in ("catalogue-ruleset.png", "catalogue-output.png"):
+        for old in ("catalogue-ruleset.png", "catalogue-rule-code.png", "language-code.png", "catalogue-output.png"):
             (args.artefacts / old).unlink(missing_ok=True)
         with serve(args.site) as base:
             problems, shots = check_site(binary, base, ruleset_page, output_page, name, title, url,
@@ -351,8 +414,9 @@ def main() -> int:
             print(f"  {p}", file=sys.stderr)
         return 1
     print(f"browser check passed in {time.monotonic() - started:.1f} s: rule {name} with its title and source link "
-          f"on {ruleset_page}, the exception tree drawn by mermaid on {output_page}, the offline search finds the "
-          "rule, no script errors, no request off the local server")
+          f"on {ruleset_page}, its rule code and that of the language reference highlighted, the exception tree "
+          f"drawn by mermaid on {output_page}, the offline search finds the rule, no script errors, no request off "
+          "the local server")
     for shot in shots:
         print(f"  screenshot: {shot}")
     return 0
