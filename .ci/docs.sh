@@ -2,7 +2,8 @@
 # CI for the documentation site: build it with `mkdocs build --strict` (the rule catalogue and the
 # command line reference are generated fresh by the build), then open it in headless Chromium
 # (Debian's package, installed here if missing) and check that the catalogue renders: a rule's
-# title and source link, the exception diagram drawn by mermaid, the offline search.
+# title and source link, highlighted rule code (also in the language reference), the exception
+# diagram drawn by mermaid, the offline search.
 # The screenshots are kept in artefacts/ (not in git). Any failure stops the script with exit 1.
 #
 # Expects .venv with `pip install -e ".[dev]"` (or ".[docs]"); creates it if it is missing.

@@ -263,6 +263,24 @@ async def test_completion_offers_the_keywords_of_the_files_own_language(client: 
     assert await labels(3, len("  uitzondering op ")) == {"basis"}
 
 
+@in_server_loop
+async def test_the_outline_of_a_file_lists_its_declarations(client: LanguageClient) -> None:
+    text = (RULES / "fysiotherapie.pz").read_text(encoding="utf-8")
+    uri = open_file(client, RULES / "fysiotherapie.pz", text)
+    symbols = await client.text_document_document_symbol_async(lsp.DocumentSymbolParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    assert symbols is not None
+    outline = [(s.name, s.kind) for s in symbols if isinstance(s, lsp.DocumentSymbol)]
+    assert ("bzv_2_6", lsp.SymbolKind.Key) in outline
+    assert ("chronische_aandoeningen", lsp.SymbolKind.Struct) in outline
+    assert ("fysio_kind_na_18_behandelingen", lsp.SymbolKind.Method) in outline
+    declared = [m.group(1) for m in re.finditer(r"^(?:regel|tabel|afgeleid|uitvoer|invoer|parameter) (\S+)", text, re.M)]
+    assert [name for name, kind in outline if kind != lsp.SymbolKind.Key] == declared
+    rule = next(s for s in symbols if isinstance(s, lsp.DocumentSymbol) and s.name == "fysio_kind_na_18_behandelingen")
+    assert rule.selection_range.start == position(text, "regel fysio_kind_na_18_behandelingen", offset=6)
+    assert rule.range.start.line == rule.selection_range.start.line and rule.range.end.line > rule.range.start.line
+
+
 # ---------------------------------------------------------------- formatting
 
 
