@@ -262,6 +262,14 @@ async def test_completion_offers_the_keywords_of_the_files_own_language(client: 
     # after `uitzondering op` only rules (the one being written does not parse yet)
     assert await labels(3, len("  uitzondering op ")) == {"basis"}
 
+    # a buffer that is no file yet still gets the keywords of its language
+    client.text_document_did_open(lsp.DidOpenTextDocumentParams(text_document=lsp.TextDocumentItem(
+        uri="untitled:Untitled-1", language_id="passendezorg", version=1, text="taal nederlands\nregel r\n  a\n")))
+    result = await client.text_document_completion_async(lsp.CompletionParams(
+        text_document=lsp.TextDocumentIdentifier(uri="untitled:Untitled-1"), position=lsp.Position(line=2, character=3)))
+    assert isinstance(result, lsp.CompletionList)
+    assert {"als", "afgeleid", "uitzondering op"} <= {item.label for item in result.items}
+
 
 @in_server_loop
 async def test_the_outline_of_a_file_lists_its_declarations(client: LanguageClient) -> None:

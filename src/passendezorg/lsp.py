@@ -142,7 +142,12 @@ class PassendeZorgServer(LanguageServer):
         async def later() -> None:
             await asyncio.sleep(delay)
             self.pending.pop(root, None)
-            self.check_and_publish(root)
+            try:
+                self.check_and_publish(root)
+            except Exception as e:  # a fault here must not stop the checks that follow
+                log.exception("checking %s failed", root)
+                self.window_log_message(lsp.LogMessageParams(
+                    type=lsp.MessageType.Error, message=f"passendezorg: checking {root} failed: {e!r}"))
 
         self.pending[root] = asyncio.get_running_loop().create_task(later())
 
@@ -205,7 +210,8 @@ class PassendeZorgServer(LanguageServer):
 
 
 def _path(uri: str) -> Path | None:
-    fs = to_fs_path(uri)
+    """The file of a document; None for one that is not a file (an unsaved, untitled buffer)."""
+    fs = to_fs_path(uri) if uri.startswith("file:") else None
     return Path(fs).resolve() if fs else None
 
 
@@ -293,12 +299,11 @@ def document_symbols(ls: PassendeZorgServer, params: lsp.DocumentSymbolParams) -
 def complete(ls: PassendeZorgServer, params: lsp.CompletionParams) -> lsp.CompletionList | None:
     path = _path(params.text_document.uri)
     done = ls.analysis(rulebook_root(path)) if path is not None else None
-    if done is None:
-        return None
+    index = done.index if done is not None else SymbolIndex([])  # an untitled buffer: the keywords still
     doc = ls.workspace.get_text_document(params.text_document.uri)
     at = doc.position_codec.position_from_client_units(doc.lines, params.position)
     line = doc.lines[at.line] if at.line < len(doc.lines) else ""
-    typed, candidates = completions(done.index, _language(doc.source), line[: at.character])
+    typed, candidates = completions(index, _language(doc.source), line[: at.character])
     start = doc.position_codec.position_to_client_units(
         doc.lines, lsp.Position(line=at.line, character=at.character - len(typed)))
     where = lsp.Range(start=start, end=params.position)
