@@ -102,6 +102,13 @@ def case_from_data(data: Any, where: str, default_name: str | None = None) -> Ca
     return Case(facts, str(name) if name is not None else None, data.get("description"), expect, on, where)
 
 
+def case_from_record(data: Any, where: str, default_name: str | None = None) -> Case:
+    """A case from one record of a batch: a case (``{"input": {…}, …}``) or the facts themselves with an ``id``."""
+    if isinstance(data, dict) and "input" not in data:
+        data = {"input": {k: v for k, v in data.items() if k != "id"}, "id": data.get("id")}
+    return case_from_data(data, where, default_name=default_name)
+
+
 def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     """The non-empty lines of a JSON-lines file as (line number, value), or the JSONDecodeError of a bad line."""
     with path.open(encoding="utf-8", errors="replace") as fh:

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .cases import Case, case_from_data, iter_case_paths, json_lines, read_case_file
+from .cases import Case, case_from_record, iter_case_paths, json_lines, read_case_file
 from .errors import CaseError, PassendeZorgError, UsageError
 from .explain import render_decision
 from .model import CaseFailure, Decision
@@ -111,10 +111,7 @@ def _iter_cases(paths: list[Path]) -> Iterator[Case | CaseError]:
                     yield CaseError(where, f"not valid JSON: {data.msg}")
                     continue
                 try:
-                    if isinstance(data, dict) and "input" not in data:
-                        name = data.get("id")
-                        data = {"input": {k: v for k, v in data.items() if k != "id"}, "id": name}
-                    yield case_from_data(data, where, default_name=f"{p.stem}:{lineno}")
+                    yield case_from_record(data, where, default_name=f"{p.stem}:{lineno}")
                 except CaseError as e:
                     yield e
             continue
@@ -319,9 +316,11 @@ def lsp_cmd(tcp: str | None) -> None:
 
 from .cli_claims import register as _register_claims  # noqa: E402 - the commands need `main` defined
 from .cli_docs import register as _register_docs  # noqa: E402
+from .cli_serve import register as _register_serve  # noqa: E402
 
 _register_claims(main)
 _register_docs(main)
+_register_serve(main)
 
 
 def run() -> None:  # pragma: no cover - console entry
