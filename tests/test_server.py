@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import re
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -552,3 +553,56 @@ def test_serve_refuses_bad_settings_before_it_listens(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"\$PASSENDEZORG_MAX_BATCH_LINES must be a whole number"):
         Settings.from_env({"PASSENDEZORG_MAX_BATCH_LINES": "veel"})
     assert Settings.from_env({"PASSENDEZORG_TIMEOUT": "2.5", "PASSENDEZORG_DB": "x.db"}).timeout == 2.5
+
+
+# ---------------------------------------------------------------- the guide
+
+
+GUIDE = ROOT / "docs" / "guide" / "service.md"
+BLOCK = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
+
+
+def curl(command: str, client: httpx.Client, url: str, workspace: Path) -> str:
+    """The answer to a `curl` command of the guide, sent with httpx: -s, -X, -H, -d, --data-binary [@FILE], URL."""
+    args = iter(shlex.split(command.replace("$PASSENDEZORG_API_KEY", KEY)))
+    assert next(args) == "curl"
+    method, target, headers, data = None, "", {}, None
+    for arg in args:
+        if arg == "-s":
+            continue
+        if arg == "-X":
+            method = next(args)
+        elif arg == "-H":
+            name, _, value = next(args).partition(":")
+            headers[name.strip()] = value.strip()
+        elif arg in ("-d", "--data-binary"):
+            value = next(args)
+            data = (workspace / value[1:]).read_bytes() if value.startswith("@") else value.encode()
+        else:
+            target = arg.replace("http://127.0.0.1:8000", url)
+    return client.request(method or ("POST" if data is not None else "GET"), target, headers=headers,
+                          content=data).text
+
+
+def test_the_guides_examples_give_the_answers_it_shows(api: httpx.Client, servers: tuple[Server, Server, Path],
+                                                         tmp_path: Path) -> None:
+    """Each `$ curl` line of docs/guide/service.md, against the server; `…` in a shown answer stands for anything."""
+    ran = 0
+    for block in BLOCK.finditer(GUIDE.read_text(encoding="utf-8")):
+        info, body = block["info"], block["body"]
+        title = re.search(r'title="([^"]+)"', info)
+        if title:
+            (tmp_path / title.group(1)).write_text(body, encoding="utf-8")
+            continue
+        if not info.startswith("console"):
+            continue
+        for step in re.split(r"^\$ ", body, flags=re.M)[1:]:
+            command, *shown = step.rstrip("\n").split("\n")
+            answer = curl(command, api, servers[0].url, tmp_path)
+            got = [json.dumps(json.loads(line), ensure_ascii=False) for line in answer.splitlines()]
+            assert len(got) == len(shown), (command, answer)
+            for want, line in zip(shown, got):
+                pattern = ".*?".join(re.escape(part) for part in want.split("…"))
+                assert re.fullmatch(pattern, line, re.S), f"{command}\nshown: {want}\n  got: {line}"
+            ran += 1
+    assert ran >= 5
