@@ -606,3 +606,30 @@ def test_the_guides_examples_give_the_answers_it_shows(api: httpx.Client, server
                 assert re.fullmatch(pattern, line, re.S), f"{command}\nshown: {want}\n  got: {line}"
             ran += 1
     assert ran >= 5
+
+
+def test_a_database_failure_is_a_503_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process (the failure is made by replacing a store method): the client gets a 503, not a 500."""
+    import asyncio
+
+    import sqlalchemy.exc
+
+    from passendezorg.server import Settings, create_app
+    from passendezorg.store import Store
+
+    def down(*args: object) -> None:
+        raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(Store, "receipt", down)
+    app = create_app(Settings(rules=RULES, db=f"sqlite:///{tmp_path / 'claims.db'}"))
+
+    async def get() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            return await client.get("/v1/receipts/1")
+
+    try:
+        r = asyncio.run(get())
+    finally:
+        app.state.service.close()
+    body = problem(r, 503, "database-unavailable")
+    assert body["detail"] == "the database failed: database is locked; try again later"

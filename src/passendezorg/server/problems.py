@@ -150,11 +150,23 @@ async def _library_error(request: Request, exc: Exception) -> Response:
     return problem_response(request.scope, 422, str(exc), kind="unprocessable")
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    from ..store import first_line
+
+    log.warning("the database failed: %s", first_line(exc), extra={"request_id": request.state.request_id}
+                if hasattr(request.state, "request_id") else None)
+    return problem_response(request.scope, 503, f"the database failed: {first_line(exc)}; try again later",
+                            kind="database-unavailable", title="Database unavailable")
+
+
 def install(app: FastAPI) -> None:
     """Answer every error of ``app`` as a problem detail, FastAPI's own validation errors included."""
+    from sqlalchemy.exc import DBAPIError
+
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(PassendeZorgError, _library_error)
+    app.add_exception_handler(DBAPIError, _database_error)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
