@@ -23,7 +23,7 @@ from passendezorg import load_rules
 from passendezorg import nodes as n
 from passendezorg.catalogue import DutchRenderer, catalogue_nav, dutch_money, generate_catalogue, parameter_chart
 from passendezorg.cli import main
-from passendezorg.cli_docs import catalogue, cli_reference_markdown, register
+from passendezorg.cli_docs import cli_reference_markdown, register
 from passendezorg.rulebook import RuleBook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -362,11 +362,11 @@ def test_generation_is_deterministic_and_clears_only_its_own_pages(tmp_path: Pat
 
 def test_catalogue_command(tmp_path: Path) -> None:
     ref = tmp_path / "cli.md"
-    result = CliRunner().invoke(catalogue, ["--rules", str(BOOK / "rules"), "--cases", str(BOOK / "cases"),
-                                            "--out", str(tmp_path / "cat"), "--cli-reference", str(ref)])
+    result = CliRunner().invoke(main, ["catalogue", "--rules", str(BOOK / "rules"), "--cases", str(BOOK / "cases"),
+                                       "--out", str(tmp_path / "cat"), "--cli-reference", str(ref)])
     assert result.exit_code == 0, result.output
     assert "wrote 16 catalogue page(s)" in result.output
-    assert ref.exists()
+    assert ref.exists() and "## evaluate" in ref.read_text(encoding="utf-8")
 
 
 def test_catalogue_command_reports_a_broken_rule_book(tmp_path: Path) -> None:

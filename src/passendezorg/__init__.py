@@ -14,8 +14,7 @@ from .cases import Case
 from .errors import CaseError, Diagnostic, PassendeZorgError, RuleBookError, UsageError
 from .model import CaseFailure, Decision, OutputDecision, RuleRef, Source
 from .rulebook import CheckReport, RuleBook, check_path, load_rules
-
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def __getattr__(name: str) -> object:

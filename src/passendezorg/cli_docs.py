@@ -44,10 +44,10 @@ def catalogue(rules_dir: Path | None, cases_dir: Path | None, out: Path, cli_ref
     pages = generate_catalogue(book, cases, out)
     click.echo(f"wrote {len(pages)} catalogue page(s) to {out}")
     if cli_reference is not None:
-        from .cli import main
-
+        root = click.get_current_context().find_root().command  # the whole command line this command is part of
+        assert isinstance(root, click.Group)
         cli_reference.parent.mkdir(parents=True, exist_ok=True)
-        cli_reference.write_text(cli_reference_markdown(main), encoding="utf-8")
+        cli_reference.write_text(cli_reference_markdown(root), encoding="utf-8")
         click.echo(f"wrote the command line reference to {cli_reference}")
 
 

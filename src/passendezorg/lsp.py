@@ -22,11 +22,11 @@ from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from . import __version__
 from .errors import Diagnostic, PassendeZorgError
 from .rulebook import RULE_SUFFIX, CheckReport, check_texts
 from .source import Span
 from .symbols import Occurrence, SymbolIndex, completions
+from .version import __version__
 
 __all__ = ["PassendeZorgServer", "rulebook_root", "serve"]
 

@@ -314,8 +314,8 @@ def load_cached(path: str | Path, directory: Path | None = None) -> RuleBook:
     import sys
     from types import MappingProxyType
 
-    from . import __version__
     from .cache import cache_dir
+    from .version import __version__
 
     root = Path(path)
     files = rule_files(root)

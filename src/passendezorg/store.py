@@ -37,10 +37,10 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, Ope
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from . import __version__
 from .errors import PassendeZorgError, UsageError
 from .model import Decision
 from .rulebook import RuleBook, load_rules
+from .version import __version__
 
 ENV_DB = "PASSENDEZORG_DB"
 DEFAULT_DB = "sqlite:///passendezorg.db"

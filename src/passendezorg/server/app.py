@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from .. import __version__
 from ..claims import USED_INPUT
 from ..schema import case_schema
+from ..version import __version__
 from . import problems
 from .middleware import BodyLimit, RequestContext
 from .routes import claims, evaluate, health, rulebook

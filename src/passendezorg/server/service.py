@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .. import __version__
 from ..batch import iter_fast
 from ..model import Source
 from ..rulebook import RuleBook, load_rules
+from ..version import __version__
 from .models import NamedInfo, RuleBookInfo, RuleInfo, RulesetInfo, ValueInfo
 from .settings import Settings
 
