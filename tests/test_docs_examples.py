@@ -11,6 +11,14 @@ whose title starts with "Rejected" must fail the check with exactly that output;
 any other example must check without an error or a warning unless its `check`
 output says otherwise.
 
+A scenario: ```pz blocks titled `scenarios/<name>/<file>.pz` after an example's rule
+files are that scenario's files (one per keyword set, run with the variant in the same
+set); ```csv blocks titled `scenarios/…` are its tables. Cases titled "Case (scenario)…"
+run under the scenario (`passendezorg test --scenario <name>`), and a ```json
+title="Decision" after one is its decision under the scenario; ```text title="check
+--scenario" is the exact output of `passendezorg check rules --scenario <name>` (which
+must otherwise be clean).
+
 The guides: a block titled with a file path (```pz title="rules/fysio.pz"```,
 ```yaml title="cases/a.yaml"```, …) writes that file into a fresh workspace when
 it is reached (a title ending in " (after fmt)" instead compares the file in the
@@ -76,6 +84,18 @@ class Example:
     cases: list[Block] = field(default_factory=list)
     check: Block | None = None
     decisions: dict[int, Block] = field(default_factory=dict)  # case index -> its decision as JSON
+    scenario_files: list[Block] = field(default_factory=list)  # a scenario's rule files, one per keyword set
+    scenario_check: Block | None = None
+
+    def scenario_for(self, variant: Block) -> list[Block]:
+        """The scenario's files (rule files in the keyword set of ``variant``)."""
+        from passendezorg.syntax import detect_language
+
+        return [b for b in self.scenario_files if detect_language(b.body) == detect_language(variant.body)]
+
+    @property
+    def scenario(self) -> str | None:
+        return self.scenario_files[0].title.split("/")[1] if self.scenario_files else None
 
     @property
     def rejected(self) -> bool:
@@ -86,8 +106,13 @@ def language_examples() -> list[Example]:
     examples: list[Example] = []
     current: Example | None = None
     for b in blocks(LANGUAGE):
+        if b.lang == "pz" and b.title.startswith("scenarios/"):
+            assert current is not None, f"language.md:{b.line}: a scenario before any rule book"
+            current.scenario_files.append(b)
+            continue
         if b.lang == "pz":
-            if current is None or current.files or current.cases or current.check is not None:
+            if current is None or current.files or current.cases or current.check is not None or \
+                    current.scenario_files:
                 current = Example()
                 examples.append(current)
             current.variants.append(b)
@@ -101,6 +126,8 @@ def language_examples() -> list[Example]:
             current.cases.append(b)
         elif b.lang == "text" and b.title == "check":
             current.check = b
+        elif b.lang == "text" and b.title == "check --scenario":
+            current.scenario_check = b
         elif b.lang == "json" and b.title == "Decision" and current.cases:
             current.decisions[len(current.cases) - 1] = b
         else:
@@ -132,8 +159,10 @@ def test_language_example(example: Example, variant: Block, tmp_path: Path, monk
     (rules / (variant.title if variant.title.endswith(".pz") else "example.pz")).parent.mkdir(parents=True)
     name = variant.title if variant.title.endswith(".pz") else "example.pz"
     (rules / name).write_text(variant.body, encoding="utf-8")
-    for f in example.files:
-        target = rules / f.title
+    assert not example.scenario_files or example.scenario_for(variant), \
+        f"language.md:{variant.line}: the scenario has no file in this variant's keyword set"
+    for f in [*example.files, *example.scenario_for(variant)]:
+        target = (tmp_path if f.title.startswith("scenarios/") else rules) / f.title
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(f.body, encoding="utf-8")
     code, out = run(["check", "rules"])
@@ -146,21 +175,43 @@ def test_language_example(example: Example, variant: Block, tmp_path: Path, monk
         assert not example.cases
         return
     assert code == 0, out
+    scenario = example.scenario
+    if scenario is not None:
+        code, out = run(["check", "rules", "--scenario", scenario])
+        if example.scenario_check is not None:
+            assert normal(out) == normal(example.scenario_check.body), \
+                f"language.md:{example.scenario_check.line}: check --scenario output differs"
+            errors = int(re.search(r"(\d+) error\(s\)", out).group(1))  # type: ignore[union-attr]
+            assert code == (1 if errors else 0)
+            assert not errors or not any(c.title.startswith("Case (scenario)") for c in example.cases)
+        else:
+            assert code == 0 and "0 error(s), 0 warning(s)" in out, f"language.md:{variant.line}:\n{out}"
     if example.cases:
-        cases = tmp_path / "cases"
-        cases.mkdir()
         language = "nederlands" if variant.body.lstrip().startswith("taal") else "english"
+        folders = {False: tmp_path / "cases", True: tmp_path / "scenario-cases"}
+        where: dict[int, bool] = {}
         for i, c in enumerate(example.cases):
             if c.title.startswith(("Case (English)", "Case (Nederlands)")) and \
                     not c.title.lower().startswith(f"case ({language}"):
                 continue  # a case for the other variant's names
             assert "expect:" in c.body, f"language.md:{c.line}: a case without `expect` tests nothing"
-            (cases / f"case{i:02}.yaml").write_text(c.body, encoding="utf-8")
-        code, out = run(["test", "--rules", "rules", "cases"])
-        assert code == 0, f"language.md:{example.variants[0].line}:\n{out}"
-        assert f"{len(list(cases.iterdir()))} passed" in out
-        for i, b in example.decisions.items():
-            code, out = run(["evaluate", "--rules", "rules", "--format", "json", f"cases/case{i:02}.yaml"])
+            under = c.title.startswith("Case (scenario)")
+            assert not under or scenario is not None, f"language.md:{c.line}: a scenario case without a scenario"
+            folders[under].mkdir(exist_ok=True)
+            (folders[under] / f"case{i:02}.yaml").write_text(c.body, encoding="utf-8")
+            where[i] = under
+        for under, folder in folders.items():
+            if not folder.is_dir():
+                continue
+            extra = ["--scenario", str(scenario)] if under else []
+            code, out = run(["test", "--rules", "rules", *extra, str(folder)])
+            assert code == 0, f"language.md:{example.variants[0].line}:\n{out}"
+            assert f"{len(list(folder.iterdir()))} passed" in out
+        # a decision names the rule book by the hash of its files: it is the first variant's
+        for i, b in (example.decisions.items() if variant is example.variants[0] else ()):
+            extra = ["--scenario", str(scenario)] if where[i] else []
+            code, out = run(["evaluate", "--rules", "rules", *extra, "--format", "json",
+                             str(folders[where[i]] / f"case{i:02}.yaml")])
             assert code == 0, out
             assert json.loads(out) == json.loads(b.body), f"language.md:{b.line}: the decision differs:\n{out}"
 
@@ -169,7 +220,7 @@ def test_every_construct_has_an_example() -> None:
     """Every kind of declaration and every keyword appears in a checked example."""
     examples = language_examples()
     assert len(examples) >= 20
-    text = "\n".join(v.body for ex in examples for v in ex.variants if not ex.rejected)
+    text = "\n".join(v.body for ex in examples for v in [*ex.variants, *ex.scenario_files] if not ex.rejected)
     for language in ("english", "nederlands"):
         for terminal, pattern in keywords(language).items():
             assert re.search(rf"(?<!\w){pattern}", text), f"no example uses {terminal} ({language}: {pattern})"
@@ -193,7 +244,7 @@ def test_every_grammar_rule_and_token_has_an_example() -> None:
     for ex in language_examples():
         if ex.rejected:
             continue
-        for v in ex.variants:
+        for v in [*ex.variants, *ex.scenario_files]:
             language = detect_language(v.body)
             assert language in seen, f"language.md:{v.line}: no `language`/`taal` line"
             for tree in parser_for(language).parse(v.body).iter_subtrees():

@@ -11,7 +11,7 @@ import datetime as dt
 import difflib
 import hashlib
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -120,10 +120,22 @@ class _Decl:
 
 
 class Checker:
-    """Checks parsed files; ``diagnostics`` collects everything found."""
+    """Checks parsed files; ``diagnostics`` collects everything found.
 
-    def __init__(self, files: list[n.RuleFile], base: Path | None = None) -> None:
-        self.files = sorted(files, key=lambda f: f.path)
+    Under a scenario, ``scenario_files`` are the scenario's own files (checked after the rule book's, so that
+    what they add comes later in rule book order), ``scenario_root`` its folder and ``switched_off`` the rules
+    in force it switches off (rule -> from which day; None: entirely). The rule book's files then already
+    carry the scenario's parameter values and table changes (see ``scenario.py``).
+    """
+
+    def __init__(self, files: list[n.RuleFile], base: Path | None = None, *,
+                 scenario_files: list[n.RuleFile] | None = None, scenario_root: Path | None = None,
+                 scenario_name: str | None = None, switched_off: Mapping[str, dt.date | None] | None = None) -> None:
+        self.files = sorted(files, key=lambda f: f.path) + sorted(scenario_files or [], key=lambda f: f.path)
+        self.scenario_paths = {f.path for f in scenario_files or []}
+        self.scenario_root = scenario_root
+        self.scenario_name = scenario_name
+        self.switched_off = dict(switched_off or {})
         self.base = base
         self.diagnostics: list[Diagnostic] = []
         self.inputs: dict[str, n.InputDecl] = {}
@@ -194,6 +206,11 @@ class Checker:
                 self.language = "nederlands"
             if f.ruleset is not None:
                 rs = f.ruleset
+                if rs.scenario and f.path not in self.scenario_paths:
+                    self.error("scenario", f"`{rs.name}` is a scenario: a scenario lives in its own folder "
+                               f"(scenarios/{rs.name}/), not in the rule book in force", rs.span,
+                               "move this file to scenarios/<name>/ beside the rules folder; the rule book in force "
+                               f"states the law only, and `--scenario {rs.name}` applies the scenario when asked")
                 if rs.name in self.rulesets:
                     self.error("duplicate", f"ruleset `{rs.name}` is declared twice", rs.span,
                                related=(("first declared here", self.rulesets[rs.name].span),))
@@ -205,6 +222,11 @@ class Checker:
                     else:
                         self.sources[src.name] = src
             for item in f.items:
+                if isinstance(item, (n.ParameterChange, n.TableChange, n.SwitchOff)):
+                    self.error("scenario", "a change to the rule book in force belongs in a scenario, not in the "
+                               "rule book in force", item.span,
+                               "put it in a scenario file (scenarios/<name>/*.pz, starting with `scenario <name>`)")
+                    continue
                 if isinstance(item, n.PeildatumDecl):
                     if self.peildatum is not None:
                         self.error("duplicate", "the peildatum is declared twice", item.span,
@@ -272,7 +294,19 @@ class Checker:
                        suggest(ref.source, self.sources) or "declare it in the ruleset header: "
                        "`source <id> \"<title>\" url \"…\"`")
             return None
-        return SourceInfo(src.name, src.title, ref.detail, src.url)
+        return SourceInfo(src.name, src.title, ref.detail, src.url, src.proposal)
+
+    def in_force(self, span: Span) -> bool:
+        """Does ``span`` point into the rule book in force (not into a scenario's files)?"""
+        return span.file not in self.scenario_paths
+
+    def warn_proposal(self, what: str, sources: tuple[SourceInfo, ...], span: Span) -> None:
+        """The rule book in force states the law: something resting on proposals only is a warning."""
+        if sources and all(s.proposal for s in sources) and self.in_force(span):
+            names = ", ".join(f"`{s.id}`" for s in sources)
+            self.warn("proposal", f"{what} rests only on a proposal ({names}), but the rule book in force states "
+                      "the law", span, "a proposal is no law: move it into a scenario (scenarios/<name>/), which "
+                      "applies only when asked for (`--scenario <name>`); or cite the law it rests on")
 
     # ------------------------------------------------------------ tables
 
@@ -296,25 +330,62 @@ class Checker:
             if vc is not None and vc in columns and columns[vc].kind != "date":
                 self.error("table", f"the validity column `{vc}` must be a date column", decl.span)
                 ok = False
-        path = Path(decl.span.file).parent / decl.file
-        rel = decl.file
-        if self.base is not None:
+        rel = self.table_name(Path(decl.span.file).parent / decl.file, decl.file)
+        rows = self.read_rows(decl, decl.file, decl.span, ok)
+        if rows is None:
+            return None
+        dated = decl.valid_from_column is not None
+        for change in decl.changes:  # a scenario's replacement of the rows, or its additions
+            if change.file is None:
+                self.error("table", f"`{change.name}`: the change names no file", change.span,
+                           f"add `{self.kw('file', change.span)} \"data/….csv\"`: the rows, with the table's columns")
+                continue
+            new = self.read_rows(decl, change.file, change.span, True, scenario=True)
+            if new is None:
+                rows = None
+                continue
+            if rows is None:
+                continue
+            rows = _apply_table_change(change.kind, change.start, rows, new)
+            dated = dated or change.start is not None or any(
+                r.valid_from is not None or r.valid_until is not None for _, r in new)
+        if rows is None:
+            return None
+        grouped: dict[tuple[Any, ...], list[TableRow]] = {}
+        for key, row in rows:
+            grouped.setdefault(key, []).append(row)
+        return Table(decl.name, decl.description, rel, decl.keys, frozen(columns),
+                     frozen({k: tuple(sorted(v, key=lambda r: r.valid_from or dt.date.min)) for k, v in grouped.items()}),
+                     dated, decl.span)
+
+    def table_name(self, path: Path, given: str) -> str:
+        """A table file's name in the rule book's files: relative to the rules folder, or to the scenario's folder."""
+        for root, prefix in ((self.scenario_root, f"scenarios/{self.scenario_name}/"), (self.base, "")):
+            if root is None:
+                continue
             try:
-                rel = str(path.resolve().relative_to(self.base.resolve()))
+                return prefix + path.resolve().relative_to(root.resolve()).as_posix()
             except (ValueError, OSError):
-                rel = decl.file
+                continue
+        return given
+
+    def read_rows(self, decl: n.TableDecl, file: str, span: Span, ok: bool, scenario: bool = False
+                  ) -> list[tuple[tuple[Any, ...], TableRow]] | None:
+        """The rows of one table file, typed and checked (file, row, column in every error); None if it is bad."""
+        columns = {c.name: c.type for c in decl.columns}
+        path = Path(span.file).parent / file
         try:
             raw = path.read_bytes()
         except (OSError, ValueError):  # ValueError: a NUL character in the name
-            self.error("table", f"table file `{decl.file}` of table `{decl.name}` cannot be read", decl.span,
+            self.error("table", f"table file `{file}` of table `{decl.name}` cannot be read", span,
                        f"looked for {path}; table files are named relative to the rule file")
             return None
-        self.table_bytes[rel] = raw
+        self.table_bytes[self.table_name(path, file)] = raw
         shown = str(path)
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            self.error("table", f"{shown} is not UTF-8 text", decl.span)
+            self.error("table", f"{shown} is not UTF-8 text", span)
             return None
         sample = text.split("\n", 1)[0]
         delimiter = ";" if sample.count(";") > sample.count(",") else ","
@@ -322,12 +393,12 @@ class Checker:
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
-            self.error("table", f"{shown} is empty; it needs a header line", decl.span)
+            self.error("table", f"{shown} is empty; it needs a header line", span)
             return None
         wanted = list(columns) + [c for c in (decl.valid_from_column, decl.valid_until_column) if c]
         for col in wanted:
             if col not in header:
-                self.error("table", f"{shown}: the header has no column `{col}`", decl.span,
+                self.error("table", f"{shown}: the header has no column `{col}`", span,
                            suggest(col, header) or f"the header is: {', '.join(header)}")
                 ok = False
         if not ok:
@@ -338,6 +409,7 @@ class Checker:
             if vc is not None:
                 all_types.setdefault(vc, DATE)
         rows: dict[tuple[Any, ...], list[TableRow]] = {}
+        out: list[tuple[tuple[Any, ...], TableRow]] = []
         bad = 0
         for lineno, record in enumerate(reader, start=2):
             if not any(cell.strip() for cell in record):
@@ -370,7 +442,7 @@ class Checker:
                 self.error("validity", f"{shown}, row {lineno}: the period ends ({vu}) before it starts ({vf})",
                            Span(shown, lineno, 1))
                 continue
-            row = TableRow(frozen({c: values[c] for c in columns}), vf, vu, lineno)
+            row = TableRow(frozen({c: values[c] for c in columns}), vf, vu, lineno, scenario)
             for other in rows.get(key, []):
                 if _overlap(vf, vu, other.valid_from, other.valid_until):
                     keytext = ", ".join(str(k) for k in key)
@@ -381,11 +453,10 @@ class Checker:
                     row_ok = False
             if row_ok:
                 rows.setdefault(key, []).append(row)
+                out.append((key, row))
         if bad:
             return None
-        return Table(decl.name, decl.description, rel, decl.keys, frozen(columns),
-                     frozen({k: tuple(sorted(v, key=lambda r: r.valid_from or dt.date.min)) for k, v in rows.items()}),
-                     decl.valid_from_column is not None, decl.span)
+        return out
 
     # ------------------------------------------------------------ parameters
 
@@ -410,6 +481,8 @@ class Checker:
                     elif isinstance(lit, n.Literal):
                         value = self.coerce(lit.value, p.type)
                 src = self.resolve_source(v.source) if v.source is not None else None
+                if src is not None:
+                    self.warn_proposal(f"this value of `{name}`", (src,), v.span)
                 if v.source is None and v.value is not None:
                     self.warn("no-source", f"this value of `{name}` has no source", v.span,
                               "add `source <id> \"<detail>\"` so that every figure can be traced")
@@ -492,6 +565,8 @@ class Checker:
             self.error("validity", f"rule `{rule.name}` ends ({rule.valid_until}) before it starts ({rule.valid_from})",
                        rule.span, "check the dates of `valid from` and `until`")
         sources = tuple(s for s in (self.resolve_source(r) for r in rule.sources) if s is not None)
+        if len(sources) == len(rule.sources):
+            self.warn_proposal(f"rule `{rule.name}`", sources, rule.span)
         if not rule.sources:
             self.warn("no-source", f"rule `{rule.name}` has no source", rule.span,
                       f"add `{self.kw('source', rule.span)} <id> \"<article>\"` so that every decision can be traced")
@@ -523,8 +598,15 @@ class Checker:
         if target_type is None:
             return None
         rs = self.rule_file[rule.name].ruleset
+        valid_from, valid_until = rule.valid_from, rule.valid_until
+        if rule.name in self.switched_off:  # a scenario switches this rule in force off (from a day, or entirely)
+            off = self.switched_off[rule.name]
+            if off is None or off <= (valid_from or dt.date.min):
+                valid_from, valid_until = dt.date.max, dt.date.min  # never in force
+            else:
+                valid_until = min(valid_until or dt.date.max, off - dt.timedelta(days=1))
         return CheckedRule(
-            rule.name, rule.title, sources, rule.valid_from, rule.valid_until,
+            rule.name, rule.title, sources, valid_from, valid_until,
             rule.exception_to, rule.target, when, value, rule.because,
             rs.name if rs else None, rule.span, order,
         )
@@ -537,7 +619,7 @@ class Checker:
         return {
             "source": "bron", "then": "dan", "when": "als", "because": "omdat", "valid from": "geldig vanaf",
             "valid until": "geldig tot en met", "output": "uitvoer", "exception to": "uitzondering op",
-            "default": "standaard", "and": "en",
+            "default": "standaard", "and": "en", "file": "bestand",
         }.get(english, english)
 
     # ------------------------------------------------------------ exceptions, cycles, overlaps
@@ -1058,6 +1140,47 @@ def _overlap(a0: dt.date | None, a1: dt.date | None, b0: dt.date | None, b1: dt.
     lo = max(a0 or dt.date.min, b0 or dt.date.min)
     hi = min(a1 or dt.date.max, b1 or dt.date.max)
     return lo <= hi
+
+
+def _apply_table_change(kind: str, start: dt.date | None, rows: list[tuple[tuple[Any, ...], TableRow]],
+                        new: list[tuple[tuple[Any, ...], TableRow]]) -> list[tuple[tuple[Any, ...], TableRow]]:
+    """A scenario's rows over the rule book's: ``replace`` ends every row at ``start`` (or drops it); ``add``
+    cuts a row away only where a new row with the same key holds. New rows hold from ``start`` at the earliest."""
+    from dataclasses import replace as _replace
+
+    if start is not None:
+        new = [(k, _replace(r, valid_from=max(r.valid_from or start, start))) for k, r in new
+               if r.valid_until is None or r.valid_until >= start]
+    if kind == "replace":
+        everything: list[tuple[dt.date | None, dt.date | None]] = [(start, None)]
+        kept = [(k, piece) for k, r in rows for piece in _cut(r, everything)]
+    else:
+        covered: dict[tuple[Any, ...], list[tuple[dt.date | None, dt.date | None]]] = {}
+        for k, r in new:
+            covered.setdefault(k, []).append((r.valid_from, r.valid_until))
+        kept = [(k, piece) for k, r in rows for piece in (_cut(r, covered[k]) if k in covered else [r])]
+    return kept + new
+
+
+def _cut(row: TableRow, holes: list[tuple[dt.date | None, dt.date | None]]) -> list[TableRow]:
+    """The parts of a row's period outside every hole (None: without a bound)."""
+    from dataclasses import replace as _replace
+
+    pieces = [(row.valid_from or dt.date.min, row.valid_until or dt.date.max)]
+    for lo, hi in holes:
+        lo, hi = lo or dt.date.min, hi or dt.date.max
+        nxt = []
+        for a, b in pieces:
+            if hi < a or lo > b:
+                nxt.append((a, b))
+                continue
+            if a < lo:
+                nxt.append((a, lo - dt.timedelta(days=1)))
+            if hi < b:
+                nxt.append((hi + dt.timedelta(days=1), b))
+        pieces = nxt
+    return [_replace(row, valid_from=None if a == dt.date.min else a, valid_until=None if b == dt.date.max else b)
+            for a, b in pieces]
 
 
 def parse_cell(cell: str, t: n.TypeRef) -> Any:

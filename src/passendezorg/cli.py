@@ -19,7 +19,8 @@ from .cases import Case, case_from_record, iter_case_paths, json_lines, read_cas
 from .errors import CaseError, PassendeZorgError, UsageError
 from .explain import render_decision
 from .model import CaseFailure, Decision
-from .rulebook import ENGINES, RuleBook, check_engine, check_path, load_rules, rule_files
+from .program import Scenario
+from .rulebook import ENGINES, CheckReport, RuleBook, check_engine, check_path, load_rules, rule_files
 
 DEFAULT_RULES = "rules"
 
@@ -31,6 +32,14 @@ ENGINE_OPTION = click.option(
 
 def _rules_dir(rules: str | None) -> Path:
     return Path(rules or os.environ.get("PASSENDEZORG_RULES") or DEFAULT_RULES)
+
+
+SCENARIO_OPTION = click.option(
+    "--scenario", "scenario", metavar="NAME",
+    help="under this scenario (a proposal or reform, scenarios/NAME/) instead of the law in force")
+SCENARIOS_OPTION = click.option(
+    "--scenarios", "scenarios_dir", type=click.Path(path_type=Path), metavar="DIR",
+    help="the folder of scenarios (default: $PASSENDEZORG_SCENARIOS, else scenarios/ beside the rules folder)")
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
@@ -72,28 +81,97 @@ def main() -> None:
 @main.command()
 @click.argument("rules_dir", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(rules_dir: str | None, fmt: str) -> None:
-    """Check a rule book before anything runs: every error and warning, in one run."""
-    report = check_path(_rules_dir(rules_dir))
-    if fmt == "json":
-        click.echo(json.dumps({
-            "files": report.files,
-            "errors": len(report.errors),
-            "warnings": len(report.warnings),
-            "diagnostics": [d.as_dict() for d in report.diagnostics],
-        }, indent=2, ensure_ascii=False))
+@SCENARIO_OPTION
+@click.option("--all-scenarios", "all_scenarios", is_flag=True, help="also check every scenario of the rule book")
+@SCENARIOS_OPTION
+def check(rules_dir: str | None, fmt: str, scenario: str | None, all_scenarios: bool,
+          scenarios_dir: Path | None) -> None:
+    """Check a rule book before anything runs: every error and warning, in one run.
+
+    With --scenario, the rule book in force plus that scenario is checked as one rule book, and what the
+    scenario brings (its errors and warnings, new conflicts and overlaps) is shown; --all-scenarios checks
+    the rule book and then each of its scenarios.
+    """
+    rules = _rules_dir(rules_dir)
+    if scenario is not None and all_scenarios:
+        raise UsageError("give --scenario NAME or --all-scenarios, not both")
+    report = check_path(rules)
+    if scenario is None and not all_scenarios:
+        _show_check(report, fmt)
+        sys.exit(1 if report.errors else 0)
+    from .scenario import available, find, scenarios_folder
+
+    folder = scenarios_folder(rules, scenarios_dir)
+    if all_scenarios:
+        names = [s.name for s in available(folder)]
+        folders = [folder / name for name in names]
     else:
-        color = _color()
-        for d in report.diagnostics:
-            click.echo(d.render(report.sources, color=color))
-            click.echo()
-        summary = f"{report.files} file(s): {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
-        if report.program is not None:
-            p = report.program
-            summary += (f"; {len(p.rules)} rules, {len(p.outputs)} outputs, {len(p.parameters)} parameters, "
-                        f"{len(p.tables)} tables")
-        click.echo(summary)
-    sys.exit(1 if report.errors else 0)
+        assert scenario is not None
+        folders = [find(folder, scenario)]
+    results = [(f.name, _scenario_report(report, check_path(rules, scenario=f))) for f in folders]
+    failed = bool(report.errors) or any(r.errors for _, r in results)
+    if fmt == "json":
+        data: dict[str, Any] = _check_json(report) if all_scenarios else {}
+        listed = [{"scenario": name, **_check_json(r)} for name, r in results]
+        if all_scenarios:
+            data["scenarios"] = listed
+        else:
+            data = listed[0]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        if all_scenarios:
+            _show_check(report, "text")
+            if not results:
+                click.echo(f"no scenarios in {folder}")
+        for name, r in results:
+            if all_scenarios:
+                click.echo()
+            _show_check(r, "text", f"scenario {name}: ")
+    sys.exit(1 if failed else 0)
+
+
+def _scenario_report(base: CheckReport, combined: CheckReport) -> CheckReport:
+    """What a scenario brings: the findings of the rule book with the scenario that the rule book alone has not.
+
+    An error of the rule book in force stays (the scenario cannot be checked without it)."""
+    known = {d for d in base.diagnostics if d.severity == "warning"}
+    own = [d for d in combined.diagnostics if d not in known]
+    files = combined.files - base.files
+    return CheckReport(own, combined.program, combined.sources, files)
+
+
+def _check_json(report: CheckReport) -> dict[str, Any]:
+    return {
+        "files": report.files,
+        "errors": len(report.errors),
+        "warnings": len(report.warnings),
+        "diagnostics": [d.as_dict() for d in report.diagnostics],
+    }
+
+
+def _show_check(report: CheckReport, fmt: str, prefix: str = "") -> None:
+    if fmt == "json":
+        click.echo(json.dumps(_check_json(report), indent=2, ensure_ascii=False))
+        return
+    color = _color()
+    for d in report.diagnostics:
+        click.echo(d.render(report.sources, color=color))
+        click.echo()
+    summary = f"{prefix}{report.files} file(s): {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+    p = report.program
+    if p is not None and p.scenario is None:
+        summary += (f"; {len(p.rules)} rules, {len(p.outputs)} outputs, {len(p.parameters)} parameters, "
+                    f"{len(p.tables)} tables")
+    elif p is not None and p.scenario is not None:
+        summary += "; " + _changes_text(p.scenario)
+    click.echo(summary)
+
+
+def _changes_text(sc: Scenario) -> str:
+    """What a scenario changes, counted: `2 rule(s) added, 1 switched off, 1 parameter(s) and 0 table(s) changed`."""
+    tables = len(sc.tables)
+    return (f"{len(sc.rules)} rule(s) added, {len(sc.switched_off)} switched off, {len(sc.parameters)} "
+            f"parameter(s) and {tables} table(s) changed, {len(sc.declared)} declaration(s) added")
 
 
 # ---------------------------------------------------------------- evaluate
@@ -133,8 +211,11 @@ def _iter_cases(paths: list[Path]) -> Iterator[Case | CaseError]:
               help="batch mode for one .jsonl or .csv file: N worker processes (0: one per core)")
 @click.option("--out", "out", type=click.Path(path_type=Path), metavar="FILE",
               help="batch mode: write the results (JSON lines, in input order) to FILE instead of standard output")
+@SCENARIO_OPTION
+@SCENARIOS_OPTION
 def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.date | None, why_not: str | None,
-             verbose: bool, engine: str, jobs: int | None, out: Path | None) -> None:
+             verbose: bool, engine: str, jobs: int | None, out: Path | None, scenario: str | None,
+             scenarios_dir: Path | None) -> None:
     """Evaluate case files (YAML, JSON, or JSON lines) and show the reasoned decisions.
 
     A large .jsonl or .csv file of cases is a batch: with --jobs or --out (and always for
@@ -145,9 +226,9 @@ def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.da
     if jobs is not None or out is not None or any(p.suffix == ".csv" for p in cases):
         if engine == "rete":
             raise UsageError("batch mode runs the compiled engine; leave out --engine rete")
-        _evaluate_batch(cases, rules_dir, fmt, on, why_not, verbose, jobs, out)
+        _evaluate_batch(cases, rules_dir, fmt, on, why_not, verbose, jobs, out, scenario, scenarios_dir)
         return
-    book = _load(rules_dir)
+    book = _load(rules_dir, scenario, scenarios_dir)
     failed = 0
     first = True
     decisions: list[dict[str, Any]] = []
@@ -182,7 +263,8 @@ def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.da
 
 
 def _evaluate_batch(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.date | None,
-                    why_not: str | None, verbose: bool, jobs: int | None, out: Path | None) -> None:
+                    why_not: str | None, verbose: bool, jobs: int | None, out: Path | None, scenario: str | None,
+                    scenarios_dir: Path | None) -> None:
     from .batch import evaluate_file
 
     if len(cases) != 1 or cases[0].suffix not in (".jsonl", ".csv"):
@@ -190,7 +272,7 @@ def _evaluate_batch(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on
     if why_not or verbose or fmt == "json":
         raise UsageError("batch mode writes JSON lines: --why-not, --verbose and --format json do not apply; "
                          "use --format jsonl for full decisions")
-    book = _load(rules_dir)
+    book = _load(rules_dir, scenario, scenarios_dir)
     report = evaluate_file(book, cases[0], out, jobs=1 if jobs is None else jobs, explain=fmt == "jsonl", on=on)
     rate = report.cases / report.seconds if report.seconds > 0 else 0.0
     click.echo(f"{report.cases} case(s) in {report.seconds:.2f} s ({rate:,.0f} cases/s, {report.jobs} worker(s))"
@@ -200,9 +282,11 @@ def _evaluate_batch(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on
         sys.exit(1)
 
 
-def _load(rules_dir: str | None) -> RuleBook:
-    """The checked rule book, from the compiled cache when its files have not changed."""
-    return load_rules(_rules_dir(rules_dir), cache=True)
+def _load(rules_dir: str | None, scenario: str | None = None, scenarios_dir: Path | None = None) -> RuleBook:
+    """The checked rule book (under ``scenario`` if one is asked for), from the cache when its files have not
+    changed."""
+    book = load_rules(_rules_dir(rules_dir), cache=True, scenarios=scenarios_dir)
+    return book.with_scenario(scenario) if scenario is not None else book
 
 
 def _emit_failure(f: CaseFailure, fmt: str) -> None:
@@ -217,14 +301,23 @@ def _emit_failure(f: CaseFailure, fmt: str) -> None:
 @main.command()
 @click.argument("cases", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rules", "rules_dir", help="rule book folder (default: ./rules)")
-@click.option("--coverage", is_flag=True, help="report which rules decided something in at least one case")
+@click.option("--coverage", is_flag=True, help="report which rules decided something in at least one case "
+              "(under a scenario: the rules the scenario adds)")
 @ENGINE_OPTION
-def test(cases: tuple[Path, ...], rules_dir: str | None, coverage: bool, engine: str) -> None:
-    """Run the cases' `expect` blocks against the rule book and show a diff for each failure."""
+@SCENARIO_OPTION
+@SCENARIOS_OPTION
+def test(cases: tuple[Path, ...], rules_dir: str | None, coverage: bool, engine: str, scenario: str | None,
+         scenarios_dir: Path | None) -> None:
+    """Run the cases' `expect` blocks against the rule book and show a diff for each failure.
+
+    Without CASES: the cases/ folder, or with --scenario the scenario's own cases (scenarios/NAME/cases/).
+    """
     from .testing import run_tests
 
     check_engine(engine)
-    book = _load(rules_dir)
+    book = _load(rules_dir, scenario, scenarios_dir)
+    if not cases and book.scenario is not None:
+        cases = (Path(book.scenario.folder) / "cases",)
     report = run_tests(book, list(_iter_cases(list(cases) or [Path("cases")])), engine)
     color = _color()
     for line in report.lines(color):
@@ -233,6 +326,33 @@ def test(cases: tuple[Path, ...], rules_dir: str | None, coverage: bool, engine:
         click.echo(report.coverage_text(book))
     ok = report.failed == 0 and report.errors == 0 and (not coverage or report.uncovered(book) == [])
     sys.exit(0 if ok else 1)
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+@main.command("scenarios")
+@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules or $PASSENDEZORG_RULES)")
+@SCENARIOS_OPTION
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def scenarios_cmd(rules_dir: str | None, scenarios_dir: Path | None, fmt: str) -> None:
+    """List the scenarios of the rule book: proposals and reforms that apply only when asked for (--scenario NAME)."""
+    from .scenario import available, scenarios_folder
+
+    folder = scenarios_folder(_rules_dir(rules_dir), scenarios_dir)
+    found = available(folder)
+    if fmt == "json":
+        click.echo(json.dumps([{"name": s.name, "title": s.title, "folder": str(s.folder),
+                                "sources": [{"id": x.id, "title": x.title, "url": x.url, "proposal": x.proposal}
+                                            for x in s.sources]} for s in found], indent=2, ensure_ascii=False))
+        return
+    if not found:
+        click.echo(f"no scenarios in {folder}")
+        return
+    for s in found:
+        click.echo(f"{s.name}: {s.title or '(no title)'}")
+        for x in s.sources:
+            click.echo(f"  {'proposal' if x.proposal else 'source'}: {x.title}" + (f" <{x.url}>" if x.url else ""))
 
 
 # ---------------------------------------------------------------- fmt

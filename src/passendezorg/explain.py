@@ -23,7 +23,10 @@ LABELS = {
         "overrides": "overrides", "exception": "exception", "default": "no rule applies: the default",
         "undetermined": "undetermined", "needs": "to decide, I need", "conflict": "CONFLICT",
         "error": "cannot be computed", "yes": "yes", "no": "no", "derived": "values used",
-        "also": "also decided by", "nothing": "(none)",
+        "also": "also decided by", "nothing": "(none)", "scenario": "under scenario",
+        "not_law": "not the law in force", "changed": "decided by the scenario",
+        "switch_off": "rule {} switched off", "k_rule": "rule {} of the scenario",
+        "k_parameter": "parameter {}", "k_table": "table {}", "k_value": "via {}",
     },
     "nederlands": {
         "decision": "Beslissing", "case": "casus", "on": "peildatum", "rulebook": "regelboek",
@@ -31,7 +34,10 @@ LABELS = {
         "overrides": "gaat voor", "exception": "uitzondering", "default": "geen regel van toepassing: de standaard",
         "undetermined": "onbepaald", "needs": "om te beslissen is nodig", "conflict": "CONFLICT",
         "error": "kan niet worden bepaald", "yes": "ja", "no": "nee", "derived": "gebruikte waarden",
-        "also": "ook besloten door", "nothing": "(geen)",
+        "also": "ook besloten door", "nothing": "(geen)", "scenario": "onder scenario",
+        "not_law": "niet het geldende recht", "changed": "door het scenario",
+        "switch_off": "regel {} uitgeschakeld", "k_rule": "regel {} van het scenario",
+        "k_parameter": "parameter {}", "k_table": "tabel {}", "k_value": "via {}",
     },
 }
 
@@ -65,6 +71,9 @@ def render_decision(d: Decision, language: str = "english", color: bool = False,
     if d.case:
         head += f" — {lab['case']} {d.case}"
     out.append(style(head, bold=True))
+    if d.scenario is not None:
+        title = f" — {d.scenario.title}" if d.scenario.title else ""
+        out.append(style(f"{lab['scenario']} {d.scenario.name}{title} ({lab['not_law']})", fg="magenta", bold=True))
     out.append(f"{lab['on']} {d.peildatum.isoformat()} · {lab['rulebook']} {d.rulebook[:19]}…")
     for name, o in d.outputs.items():
         out.append("")
@@ -138,6 +147,10 @@ def _render_output(name: str, o: OutputDecision, lab: dict[str, str], language: 
         lines.append(f"  {lab['overrides']}: {ov.rule.name} ({lab['exception']} {ov.by})")
     if o.concurring:
         lines.append(f"  {lab['also']}: {', '.join(o.concurring)}")
+    if o.scenario_changes:
+        shown = [lab["switch_off" if c.kind == "switch_off" else f"k_{c.kind}"].format(c.name)
+                 for c in o.scenario_changes]
+        lines.append(style(f"  {lab['changed']}: {', '.join(shown)}", fg="magenta"))
     return lines
 
 

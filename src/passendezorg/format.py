@@ -166,11 +166,12 @@ class Formatter:
             rs = f.ruleset
             flush(rs.span.end_line + 1)
             out.append("")
-            out.append(f"{self.k('KW_RULESET')} {rs.name}")
+            out.append(f"{self.k('KW_SCENARIO' if rs.scenario else 'KW_RULESET')} {rs.name}")
             if rs.title is not None:
                 out.append(f"  {self.k('KW_TITLE')} {string(rs.title)}")
             for s in rs.sources:
-                out.append(f"  {self.k('KW_SOURCE')} {s.name} {string(s.title)}")
+                mark = f" {self.k('KW_PROPOSAL')}" if s.proposal else ""
+                out.append(f"  {self.k('KW_SOURCE')} {s.name} {string(s.title)}{mark}")
                 if s.url is not None:
                     out.append(f"    {self.k('KW_URL')} {string(s.url)}")
         previous: type | None = None
@@ -208,15 +209,24 @@ class Formatter:
             return f"{self.k('KW_PEILDATUM')} {item.name}"
         if isinstance(item, n.ParameterDecl):
             lines = [f"{self.k('KW_PARAMETER')} {item.name} : {self.type(item.type)}" + _desc(item.description)]
-            for v in item.values:
-                line = f"  {self.k('KW_FROM')} {v.start.isoformat()}"
-                if v.end is not None:
-                    line += f" {self.k('KW_UNTIL')} {v.end.isoformat()}"
-                line += " = " + (self.expr(v.value) if v.value is not None else self.k("KW_UNKNOWN"))
-                if v.source is not None:
-                    line += "  " + self.source(v.source)
-                lines.append(line)
+            return "\n".join(lines + self.param_values(item.values))
+        if isinstance(item, n.ParameterChange):
+            lines = [f"{self.k('KW_CHANGE')} {self.k('KW_PARAMETER')} {item.name}"]
+            return "\n".join(lines + self.param_values(item.values))
+        if isinstance(item, n.TableChange):
+            word = self.k("KW_REPLACE") if item.kind == "replace" else self.k("KW_ADD_TO")
+            lines = [f"{word} {self.k('KW_TABLE')} {item.name}" + _desc(item.description)]
+            if item.start is not None:
+                lines.append(f"  {self.k('KW_FROM')} {item.start.isoformat()}")
+            if item.file is not None:
+                lines.append(f"  {self.k('KW_FILE')} {string(item.file)}")
+            lines += ["  " + self.source(s) for s in item.sources]
             return "\n".join(lines)
+        if isinstance(item, n.SwitchOff):
+            line = f"{self.k('KW_SWITCH')} {self.k('KW_RULE')} {item.rule} {self.k('KW_OFF')}"
+            if item.start is not None:
+                line += f" {self.k('KW_FROM')} {item.start.isoformat()}"
+            return "\n".join([line] + ["  " + self.source(s) for s in item.sources])
         if isinstance(item, n.TableDecl):
             lines = [f"{self.k('KW_TABLE')} {item.name}" + _desc(item.description),
                      f"  {self.k('KW_FILE')} {string(item.file)}",
@@ -231,6 +241,18 @@ class Formatter:
             return "\n".join(lines)
         assert isinstance(item, n.Rule)
         return self.rule(item)
+
+    def param_values(self, values: tuple[n.ParamValue, ...]) -> list[str]:
+        lines = []
+        for v in values:
+            line = f"  {self.k('KW_FROM')} {v.start.isoformat()}"
+            if v.end is not None:
+                line += f" {self.k('KW_UNTIL')} {v.end.isoformat()}"
+            line += " = " + (self.expr(v.value) if v.value is not None else self.k("KW_UNKNOWN"))
+            if v.source is not None:
+                line += "  " + self.source(v.source)
+            lines.append(line)
+        return lines
 
     def rule(self, r: n.Rule) -> str:
         lines = [f"{self.k('KW_RULE')} {r.name}"]

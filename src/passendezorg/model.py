@@ -48,6 +48,29 @@ class ConflictEntry(BaseModel):
     value: JsonValue
 
 
+class ScenarioChangeRef(BaseModel):
+    """A change of the scenario that decided an output.
+
+    ``kind``: ``rule`` (a rule of the scenario decided it), ``switch_off`` (a rule in force that the scenario
+    switched off would have decided it), ``parameter`` (it used a parameter value the scenario sets), ``table``
+    (it used a table row the scenario added or replaced, or a table it replaced), ``value`` (it used a value
+    that a change of the scenario decided).
+    """
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["rule", "switch_off", "parameter", "table", "value"]
+    name: str
+
+
+class ScenarioRef(BaseModel):
+    """The scenario a decision was made under: a proposal or reform, not the law in force."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    title: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+
+
 class OutputDecision(BaseModel):
     """How one output (or derived value) was decided.
 
@@ -70,6 +93,9 @@ class OutputDecision(BaseModel):
     conflict: list[ConflictEntry] = Field(default_factory=list)
     needs: list[str] = Field(default_factory=list)
     reason: str | None = None
+    scenario_changes: list[ScenarioChangeRef] | None = Field(
+        default=None, description="under a scenario: the changes of the scenario that decided this value (empty: "
+        "none did; it is decided as under the law in force); absent under the law in force")
 
 
 class Decision(BaseModel):
@@ -82,9 +108,16 @@ class Decision(BaseModel):
     peildatum: dt.date
     outputs: dict[str, OutputDecision]
     derived: dict[str, OutputDecision] = Field(default_factory=dict)
+    scenario: ScenarioRef | None = Field(
+        default=None, description="the scenario the decision was made under; absent: the law in force")
 
     def to_json(self) -> str:
-        """The canonical JSON text: the same rule book and case give the same bytes."""
+        """The canonical JSON text: the same rule book and case give the same bytes.
+
+        Under the law in force the scenario fields are left out, so such a decision reads as it always has.
+        """
+        if self.scenario is None:
+            return self.model_dump_json(exclude=_IN_FORCE)
         return self.model_dump_json(exclude_defaults=False)
 
     def value(self, output: str) -> Any:
@@ -99,3 +132,8 @@ class CaseFailure(BaseModel):
     case: str | None = None
     index: int | None = Field(default=None, description="the case's position in the batch, counted from 0")
     error: str
+
+
+_IN_FORCE: Any = {"scenario": True, "outputs": {"__all__": {"scenario_changes"}},
+                  "derived": {"__all__": {"scenario_changes"}}}
+"""What a decision under the law in force leaves out of its JSON: the fields that only a scenario fills."""

@@ -132,13 +132,18 @@ Expr = Literal | Var | Ref | Call | Lookup | ListLit | TupleLit | Unary | Binary
 
 @dataclass(frozen=True)
 class SourceDef:
-    """A legal or policy source a ruleset cites: an id, a title and a url."""
+    """A legal or policy source a ruleset cites: an id, a title and a url.
+
+    ``proposal``: the source proposes a change (a programme, a discussion note, a plan) and is no law;
+    a rule of the rule book in force that rests on proposals only is a warning.
+    """
 
     name: str
     title: str
     url: str | None
     span: Span = field(compare=False)
     name_span: Span | None = field(default=None, compare=False)
+    proposal: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,11 +158,14 @@ class SourceRef:
 
 @dataclass(frozen=True)
 class Ruleset:
+    """A file's header: ``ruleset`` in the rule book in force, ``scenario`` (``scenario=True``) in a scenario."""
+
     name: str
     title: str | None
     sources: tuple[SourceDef, ...]
     span: Span = field(compare=False)
     name_span: Span | None = field(default=None, compare=False)
+    scenario: bool = False
 
 
 @dataclass(frozen=True)
@@ -237,6 +245,7 @@ class TableDecl:
     valid_until_column: str | None
     span: Span = field(compare=False)
     name_span: Span | None = field(default=None, compare=False)
+    changes: tuple[TableChange, ...] = ()  # a scenario's replacement or additions, applied in this order
 
 
 @dataclass(frozen=True)
@@ -258,7 +267,53 @@ class Rule:
     name_span: Span | None = field(default=None, compare=False)
 
 
-Item = InputDecl | DerivedDecl | OutputDecl | PeildatumDecl | ParameterDecl | TableDecl | Rule
+# ---------------------------------------------------------------- what a scenario changes in the rule book in force
+
+
+@dataclass(frozen=True)
+class ParameterChange:
+    """``change parameter x from D = v source …``: new dated values that win over the rule book's where they hold."""
+
+    name: str
+    values: tuple[ParamValue, ...]
+    span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class TableChange:
+    """``replace table x file "…"`` or ``add to table x file "…"``, optionally ``from D``.
+
+    ``kind`` is ``replace`` (the rule book's rows give way from ``start`` on, or entirely) or ``add`` (rows
+    added; a row whose key the rule book has replaces that key's rows where their periods meet).
+    """
+
+    kind: str
+    name: str
+    description: str | None
+    file: str | None
+    start: dt.date | None
+    sources: tuple[SourceRef, ...]
+    span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
+    clause_count: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class SwitchOff:
+    """``switch rule x off [from D] source …``: a rule of the rule book in force no longer applies (from D on)."""
+
+    rule: str
+    start: dt.date | None
+    sources: tuple[SourceRef, ...]
+    span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
+    clause_count: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+
+Change = ParameterChange | TableChange | SwitchOff
+
+Item = InputDecl | DerivedDecl | OutputDecl | PeildatumDecl | ParameterDecl | TableDecl | Rule | Change
 
 
 @dataclass(frozen=True)

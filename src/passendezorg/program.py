@@ -20,6 +20,7 @@ class SourceInfo:
     title: str
     detail: str | None
     url: str | None
+    proposal: bool = False  # the source is a proposal (a programme, a discussion note, a plan), not law
 
     def as_text(self) -> str:
         text = self.title
@@ -94,6 +95,7 @@ class TableRow:
     valid_from: dt.date | None
     valid_until: dt.date | None
     line: int
+    scenario: bool = False  # the row comes from a scenario's table file (added, or replacing the rule book's)
 
     def valid_on(self, day: dt.date) -> bool:
         return (self.valid_from is None or self.valid_from <= day) and (
@@ -120,6 +122,67 @@ class Table:
 
 
 @dataclass(frozen=True)
+class ScenarioChange:
+    """One change a scenario makes to the rule book in force: what, from when, on which sources, where written.
+
+    ``kind``: ``parameter`` (new dated values), ``replace`` or ``add`` (a table), ``switch_off`` (a rule), or
+    ``rule`` (a rule the scenario adds; ``exception_to`` names the rules in force it overrides).
+    """
+
+    kind: str
+    name: str
+    start: dt.date | None
+    sources: tuple[SourceInfo, ...]
+    span: Span
+    file: str | None = None  # a table change's file, relative to the scenario folder
+    exception_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SwitchedOff:
+    """A rule in force that a scenario switches off: from ``start`` (None: entirely), and its own validity."""
+
+    start: dt.date | None
+    valid_from: dt.date | None
+    valid_until: dt.date | None
+
+    def would_be_in_force(self, day: dt.date) -> bool:
+        """In force on ``day`` under the rule book in force, but switched off by the scenario."""
+        in_force = (self.valid_from is None or self.valid_from <= day) and \
+            (self.valid_until is None or day <= self.valid_until)
+        return in_force and (self.start is None or day >= self.start)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario a rule book is checked and evaluated under: a named, sourced overlay on the rule book in force.
+
+    The changes it makes are recorded here so that a decision can say which outputs a change decided:
+    the rules it adds, the rules it switches off, the periods in which it sets a parameter's value, and the
+    tables it replaces or adds rows to (the rows themselves carry ``TableRow.scenario``).
+    """
+
+    name: str
+    title: str | None
+    sources: tuple[SourceInfo, ...]
+    folder: str
+    files: tuple[str, ...]
+    rules: frozenset[str]
+    declared: tuple[tuple[str, str], ...]  # (kind, name) of what it declares: input, derived, output, parameter, table
+    switched_off: Mapping[str, SwitchedOff]
+    parameters: Mapping[str, tuple[tuple[dt.date, dt.date | None], ...]]  # the periods whose value it sets
+    tables: Mapping[str, tuple[tuple[str, dt.date | None], ...]]  # table -> (kind, from) of each change
+    changes: tuple[ScenarioChange, ...]
+
+    def sets_parameter(self, name: str, day: dt.date) -> bool:
+        return any(start <= day and (end is None or day <= end) for start, end in self.parameters.get(name, ()))
+
+    def replaces_table(self, name: str, day: dt.date) -> bool:
+        """Has the scenario replaced this table's rows on ``day`` (so that any answer it gives is the scenario's)?"""
+        return any(kind == "replace" and (start is None or start <= day) for kind, start in self.tables.get(name, ()))
+
+
+@dataclass(frozen=True)
 class Program:
     """Everything an engine needs, checked: names resolved, types known, graph acyclic."""
 
@@ -137,11 +200,17 @@ class Program:
     files: Mapping[str, bytes] = field(default_factory=dict)  # relative path -> content
     language: str = "english"  # the keyword set of the rule book, for messages to its readers
     root: str = ""  # the folder the rule book was loaded from; decisions name files relative to it
+    scenario: Scenario | None = None  # None: the law in force
 
     def relative(self, file: str) -> str:
         """A rule file's name relative to the rule book root, the same wherever the book is loaded from."""
         import os.path
 
+        sc = self.scenario
+        if sc is not None and os.path.isabs(file) == os.path.isabs(sc.folder):
+            rel = os.path.relpath(file, sc.folder)
+            if not rel.startswith(".."):
+                return f"scenarios/{sc.name}/" + rel.replace(os.sep, "/")
         if self.root and os.path.isabs(file) == os.path.isabs(self.root):
             rel = os.path.relpath(file, self.root)
             if not rel.startswith(".."):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,13 +16,24 @@ from .check import Checker, content_hash
 from .engines.interpreter import Evaluation
 from .engines.semantics import Outcome
 from .errors import CaseError, Diagnostic, PassendeZorgError, RuleBookError, UsageError
-from .model import CaseFailure, ConflictEntry, Decision, OutputDecision, Overridden, RuleRef, Source
-from .program import CheckedRule, Program
+from .model import (
+    CaseFailure,
+    ConflictEntry,
+    Decision,
+    OutputDecision,
+    Overridden,
+    RuleRef,
+    ScenarioChangeRef,
+    ScenarioRef,
+    Source,
+)
+from .program import CheckedRule, Program, Scenario
 from .source import SourceRegistry, Span
 from .values import to_json
 
 if TYPE_CHECKING:
     from .batch import FastDecision
+    from .scenario import ScenarioSummary
 
 RULE_SUFFIX = ".pz"
 
@@ -60,12 +72,17 @@ def rule_files(path: Path) -> list[Path]:
     return files
 
 
-def check_path(path: str | Path) -> CheckReport:
-    """Parse and check every rule file under ``path``; never raises for problems in the rules."""
-    return check_texts(path)
+def check_path(path: str | Path, *, scenario: str | Path | None = None) -> CheckReport:
+    """Parse and check every rule file under ``path``; never raises for problems in the rules.
+
+    With ``scenario`` (the folder of a scenario, ``scenarios/<name>``), the rule book in force plus that
+    scenario is checked as one rule book: a rule book of its own, with its own content hash.
+    """
+    return check_texts(path, scenario=scenario)
 
 
-def check_texts(path: str | Path, texts: Mapping[str | Path, str] | None = None) -> CheckReport:
+def check_texts(path: str | Path, texts: Mapping[str | Path, str] | None = None, *,
+                scenario: str | Path | None = None) -> CheckReport:
     """``check_path``, with the text of some rule files given instead of read from disk.
 
     An editor checks the whole rule book as the author types: ``texts`` maps a rule
@@ -87,26 +104,51 @@ def check_texts(path: str | Path, texts: Mapping[str | Path, str] | None = None)
         files = [root] if root.resolve() in given else rule_files(root)
     registry = SourceRegistry()
     diagnostics: list[Diagnostic] = []
-    parsed: list[n.RuleFile] = []
     raw: dict[str, bytes] = {}
-    for f in files:
-        text_given = given.get(f.resolve())
-        data = text_given.encode("utf-8") if text_given is not None else f.read_bytes()
-        shown = str(f)
-        raw[str(f.relative_to(base))] = data
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            diagnostics.append(Diagnostic("error", "syntax", f"the file is not UTF-8 text ({e.reason})",
-                                          Span(shown, 1, 1)))
-            continue
-        registry.add(shown, text)
-        rule_file, diags = parse_text(text, shown)
-        diagnostics.extend(diags)
-        if rule_file is not None:
-            parsed.append(rule_file)
-    checker = Checker(parsed, base)
-    program = checker.run()
+
+    def parse(paths: list[Path], folder: Path, prefix: str) -> list[n.RuleFile]:
+        parsed: list[n.RuleFile] = []
+        for f in paths:
+            text_given = given.get(f.resolve())
+            data = text_given.encode("utf-8") if text_given is not None else f.read_bytes()
+            shown = str(f)
+            raw[prefix + f.relative_to(folder).as_posix()] = data
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                diagnostics.append(Diagnostic("error", "syntax", f"the file is not UTF-8 text ({e.reason})",
+                                              Span(shown, 1, 1)))
+                continue
+            registry.add(shown, text)
+            rule_file, diags = parse_text(text, shown)
+            diagnostics.extend(diags)
+            if rule_file is not None:
+                parsed.append(rule_file)
+        return parsed
+
+    parsed = parse(files, base, "")
+    own: list[n.RuleFile] = []
+    overlay = None
+    if scenario is None:
+        checker = Checker(parsed, base)
+        program = checker.run()
+        count = len(files)
+    else:
+        from . import scenario as sc
+
+        folder = Path(scenario)
+        name = folder.name
+        own_paths = sc.scenario_files(folder)
+        if not own_paths:
+            raise UsageError(f"{folder}: no scenario rule files (*{RULE_SUFFIX}) found")
+        own = parse(own_paths, folder, f"scenarios/{name}/")
+        overlay = sc.apply(parsed, own, name, folder)
+        diagnostics.extend(overlay.diagnostics)
+        checker = Checker(overlay.base, base, scenario_files=overlay.own, scenario_root=folder, scenario_name=name,
+                          switched_off=overlay.switched_off)
+        program = checker.run()
+        info = sc.describe(overlay, checker, [str(p) for p in own_paths])
+        count = len(files) + len(own_paths)
     diagnostics.extend(checker.diagnostics)
     for name, data in checker.table_bytes.items():
         raw[name] = data
@@ -116,8 +158,10 @@ def check_texts(path: str | Path, texts: Mapping[str | Path, str] | None = None)
         from dataclasses import replace
 
         program = replace(program, content_hash=content_hash(raw), files=dict(raw), root=str(base))
+        if overlay is not None:
+            program = replace(program, scenario=info)
     diagnostics.sort(key=lambda d: (d.severity != "error", d.span.file, d.span.line, d.span.column))
-    return CheckReport(diagnostics, program, registry, len(files), tuple(parsed))
+    return CheckReport(diagnostics, program, registry, count, tuple(parsed) + tuple(own))
 
 
 ENGINES = engines.ENGINES + tuple(engines.ALIASES)
@@ -129,32 +173,102 @@ def check_engine(engine: str) -> None:
     engines.require(engine)
 
 
-def load_rules(path: str | Path, *, cache: bool = False) -> RuleBook:
+def load_rules(path: str | Path, *, cache: bool = False, scenarios: str | Path | None = None) -> RuleBook:
     """Load and check a rule book; raise RuleBookError listing every error if it has any.
 
     With ``cache=True`` the checked rule book is kept between runs, keyed by the content hash of
     its rule and table files (in ``$PASSENDEZORG_CACHE`` or ``~/.cache/passendezorg``), so an
     unchanged rule book loads without being parsed and checked again.
+
+    The book is the law in force. Its scenarios are in ``scenarios`` (default: ``$PASSENDEZORG_SCENARIOS``,
+    else the folder ``scenarios/`` beside the rules folder); ``book.with_scenario(name)`` applies one.
     """
     if cache:
-        return load_cached(path)
+        return load_cached(path, scenarios=scenarios)
     report = check_path(path)
     if report.program is None:
         raise RuleBookError(report.diagnostics, report.sources)
-    return RuleBook(report.program, report.warnings)
+    return RuleBook(report.program, report.warnings, path=path, scenarios=scenarios)
+
+
+_UNDER_LOCK = threading.Lock()
 
 
 class RuleBook:
-    """A checked rule book. Immutable: safe to share between threads and to evaluate any number of cases."""
+    """A checked rule book. Immutable: safe to share between threads and to evaluate any number of cases.
 
-    def __init__(self, program: Program, warnings: list[Diagnostic] | None = None) -> None:
+    A rule book states the law in force (``scenario`` is None), or the law in force under one scenario
+    (``with_scenario``): a proposal or reform applied on request, with its own content hash.
+    """
+
+    def __init__(self, program: Program, warnings: list[Diagnostic] | None = None, *,
+                 path: str | Path | None = None, scenarios: str | Path | None = None, cache: bool = False) -> None:
         self.program = program
         self.warnings = list(warnings or [])
+        self.path = Path(path) if path is not None else (Path(program.root) if program.root else None)
+        self._scenarios = Path(scenarios) if scenarios is not None else None
+        self._cache = cache
         self._rule_refs: dict[str, RuleRef] = {}
+        self._under: dict[str, RuleBook] = {}
 
     @property
     def content_hash(self) -> str:
         return self.program.content_hash
+
+    # ------------------------------------------------------------ scenarios
+
+    @property
+    def scenario(self) -> Scenario | None:
+        """The scenario this rule book is under (name, title, sources and what it changes); None: the law in force."""
+        return self.program.scenario
+
+    @property
+    def scenarios_folder(self) -> Path:
+        """Where this rule book's scenarios are (see ``load_rules``)."""
+        from .scenario import scenarios_folder
+
+        if self.path is None:
+            raise UsageError("this rule book was not loaded from a folder; give the scenarios with --scenarios DIR")
+        return scenarios_folder(self.path, self._scenarios)
+
+    def scenarios(self) -> list[ScenarioSummary]:
+        """The scenarios available for this rule book, by name (read from their headers; nothing is checked)."""
+        from .scenario import available
+
+        if self.path is None:
+            return []
+        return available(self.scenarios_folder)
+
+    def with_scenario(self, name: str) -> RuleBook:
+        """The law in force under scenario ``name``: a new immutable rule book with its own content hash.
+
+        The scenario is checked with the rule book as one (RuleBookError lists its errors); an unknown
+        name is a UsageError naming the scenarios there. The result is kept: asking again costs nothing.
+        """
+        from .scenario import find
+
+        if self.scenario is not None:
+            raise UsageError(f"this rule book is already under scenario `{self.scenario.name}`; a scenario applies "
+                             "to the law in force (ask the rule book in force for it)")
+        with _UNDER_LOCK:
+            found = self._under.get(name)
+        if found is not None:
+            return found
+        if self.path is None:
+            raise UsageError("this rule book was not loaded from a folder, so it has no scenarios")
+        folder = find(self.scenarios_folder, name)
+        if self._cache:
+            book = load_cached(self.path, scenarios=self._scenarios, scenario=folder)
+        else:
+            report = check_path(self.path, scenario=folder)
+            if report.program is None:
+                raise RuleBookError(report.diagnostics, report.sources)
+            book = RuleBook(report.program, report.warnings, path=self.path, scenarios=self._scenarios)
+        changed = [f for f, data in self.program.files.items() if book.program.files.get(f) != data]
+        if changed:
+            raise PassendeZorgError(f"the rule book changed since it was loaded ({changed[0]}); load it again")
+        with _UNDER_LOCK:
+            return self._under.setdefault(name, book)
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -188,7 +302,7 @@ class RuleBook:
         optional rete back end; identical decisions); EngineUnavailable says why it cannot run.
         """
         case, inputs, day = self.prepare(case, on)
-        return self.decision(self._run(inputs, day, engine), day, case.name)
+        return self.decision(self._run(inputs, day, engine), day, case.name, inputs)
 
     def _run(self, inputs: dict[str, Any], day: dt.date, engine: str) -> dict[str, Outcome]:
         return engines.get(self.program, engine).outcomes(inputs, day)
@@ -239,7 +353,7 @@ class RuleBook:
             self._rule_refs[name] = ref
         return ref
 
-    def output_decision(self, name: str, o: Outcome) -> OutputDecision:
+    def output_decision(self, name: str, o: Outcome, changes: list[tuple[str, str]] | None = None) -> OutputDecision:
         decl = self.program.values[name]
         return OutputDecision(
             status=o.status,  # type: ignore[arg-type]
@@ -252,15 +366,35 @@ class RuleBook:
             conflict=[ConflictEntry(rule=self.rule_ref(r), value=to_json(v)) for r, v in o.conflict],
             needs=list(o.needs),
             reason=o.reason,
+            scenario_changes=None if changes is None else [ScenarioChangeRef(kind=k, name=v)  # type: ignore[arg-type]
+                                                           for k, v in changes],
         )
 
-    def decision(self, results: Mapping[str, Outcome], day: dt.date, case: str | None) -> Decision:
+    def decision(self, results: Mapping[str, Outcome], day: dt.date, case: str | None,
+                 inputs: Mapping[str, Any] | None = None) -> Decision:
+        """The decision from every value's outcome. Under a scenario it needs the case's typed ``inputs``: it
+        says which outputs a change of the scenario decided (see ``scenario.marks``)."""
         values = self.program.values
-        outputs = {o: self.output_decision(o, results[o]) for o in self.program.outputs}
-        derived = {v: self.output_decision(v, results[v]) for v in self.program.order
-                   if not values[v].is_output and v in results}
+        sc = self.scenario
+        marks: dict[str, list[tuple[str, str]]] = {}
+        if sc is not None:
+            if inputs is None:
+                raise ValueError("a decision under a scenario needs the case's inputs")
+            from .scenario import marks as scenario_marks
+
+            marks = scenario_marks(self.program, results, inputs, day)
+
+        def one(name: str) -> OutputDecision:
+            return self.output_decision(name, results[name], marks.get(name, []) if sc is not None else None)
+
+        outputs = {o: one(o) for o in self.program.outputs}
+        derived = {v: one(v) for v in self.program.order if not values[v].is_output and v in results}
+        ref = None
+        if sc is not None:
+            ref = ScenarioRef(name=sc.name, title=sc.title, sources=[
+                Source(id=s.id, title=s.title, detail=s.detail, url=s.url) for s in sc.sources])
         return Decision(case=case, rulebook=self.content_hash, peildatum=day, outputs=outputs,
-                        derived=dict(sorted(derived.items())))
+                        derived=dict(sorted(derived.items())), scenario=ref)
 
     # ------------------------------------------------------------ why not
 
@@ -284,7 +418,7 @@ class RuleBook:
 
 # ------------------------------------------------------------------ the cache of checked rule books
 
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"
 """Changes whenever what the cache stores changes shape; part of every entry's key."""
 
 
@@ -298,11 +432,12 @@ def _mappingproxy_reduce(m: Any) -> tuple[Any, tuple[dict[Any, Any]]]:
     return _mappingproxy, (dict(m),)
 
 
-def load_cached(path: str | Path, directory: Path | None = None) -> RuleBook:
+def load_cached(path: str | Path, directory: Path | None = None, *, scenarios: str | Path | None = None,
+                scenario: Path | None = None) -> RuleBook:
     """Load and check a rule book, reusing the checked result of an earlier run with the same files.
 
-    The key is a hash of every rule file's name and bytes; the entry also
-    records the hash of every table file, so a changed table invalidates it.
+    The key is a hash of every rule file's name and bytes (the scenario's too, with ``scenario``, the folder
+    of a scenario); the entry also records the hash of every table file, so a changed table invalidates it.
     Raises RuleBookError like ``load_rules``. The cache lives in
     ``$PASSENDEZORG_CACHE`` or ``~/.cache/passendezorg`` (mode 0700): like
     ``__pycache__``, whoever can write there can run code as you.
@@ -320,37 +455,57 @@ def load_cached(path: str | Path, directory: Path | None = None) -> RuleBook:
     root = Path(path)
     files = rule_files(root)
     base = root if root.is_dir() else root.parent
+    listed = [(f.relative_to(base).as_posix(), f) for f in files]
+    if scenario is not None:
+        from .scenario import scenario_files
+
+        listed += [(f"scenarios/{scenario.name}/{f.relative_to(scenario).as_posix()}", f)
+                   for f in scenario_files(scenario)]
     h = hashlib.sha256()
     h.update(f"{CACHE_FORMAT}\0{sys.version}\0{__version__}\0".encode())
-    for f in files:
-        h.update(str(f.relative_to(base)).encode("utf-8") + b"\0" + f.read_bytes() + b"\0")
+    if scenario is not None:  # a scenario's record names its folder (its cases are found there)
+        h.update(f"{scenario}\0{scenario.resolve()}\0".encode())
+    for name, f in listed:
+        h.update(name.encode("utf-8") + b"\0" + f.read_bytes() + b"\0")
     where = directory or cache_dir()
     entry = where / f"{h.hexdigest()}.pickle"
+
+    def book(program: Program, warnings: list[Diagnostic]) -> RuleBook:
+        return RuleBook(program, warnings, path=path, scenarios=scenarios, cache=True)
+
     if entry.is_file():
         try:
             with entry.open("rb") as fh:
                 tables, program, warnings = pickle.load(fh)
-            if all(_file_digest(base / name) == digest for name, digest in tables.items()):
-                return RuleBook(program, warnings)
+            if all(_file_digest(Path(name)) == digest for name, digest in tables.items()):
+                return book(program, warnings)
         except Exception:  # noqa: BLE001 - a stale or broken entry is rebuilt
             pass
-    report = check_path(root)
+    report = check_path(root, scenario=scenario)
     if report.program is None:
         raise RuleBookError(report.diagnostics, report.sources)
     program = report.program
-    rule_names = {str(f.relative_to(base)) for f in files}
-    tables = {name: hashlib.sha256(data).hexdigest() for name, data in program.files.items() if name not in rule_names}
+    rule_names = {name for name, _ in listed}
+    prefix = f"scenarios/{scenario.name}/" if scenario is not None else None
+
+    def where_is(name: str) -> Path:
+        if prefix is not None and scenario is not None and name.startswith(prefix):
+            return (scenario / name[len(prefix):]).resolve()
+        return (base / name).resolve()
+
+    tables = {str(where_is(name)): hashlib.sha256(data).hexdigest()
+              for name, data in program.files.items() if name not in rule_names}
     try:
         where.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = entry.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as fh:
-            pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
+        with tmp.open("wb") as out:
+            pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
             pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _mappingproxy_reduce}
             pickler.dump((tables, program, report.warnings))
         os.replace(tmp, entry)
     except (OSError, pickle.PicklingError, TypeError, AttributeError):
         pass  # no cache: only slower next time
-    return RuleBook(program, report.warnings)
+    return book(program, report.warnings)
 
 
 def _file_digest(path: Path) -> str | None:

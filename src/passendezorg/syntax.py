@@ -21,8 +21,10 @@ LANGUAGES = ("english", "nederlands")
 LANGUAGE_ALIASES = {"english": "english", "en": "english", "nederlands": "nederlands", "nl": "nederlands", "dutch": "nederlands"}
 _LANG_LINE = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\n)*[ \t]*(language|taal)[ \t]+(\w+)")
 ITEM_KEYWORDS = {
-    "english": ("input", "derived", "output", "peildatum", "parameter", "table", "rule"),
-    "nederlands": ("invoer", "afgeleid", "uitvoer", "peildatum", "parameter", "tabel", "regel"),
+    "english": ("input", "derived", "output", "peildatum", "parameter", "table", "rule", "change", "replace",
+                r"add[ \t]+to", "switch"),
+    "nederlands": ("invoer", "afgeleid", "uitvoer", "peildatum", "parameter", "tabel", "regel", "wijzig", "vervang",
+                   r"voeg[ \t]+toe", "schakel"),
 }
 
 
@@ -114,8 +116,14 @@ _OPERATOR_TOKENS = {
 }
 
 
+_SCENARIO_CHANGES = {"KW_CHANGE", "KW_REPLACE", "KW_ADD_TO", "KW_SWITCH"}
+"""Keywords that start a scenario's change: named in a hint only where nothing else could follow."""
+
+
 def _describe_expected(expected: set[str], language: str) -> str:
     kws = keyword_table(language)
+    if expected - _SCENARIO_CHANGES:
+        expected = expected - _SCENARIO_CHANGES
     words = []
     if {"NAME", "INT", "STRING"} <= expected:
         words.append("a value or a name")
@@ -258,7 +266,7 @@ class _Builder:
         for child in _ch(tree):
             if child.data == "language_decl":
                 continue
-            if child.data == "ruleset":
+            if child.data in ("ruleset", "scenario"):
                 ruleset = self.ruleset(child)
             else:
                 items.append(getattr(self, child.data)(child))
@@ -289,10 +297,11 @@ class _Builder:
                     n.SourceDef(
                         str(ck[0]), self.string(ck[1]) or "",
                         self.string(self.kids(url)[0]) if url is not None else None, self.span(c.meta),
-                        self.tspan(ck[0]),
+                        self.tspan(ck[0]), proposal=self.sub(c, "proposal") is not None,
                     )
                 )
-        return n.Ruleset(str(k[0]), title, tuple(sources), self.span(t.meta), self.tspan(k[0]))
+        return n.Ruleset(str(k[0]), title, tuple(sources), self.span(t.meta), self.tspan(k[0]),
+                         scenario=t.data == "scenario")
 
     def type_expr(self, t: Tree[Token]) -> n.TypeRef:
         if t.data == "simple_type":
@@ -340,6 +349,47 @@ class _Builder:
         return n.PeildatumDecl(self.var_name(var), self.span(t.meta), self.span(var.meta))
 
     def parameter_decl(self, t: Tree[Token]) -> n.ParameterDecl:
+        name = self.kids(t)[0]
+        return n.ParameterDecl(str(name), self._type(t), self.desc(t), self.param_values(t), self.span(t.meta),
+                               self.tspan(name))
+
+    def parameter_change(self, t: Tree[Token]) -> n.ParameterChange:
+        name = self.kids(t)[0]
+        return n.ParameterChange(str(name), self.param_values(t), self.span(t.meta), self.tspan(name))
+
+    def table_change(self, t: Tree[Token]) -> n.TableChange:
+        kind = "replace" if _ch(t)[0].type == "KW_REPLACE" else "add"
+        name = self.kids(t)[0]
+        start, sources, counts = self.change_clauses(t)
+        file = None
+        for c in _ch(t):
+            if isinstance(c, Tree) and c.data == "change_file":
+                file = self.string(self.kids(c)[0])
+                counts["file"] = counts.get("file", 0) + 1
+        return n.TableChange(kind, str(name), self.desc(t), file, start, sources, self.span(t.meta),
+                             self.tspan(name), counts)
+
+    def switch_off(self, t: Tree[Token]) -> n.SwitchOff:
+        name = self.kids(t)[0]
+        start, sources, counts = self.change_clauses(t)
+        return n.SwitchOff(str(name), start, sources, self.span(t.meta), self.tspan(name), counts)
+
+    def change_clauses(self, t: Tree[Token]) -> tuple[dt.date | None, tuple[n.SourceRef, ...], dict[str, int]]:
+        """The `from` date and the sources of a scenario's change, and how often each clause occurs."""
+        start = None
+        sources = []
+        counts: dict[str, int] = {}
+        for c in _ch(t):
+            if not isinstance(c, Tree):
+                continue
+            if c.data == "change_from":
+                start = _date(self.kids(c)[0])
+                counts["from"] = counts.get("from", 0) + 1
+            elif c.data in ("source_ref", "source_text"):
+                sources.append(self.source(c))
+        return start, tuple(sources), counts
+
+    def param_values(self, t: Tree[Token]) -> tuple[n.ParamValue, ...]:
         values = []
         for pv in _ch(t):
             if not (isinstance(pv, Tree) and pv.data == "param_value"):
@@ -364,9 +414,7 @@ class _Builder:
                     self.span(pv.meta),
                 )
             )
-        name = self.kids(t)[0]
-        return n.ParameterDecl(str(name), self._type(t), self.desc(t), tuple(values), self.span(t.meta),
-                               self.tspan(name))
+        return tuple(values)
 
     def table_decl(self, t: Tree[Token]) -> n.TableDecl:
         k = self.kids(t)

@@ -38,14 +38,22 @@ class TestReport:
         out.append(f"{total} case(s): {self.passed} passed, {self.failed} failed, {self.errors} could not be read")
         return out
 
+    @staticmethod
+    def counted(book: RuleBook) -> list[str]:
+        """The rules coverage counts: every rule, or under a scenario the rules the scenario adds."""
+        sc = book.scenario
+        return [r for r in book.program.rules if sc is None or r in sc.rules]
+
     def uncovered(self, book: RuleBook) -> list[str]:
-        return [r for r in book.program.rules if r not in self.decided]
+        return [r for r in self.counted(book) if r not in self.decided]
 
     def coverage_text(self, book: RuleBook) -> str:
         rules = book.program.rules
+        counted = self.counted(book)
         missing = self.uncovered(book)
-        pct = 100.0 * (len(rules) - len(missing)) / len(rules) if rules else 100.0
-        lines = [f"rule coverage: {len(rules) - len(missing)} of {len(rules)} rules decided something "
+        pct = 100.0 * (len(counted) - len(missing)) / len(counted) if counted else 100.0
+        which = "rules" if book.scenario is None else f"rules of scenario {book.scenario.name}"
+        lines = [f"rule coverage: {len(counted) - len(missing)} of {len(counted)} {which} decided something "
                  f"in at least one case ({pct:.1f} %)"]
         for r in missing:
             rule = rules[r]
