@@ -280,7 +280,7 @@ class _Evaluator:
             name = case.name
             if self.explain:
                 results = Evaluation(self.program, inputs, day).run()
-                return str(self.book.decision(results, day, case.name).to_json())
+                return str(self.book.decision(results, day, case.name, inputs).to_json())
         return self.fast(name, inputs, day)
 
     def fast(self, name: str | None, inputs: Mapping[str, Any], day: dt.date) -> FastDecision:
@@ -571,7 +571,7 @@ class _Worker:
             raise CaseError(where, "the case has no date: give the peildatum, an `on` column, or --on")
         if ev.explain:
             results = Evaluation(ev.program, inputs, day).run()
-            return str(ev.book.decision(results, day, name).to_json())
+            return str(ev.book.decision(results, day, name, inputs).to_json())
         return ev.fast(name, inputs, day)
 
 

@@ -276,7 +276,19 @@ def describe(ov: Overlay, checker: Checker, files: Iterable[str]) -> Scenario:
     """What the scenario is and changes, with its sources resolved (an unknown source is reported)."""
 
     def sources(refs: Iterable[n.SourceRef]) -> tuple[SourceInfo, ...]:
+        """Sources the checker has not read yet (of a table change, a rule switched off): an unknown one is reported."""
         return tuple(s for s in (checker.resolve_source(r) for r in refs) if s is not None)
+
+    def known(refs: Iterable[n.SourceRef]) -> tuple[SourceInfo, ...]:
+        """Sources the checker has read already (of a parameter value, a rule): reported there if unknown."""
+        out = []
+        for r in refs:
+            src = checker.sources.get(r.source) if r.source is not None else None
+            if r.source is None:
+                out.append(SourceInfo(None, r.detail or "", None, None))
+            elif src is not None:
+                out.append(SourceInfo(src.name, src.title, r.detail, src.url, src.proposal))
+        return tuple(out)
 
     headers = [f.ruleset for f in sorted(ov.own, key=lambda x: x.path) if f.ruleset is not None and f.ruleset.scenario]
     title = next((h.title for h in headers if h.title is not None), None)
@@ -284,7 +296,7 @@ def describe(ov: Overlay, checker: Checker, files: Iterable[str]) -> Scenario:
     changes: list[ScenarioChange] = []
     for pc in ov.parameter_changes:
         refs = [v.source for v in pc.values if v.source is not None]
-        changes.append(ScenarioChange("parameter", pc.name, min(v.start for v in pc.values), sources(refs), pc.span))
+        changes.append(ScenarioChange("parameter", pc.name, min(v.start for v in pc.values), known(refs), pc.span))
     tables: dict[str, list[tuple[str, dt.date | None]]] = {}
     for tc in ov.table_changes:
         tables.setdefault(tc.name, []).append((tc.kind, tc.start))
@@ -308,8 +320,7 @@ def describe(ov: Overlay, checker: Checker, files: Iterable[str]) -> Scenario:
         for item in f.items:
             if isinstance(item, n.Rule):
                 own_rules.append(item.name)
-                changes.append(ScenarioChange("rule", item.name, item.valid_from,
-                                              sources(r for r in item.sources), item.span,
+                changes.append(ScenarioChange("rule", item.name, item.valid_from, known(item.sources), item.span,
                                               exception_to=item.exception_to))
             elif type(item) in kinds:
                 assert isinstance(item, (n.InputDecl, n.DerivedDecl, n.OutputDecl, n.ParameterDecl, n.TableDecl))
