@@ -218,6 +218,49 @@ def test_the_project_rule_book_in_full() -> None:
     assert "kan niet worden doorgerekend" not in cases and "wijkt af" not in cases
 
 
+def test_the_project_scenarios_have_a_page_each() -> None:
+    """A page per scenario: not law, its sources, what it changes against which rules in force, its cases."""
+    from passendezorg.catalogue import catalogue_pages
+
+    book = load_rules(ROOT / "rules")
+    pages, nav = catalogue_pages(book, ROOT / "cases")
+    names = [s.name for s in book.scenarios()]
+    assert names and {"Scenario's": [{"Overzicht": "scenarios/index.md"}, *[{n: f"scenarios/{n}.md"} for n in names]]} \
+        in nav
+    for s in book.scenarios():
+        page = pages[f"scenarios/{s.name}.md"]
+        assert '!!! warning "Geen geldend recht"' in page and "## Wat het verandert" in page
+        assert "## Casussen" in page and "wijkt af" not in page and "kan niet worden doorgerekend" not in page
+        for src in s.sources:
+            assert md_plain(src.title) in page, (s.name, src.title)
+        assert f"[`{s.name}`](scenarios/{s.name}.md)" in pages["index.md"]
+    first_line = pages["scenarios/eerstelijnstarief.md"]
+    assert "uitzondering op [Het tarief is het bedrag dat de zorgaanbieder in rekening brengt " \
+           "(`tarief_gedeclareerd`)](../regelsets/tarieven.md#regel-tarief_gedeclareerd)" in first_line
+    assert "`tarief` = **€ 24,85** (regel tarief\\_eerstelijnstarief van het scenario)" in first_line
+    tariffs = pages["regelsets/tarieven.md"]
+    assert "- **In scenario's (geen geldend recht):** [eerstelijnstarief](../scenarios/eerstelijnstarief.md) maakt er " \
+           "een uitzondering op (`tarief_eerstelijnstarief`)" in tariffs
+    plan = pages["scenarios/eigen_risico_165.md"]
+    assert "| 1 januari 2027 | — | **€ 165,00** |" in plan and "| 1 januari 2016 | 31 december 2026 | € 385,00 |" in plan
+    assert "De tabel van het scenario heeft geen rijen." in pages["scenarios/zorg_zonder_bewezen_waarde.md"]
+    # every link between the pages resolves, anchors included
+    anchors = {path: set(re.findall(r"\{#([^}]+)\}", text)) | set(re.findall(r'id="([^"]+)"', text))
+               for path, text in pages.items()}
+    for path, text in pages.items():
+        if not path.startswith("scenarios/") and path not in ("index.md", "regelsets/tarieven.md"):
+            continue
+        here = Path(path).parent
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if target.startswith("http"):
+                continue
+            link, _, anchor = target.partition("#")
+            resolved = _norm((here / link).as_posix()) if link else path
+            assert resolved in anchors, f"{path}: broken link {target}"
+            if anchor:
+                assert anchor in anchors[resolved], f"{path}: no anchor {target}"
+
+
 def md_plain(text: str) -> str:
     from passendezorg.catalogue import md
 

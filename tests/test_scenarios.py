@@ -329,7 +329,7 @@ def test_a_rule_switched_off_from_a_date_and_entirely(small: Callable[[dict[str,
     assert decide(entirely, "2020-06-01")["paid"]["value"] == "150.00"
     code, out = run("evaluate", "--rules", entirely.path, "--scenario", "s", "--why-not", "pay_capped",
                     _case(entirely.path.parent, "2020-06-01"))
-    assert "not in force" in out
+    assert "rule pay_capped is switched off by scenario s" in out
 
 
 def _case(where: Path, day: str) -> Path:

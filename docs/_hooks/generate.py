@@ -8,7 +8,9 @@ by the catalogue's own navigation. So `mkdocs build --strict` alone builds the
 whole site, and the catalogue cannot drift from the rule book.
 
 The rule book and the cases are read from rules/ and cases/ next to mkdocs.yml,
-or from the folders in $PASSENDEZORG_RULES and $PASSENDEZORG_CASES.
+or from the folders in $PASSENDEZORG_RULES and $PASSENDEZORG_CASES; the scenarios
+(a page each, under catalogus/scenarios/) from scenarios/ beside the rules folder, or
+from $PASSENDEZORG_SCENARIOS.
 """
 
 from __future__ import annotations

@@ -594,10 +594,11 @@ def parameter_chart(param: Parameter) -> str | None:
 class Catalogue:
     """Writes the pages; one method per kind of page."""
 
-    def __init__(self, book: RuleBook, cases: list[CaseResult]) -> None:
+    def __init__(self, book: RuleBook, cases: list[CaseResult], scenarios: list[RuleBook] | None = None) -> None:
         self.book = book
         self.p = book.program
         self.cases = cases
+        self.scenarios = [s for s in scenarios or [] if s.scenario is not None]
         self.pages: dict[str, str] = {}  # relative path -> Markdown
         self.rules_by_set: dict[str | None, list[CheckedRule]] = {}
         for r in self.p.rules.values():
@@ -736,6 +737,10 @@ class Catalogue:
         if self.p.tables:
             nav.append({"Tabellen": [{name: f"tabellen/{name}.md"} for name in self.p.tables]})
         nav.append({"Invoer": "invoer.md"})
+        if self.scenarios:
+            listed: list[Any] = [{"Overzicht": "scenarios/index.md"}]
+            listed += [{s.scenario.name: scenario_page(s.scenario.name)} for s in self.scenarios if s.scenario]
+            nav.append({"Scenario's": listed})
         # the case pages are reached from the case index, not the navigation: a rule book can have hundreds of
         # cases, and every page of the site carries the whole navigation
         nav.append({"Casussen": "casussen/index.md"})
@@ -798,6 +803,15 @@ class Catalogue:
             for t in p.tables.values():
                 body.append(f"| [`{t.name}`](tabellen/{t.name}.md) | {md(t.description or '')} | `{t.file}` | "
                             f"{_row_count(t)} |")
+        if self.scenarios:
+            body += ["", "## Scenario's", "",
+                     "Voorstellen en plannen, geen geldend recht: een beslissing gebruikt een scenario alleen als "
+                     "erom wordt gevraagd. Zie het [overzicht](scenarios/index.md).", "",
+                     "| Scenario | Titel | Wijzigingen |", "| --- | --- | ---: |"]
+            for s in self.scenarios:
+                sc = s.scenario
+                assert sc is not None
+                body.append(f"| [`{sc.name}`]({scenario_page(sc.name)}) | {md(sc.title or '')} | {len(sc.changes)} |")
         body += ["", "## Invoer en casussen", "",
                  f"- [Invoer](invoer.md): de {len(p.inputs)} gegevens die een casus kan bevatten.",
                  f"- [Casussen](casussen/index.md): {len(self.cases)} voorbeeldcasussen, doorgerekend met dit "
@@ -848,6 +862,9 @@ class Catalogue:
             lines += ["", f"**Omdat:** {md(r.because)}"]
         lines.append("")
         lines.append(f"- **Geldig:** {validity_text(r.valid_from, r.valid_until)}")
+        touched = self.touched_by(r.name, here)
+        if touched:
+            lines.append(f"- **In scenario's (geen geldend recht):** {touched}")
         if r.sources:
             for s in r.sources:
                 lines.append(f"- **Bron:** {source_md(s)}")
@@ -874,6 +891,21 @@ class Catalogue:
             lines += [f"    {line}".rstrip() for line in text.splitlines()]
             lines += ["    ```"]
         return lines
+
+    def touched_by(self, rule: str, here: str) -> str:
+        """The scenarios that switch this rule off or make an exception to it, as links."""
+        out = []
+        for s in self.scenarios:
+            sc = s.scenario
+            assert sc is not None
+            link = f"[{md(sc.name)}]({self.rel(scenario_page(sc.name), here)})"
+            off = sc.switched_off.get(rule)
+            if off is not None:
+                out.append(f"{link} schakelt haar uit" + (f" vanaf {dutch_date(off.start)}" if off.start else ""))
+            kids = [c.name for c in sc.changes if c.kind == "rule" and rule in c.exception_to]
+            if kids:
+                out.append(f"{link} maakt er een uitzondering op ({', '.join(f'`{k}`' for k in kids)})")
+        return "; ".join(out)
 
     def rule_text(self, r: CheckedRule) -> str | None:
         """The rule as written in its file."""
@@ -1101,6 +1133,258 @@ class Catalogue:
         self.put(here, f"Casus: {md(c.title)}", body)
 
 
+# ---------------------------------------------------------------- scenarios
+
+CHANGE_WORDS = {"rule": "regel toegevoegd", "switch_off": "regel uitgeschakeld", "parameter": "parameter gewijzigd",
+                "replace": "tabel vervangen", "add": "tabel aangevuld"}
+DECLARED_WORDS = {"input": "invoer", "derived": "afgeleide waarde", "output": "uitvoer", "parameter": "parameter",
+                  "table": "tabel"}
+MARK_WORDS = {"rule": "regel {} van het scenario", "switch_off": "regel {} uitgeschakeld", "parameter": "parameter {}",
+              "table": "tabel {}", "value": "via {}"}
+
+
+def scenario_page(name: str) -> str:
+    return f"scenarios/{name}.md"
+
+
+class ScenarioPages:
+    """A page per scenario: what it changes, against which rules in force, with its sources and cases.
+
+    Links to what the rule book in force has go to its pages; what the scenario declares itself is shown on
+    the scenario's page.
+    """
+
+    def __init__(self, cat: Catalogue) -> None:
+        self.cat = cat
+        self.base = cat.p
+
+    def build(self) -> dict[str, str]:
+        for book in self.cat.scenarios:
+            self.page(book)
+        self.index()
+        return self.cat.pages
+
+    def index(self) -> None:
+        here = "scenarios/index.md"
+        body = ["Een scenario is een voorstel, een plan of een experiment: een overlay op het regelboek, in eigen "
+                "bestanden (`scenarios/<naam>/`). Het is **geen geldend recht**: een beslissing gebruikt een "
+                "scenario alleen als erom wordt gevraagd (`passendezorg evaluate --scenario <naam>`), en zegt dan "
+                "bovenaan onder welk scenario zij is genomen en welke uitkomsten een wijziging van het scenario "
+                "bepaalde.", "", "| Scenario | Titel | Bronnen | Wijzigingen | Casussen |",
+                "| --- | --- | --- | ---: | ---: |"]
+        for book in self.cat.scenarios:
+            sc = book.scenario
+            assert sc is not None
+            sources = "; ".join(md(_shorten(s.title, 80)) + (" (voorstel)" if s.proposal else "") for s in sc.sources)
+            cases = len(list(iter_case_paths([Path(sc.folder) / "cases"]))) if (Path(sc.folder) / "cases").is_dir() \
+                else 0
+            body.append(f"| [`{sc.name}`]({self.cat.rel(scenario_page(sc.name), here)}) | {md(sc.title or '')} | "
+                        f"{sources or '—'} | {len(sc.changes)} | {cases} |")
+        self.cat.put(here, "Scenario's", body)
+
+    def linker(self, book: RuleBook, here: str) -> Linker:
+        base = self.cat.linker(here)
+        own = {name: f"#{k}-{name}" for k, name in book.scenario.declared} if book.scenario is not None else {}
+
+        def link(kind: str, name: str) -> str | None:
+            return own.get(name) or base(kind, name)
+
+        return link
+
+    def rule_ref(self, book: RuleBook, name: str, here: str) -> str:
+        sc = book.scenario
+        assert sc is not None
+        if name in sc.rules:
+            r = book.program.rules[name]
+            return f"[{md(r.title) if r.title else f'`{name}`'}](#regel-{name})"
+        return self.cat.rule_ref_md(name, here)
+
+    def page(self, book: RuleBook) -> None:
+        sc = book.scenario
+        assert sc is not None
+        here = scenario_page(sc.name)
+        p = book.program
+        dutch = DutchRenderer(p, self.linker(book, here))
+        body = ['!!! warning "Geen geldend recht"', "",
+                f"    Dit scenario is een voorstel of plan. Een beslissing gebruikt het alleen als erom wordt "
+                f"gevraagd: `passendezorg evaluate --scenario {sc.name} …`, `book.with_scenario(\"{sc.name}\")`.",
+                "", f"Scenario `{sc.name}` · regelboek met dit scenario `{p.content_hash}` · "
+                f"bestanden: {', '.join(f'`{Path(f).name}`' for f in sc.files)}"]
+        if sc.sources:
+            body += ["", "## Bronnen", ""]
+            for s in sc.sources:
+                body.append(f"- `{s.id}`: {source_md(s)}" + (" — **voorstel**" if s.proposal else ""))
+        body += ["", "## Wat het verandert", "", "| Wijziging | Wat | Vanaf | Bron |", "| --- | --- | --- | --- |"]
+        for c in sc.changes:
+            if c.kind == "rule":
+                what = self.rule_ref(book, c.name, here)
+                if c.exception_to:
+                    what += " — uitzondering op " + ", ".join(self.cat.rule_ref_md(x, here) if x in self.base.rules
+                                                              else self.rule_ref(book, x, here) for x in c.exception_to)
+            elif c.kind == "switch_off":
+                what = self.cat.rule_ref_md(c.name, here)
+            elif c.kind == "parameter":
+                what = f"[`{c.name}`]({self.cat.rel(f'parameters/{c.name}.md', here)}) (zie [hieronder](#parameter-{c.name}))"
+            else:
+                what = f"[`{c.name}`]({self.cat.rel(f'tabellen/{c.name}.md', here)})" + \
+                    (f", bestand `{c.file}`" if c.file else "")
+            since = dutch_date(c.start) if c.start else "altijd"
+            src = "; ".join(source_md(s) for s in c.sources) or "—"
+            body.append(f"| {CHANGE_WORDS[c.kind]} | {what} | {since} | {src} |")
+        if sc.declared:
+            body += ["", "Het scenario voegt ook toe: " + ", ".join(
+                f"{DECLARED_WORDS[k]} [`{name}`](#{k}-{name})" for k, name in sc.declared) + "."]
+        touched = self.touched(book, here)
+        if touched:
+            body += ["", "## Regels van het geldende recht die het raakt", ""] + touched
+        own_rules = [r for r in p.rules.values() if r.name in sc.rules]
+        if own_rules:
+            body += ["", "## Regels van het scenario"]
+            for r in own_rules:
+                body += [""] + self.rule_section(book, r, dutch, here)
+        body += self.values(book, dutch, here)
+        body += self.cases(book, here)
+        self.cat.put(here, f"Scenario: {md(sc.title or sc.name)}", body)
+
+    def touched(self, book: RuleBook, here: str) -> list[str]:
+        """The rules in force a scenario overrides, switches off, or whose changed parameters and tables they read."""
+        sc = book.scenario
+        assert sc is not None
+        lines = []
+        for c in sc.changes:
+            if c.kind == "rule":
+                for x in c.exception_to:
+                    if x in self.base.rules:
+                        lines.append(f"- {self.cat.rule_ref_md(x, here)}: de regel {self.rule_ref(book, c.name, here)}"
+                                     " van het scenario gaat erop voor")
+            elif c.kind == "switch_off":
+                since = f" vanaf {dutch_date(c.start)}" if c.start else ""
+                lines.append(f"- {self.cat.rule_ref_md(c.name, here)}: uitgeschakeld{since}")
+            else:
+                kind, word = ("param", "parameter") if c.kind == "parameter" else ("table", "tabel")
+                for user in self.cat.readers.get((kind, c.name), []):
+                    if not user.startswith("="):
+                        lines.append(f"- {self.cat.rule_ref_md(user, here)}: leest {word} `{c.name}`, die het "
+                                     "scenario wijzigt")
+        return list(dict.fromkeys(lines))
+
+    def rule_section(self, book: RuleBook, r: CheckedRule, dutch: DutchRenderer, here: str) -> list[str]:
+        title = md(r.title) if r.title else f"Regel {md(r.name)}"
+        lines = [f"### {title} {{#regel-{r.name}}}", "", f"`{r.name}` · {md(Path(r.span.file).name)}, "
+                 f"regel {r.span.line}", ""]
+        target = dutch.link("value", r.target)
+        target_md = f"[`{r.target}`]({target})" if target else f"`{r.target}`"
+        outcome = f"is {target_md}: **{dutch.value(r.value)}**."
+        if r.when is None:
+            lines.append(f"**Zonder voorwaarde** {outcome}")
+        else:
+            cond = dutch.condition_block(r.when)
+            lines += [f"**Als** {cond}", "", f"**Dan** {outcome}"] if "\n" in cond else \
+                [f"**Als** {cond},  \n**dan** {outcome}"]
+        if r.because:
+            lines += ["", f"**Omdat:** {md(r.because)}"]
+        lines += ["", f"- **Geldig:** {validity_text(r.valid_from, r.valid_until)}"]
+        lines += [f"- **Bron:** {source_md(s)}" + (" (voorstel)" if s.proposal else "") for s in r.sources] or \
+            ["- **Bron:** geen bron opgegeven"]
+        if r.exception_to:
+            lines.append("- **Uitzondering op:** " + ", ".join(
+                self.cat.rule_ref_md(x, here) if x in self.base.rules else self.rule_ref(book, x, here)
+                for x in r.exception_to))
+        text = Catalogue(book, []).rule_text(r)
+        if text:
+            lines += ["", '??? note "Regeltekst"', "", "    ```pz"]
+            lines += [f"    {line}".rstrip() for line in text.splitlines()]
+            lines += ["    ```"]
+        return lines
+
+    def values(self, book: RuleBook, dutch: DutchRenderer, here: str) -> list[str]:
+        """The parameters the scenario changes (its periods), and what it declares itself."""
+        sc = book.scenario
+        assert sc is not None
+        p = book.program
+        out: list[str] = []
+        changed = [c.name for c in sc.changes if c.kind == "parameter"]
+        own_params = [name for kind, name in sc.declared if kind == "parameter"]
+        if changed or own_params:
+            out += ["", "## Parameters"]
+        for name in [*changed, *own_params]:
+            prm = p.parameters[name]
+            anchor = f"parameter-{name}"
+            out += ["", f"### {md(name)} {{#{anchor}}}", ""]
+            if name in changed:
+                out += ["Met het scenario gelden deze waarden; de perioden met een bron van het scenario zijn zijn "
+                        "wijziging, de andere komen uit het regelboek.", ""]
+            elif prm.description:
+                out += [f"> {md(prm.description)}", ""]
+            out += ["| Vanaf | Tot en met | Waarde | Bron |", "| --- | --- | --- | --- |"]
+            for per in prm.periods:
+                value = _show_param(per.value, prm.type) if per.value is not None else "*onbekend*"
+                src = source_md(per.source) if per.source is not None else "—"
+                if name in changed and sc.sets_parameter(name, per.start):
+                    value = f"**{value}**"
+                out.append(f"| {dutch_date(per.start)} | {dutch_date(per.end) if per.end else '—'} | {value} | {src} |")
+        own_tables = [name for kind, name in sc.declared if kind == "table"]
+        changed_tables = list(dict.fromkeys(c.name for c in sc.changes if c.kind in ("replace", "add")))
+        if own_tables or changed_tables:
+            out += ["", "## Tabellen"]
+        for name in [*changed_tables, *own_tables]:
+            table = p.tables[name]
+            out += ["", f"### {md(name)} {{#table-{name}}}", ""]
+            if table.description:
+                out += [f"> {md(table.description)}", ""]
+            rows = sorted((r for group in table.rows.values() for r in group), key=lambda r: (not r.scenario, r.line))
+            rows = [r for r in rows if r.scenario or name in own_tables]
+            if not rows:
+                out.append("De tabel van het scenario heeft geen rijen.")
+                continue
+            cols = list(table.columns)
+            shown = rows[:MAX_TABLE_ROWS]
+            intro = f"De eerste {len(shown)} van {len(rows)} rijen" if len(rows) > len(shown) else "De rijen"
+            out += [f"{intro} van het scenario"
+                    + (", met hun geldigheid" if table.dated else "") + ".", "",
+                    "| " + " | ".join(md(c) for c in cols) + (" | geldig |" if table.dated else " |"),
+                    "|" + " --- |" * (len(cols) + (1 if table.dated else 0))]
+            for row in shown:
+                cells = [_cell(row.values.get(c), table.columns[c]) for c in cols]
+                if table.dated:
+                    cells.append(validity_text(row.valid_from, row.valid_until))
+                out.append("| " + " | ".join(cells) + " |")
+        own_values = [(k, name) for k, name in sc.declared if k in ("input", "derived", "output")]
+        if own_values:
+            out += ["", "## Nieuwe invoer en waarden", "", "| Naam | Soort | Type | Omschrijving |",
+                    "| --- | --- | --- | --- |"]
+            for kind, name in own_values:
+                decl: Any = p.inputs[name] if kind == "input" else p.values[name]
+                out.append(f"| <span id=\"{kind}-{name}\"></span>`{name}` | {DECLARED_WORDS[kind]} | "
+                           f"{md(type_text(decl.type))} | {md(decl.description or '')} |")
+        return out
+
+    def cases(self, book: RuleBook, here: str) -> list[str]:
+        sc = book.scenario
+        assert sc is not None
+        folder = Path(sc.folder) / "cases"
+        results = evaluate_cases(book, folder) if folder.is_dir() else []
+        out = ["", "## Casussen", ""]
+        if not results:
+            return out + ["Dit scenario heeft geen casussen."]
+        out += [f"De casussen in `scenarios/{sc.name}/cases/`, doorgerekend onder het scenario "
+                f"(`passendezorg test --scenario {sc.name}`). De laatste kolom noemt de uitkomsten die een "
+                "wijziging van het scenario bepaalde.", "",
+                "| Casus | Peildatum | Verwachting | Door het scenario bepaald |", "| --- | --- | --- | --- |"]
+        for c in results:
+            day = dutch_date(c.decision.peildatum) if c.decision is not None else "—"
+            marked = []
+            if c.decision is not None:
+                for name, o in c.decision.outputs.items():
+                    if o.scenario_changes:
+                        decl = book.program.values[name]
+                        why = ", ".join(MARK_WORDS[m.kind].format(m.name) for m in o.scenario_changes)
+                        marked.append(f"`{name}` = {_outcome_text(o, decl.type)} ({md(why)})")
+            out.append(f"| {md(c.title)}<br>`{md(c.shown)}` | {day} | {_expect_text(c)} | "
+                       f"{'<br>'.join(marked) or '—'} |")
+        return out
+
+
 # ---------------------------------------------------------------- helpers for pages
 
 
@@ -1215,11 +1499,15 @@ def generate_catalogue(book: RuleBook, cases_dir: Path | None, out: Path) -> lis
 def catalogue_pages(book: RuleBook, cases_dir: Path | None) -> tuple[dict[str, str], list[Any]]:
     """The catalogue for ``book`` in memory: (page path relative to the catalogue -> Markdown, navigation).
 
-    The navigation is a list in the form of mkdocs' ``nav``, with paths relative to the catalogue.
+    The navigation is a list in the form of mkdocs' ``nav``, with paths relative to the catalogue. The
+    scenarios of the rule book (``book.scenarios()``) each get a page, with their own cases.
     """
     cases = evaluate_cases(book, cases_dir) if cases_dir is not None and cases_dir.is_dir() else []
-    cat = Catalogue(book, cases)
+    scenarios = [book.with_scenario(s.name) for s in book.scenarios()] if book.scenario is None else []
+    cat = Catalogue(book, cases, scenarios)
     pages = cat.build()
+    if scenarios:
+        ScenarioPages(cat).build()
     return pages, cat.nav()
 
 

@@ -26,18 +26,23 @@ DEFAULT_OUT = Path("docs") / "catalogus"
               help="folder to write the catalogue pages to")
 @click.option("--cli-reference", "cli_reference", type=click.Path(path_type=Path), metavar="FILE",
               help="also write the command line reference (Markdown) to FILE")
-def catalogue(rules_dir: Path | None, cases_dir: Path | None, out: Path, cli_reference: Path | None) -> None:
+@click.option("--scenarios", "scenarios_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="the folder of scenarios, a page each (default: $PASSENDEZORG_SCENARIOS, else scenarios/ beside "
+                   "the rules folder)")
+def catalogue(rules_dir: Path | None, cases_dir: Path | None, out: Path, cli_reference: Path | None,
+              scenarios_dir: Path | None) -> None:
     """Generate the rule catalogue, Markdown pages in Dutch for mkdocs-material, from the checked rule book.
 
     The documentation site's build (mkdocs build) generates the catalogue by itself;
-    this command writes the same pages to a folder, e.g. for another site.
+    this command writes the same pages to a folder, e.g. for another site. Each scenario
+    of the rule book gets a page of its own.
     """
     from .catalogue import generate_catalogue
     from .errors import UsageError
     from .rulebook import load_rules
 
     rules = rules_dir or Path(os.environ.get("PASSENDEZORG_RULES") or "rules")
-    book = load_rules(rules)
+    book = load_rules(rules, scenarios=scenarios_dir)
     if cases_dir is not None and not cases_dir.is_dir():
         raise UsageError(f"{cases_dir}: no such folder of cases")
     cases = cases_dir if cases_dir is not None else (Path("cases") if Path("cases").is_dir() else None)

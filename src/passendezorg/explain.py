@@ -177,6 +177,12 @@ def why_not(program: Program, ev: Evaluation, results: dict[str, Outcome], rule:
     fmt = Formatter(lang)
     day = ev.day.isoformat()
     nl = lang == "nederlands"
+    off = program.scenario.switched_off.get(rule.name) if program.scenario is not None else None
+    if off is not None and off.would_be_in_force(ev.day):
+        name = program.scenario.name if program.scenario is not None else ""
+        since = f" vanaf {off.start}" if nl and off.start else f" from {off.start}" if off.start else ""
+        return (f"regel {rule.name} is uitgeschakeld door scenario {name}{since}" if nl else
+                f"rule {rule.name} is switched off by scenario {name}{since}")
     if not rule.valid_on(ev.day):
         period = f"{rule.valid_from or '…'} – {rule.valid_until or '…'}"
         return (f"regel {rule.name} is niet van kracht op {day} (geldig {period})" if nl else
