@@ -43,7 +43,8 @@ from passendezorg.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 LANGUAGE = DOCS / "language.md"
-GUIDES = [DOCS / "getting-started.md", DOCS / "guide" / "tutorial.md", DOCS / "guide" / "assessor.md"]
+GUIDES = [DOCS / "getting-started.md", DOCS / "guide" / "tutorial.md", DOCS / "guide" / "assessor.md",
+          DOCS / "guide" / "scenarios.md"]
 
 FENCE = re.compile(
     r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$",
@@ -314,6 +315,7 @@ def sessions(path: Path) -> Iterator[tuple[str, Block]]:
 def test_guide_sessions(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PASSENDEZORG_RULES", raising=False)
+    monkeypatch.delenv("PASSENDEZORG_SCENARIOS", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     ran = 0
     for kind, b in sessions(page):
@@ -332,7 +334,7 @@ def test_guide_sessions(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
             _, out = run(words[1:])
             assert normal(out) == normal(expected), f"{page.name}:{line}: `{command}` printed:\n{out}"
             ran += 1
-    pages_with_sessions = {"tutorial.md", "assessor.md"}
+    pages_with_sessions = {"tutorial.md", "assessor.md", "scenarios.md"}
     if page.name in pages_with_sessions:
         assert ran >= 3
 
