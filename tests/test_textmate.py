@@ -88,13 +88,15 @@ NOT_FOR_NAMES = ("keyword.", "storage.type.", "constant.language.", "constant.nu
 
 
 def rule_files() -> Iterator[tuple[str, str]]:
-    """The shipped rules (Dutch) and every example of the language reference (English and Dutch)."""
+    """The shipped rules and scenarios (Dutch) and every example of the language reference (English and Dutch)."""
     for path in sorted((ROOT / "rules").glob("*.pz")):
         yield path.name, path.read_text(encoding="utf-8")
+    for path in sorted((ROOT / "scenarios").glob("*/*.pz")):
+        yield f"scenarios/{path.parent.name}/{path.name}", path.read_text(encoding="utf-8")
     from test_docs_examples import language_examples
 
     for example in language_examples():
-        for variant in example.variants:
+        for variant in [*example.variants, *example.scenario_files]:
             yield f"language.md:{variant.line}", variant.body
 
 

@@ -21,10 +21,12 @@ def grammar_dir() -> Path:
 #: keyword needs a kind here, or the tests that regenerate the grammar fail.
 KEYWORD_KINDS = {
     **dict.fromkeys(("KW_LANGUAGE", "KW_RULESET", "KW_INPUT", "KW_DERIVED", "KW_OUTPUT", "KW_PEILDATUM",
-                     "KW_PARAMETER", "KW_TABLE", "KW_RULE"), "declaration"),
+                     "KW_PARAMETER", "KW_TABLE", "KW_RULE", "KW_SCENARIO", "KW_CHANGE", "KW_REPLACE", "KW_ADD_TO",
+                     "KW_SWITCH"), "declaration"),
     **dict.fromkeys(("KW_WHEN", "KW_THEN", "KW_BECAUSE", "KW_EXCEPTION_TO", "KW_VALID_FROM", "KW_VALID_UNTIL",
-                     "KW_FROM", "KW_UNTIL", "KW_DEFAULT"), "clause"),
-    **dict.fromkeys(("KW_TITLE", "KW_SOURCE", "KW_URL", "KW_FILE", "KW_KEY", "KW_COLUMN"), "attribute"),
+                     "KW_FROM", "KW_UNTIL", "KW_DEFAULT", "KW_OFF"), "clause"),
+    **dict.fromkeys(("KW_TITLE", "KW_SOURCE", "KW_URL", "KW_FILE", "KW_KEY", "KW_COLUMN", "KW_PROPOSAL"),
+                    "attribute"),
     **dict.fromkeys(("KW_AND", "KW_OR", "KW_NOT", "KW_IN", "KW_NOT_IN", "KW_IS_KNOWN", "KW_IS_MISSING"), "operator"),
     **dict.fromkeys(("KW_BOOLEAN", "KW_INTEGER", "KW_DECIMAL", "KW_MONEY", "KW_DATE", "KW_TEXT", "KW_ONE_OF",
                      "KW_LIST_OF"), "type"),

@@ -94,8 +94,9 @@ class OutputDecision(BaseModel):
     needs: list[str] = Field(default_factory=list)
     reason: str | None = None
     scenario_changes: list[ScenarioChangeRef] | None = Field(
-        default=None, description="under a scenario: the changes of the scenario that decided this value (empty: "
-        "none did; it is decided as under the law in force); absent under the law in force")
+        default=None, exclude_if=lambda v: v is None,
+        description="under a scenario: the changes of the scenario that decided this value (empty: none did; it "
+                    "is decided as under the law in force); absent under the law in force")
 
 
 class Decision(BaseModel):
@@ -109,15 +110,15 @@ class Decision(BaseModel):
     outputs: dict[str, OutputDecision]
     derived: dict[str, OutputDecision] = Field(default_factory=dict)
     scenario: ScenarioRef | None = Field(
-        default=None, description="the scenario the decision was made under; absent: the law in force")
+        default=None, exclude_if=lambda v: v is None,
+        description="the scenario the decision was made under; absent: the law in force")
 
     def to_json(self) -> str:
         """The canonical JSON text: the same rule book and case give the same bytes.
 
-        Under the law in force the scenario fields are left out, so such a decision reads as it always has.
+        Under the law in force the scenario fields are left out (they are only written when set), so such a
+        decision reads as it always has.
         """
-        if self.scenario is None:
-            return self.model_dump_json(exclude=_IN_FORCE)
         return self.model_dump_json(exclude_defaults=False)
 
     def value(self, output: str) -> Any:
@@ -133,7 +134,3 @@ class CaseFailure(BaseModel):
     index: int | None = Field(default=None, description="the case's position in the batch, counted from 0")
     error: str
 
-
-_IN_FORCE: Any = {"scenario": True, "outputs": {"__all__": {"scenario_changes"}},
-                  "derived": {"__all__": {"scenario_changes"}}}
-"""What a decision under the law in force leaves out of its JSON: the fields that only a scenario fills."""

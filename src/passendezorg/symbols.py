@@ -86,7 +86,7 @@ class SymbolIndex:
                 for src in f.ruleset.sources:
                     self._declare(self.sources, src, f)
             for item in f.items:
-                if not isinstance(item, n.PeildatumDecl):
+                if not isinstance(item, (n.PeildatumDecl, n.ParameterChange, n.TableChange, n.SwitchOff)):
                     self._declare(self.names, item, f)
         self.occurrences: dict[str, list[Occurrence]] = {}
         for f in self.files.values():
@@ -114,6 +114,18 @@ class SymbolIndex:
         for item in f.items:
             if isinstance(item, n.PeildatumDecl):
                 yield from self._use(item.name, item.name_span, ("input",))
+                continue
+            if isinstance(item, n.ParameterChange):  # a scenario's change names what it changes
+                yield from self._use(item.name, item.name_span, ("parameter",))
+                yield from self._citations(v.source for v in item.values)
+                continue
+            if isinstance(item, n.TableChange):
+                yield from self._use(item.name, item.name_span, ("table",))
+                yield from self._citations(item.sources)
+                continue
+            if isinstance(item, n.SwitchOff):
+                yield from self._use(item.rule, item.name_span, ("rule",))
+                yield from self._citations(item.sources)
                 continue
             symbol = self.names.get(item.name)
             if symbol is not None and item.name_span is not None:
