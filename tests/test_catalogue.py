@@ -239,8 +239,8 @@ def test_the_project_scenarios_have_a_page_each() -> None:
            "(`tarief_gedeclareerd`)](../regelsets/tarieven.md#regel-tarief_gedeclareerd)" in first_line
     assert "`tarief` = **€ 24,85** (regel tarief\\_eerstelijnstarief van het scenario)" in first_line
     tariffs = pages["regelsets/tarieven.md"]
-    assert "- **In scenario's (geen geldend recht):** [eerstelijnstarief](../scenarios/eerstelijnstarief.md) maakt er " \
-           "een uitzondering op (`tarief_eerstelijnstarief`)" in tariffs
+    assert "[eerstelijnstarief](../scenarios/eerstelijnstarief.md) maakt er een uitzondering op " \
+           "(`tarief_eerstelijnstarief`)" in tariffs.split("- **In scenario's (geen geldend recht):** ")[1]
     plan = pages["scenarios/eigen_risico_165.md"]
     assert "| 1 januari 2027 | — | **€ 165,00** |" in plan and "| 1 januari 2016 | 31 december 2026 | € 385,00 |" in plan
     assert "De tabel van het scenario heeft geen rijen." in pages["scenarios/zorg_zonder_bewezen_waarde.md"]
