@@ -504,3 +504,12 @@ def test_a_batch_under_a_scenario(tmp_path: Path) -> None:
     assert code == 0, out
     line = json.loads(out.strip().splitlines()[0])
     assert line["scenario"]["name"] == "eerstelijnstarief" and line["outputs"]["tarief"]["value"] == "24.85"
+    # the compact lines (values and deciding rules) name the scenario too
+    code, out = run("evaluate", "--rules", RULES, "--scenario", "eerstelijnstarief", "--jobs", "1",
+                    tmp_path / "cases.jsonl")
+    line = json.loads(out.strip().splitlines()[0])
+    assert line["scenario"] == "eerstelijnstarief" and line["values"]["tarief"] == "24.85"
+    code, out = run("evaluate", "--rules", RULES, "--jobs", "1", tmp_path / "cases.jsonl")
+    assert "scenario" not in json.loads(out.strip().splitlines()[0])
+    fast = load_rules(RULES).with_scenario("eerstelijnstarief").decide_many([read_case_file(VARICES)])[0]
+    assert fast.as_json()["scenario"] == "eerstelijnstarief"  # type: ignore[union-attr]

@@ -93,6 +93,7 @@ class FastDecision:
     needs: dict[str, list[str]] = field(default_factory=dict)
     reason: dict[str, str] = field(default_factory=dict)
     fast: bool = True  # False: some value needed three-valued logic (a missing input, an error, a conflict)
+    scenario: str | None = None  # the scenario it was decided under; None: the law in force
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"case": self.case, "values": {k: to_json(v) for k, v in self.values.items()},
@@ -103,6 +104,8 @@ class FastDecision:
             out["needs"] = self.needs
         if self.reason:
             out["reason"] = self.reason
+        if self.scenario is not None:
+            out["scenario"] = self.scenario
         return out
 
     def to_json(self) -> str:
@@ -116,6 +119,7 @@ class _Outputs:
         self.cp = cp
         index = {name: k for k, name in enumerate(cp.names)}
         self.outputs = [(name, index[name], cp.kinds[index[name]]) for name in cp.program.outputs]
+        self.scenario = cp.program.scenario.name if cp.program.scenario is not None else None
 
     def from_fast(self, case: str | None, fast: FastResult) -> FastDecision:
         vals, rules = fast[0], fast[1]
@@ -135,7 +139,7 @@ class _Outputs:
                 _note(name, o, status, needs, reason)
             elif r is None and kind != BY_DEFINITION:
                 status[name] = "default" if kind == WITH_DEFAULT else "undetermined"
-        return FastDecision(case, values, deciding, status, needs, reason, fast=not decided)
+        return FastDecision(case, values, deciding, status, needs, reason, fast=not decided, scenario=self.scenario)
 
     def from_outcomes(self, case: str | None, results: Mapping[str, Outcome]) -> FastDecision:
         values: dict[str, Any] = {}
@@ -148,7 +152,7 @@ class _Outputs:
             values[name] = o.value if o.known else None
             deciding[name] = o.rule
             _note(name, o, status, needs, reason)
-        return FastDecision(case, values, deciding, status, needs, reason, fast=False)
+        return FastDecision(case, values, deciding, status, needs, reason, fast=False, scenario=self.scenario)
 
 
 def _note(name: str, o: Outcome, status: dict[str, str], needs: dict[str, list[str]], reason: dict[str, str]) -> None:
@@ -173,8 +177,10 @@ class _LineWriter:
         outs = list(cp.program.outputs)
         keys = [json.dumps(o, ensure_ascii=False) for o in outs]
         pct = [k.replace("%", "%%") for k in keys]
+        sc = cp.program.scenario
+        tail = (',"scenario":' + json.dumps(sc.name, ensure_ascii=False).replace("%", "%%")) if sc is not None else ""
         self.template = ('{"case":%s,"values":{' + ",".join(f"{k}:%s" for k in pct) + '},"rules":{'
-                         + ",".join(f"{k}:%s" for k in pct) + "}%s}")
+                         + ",".join(f"{k}:%s" for k in pct) + "}%s" + tail + "}")
         self.idx = [index[o] for o in outs]
         self.pick = _picker(self.idx)
         self.rule_json: dict[str | None, str] = {None: "null"}
