@@ -513,3 +513,10 @@ def test_a_batch_under_a_scenario(tmp_path: Path) -> None:
     assert "scenario" not in json.loads(out.strip().splitlines()[0])
     fast = load_rules(RULES).with_scenario("eerstelijnstarief").decide_many([read_case_file(VARICES)])[0]
     assert fast.as_json()["scenario"] == "eerstelijnstarief"  # type: ignore[union-attr]
+
+
+def test_claims_are_never_paid_under_a_scenario(book: RuleBook, tmp_path: Path) -> None:
+    from passendezorg.claims import ClaimProcessor
+
+    with pytest.raises(UsageError, match="under the law in force, not under scenario `eerstelijnstarief`"):
+        ClaimProcessor(book.with_scenario("eerstelijnstarief"), f"sqlite:///{tmp_path / 'claims.db'}")

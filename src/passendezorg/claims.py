@@ -151,6 +151,9 @@ class ClaimProcessor:
     def __init__(self, rulebook: RuleBook, db: Store | str | None = None, *, used_input: str = USED_INPUT,
                  deduction_output: str = DEDUCTION_OUTPUT, payout_output: str | None = PAYOUT_OUTPUT) -> None:
         program = rulebook.program
+        if program.scenario is not None:
+            raise UsageError(f"claims are paid under the law in force, not under scenario `{program.scenario.name}`: "
+                             "process them with the rule book in force (a scenario is for evaluating a proposal)")
         _require(used_input, program.inputs, "input", "an input")
         _require(deduction_output, program.outputs, "output", "an output")
         if payout_output is not None:
