@@ -520,3 +520,17 @@ def test_claims_are_never_paid_under_a_scenario(book: RuleBook, tmp_path: Path) 
 
     with pytest.raises(UsageError, match="under the law in force, not under scenario `eerstelijnstarief`"):
         ClaimProcessor(book.with_scenario("eerstelijnstarief"), f"sqlite:///{tmp_path / 'claims.db'}")
+
+
+def test_a_scenario_without_title_or_sources_is_warned_of(tmp_path: Path) -> None:
+    code, out = check_scenario(tmp_path, {"s.pz": """
+        language english
+        scenario s
+        switch rule pay_capped off
+        replace table caps
+          file "data/none.csv"
+    """, "data/none.csv": "kind,cap,start,end\n"})
+    assert code == 0
+    assert "warning[scenario]: scenario `s` has no title" in out
+    assert "warning[no-source]: switching rule `pay_capped` off has no source" in out
+    assert "warning[no-source]: the change of table `caps` has no source" in out

@@ -213,9 +213,7 @@ def apply(base: list[n.RuleFile], own: list[n.RuleFile], name: str, folder: Path
         if not change.sources:
             ov.warn("no-source", f"the change of table `{change.name}` has no source", change.span,
                     "add `source <id> \"<detail>\"`: every change of a scenario is sourced")
-    if own and not headed:
-        pass  # each file was reported
-    elif own and title is None:
+    if headed and title is None:  # (a file without its header is reported above)
         first = sorted(own, key=lambda x: x.path)[0]
         ov.warn("scenario", f"scenario `{name}` has no title", first.ruleset.span if first.ruleset else
                 Span(first.path, 1, 1), "add `title \"…\"` under `scenario`: decisions and the catalogue show it")
