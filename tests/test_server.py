@@ -188,7 +188,31 @@ def test_rulebook_metadata_describes_the_loaded_rule_book(api: httpx.Client, boo
     assert sorted(i["name"] for i in info["inputs"]) == sorted(p.inputs)
     assert sorted(x["name"] for x in info["parameters"]) == sorted(p.parameters)
     assert sorted(t["name"] for t in info["tables"]) == sorted(p.tables)
-    assert "scenarios" not in info
+    assert [x["name"] for x in info["scenarios"]] == [x.name for x in book.scenarios()] and info["scenario"] is None
+    assert "eerstelijnstarief" in [x["name"] for x in info["scenarios"]]
+    under = api.get("/v1/rulebook", params={"scenario": "eerstelijnstarief"}).json()
+    assert under["content_hash"] == book.with_scenario("eerstelijnstarief").content_hash != book.content_hash
+    assert under["scenario"]["name"] == "eerstelijnstarief" and under["scenario"]["sources"]
+    assert under["scenarios"] == []
+
+
+def test_evaluate_under_a_scenario_only_when_asked(api: httpx.Client, book: Any) -> None:
+    """The law in force by default; a proposal's effect only under the scenario the request names."""
+    case = read_case_file(ROOT / "cases" / "juiste_plek" / "varices-in-ziekenhuis-1-januari-2025.yaml")
+    law = api.post("/v1/evaluate", json=case_body(case))
+    assert law.text == book.evaluate(case).to_json() and "scenario" not in law.json()
+    under = api.post("/v1/evaluate", params={"scenario": "eerstelijnstarief"}, json=case_body(case))
+    assert under.status_code == 200, under.text
+    assert under.text == book.with_scenario("eerstelijnstarief").evaluate(case).to_json()
+    decision = under.json()
+    assert decision["scenario"]["name"] == "eerstelijnstarief" and decision["outputs"]["tarief"]["value"] == "24.85"
+    assert law.json()["outputs"]["tarief"]["value"] != "24.85"
+    batch = api.post("/v1/evaluate/batch", params={"scenario": "eerstelijnstarief"},
+                     content=json.dumps(case_body(case)) + "\n", headers={"content-type": "application/x-ndjson"})
+    assert json.loads(batch.text.splitlines()[0])["values"]["tarief"] == "24.85"
+    missing = problem(api.post("/v1/evaluate", params={"scenario": "eerstelijnstarif"}, json=case_body(case)), 404,
+                      "unknown-scenario")
+    assert "eerstelijnstarief" in missing["detail"]
 
 
 def test_schemas_are_the_libraries(api: httpx.Client, book: Any) -> None:

@@ -25,6 +25,7 @@ from .server.settings import (
     ENV_MAX_BATCH_LINES,
     ENV_MAX_BODY_BYTES,
     ENV_RULES,
+    ENV_SCENARIOS,
     ENV_TIMEOUT,
     LOG_LEVELS,
     Settings,
@@ -43,6 +44,9 @@ def need_serve_extra() -> None:
 @click.command("serve")
 @click.option("--rules", "rules_dir", type=click.Path(path_type=Path), envvar=ENV_RULES, show_envvar=True,
               default=DEFAULT_RULES, show_default=True, help="rule book folder")
+@click.option("--scenarios", "scenarios_dir", type=click.Path(path_type=Path, file_okay=False), envvar=ENV_SCENARIOS,
+              show_envvar=True, metavar="DIR",
+              help="folder of the rule book's scenarios (default: scenarios/ beside the rules folder)")
 @click.option("--db", "db", metavar="URL", envvar=ENV_DB, show_envvar=True,
               help="database URL or SQLite file for claims, receipts and the ledger (none: decisions only)")
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: every interface)")
@@ -61,8 +65,8 @@ def need_serve_extra() -> None:
               show_default=True, help="JSON log lines on standard error from this level on")
 @click.option("--openapi", "openapi_out", type=click.Path(path_type=Path, allow_dash=True), metavar="FILE",
               help="write the OpenAPI document to FILE ('-': standard output) and exit, without serving")
-def serve(rules_dir: Path, db: str | None, host: str, port: int, api_key_file: Path | None, max_body_bytes: int,
-          max_batch_lines: int, timeout: float, log_level: str, openapi_out: Path | None) -> None:
+def serve(rules_dir: Path, scenarios_dir: Path | None, db: str | None, host: str, port: int, api_key_file: Path | None,
+          max_body_bytes: int, max_batch_lines: int, timeout: float, log_level: str, openapi_out: Path | None) -> None:
     """Serve the rule book over HTTP: decisions, batches, why-not, schemas and the rule book's metadata;
     with --db also claims, receipts and the ledger.
 
@@ -72,9 +76,9 @@ def serve(rules_dir: Path, db: str | None, host: str, port: int, api_key_file: P
     """
     need_serve_extra()
     api_key = read_api_key(api_key_file) if api_key_file is not None else os.environ.get(ENV_API_KEY) or None
-    settings = Settings(rules=rules_dir, db=None if openapi_out is not None else (db or None), api_key=api_key,
-                        max_body_bytes=max_body_bytes, max_batch_lines=max_batch_lines, timeout=timeout,
-                        log_level=log_level)
+    settings = Settings(rules=rules_dir, scenarios=scenarios_dir, db=None if openapi_out is not None else (db or None),
+                        api_key=api_key, max_body_bytes=max_body_bytes, max_batch_lines=max_batch_lines,
+                        timeout=timeout, log_level=log_level)
     from .server.app import create_app
 
     app = create_app(settings)

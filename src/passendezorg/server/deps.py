@@ -10,10 +10,11 @@ from typing import Annotated, Any, TypeVar
 
 import anyio
 import anyio.to_thread
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from ..claims import ClaimProcessor
+from ..errors import RuleBookError, UsageError
 from ..rulebook import RuleBook
 from ..store import Store
 from .problems import ProblemError
@@ -31,13 +32,20 @@ def service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(service)]
 
 
-def rulebook(svc: ServiceDep) -> RuleBook:
-    """The rule book a request is decided on.
+def rulebook(svc: ServiceDep, scenario: Annotated[str | None, Query(
+        description="decide under this scenario (a proposal; see `GET /v1/rulebook` for the names) instead of "
+                    "the law in force")] = None) -> RuleBook:
+    """The rule book a request is decided on: the law in force, or the law under the scenario asked for.
 
-    Every route that decides cases takes its rule book from here: the one place where a
-    variant of the rule book (a scenario, chosen by a query parameter) will be selected.
+    Every route that decides cases takes its rule book from here. An unknown scenario is 404.
     """
-    return svc.book
+    try:
+        return svc.under(scenario)
+    except UsageError as e:
+        raise ProblemError(404, "unknown-scenario", str(e), title="No such scenario") from None
+    except RuleBookError as e:
+        raise ProblemError(500, "scenario-has-errors", f"scenario `{scenario}` does not check against the rule book "
+                           f"in force: {e}", title="The scenario has errors") from None
 
 
 RuleBookDep = Annotated[RuleBook, Depends(rulebook)]

@@ -84,6 +84,14 @@ class NamedInfo(BaseModel):
     description: str | None
 
 
+class ScenarioInfo(BaseModel):
+    """A scenario: a named, sourced overlay on the law in force (a proposal, a plan, an experiment)."""
+
+    name: str
+    title: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+
+
 class RuleBookInfo(BaseModel):
     """What a rule book holds and which version it is: the content hash every decision names."""
 
@@ -97,6 +105,10 @@ class RuleBookInfo(BaseModel):
     rules: list[RuleInfo]
     parameters: list[NamedInfo]
     tables: list[NamedInfo]
+    scenarios: list[ScenarioInfo] = Field(
+        default_factory=list, description="the scenarios decisions can be asked under (`?scenario=NAME`)")
+    scenario: ScenarioInfo | None = Field(
+        default=None, description="the scenario this rule book is under; null: the law in force")
 
 
 # ---------------------------------------------------------------- health

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -9,7 +10,7 @@ from ..batch import iter_fast
 from ..model import Source
 from ..rulebook import RuleBook, load_rules
 from ..version import __version__
-from .models import NamedInfo, RuleBookInfo, RuleInfo, RulesetInfo, ValueInfo
+from .models import NamedInfo, RuleBookInfo, RuleInfo, RulesetInfo, ScenarioInfo, ValueInfo
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -29,6 +30,25 @@ class Service:
     book: RuleBook
     info: RuleBookInfo
     processor: ClaimProcessor | None = field(default=None)
+    _infos: dict[str, RuleBookInfo] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def under(self, scenario: str | None) -> RuleBook:
+        """The rule book in force, or the rule book under a scenario (checked once, then kept).
+
+        UsageError for a scenario that does not exist; RuleBookError for one that does not check.
+        """
+        return self.book if scenario is None else self.book.with_scenario(scenario)
+
+    def info_of(self, book: RuleBook) -> RuleBookInfo:
+        """The metadata of the rule book in force or of one under a scenario."""
+        if book is self.book:
+            return self.info
+        with self._lock:
+            found = self._infos.get(book.content_hash)
+            if found is None:
+                found = self._infos[book.content_hash] = rulebook_info(book)
+            return found
 
     @property
     def store(self) -> Store | None:
@@ -37,7 +57,7 @@ class Service:
     @classmethod
     def start(cls, settings: Settings) -> Service:
         """Load and check the rule book (from the compiled cache when unchanged) and open the database."""
-        book = load_rules(settings.rules, cache=True)
+        book = load_rules(settings.rules, cache=True, scenarios=settings.scenarios)
         list(iter_fast(book, []))  # compile the fast path now, not in the first batch request
         processor = None
         if settings.db is not None:
@@ -52,8 +72,13 @@ class Service:
 
 
 def rulebook_info(book: RuleBook) -> RuleBookInfo:
-    """The rule book's metadata: its version (content hash), rulesets, inputs, outputs, rules, parameters, tables."""
+    """The rule book's metadata: its version (content hash), rulesets, inputs, outputs, rules, parameters, tables,
+    the scenarios it can be evaluated under, and the scenario it is under (None: the law in force)."""
     p = book.program
+    under = book.scenario
+    scenarios = [] if under is not None else [
+        ScenarioInfo(name=s.name, title=s.title, sources=[Source(id=x.id, title=x.title, detail=x.detail, url=x.url)
+                                                          for x in s.sources]) for s in book.scenarios()]
     refs = [book.rule_ref(r.name) for r in sorted(p.rules.values(), key=lambda r: r.order)]
     return RuleBookInfo(
         content_hash=book.content_hash,
@@ -73,4 +98,8 @@ def rulebook_info(book: RuleBook) -> RuleBookInfo:
                for ref in refs],
         parameters=[NamedInfo(name=x.name, description=x.description) for x in p.parameters.values()],
         tables=[NamedInfo(name=t.name, description=t.description) for t in p.tables.values()],
+        scenarios=scenarios,
+        scenario=None if under is None else ScenarioInfo(
+            name=under.name, title=under.title,
+            sources=[Source(id=x.id, title=x.title, detail=x.detail, url=x.url) for x in under.sources]),
     )

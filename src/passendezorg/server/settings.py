@@ -18,6 +18,7 @@ ENV_RULES = "PASSENDEZORG_RULES"
 ENV_DB = "PASSENDEZORG_DB"
 ENV_API_KEY = "PASSENDEZORG_API_KEY"
 ENV_MAX_BODY_BYTES = "PASSENDEZORG_MAX_BODY_BYTES"
+ENV_SCENARIOS = "PASSENDEZORG_SCENARIOS"
 ENV_MAX_BATCH_LINES = "PASSENDEZORG_MAX_BATCH_LINES"
 ENV_TIMEOUT = "PASSENDEZORG_TIMEOUT"
 ENV_LOG_LEVEL = "PASSENDEZORG_LOG_LEVEL"
@@ -42,6 +43,7 @@ class Settings:
     """
 
     rules: Path = Path(DEFAULT_RULES)
+    scenarios: Path | None = None  # where the rule book's scenarios are (None: beside the rules folder)
     db: str | None = None
     api_key: str | None = field(default=None, repr=False)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -68,6 +70,7 @@ class Settings:
         env = os.environ if environ is None else environ
         return cls(
             rules=Path(env.get(ENV_RULES) or DEFAULT_RULES),
+            scenarios=Path(env[ENV_SCENARIOS]) if env.get(ENV_SCENARIOS) else None,
             db=env.get(ENV_DB) or None,
             api_key=env.get(ENV_API_KEY) or None,
             max_body_bytes=_number(env, ENV_MAX_BODY_BYTES, int, DEFAULT_MAX_BODY_BYTES),

@@ -15,10 +15,11 @@ router = APIRouter(prefix="/v1", tags=["rule book"])
 
 
 @router.get("/rulebook", response_model=RuleBookInfo, summary="The rule book's version and contents")
-async def rulebook(svc: ServiceDep) -> RuleBookInfo:
+async def rulebook(svc: ServiceDep, book: RuleBookDep) -> RuleBookInfo:
     """The content hash (the version every decision names), language, rulesets, inputs, outputs with
-    their types, rules with their titles and sources, and the names of parameters and tables."""
-    return svc.info
+    their types, rules with their titles and sources, the names of parameters and tables, and the
+    scenarios decisions can be asked under; with `?scenario=NAME`, the rule book under that scenario."""
+    return svc.info_of(book)
 
 
 @router.get("/schemas/case", summary="JSON Schema of a case")
