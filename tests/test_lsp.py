@@ -210,6 +210,38 @@ async def test_go_to_definition_across_files(client: LanguageClient) -> None:
         assert found.range.end == lsp.Position(line=expected.line, character=expected.character + len(name))
 
 
+@in_server_loop
+async def test_a_scenario_file_is_checked_against_the_rule_book_in_force(client: LanguageClient, tmp_path: Path) -> None:
+    """A scenario's names resolve in the rules in force: no false errors, definitions lead into rules/, and a
+    misspelt rule in force gets its diagnostic with the suggestion."""
+    path = ROOT / "scenarios" / "eerstelijnstarief" / "eerstelijnstarief.pz"
+    text = path.read_text(encoding="utf-8")
+    uri = open_file(client, path, text)
+    assert list(await diagnostics(client, uri)) == []
+    found = await client.text_document_definition_async(lsp.DefinitionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri),
+        position=position(text, "uitzondering op tarief_gedeclareerd", offset=18)))
+    assert isinstance(found, lsp.Location) and found.uri == (RULES / "tarieven.pz").resolve().as_uri()
+
+    client.diagnostics.pop(uri)
+    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[lsp.TextDocumentContentChangeWholeDocument(
+            text=text.replace("uitzondering op tarief_gedeclareerd", "uitzondering op tarief_gedeclareed"))]))
+    found_errors = [d for d in await diagnostics(client, uri) if d.severity == lsp.DiagnosticSeverity.Error]
+    assert len(found_errors) == 1, found_errors
+    assert "tarief_gedeclareed" in found_errors[0].message and "`tarief_gedeclareerd`" in found_errors[0].message
+    client.text_document_did_close(lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+
+
+def test_the_rule_book_of_a_scenario_file() -> None:
+    from passendezorg.lsp import book_of
+
+    scenario = ROOT / "scenarios" / "eerstelijnstarief"
+    assert book_of(scenario / "eerstelijnstarief.pz") == (RULES, scenario)
+    assert book_of(RULES / "tarieven.pz") == (RULES, None)
+
+
 def _mask(text: str) -> str:
     """The text without its quoted texts and comments, which hold no names."""
     text = re.sub(r'"([^"\\\n]|\\.)*"', lambda m: " " * len(m.group(0)), text)

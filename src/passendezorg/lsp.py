@@ -28,7 +28,7 @@ from .source import Span
 from .symbols import Occurrence, SymbolIndex, completions
 from .version import __version__
 
-__all__ = ["PassendeZorgServer", "rulebook_root", "serve"]
+__all__ = ["PassendeZorgServer", "book_of", "rulebook_root", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,27 @@ SYMBOL_KINDS = {
     "parameter": lsp.SymbolKind.Constant, "table": lsp.SymbolKind.Struct, "rule": lsp.SymbolKind.Method,
     "source": lsp.SymbolKind.Key,
 }
+
+
+Book = tuple[Path, Path | None]
+"""What a rule file is checked as part of: a rule book's folder, and the scenario folder when it is a scenario's file."""
+
+
+def book_of(path: Path) -> Book:
+    """The rule book a file is checked with: a scenario's file (``scenarios/<name>/…``) with the rule book in force
+    beside the scenarios folder (``$PASSENDEZORG_RULES``, else ``rules/``), any other file with ``rulebook_root``."""
+    import os
+
+    from .scenario import SCENARIOS_FOLDER
+
+    for folder in path.parents:
+        if folder.parent.name == SCENARIOS_FOLDER and folder.parent.parent != folder.parent:
+            given = os.environ.get("PASSENDEZORG_RULES")
+            rules = Path(given).resolve() if given else folder.parent.parent / "rules"
+            if rules.is_dir():
+                return rules, folder
+            break
+    return rulebook_root(path), None
 
 
 def rulebook_root(path: Path) -> Path:
@@ -75,38 +96,41 @@ class PassendeZorgServer(LanguageServer):
 
     def __init__(self) -> None:
         super().__init__("passendezorg", __version__)
-        self.analyses: dict[Path, Analysis] = {}
-        self.published: dict[Path, set[str]] = {}
-        self.pending: dict[Path, asyncio.Task[None]] = {}
+        self.analyses: dict[Book, Analysis] = {}
+        self.published: dict[Book, set[str]] = {}
+        self.pending: dict[Book, asyncio.Task[None]] = {}
 
     # ------------------------------------------------------------ checking
 
-    def open_texts(self, root: Path) -> dict[str, tuple[Path, str, int]]:
-        """The open rule files under ``root``: uri -> (path, unsaved text, version)."""
+    def open_texts(self, book: Book) -> dict[str, tuple[Path, str, int]]:
+        """The open rule files of a rule book (and of its scenario): uri -> (path, unsaved text, version)."""
         out = {}
+        folders = [f for f in book if f is not None]
         for uri, doc in self.workspace.text_documents.items():
             path = _path(uri)
-            if path is not None and path.suffix == RULE_SUFFIX and root in path.parents:
+            if path is not None and path.suffix == RULE_SUFFIX and any(f in path.parents for f in folders):
                 out[uri] = (path, doc.source, doc.version or 0)
         return out
 
-    def analysis(self, root: Path) -> Analysis | None:
-        """The check of ``root`` as the open documents now read; made again only if one changed."""
-        texts = self.open_texts(root)
+    def analysis(self, book: Book) -> Analysis | None:
+        """The check of a rule book (under its scenario) as the open documents now read; made again only if one
+        changed."""
+        texts = self.open_texts(book)
         key = tuple(sorted((uri, version) for uri, (_, _, version) in texts.items()))
-        done = self.analyses.get(root)
+        done = self.analyses.get(book)
         if done is not None and done.key == key:
             return done
+        root, scenario = book
         try:
-            report = check_texts(root, {path: text for path, text, _ in texts.values()})
+            report = check_texts(root, {path: text for path, text, _ in texts.values()}, scenario=scenario)
         except (PassendeZorgError, OSError) as e:  # the folder vanished, say
             log.warning("cannot check %s: %s", root, e)
             return None
         done = Analysis(key, report, SymbolIndex(report.parsed))
-        self.analyses[root] = done
+        self.analyses[book] = done
         return done
 
-    def check_and_publish(self, root: Path) -> None:
+    def check_and_publish(self, root: Book) -> None:
         done = self.analysis(root)
         if done is None:
             return
@@ -134,7 +158,7 @@ class PassendeZorgServer(LanguageServer):
         path = _path(uri)
         if path is None or path.suffix != RULE_SUFFIX:
             return
-        root = rulebook_root(path)
+        root = book_of(path)
         previous = self.pending.pop(root, None)
         if previous is not None:
             previous.cancel()
@@ -200,7 +224,7 @@ class PassendeZorgServer(LanguageServer):
         path = _path(uri)
         if path is None:
             return None
-        done = self.analysis(rulebook_root(path))
+        done = self.analysis(book_of(path))
         if done is None:
             return None
         doc = self.workspace.get_text_document(uri)
@@ -251,7 +275,7 @@ def hover(ls: PassendeZorgServer, params: lsp.HoverParams) -> lsp.Hover | None:
         return None
     done, occurrence = found
     language = _language(ls.workspace.get_text_document(params.text_document.uri).source)
-    root = rulebook_root(Path(occurrence.symbol.file.path))
+    root = book_of(Path(occurrence.symbol.file.path))[0]
     try:
         relative = Path(occurrence.symbol.file.path).relative_to(root.parent).as_posix()
     except ValueError:
@@ -283,7 +307,7 @@ def references(ls: PassendeZorgServer, params: lsp.ReferenceParams) -> list[lsp.
 @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
 def document_symbols(ls: PassendeZorgServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol] | None:
     path = _path(params.text_document.uri)
-    done = ls.analysis(rulebook_root(path)) if path is not None else None
+    done = ls.analysis(book_of(path)) if path is not None else None
     if path is None or done is None:
         return None
     out = []
@@ -298,7 +322,7 @@ def document_symbols(ls: PassendeZorgServer, params: lsp.DocumentSymbolParams) -
 @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["."]))
 def complete(ls: PassendeZorgServer, params: lsp.CompletionParams) -> lsp.CompletionList | None:
     path = _path(params.text_document.uri)
-    done = ls.analysis(rulebook_root(path)) if path is not None else None
+    done = ls.analysis(book_of(path)) if path is not None else None
     index = done.index if done is not None else SymbolIndex([])  # an untitled buffer: the keywords still
     doc = ls.workspace.get_text_document(params.text_document.uri)
     at = doc.position_codec.position_from_client_units(doc.lines, params.position)
