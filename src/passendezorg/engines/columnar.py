@@ -1,0 +1,1370 @@
+"""The columnar engine: a checked rule book compiled to a Polars expression plan, for batches.
+
+The plan decides every derived value and output of every row of a frame at
+once, with the interpreter's semantics (LANGUAGE.md 1-8), column by column:
+
+* every expression is a *three-valued column*: its value (null where it is not
+  known), the inputs it needs where it is unknown (a bit set, one bit per
+  input), and the reason where it failed. Kleene ``and``/``or`` are Polars'
+  own (its null is Kleene's unknown); everything else passes on the first
+  failure, else the union of what its parts need, as ``first_bad`` does;
+* every value with rules is resolved as ``Evaluation._decide`` resolves it:
+  the possible outcomes of each rule tree (exceptions first) as columns —
+  no rule, any value, a conflict, the least failure reason, and the value —
+  combined over the roots, the default where no rule may apply, then the
+  deciding rule from the walk of the trees;
+* dates, validity periods, parameters and tables are read on each row's own
+  peildatum; table look-ups are joins.
+
+Amounts and decimals are exact: scaled integers (Int128) with a known number
+of decimals, never floats; the rounding of amounts is in one place
+(``Num.rounded`` and ``store``). Where a row needs something the plan does
+not express exactly — a number outside the exact range, a division whose
+quotient is not stored as an amount, a negative zero, more than one distinct
+value where the combination needs them all — the row is marked, and the
+caller decides exactly that row with the compiled engine. The plan never
+gives a different answer; it gives up on a row.
+
+The plan is built per *profile* of a batch (which inputs have gaps, the
+scales of the amounts, the range of dates): whatever the profile settles is
+folded into constants, so a batch with complete facts runs two-valued code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from .. import nodes as n
+from ..program import CheckedRule, Program, Table, ValueDecl
+
+# ------------------------------------------------------------------ constants of the representation
+
+LIMIT = 10**18
+"""The largest magnitude of a scaled integer the plan keeps; beyond it the row is decided by the compiled engine.
+Products of two such numbers fit in Int128, so no operation can overflow before the check."""
+
+MAX_SCALE = 18
+"""The most decimals an amount or decimal may carry in the plan."""
+
+VALUE, DEFAULT, UNDETERMINED, CONFLICT, ERROR = 0, 1, 2, 3, 4
+STATUS_NAMES = ("value", "default", "undetermined", "conflict", "error")
+
+DAY = "__day"
+BAD = "__bad"
+WORD = 64
+
+Static = bool | int | str | None
+X = Any  # a static Python value or a pl.Expr
+
+
+class Unsupported(Exception):
+    """A construct the plan does not express column-wise; rows that evaluate it go to the compiled engine."""
+
+
+def is_expr(x: X) -> bool:
+    return isinstance(x, pl.Expr)
+
+
+def lit(x: X, dtype: Any = None) -> pl.Expr:
+    if is_expr(x):
+        return x  # type: ignore[no-any-return]
+    return pl.lit(x, dtype=dtype)
+
+
+def AND(*xs: X) -> X:
+    out: X = True
+    for x in xs:
+        if x is False:
+            return False
+        if x is True:
+            continue
+        out = x if out is True else out & x
+    return out
+
+
+def OR(*xs: X) -> X:
+    out: X = False
+    for x in xs:
+        if x is True:
+            return True
+        if x is False:
+            continue
+        out = x if out is False else out | x
+    return out
+
+
+def NOT(x: X) -> X:
+    if x is True or x is False:
+        return not x
+    return ~x
+
+
+def WHEN(c: X, a: X, b: X, dtype: Any = None) -> X:
+    """``a`` where ``c`` holds, else ``b`` (``c`` never null)."""
+    if c is True:
+        return a
+    if c is False:
+        return b
+    if not is_expr(a) and not is_expr(b) and a == b and type(a) is type(b):
+        return a
+    return pl.when(c).then(lit(a, dtype)).otherwise(lit(b, dtype))
+
+
+def COALESCE(*xs: X) -> X:
+    parts = [x for x in xs if x is not None]
+    if not parts:
+        return None
+    if not is_expr(parts[0]):
+        return parts[0]
+    exprs = []
+    for x in parts:
+        exprs.append(lit(x, pl.String))
+        if not is_expr(x):
+            break
+    return exprs[0] if len(exprs) == 1 else pl.coalesce(exprs)
+
+
+def LEAST(a: X, b: X) -> X:
+    """The least of two failure reasons (either may be null): what ``sorted(fails)[0]`` picks."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if not is_expr(a) and not is_expr(b):
+        return min(a, b)
+    ea, eb = lit(a, pl.String), lit(b, pl.String)
+    return pl.when(ea.is_null()).then(eb).when(eb.is_null()).then(ea).when(ea <= eb).then(ea).otherwise(eb)
+
+
+# ------------------------------------------------------------------ needs: bit sets of inputs
+
+
+Needs = dict[int, X]  # word -> UInt64 bits (static int or Expr); a missing word is 0
+
+
+def n_or(*ns: Needs) -> Needs:
+    out: Needs = {}
+    for nd in ns:
+        for w, bits in nd.items():
+            if not is_expr(bits) and (bits is None or bits == 0):
+                continue
+            prev = out.get(w)
+            if prev is None:
+                out[w] = bits
+            elif not is_expr(prev) and not is_expr(bits):
+                out[w] = prev | bits
+            else:
+                out[w] = lit(prev, pl.UInt64) | lit(bits, pl.UInt64)
+    return out
+
+
+def n_mask(c: X, nd: Needs) -> Needs:
+    """The needs where ``c`` holds, nothing elsewhere."""
+    if c is False:
+        return {}
+    if c is True:
+        return nd
+    return {w: pl.when(c).then(lit(b, pl.UInt64)).otherwise(pl.lit(0, pl.UInt64)) for w, b in nd.items()}
+
+
+def n_any(nd: Needs) -> X:
+    return OR(*[(b != 0) if is_expr(b) else bool(b) for b in nd.values()])
+
+
+# ------------------------------------------------------------------ three-valued columns
+
+
+@dataclass
+class Num:
+    """How a number is held: integers as they are; decimals and amounts as integers scaled by 10**scale.
+
+    ``disp`` is the number of decimals of the Python Decimal the interpreter would hold (its exponent, negated):
+    static, or a column when it varies per row. It matters only where a decimal is written out."""
+
+    scale: int = 0
+    disp: X = 0
+
+
+@dataclass
+class T:
+    """An expression over every row: its value (null where not known), the inputs it needs where it is unknown, and
+    the reason where it failed (static None: never). ``maybe`` is False when the value is known on every row."""
+
+    v: X
+    kind: str
+    nd: Needs = field(default_factory=dict)
+    f: X = None
+    maybe: bool = False
+    num: Num | None = None
+    items: list[T] | None = None  # a list or tuple literal
+    duration: n.Duration | None = None
+
+    @property
+    def known(self) -> X:
+        if not self.maybe:
+            return True
+        return lit(self.v).is_not_null()
+
+
+def strict(parts: Sequence[T], value: X, kind: str, num: Num | None = None) -> T:
+    """An operator on known values: known where all parts are, else the first failure, else what they all need."""
+    maybe = any(p.maybe for p in parts)
+    if not maybe:
+        return T(value, kind, num=num)
+    known = AND(*[p.known for p in parts])
+    if known is not True and value is not None:
+        value = pl.when(known).then(lit(value))
+    return T(value, kind, n_or(*[p.nd for p in parts]), COALESCE(*[p.f for p in parts]), True, num)
+
+
+def as_bool(t: T) -> tuple[X, X, X, X]:
+    """(true, false, failed, unknown) flags of a boolean column; never null."""
+    if not t.maybe:
+        v = t.v
+        return (v if is_expr(v) else bool(v)), NOT(v) if is_expr(v) else (not v), False, False
+    v = lit(t.v)
+    tr = v.fill_null(False)
+    fa = (~v).fill_null(False)
+    if t.f is None:
+        return tr, fa, False, v.is_null()
+    fl = lit(t.f, pl.String).is_not_null() if is_expr(t.f) else True
+    if fl is True:
+        return tr, fa, v.is_null(), False
+    return tr, fa, v.is_null() & fl, v.is_null() & ~fl
+
+
+# ------------------------------------------------------------------ possible outcomes of rule trees
+
+
+@dataclass
+class P:
+    """The possible outcomes of a rule tree on every row (the interpreter's ``Possibles``): no rule applies,
+    any value (an unknown value), a conflict, the least failure reason, and the values: one (``v``) or several
+    distinct ones (``multi``)."""
+
+    none: X = True
+    any: X = False
+    conflict: X = False
+    fail: X = None
+    hv: X = False
+    v: X = None
+    multi: X = False
+
+
+def p_nonfail(p: P) -> X:
+    return OR(p.none, p.any, p.conflict, p.hv)
+
+
+class Plan:
+    """The compiled plan of one rule book for one profile of a batch."""
+
+    def __init__(self, compiler: Compiler, profile: Profile) -> None:
+        self.c = compiler
+        self.p = compiler.program
+        self.profile = profile
+        self.steps: list[Callable[[pl.LazyFrame], pl.LazyFrame]] = []
+        self.pending: list[Callable[[pl.LazyFrame], pl.LazyFrame]] = []
+        self.bads: list[X] = []
+        self.values: dict[str, T] = {}
+        self.outcomes: dict[str, dict[str, Any]] = {}
+        self.counter = 0
+        self.day_text: pl.Expr = pl.col(DAY).dt.to_string("%Y-%m-%d")
+        self.build()
+
+    # -------------------------------------------------------------- helpers
+
+    def tmp(self, prefix: str) -> str:
+        self.counter += 1
+        return f"__{prefix}{self.counter}"
+
+    def fix(self, x: X, dtype: Any = None) -> X:
+        """An expression as a column of its own (computed once, before the expressions that read it): keeps the
+        trees Polars optimises small however deep the rule trees are."""
+        if not is_expr(x):
+            return x
+        name = self.tmp("x")
+        expr = (x.cast(dtype) if dtype is not None else x).alias(name)
+        self.pending.append(lambda lf, expr=expr: lf.with_columns(expr))
+        return pl.col(name)
+
+    def fix_t(self, t: T) -> T:
+        if not t.maybe and not is_expr(t.v):
+            return t
+        dtype = self.c.dtype_of(t.kind, t.num)
+        v = self.fix(t.v, dtype) if t.v is not None else None
+        f = self.fix(t.f, pl.String)
+        nd = {w: self.fix(b, pl.UInt64) for w, b in t.nd.items()}
+        num = t.num
+        if num is not None and is_expr(num.disp):
+            num = Num(num.scale, self.fix(num.disp, pl.Int32))
+        out = T(v, t.kind, nd, f, t.maybe, num, t.items, t.duration)
+        return out
+
+    def fix_p(self, p: P) -> P:
+        return P(self.fix(p.none, pl.Boolean), self.fix(p.any, pl.Boolean), self.fix(p.conflict, pl.Boolean),
+                 self.fix(p.fail, pl.String), self.fix(p.hv, pl.Boolean), self.fix(p.v), self.fix(p.multi, pl.Boolean))
+
+    def bad(self, x: X) -> None:
+        if x is not False:
+            self.bads.append(x)
+
+    def in_range(self, start: dt.date | None, end: dt.date | None) -> X:
+        """Does the day of the row lie in [start, end]? Static where the batch's dates settle it."""
+        lo, hi = self.profile.days
+        if (start is None or start <= lo) and (end is None or hi <= end):
+            return True
+        if (start is not None and start > hi) or (end is not None and end < lo):
+            return False
+        conds = []
+        if start is not None and start > lo:
+            conds.append(pl.col(DAY) >= pl.lit(start))
+        if end is not None and end < hi:
+            conds.append(pl.col(DAY) <= pl.lit(end))
+        return AND(*conds)
+
+    # -------------------------------------------------------------- building
+
+    def build(self) -> None:
+        for name in self.p.order:
+            decl = self.p.values[name]
+            self.pending = []
+            try:
+                cols = self.decide(decl)
+            except Unsupported:
+                cols = self.unsupported_value(decl)
+            for step in self.pending:
+                self.steps.append(step)
+            self.materialise(name, decl, cols)
+
+    def unsupported_value(self, decl: ValueDecl) -> dict[str, X]:
+        self.pending = []
+        self.bad(True)
+        return {"st": UNDETERMINED, "v": None, "rule": None, "nd": {}, "reason": None}
+
+    def materialise(self, name: str, decl: ValueDecl, cols: dict[str, Any]) -> None:
+        k = self.c.index[name]
+        kind = decl.type.kind
+        exprs: list[pl.Expr] = []
+        st = cols["st"]
+        out = {"st": st, "v": cols["v"], "rule": cols["rule"], "reason": cols["reason"]}
+        num = cols.get("num")
+        dtypes = {"st": pl.UInt8, "v": self.c.dtype_of(kind, num), "rule": pl.String, "reason": pl.String}
+        static: dict[str, Any] = {}
+        for part, x in out.items():
+            if is_expr(x):
+                exprs.append((x.cast(dtypes[part]) if dtypes[part] is not None else x).alias(f"v{k}.{part}"))
+            else:
+                static[part] = x
+        nd: Needs = cols["nd"]
+        nd_static: Needs = {}
+        for w, bits in nd.items():
+            if is_expr(bits):
+                exprs.append(bits.cast(pl.UInt64).alias(f"v{k}.n{w}"))
+            else:
+                nd_static[w] = bits
+        disp = num.disp if num is not None else 0
+        if is_expr(disp):
+            exprs.append(disp.cast(pl.Int32).alias(f"v{k}.d"))
+        bads = self.bads
+        self.bads = []
+        if bads:
+            exprs.append(OR(pl.col(BAD), *bads).alias(BAD) if len(bads) < 64 else
+                         pl.any_horizontal([pl.col(BAD), *[lit(b) for b in bads]]).alias(BAD))
+        if exprs:
+            self.steps.append(lambda lf, exprs=exprs: lf.with_columns(exprs))
+        col = {part: (pl.col(f"v{k}.{part}") if part not in static else static[part]) for part in out}
+        nd_cols: Needs = {w: (pl.col(f"v{k}.n{w}") if w not in nd_static else nd_static[w]) for w in nd}
+        st_c = col["st"]
+        known = OR(st_c == VALUE, st_c == DEFAULT) if is_expr(st_c) else st_c in (VALUE, DEFAULT)
+        maybe = known is not True
+        v = col["v"]
+        fail = None
+        if is_expr(st_c):
+            fail = pl.when(st_c == CONFLICT).then(pl.lit(f"`{name}` has a conflict")).when(st_c == ERROR).then(
+                lit(col["reason"], pl.String)).otherwise(pl.lit(None, pl.String))
+        elif st_c == CONFLICT:
+            fail = f"`{name}` has a conflict"
+        elif st_c == ERROR:
+            fail = col["reason"]
+        nd_read = n_mask(st_c == UNDETERMINED, nd_cols) if is_expr(st_c) else (nd_cols if st_c == UNDETERMINED else {})
+        if not maybe:
+            fail, nd_read = None, {}
+        if known is False:
+            v = None
+        rnum = None
+        if num is not None:
+            rnum = Num(num.scale, pl.col(f"v{k}.d") if is_expr(disp) else disp)
+        self.values[name] = T(v, kind, nd_read, fail, maybe, rnum)
+        self.outcomes[name] = {"st": col["st"], "v": v, "rule": col["rule"], "reason": col["reason"], "nd": nd_cols,
+                               "num": rnum}
+
+    # -------------------------------------------------------------- deciding one value
+
+    def decide(self, decl: ValueDecl) -> dict[str, Any]:
+        kind = decl.type.kind
+        if decl.definition is not None:
+            try:
+                t = self.store(self.expr(decl.definition), kind)
+            except Unsupported:
+                self.bad(True)
+                t = T(None, kind, {}, None, True, Num(0, 0) if kind in ("money", "decimal") else None)
+            return self.from_value(t)
+        rules = self.p.rules
+        needs: list[Needs] = []
+        conds: dict[str, tuple[X, X, X, X, T | None]] = {}
+        vals: dict[str, T] = {}
+        broken: dict[str, X] = {}  # rules whose condition (or value) the plan cannot express: rows leave
+        for r_name in decl.rules:
+            r = rules[r_name]
+            try:
+                t = self.store(self.expr(r.value), kind)
+                vals[r_name] = self.fix_t(t) if t.items is None else t
+            except Unsupported:
+                vals[r_name] = T(None, kind, {}, None, True, Num(0, 0) if kind in ("money", "decimal") else None)
+                broken[r_name] = True
+        num = self.value_num(kind, list(vals.values()))
+        self.set_scale = num.scale if num is not None else 0
+
+        def cond(r: CheckedRule) -> tuple[X, X, X, X, T | None]:
+            if r.name not in conds:
+                if r.when is None:
+                    conds[r.name] = (True, False, False, False, None)
+                else:
+                    try:
+                        t = self.fix_t(self.expr(r.when))
+                        conds[r.name] = (*[self.fix(x, pl.Boolean) for x in as_bool(t)], t)
+                    except Unsupported:
+                        conds[r.name] = (False, False, False, True, T(None, "boolean", {}, None, True))
+                        broken[r.name] = True
+            return conds[r.name]
+
+        def value(r: CheckedRule) -> T:
+            return vals[r.name]
+
+        possibles: dict[str, P] = {}
+
+        def possible(name: str) -> P:
+            if name in possibles:
+                return possibles[name]
+            r = rules[name]
+            kids = P()
+            for c in self.p.exceptions.get(name, ()):
+                kids = self.fix_p(self.combine(kids, possible(c)))
+            valid = self.in_range(r.valid_from, r.valid_until)
+            active = AND(kids.none, valid)
+            if active is False:
+                possibles[name] = kids
+                return kids
+            ct, cf, cfail, cu, ctri = cond(r)
+            own = value(r)
+            inc_own = AND(active, OR(ct, cu))
+            if r.name in broken:
+                self.bad(active)
+            if ctri is not None and cu is not False:
+                needs.append(n_mask(AND(active, cu), ctri.nd))
+            out = P(none=AND(kids.none, OR(NOT(valid), cf, cu)), any=kids.any, conflict=kids.conflict,
+                    fail=kids.fail, hv=kids.hv, v=kids.v, multi=kids.multi)
+            if cfail is not False:
+                assert ctri is not None
+                out.fail = LEAST(out.fail, WHEN(AND(active, cfail), ctri.f, None, pl.String))
+            if inc_own is not False:
+                self.add_own(out, own, inc_own, needs)
+            out = self.fix_p(out)
+            possibles[name] = out
+            return out
+
+        top = P()
+        for root in decl.roots:
+            top = self.fix_p(self.combine(top, possible(root)))
+        default: T | None = None
+        if decl.default is not None and top.none is not False:
+            try:
+                default = self.store(self.expr(decl.default), kind)
+            except Unsupported:
+                default = T(None, kind, {}, None, True, Num(0, 0) if kind in ("money", "decimal") else None)
+                self.bad(top.none)
+            if num is not None and default.num is not None and default.num.scale > num.scale:
+                num = Num(default.num.scale, 0)
+                self.set_scale = num.scale
+            has_none = top.none
+            sub = P(none=False, any=top.any, conflict=top.conflict, fail=top.fail, hv=top.hv, v=top.v,
+                    multi=top.multi)
+            self.add_own(sub, default, has_none, needs)
+            top = self.fix_p(sub)
+        # the outcome
+        failed = lit(top.fail, pl.String).is_not_null() if is_expr(top.fail) else top.fail is not None
+        count_gt1 = self.more_than_one(top)
+        undetermined_many = AND(NOT(failed), count_gt1)
+        no_rule = AND(NOT(failed), NOT(count_gt1), top.none)
+        conflict = AND(NOT(failed), NOT(count_gt1), top.conflict)
+        settled = AND(NOT(failed), NOT(count_gt1), NOT(top.none), NOT(top.conflict))
+        # the walk: rules that apply, and the winners in the order the interpreter names them
+        applies: dict[str, X] = {}
+        reached: dict[str, X] = {}
+
+        def walk(name: str) -> X:
+            if name in reached:
+                return reached[name]
+            r = rules[name]
+            kids = [walk(c) for c in self.p.exceptions.get(name, ())]
+            any_kid = OR(*kids)
+            valid = self.in_range(r.valid_from, r.valid_until)
+            ap = AND(valid, cond(r)[0]) if valid is not False else False
+            applies[name] = self.fix(AND(ap, NOT(any_kid)), pl.Boolean)
+            reached[name] = self.fix(OR(any_kid, ap), pl.Boolean)
+            return reached[name]
+
+        order: list[str] = []
+
+        def post(name: str) -> None:
+            for c in self.p.exceptions.get(name, ()):
+                post(c)
+            if name not in order:
+                order.append(name)
+
+        for root in decl.roots:
+            walk(root)
+            post(root)
+        winners = [(r, applies[r]) for r in order if applies[r] is not False]
+        any_winner = OR(*[w for _r, w in winners])
+        # deciding rule and value
+        rule: X = None
+        v: X = None
+        vnum_disp: X = num.disp if num is not None else 0
+        for r, w in reversed(winners):
+            rule = WHEN(w, r, rule, pl.String)
+            rv = vals[r]
+            v = WHEN(w, self.comparable(rv), v, self.c.dtype_of(kind, num))
+            if num is not None:
+                vnum_disp = WHEN(w, self.align_disp(rv, num), vnum_disp)
+        if default is not None:
+            v = WHEN(any_winner, v, self.comparable(default), self.c.dtype_of(kind, num))
+            if num is not None:
+                vnum_disp = WHEN(any_winner, vnum_disp, self.align_disp(default, num))
+        if num is not None:
+            num = Num(num.scale, vnum_disp)
+        status = WHEN(failed, ERROR, WHEN(count_gt1, UNDETERMINED, WHEN(top.none, UNDETERMINED, WHEN(
+            top.conflict, CONFLICT, WHEN(any_winner, VALUE, DEFAULT)))))
+        if default is None:
+            status = WHEN(failed, ERROR, WHEN(count_gt1, UNDETERMINED, WHEN(top.none, UNDETERMINED, WHEN(
+                top.conflict, CONFLICT, VALUE))))
+        reason: X = None
+        if conflict is not False:
+            names = [WHEN(w, r, None, pl.String) for r, w in winners]
+            joined: X
+            if all(not is_expr(x) for x in names):
+                joined = ", ".join(x for x in names if x)
+            else:
+                joined = pl.concat_str([lit(x, pl.String) for x in names], separator=", ", ignore_nulls=True)
+            reason = WHEN(conflict, pl.concat_str([
+                pl.lit("rules that are not exceptions to each other give different values: "), lit(joined, pl.String)])
+                if is_expr(joined) else "rules that are not exceptions to each other give different values: " + joined,
+                None, pl.String)
+        if failed is not False:
+            reason = WHEN(failed, top.fail, reason, pl.String)
+        known = OR(AND(settled, any_winner), AND(settled, default is not None))
+        v = WHEN(known, v, None, self.c.dtype_of(kind, num)) if known is not True else v
+        rule = WHEN(AND(settled, any_winner), rule, None, pl.String)
+        nd = n_mask(undetermined_many, n_or(*needs))
+        return {"st": status, "v": v, "rule": rule, "reason": reason, "nd": nd, "num": num}
+
+    def scale_to(self, t: T, scale: int) -> X:
+        assert t.num is not None
+        if t.num.scale > scale:
+            raise Unsupported("a value with more decimals than its rules")
+        return self.mul_const(t.v, 10 ** (scale - t.num.scale))
+
+    def from_value(self, t: T) -> dict[str, Any]:
+        """A value by its definition: known, failed or undetermined (``_from_value``)."""
+        if not t.maybe:
+            return {"st": VALUE, "v": t.v, "rule": None, "reason": None, "nd": {}, "num": t.num}
+        known = t.known
+        failed = lit(t.f, pl.String).is_not_null() if is_expr(t.f) else t.f is not None
+        failed = AND(NOT(known), failed)
+        st = WHEN(known, VALUE, WHEN(failed, ERROR, UNDETERMINED))
+        reason = WHEN(failed, t.f, None, pl.String)
+        return {"st": st, "v": t.v, "rule": None, "reason": reason,
+                "nd": n_mask(AND(NOT(known), NOT(failed)), t.nd), "num": t.num}
+
+    def value_num(self, kind: str, ts: list[T]) -> Num | None:
+        if kind not in ("decimal", "money"):
+            return None
+        scales = [t.num.scale for t in ts if t.num is not None]
+        return Num(max(scales) if scales else (2 if kind == "money" else 0), 0)
+
+    def align_disp(self, t: T, num: Num) -> X:
+        return t.num.disp if t.num is not None else 0
+
+    def add_own(self, out: P, own: T, where: X, needs: list[Needs]) -> None:
+        """Add ``possible_of(own)`` to the outcomes where ``where`` holds: a failure, any value, or the value."""
+        known = own.known
+        if own.maybe:
+            failed = lit(own.f, pl.String).is_not_null() if is_expr(own.f) else own.f is not None
+            failed = AND(NOT(known), failed)
+            unknown = AND(NOT(known), NOT(failed))
+            if failed is not False:
+                out.fail = LEAST(out.fail, WHEN(AND(where, failed), own.f, None, pl.String))
+            if unknown is not False:
+                out.any = OR(out.any, AND(where, unknown))
+                needs.append(n_mask(AND(where, unknown), own.nd))
+        adds = AND(where, known)
+        if adds is False:
+            return
+        ov = self.comparable(own)
+        if out.hv is False:
+            out.hv, out.v = adds, WHEN(adds, ov, None)
+            return
+        differ = self.differ(out.v, ov)
+        out.multi = OR(out.multi, AND(out.hv, adds, differ))
+        out.v = WHEN(out.hv, out.v, ov)
+        out.hv = OR(out.hv, adds)
+
+    def comparable(self, t: T) -> X:
+        """A value as the possible outcomes compare it: amounts at one scale (see ``scale_to``)."""
+        if t.num is not None:
+            return self.scale_to(t, self.c.set_scale)
+        return t.v
+
+    def differ(self, a: X, b: X) -> X:
+        if not is_expr(a) and not is_expr(b):
+            return a != b
+        return (lit(a) != lit(b)).fill_null(True)
+
+    def more_than_one(self, p: P) -> X:
+        """More than one possible outcome (failures aside), or any value: undetermined."""
+        n_flags = [p.none, p.conflict, p.hv]
+        two = False
+        for i in range(3):
+            for j in range(i + 1, 3):
+                two = OR(two, AND(n_flags[i], n_flags[j]))
+        return OR(p.any, two, AND(p.hv, p.multi))
+
+    def combine(self, a: P, b: P) -> P:
+        """``combine_sets``: every outcome of one tree with every outcome of another."""
+        if a.none is True and a.any is False and a.conflict is False and a.fail is None and a.hv is False:
+            return b
+        if b.none is True and b.any is False and b.conflict is False and b.fail is None and b.hv is False:
+            return a
+        nfa, nfb = p_nonfail(a), p_nonfail(b)
+        out = P()
+        out.none = AND(a.none, b.none)
+        out.any = OR(AND(a.any, OR(b.none, b.any, b.hv)), AND(b.any, OR(a.none, a.hv)))
+        pair_conflict = AND(a.hv, b.hv, OR(a.multi, b.multi, self.differ(a.v, b.v)))
+        out.conflict = OR(AND(a.conflict, nfb), AND(b.conflict, nfa), pair_conflict)
+        out.fail = LEAST(a.fail, WHEN(nfa, b.fail, None, pl.String) if b.fail is not None else None)
+        surv_a = AND(a.hv, OR(b.none, AND(b.hv, NOT(b.multi), NOT(self.differ(a.v, b.v)))))
+        surv_b = AND(b.hv, a.none)
+        self.bad(AND(a.multi, b.hv, NOT(b.none)))
+        self.bad(AND(b.multi, a.hv, NOT(a.none)))
+        out.hv = OR(surv_a, surv_b)
+        out.v = WHEN(surv_a, a.v, b.v)
+        out.multi = OR(AND(a.multi, b.none), AND(b.multi, a.none), AND(surv_a, surv_b, self.differ(a.v, b.v)))
+        return out
+
+    # -------------------------------------------------------------- storing values
+
+    def store(self, t: T, kind: str) -> T:
+        """``values.store``: an amount to the cent (half up), an integer given for a decimal as a Decimal."""
+        if kind == "money" and t.kind in ("money", "decimal") and t.num is not None and t.items is None:
+            return self.rounded(t, 2, down=False, kind="money")
+        if kind == "decimal" and t.kind == "integer":
+            return T(t.v, "decimal", t.nd, t.f, t.maybe, Num(0, 0))
+        if t.kind == "ratio":
+            return self.give_up([t], kind)
+        return t
+
+    def rounded(self, t: T, places: int, down: bool, kind: str) -> T:
+        """An amount or decimal rounded to ``places`` decimals, half up (away from zero) or down (to minus
+        infinity): the one place where the plan rounds (``round_value``, ``store``)."""
+        if t.kind == "ratio":
+            return self.ratio_rounded(t, places, down, kind)
+        assert t.num is not None
+        s = t.num.scale
+        if s <= places:
+            v = t.v if s == places else self.mul_const(t.v, 10 ** (places - s))
+            out = T(v, kind, t.nd, t.f, t.maybe, Num(places, places) if kind != "integer" else None)
+            if kind == "integer":
+                out.num = None
+            return out
+        q = 10 ** (s - places)
+        x = lit(t.v)
+        if down:
+            r = x // q
+        else:
+            r = pl.when(x >= 0).then((x + q // 2) // q).otherwise(-((-x + q // 2) // q))
+        if kind != "integer":
+            self.bad(AND(t.known, (r == 0) & (x < 0)))  # a negative zero (-0.00): Decimal keeps the sign
+            return T(r, kind, t.nd, t.f, t.maybe, Num(places, places))
+        return T(r.cast(pl.Int64), "integer", t.nd, t.f, t.maybe)
+
+    def ratio_rounded(self, t: T, places: int, down: bool, kind: str) -> T:
+        """A quotient rounded: exact in integers where the dividend is small enough that the interpreter's
+        28-digit quotient rounds the same way (see the module text); elsewhere the row is left out."""
+        assert t.items is not None
+        a, b = t.items
+        assert a.num is not None and b.num is not None
+        sa, sb = a.num.scale, b.num.scale
+        # a/b = (A / 10**sa) / (B / 10**sb) = A * 10**sb / (B * 10**sa); rounded to `places`
+        shift = sb + places
+        if shift > MAX_SCALE + 2:
+            raise Unsupported("a quotient with too many decimals")
+        A, B = lit(a.v, pl.Int128).cast(pl.Int128), lit(b.v, pl.Int128).cast(pl.Int128)
+        num = A * (10**shift)
+        den = B * (10**sa)
+        sign_neg = (num < 0) != (den < 0)
+        an, ad = num.abs(), den.abs()
+        if down:
+            qabs = pl.when(sign_neg).then(-((an + ad - 1) // ad)).otherwise(an // ad)
+        else:
+            r = (2 * an + ad) // (2 * ad)
+            qabs = pl.when(sign_neg).then(-r).otherwise(r)
+        known = t.known
+        self.bad(AND(known, (A.abs() * (10**sb)) >= 10**23))
+        q = WHEN(known, qabs, None, pl.Int128)
+        if kind != "integer":
+            self.bad(AND(known, (qabs == 0) & sign_neg & (A != 0)))
+            return T(q, kind, t.nd, t.f, t.maybe, Num(places, places))
+        return T(lit(q).cast(pl.Int64), "integer", t.nd, t.f, t.maybe)
+
+    # -------------------------------------------------------------- expressions
+
+    def expr(self, e: n.Expr) -> T:
+        if isinstance(e, n.Literal):
+            return self.literal(e)
+        if isinstance(e, n.Ref):
+            return self.ref(e)
+        if isinstance(e, n.Lookup):
+            return self.lookup(e)
+        if isinstance(e, (n.ListLit, n.TupleLit)):
+            items = [self.expr(x) for x in e.items]
+            t = strict(items, None, "list" if isinstance(e, n.ListLit) else "tuple")
+            t.items = items
+            return t
+        if isinstance(e, n.Unary):
+            a = self.expr(e.operand)
+            if e.op == "not":
+                return T(NOT(a.v) if a.v is not None else None, "boolean", a.nd, a.f, a.maybe)
+            if e.op == "-":
+                if a.kind == "duration":
+                    raise Unsupported("a negated duration")
+                v = -lit(a.v) if is_expr(a.v) else -a.v
+                return T(v, a.kind, a.nd, a.f, a.maybe, a.num)
+            return a
+        if isinstance(e, n.IsKnown):
+            a = self.expr(e.operand)
+            if a.kind == "ratio":
+                assert a.items is not None
+                known = AND(a.known, NOT(lit(a.items[1].v) == 0) if is_expr(a.items[1].v) else a.items[1].v != 0)
+            else:
+                known = a.known
+            return T(NOT(known) if e.negated else known, "boolean")
+        if isinstance(e, n.Binary):
+            return self.binary(e)
+        if isinstance(e, n.Call):
+            return self.call(e)
+        raise Unsupported(type(e).__name__)
+
+    def literal(self, e: n.Literal) -> T:
+        v = e.value
+        if isinstance(v, n.Duration):
+            return T(None, "duration", duration=v)
+        if isinstance(v, bool):
+            return T(v, "boolean")
+        if e.kind in ("money", "decimal") or isinstance(v, Decimal):
+            return self.const_num(Decimal(v), "money" if e.kind == "money" else "decimal")
+        if isinstance(v, int):
+            if abs(v) > LIMIT:
+                raise Unsupported("a very large integer")
+            return T(v, "integer")
+        if isinstance(v, dt.date):
+            return T(pl.lit(v), "date")
+        if isinstance(v, str):
+            return T(v, e.kind if e.kind in ("text", "enum") else "text")
+        raise Unsupported(f"a literal {v!r}")
+
+    def const_num(self, d: Decimal, kind: str) -> T:
+        scaled, scale, disp = scaled_int(d)
+        if scaled is None:
+            raise Unsupported("a number beyond the exact range")
+        return T(scaled, kind, num=Num(scale, disp))
+
+    def ref(self, e: n.Ref) -> T:
+        if e.kind == "input":
+            return self.input(e.name)
+        if e.kind == "value":
+            return self.values[e.name]
+        if e.kind == "param":
+            return self.param(e.name)
+        raise Unsupported("a table as a value")
+
+    def input(self, name: str) -> T:
+        decl = self.p.inputs[name]
+        kind = decl.type.kind
+        col = pl.col(f"i:{name}")
+        prof = self.profile
+        num = None
+        if kind in ("decimal", "money"):
+            scale, disp = prof.scales.get(name, (0, 0))
+            num = Num(scale, pl.col(f"s:{name}") if disp is None else disp)
+        if kind == "list":
+            kind = "list"
+        if name not in prof.gaps:
+            return T(col, kind, num=num)
+        w, b = divmod(self.c.input_bit[name], WORD)
+        nd = {w: pl.when(col.is_null()).then(pl.lit(1 << b, pl.UInt64)).otherwise(pl.lit(0, pl.UInt64))}
+        return T(col, kind, nd, None, True, num)
+
+    def param(self, name: str) -> T:
+        par = self.p.parameters[name]
+        kind = par.type.kind
+        lo, hi = self.profile.days
+        pieces: list[tuple[X, Any]] = []  # (in force on the row's day, value or None)
+        covered: X = False
+        for per in par.periods:
+            where = self.in_range(per.start, per.end)
+            if where is False:
+                continue
+            pieces.append((where, per.value))
+            covered = OR(covered, where)
+        missing = NOT(covered)
+        num = None
+        if kind in ("money", "decimal"):
+            scales = [scaled_int(Decimal(v)) for _w, v in pieces if v is not None]
+            if any(s[0] is None for s in scales):
+                raise Unsupported("a parameter beyond the exact range")
+            scale = max([s[1] for s in scales], default=2 if kind == "money" else 0)
+            disp: X = 0
+            value: X = None
+            for where, v in reversed(pieces):
+                if v is None:
+                    value = WHEN(where, None, value, pl.Int128)
+                    continue
+                x, s, d = scaled_int(Decimal(v))
+                assert x is not None
+                value = WHEN(where, pl.lit(x * 10 ** (scale - s), pl.Int128), value, pl.Int128)
+                disp = WHEN(where, d, disp)
+            num = Num(scale, disp)
+        else:
+            value = None
+            for where, v in reversed(pieces):
+                value = WHEN(where, self.c.const_value(v, kind), value, self.c.dtype_of(kind, None))
+        nothing = OR(missing, *[w for w, v in pieces if v is None])
+        if nothing is False:
+            return T(value, kind, num=num)
+        reason = pl.concat_str([pl.lit(f"no value of `{name}` is in force on "), self.day_text])
+        return T(WHEN(nothing, None, value, self.c.dtype_of(kind, num)), kind, {}, WHEN(nothing, reason, None, pl.String),
+                 True, num)
+
+    # -------------------------------------------------------------- tables
+
+    def table_join(self, table: Table, keys: list[T]) -> tuple[str, dict[str, str]]:
+        """Join the table on the key columns (and the period of the row's day, for a dated table); the names of
+        the column that says a row was found, and of the cells."""
+        tag = self.tmp("t")
+        key_cols = [f"{tag}k{i}" for i in range(len(keys))]
+        key_exprs = []
+        for t, kc, kname in zip(keys, key_cols, table.keys):
+            ckind = table.columns[kname].kind
+            key_exprs.append(self.key_expr(t, ckind).alias(kc))
+        frame, period = self.c.table_frame(table, self.profile, key_cols, tag,
+                                           [self.key_scale(t, table.columns[k].kind) for t, k in zip(keys, table.keys)])
+        found = f"{tag}found"
+        cells = {c: f"{tag}c.{c}" for c in table.columns}
+        on = list(key_cols)
+        extra = []
+        if period is not None:
+            extra.append(period.alias(f"{tag}p"))
+            on.append(f"{tag}p")
+
+        def step(lf: pl.LazyFrame, key_exprs: list[pl.Expr] = key_exprs + extra, on: list[str] = on,
+                 frame: pl.LazyFrame = frame) -> pl.LazyFrame:
+            return lf.with_columns(key_exprs).join(frame, on=on, how="left", maintain_order="left",
+                                                   nulls_equal=False)
+
+        self.pending.append(step)
+        return found, cells
+
+    def key_scale(self, t: T, ckind: str) -> int:
+        if ckind in ("decimal", "money"):
+            return t.num.scale if t.num is not None else 0
+        return 0
+
+    def key_expr(self, t: T, ckind: str) -> pl.Expr:
+        if t.kind == "duration" or t.kind == "ratio" or t.items is not None:
+            raise Unsupported("this key")
+        if ckind in ("decimal", "money") and t.num is None and t.kind == "integer":
+            return lit(t.v).cast(pl.Int128)
+        if ckind in ("decimal", "money") and t.num is not None:
+            return lit(t.v, pl.Int128)
+        if t.num is not None:
+            raise Unsupported("a decimal key for another column type")
+        return lit(t.v, self.c.dtype_of(ckind, None))
+
+    def key_text(self, keys: list[T]) -> pl.Expr:
+        parts: list[pl.Expr] = []
+        for i, t in enumerate(keys):
+            if i:
+                parts.append(pl.lit(", "))
+            parts.append(self.c.text_of(t))
+        return pl.concat_str(parts)
+
+    def lookup(self, e: n.Lookup) -> T:
+        table = self.p.tables[e.table]
+        keys = [self.expr(k) for k in e.keys]
+        found, cells = self.table_join(table, keys)
+        ckind = table.columns[e.column].kind
+        cell = pl.col(cells[e.column])
+        num = None
+        if ckind in ("money", "decimal"):
+            scale = self.c.table_scale(table, e.column)
+            num = Num(scale, pl.col(cells[e.column] + "#d"))
+        base = strict(keys, None, ckind)
+        kt = self.key_text(keys)
+        when = [pl.lit(" in force on "), self.day_text] if table.dated else []
+        no_row = pl.concat_str([pl.lit(f"table `{table.name}` has no row for "), kt, *when])
+        no_cell = pl.concat_str([pl.lit(f"no value is known in `{table.name}` for "), kt,
+                                 pl.lit(f", column `{e.column}`, on "), self.day_text])
+        known_keys = base.known
+        fnd = pl.col(found).fill_null(False)
+        f = COALESCE(base.f, pl.when(lit(known_keys) & ~fnd).then(no_row).when(
+            lit(known_keys) & cell.is_null()).then(no_cell).otherwise(pl.lit(None, pl.String)))
+        v = WHEN(known_keys, cell, None, self.c.dtype_of(ckind, num))
+        return T(v, ckind, base.nd, f, True, num)
+
+    def in_table(self, e: n.Binary) -> T:
+        table = self.p.tables[e.right.name]  # type: ignore[union-attr]
+        left = self.expr(e.left)
+        keys = left.items if left.items is not None and isinstance(e.left, n.TupleLit) else [left]
+        if len(keys) != len(table.keys):
+            raise Unsupported("a key of another width")
+        found, _cells = self.table_join(table, keys)
+        has = pl.col(found).fill_null(False)
+        res = has if e.op == "in" else ~has
+        return strict([left] if left.items is None else keys, res, "boolean")
+
+    # -------------------------------------------------------------- operators
+
+    def binary(self, e: n.Binary) -> T:
+        op = e.op
+        if op in ("and", "or"):
+            a, b = self.expr(e.left), self.expr(e.right)
+            if not a.maybe and not b.maybe:
+                return T(AND(a.v, b.v) if op == "and" else OR(a.v, b.v), "boolean")
+            av, bv = lit(a.v, pl.Boolean), lit(b.v, pl.Boolean)
+            res = av & bv if op == "and" else av | bv
+            bad = res.is_null()
+            nd = n_mask(bad, n_or(a.nd, b.nd))
+            f = COALESCE(a.f, b.f)
+            f = WHEN(bad, f, None, pl.String) if f is not None else None
+            return T(res, "boolean", nd, f, True)
+        if op in ("in", "notin") and isinstance(e.right, n.Ref) and e.right.kind == "table":
+            return self.in_table(e)
+        a, b = self.expr(e.left), self.expr(e.right)
+        if op in ("in", "notin"):
+            return self.membership(a, b, op == "in")
+        if op in ("=", "!=", "<", "<=", ">", ">="):
+            return self.compare(op, a, b)
+        return self.arith(op, a, b, e)
+
+    def membership(self, a: T, b: T, positive: bool) -> T:
+        if b.items is not None:
+            if not b.items:
+                return strict([a], False if positive else True, "boolean")
+            tests = [self.compare("=", a, item) for item in b.items]
+            res = OR(*[t.v for t in tests])
+            res = res if positive else NOT(res)
+            return strict([a, *b.items], res, "boolean")
+        if b.kind == "list":
+            if a.num is not None:
+                raise Unsupported("a number in a list")
+            res = lit(b.v).list.contains(lit(a.v))
+            return strict([a, b], res if positive else ~res, "boolean")
+        raise Unsupported("membership")
+
+    def numeric_pair(self, a: T, b: T) -> tuple[X, X, int]:
+        """Two numbers at one scale (integers are scale 0)."""
+        sa = a.num.scale if a.num is not None else 0
+        sb = b.num.scale if b.num is not None else 0
+        s = max(sa, sb)
+        if s > MAX_SCALE:
+            raise Unsupported("too many decimals")
+        return self.mul_const(a.v, 10 ** (s - sa)), self.mul_const(b.v, 10 ** (s - sb)), s
+
+    def mul_const(self, x: X, k: int) -> X:
+        if k == 1:
+            return x
+        if is_expr(x):
+            return x.cast(pl.Int128) * k
+        return None if x is None else x * k
+
+    def compare(self, op: str, a: T, b: T) -> T:
+        if a.kind == "ratio" or b.kind == "ratio":
+            return self.give_up([a, b], "boolean")
+        av, bv = a.v, b.v
+        if a.num is not None or b.num is not None:
+            av, bv, _s = self.numeric_pair(a, b)
+        if not is_expr(av) and not is_expr(bv):
+            if av is None or bv is None:
+                return strict([a, b], None, "boolean")
+            res: X = {"=": av == bv, "!=": av != bv, "<": av < bv, "<=": av <= bv, ">": av > bv, ">=": av >= bv}[op]
+            return strict([a, b], res, "boolean")
+        x, y = lit(av), lit(bv)
+        res = {"=": x == y, "!=": x != y, "<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
+        return strict([a, b], res, "boolean")
+
+    def arith(self, op: str, a: T, b: T, e: n.Binary) -> T:
+        if b.kind == "duration" or a.kind == "duration":
+            date, dur = (a, b) if b.kind == "duration" else (b, a)
+            assert dur.duration is not None
+            amount = dur.duration.amount if (op == "+" or a.kind == "duration") else -dur.duration.amount
+            return strict([date], self.c.add_duration(lit(date.v), amount, dur.duration.unit), "date")
+        if a.kind == "date" and op == "-":
+            return strict([a, b], (lit(a.v) - lit(b.v)).dt.total_days().cast(pl.Int64), "integer")
+        if a.kind == "ratio" or b.kind == "ratio":
+            return self.give_up([a, b], "decimal")
+        if op == "/":
+            return self.quotient(a, b, e)
+        if a.num is None and b.num is None:
+            res = {"+": lit(a.v) + lit(b.v), "-": lit(a.v) - lit(b.v), "*": lit(a.v) * lit(b.v)}[op] \
+                if (is_expr(a.v) or is_expr(b.v)) else {"+": a.v + b.v, "-": a.v - b.v, "*": a.v * b.v}[op]
+            t = strict([a, b], res, "integer")
+            if is_expr(res):
+                wide = {"+": lit(a.v).cast(pl.Int128) + lit(b.v), "-": lit(a.v).cast(pl.Int128) - lit(b.v),
+                        "*": lit(a.v).cast(pl.Int128) * lit(b.v)}[op]
+                self.bad(AND(t.known, wide.abs() > LIMIT))
+            elif res is not None and abs(res) > LIMIT:
+                raise Unsupported("a very large integer")
+            return t
+        kind = "money" if "money" in (a.kind, b.kind) else "decimal"
+        da = a.num.disp if a.num is not None else 0
+        db = b.num.disp if b.num is not None else 0
+        if op in ("+", "-"):
+            x, y, s = self.numeric_pair(a, b)
+            res = lit(x, pl.Int128) + lit(y, pl.Int128) if op == "+" else lit(x, pl.Int128) - lit(y, pl.Int128)
+            disp = MAXD(da, db)
+        else:
+            sa = a.num.scale if a.num is not None else 0
+            sb = b.num.scale if b.num is not None else 0
+            s = sa + sb
+            if s > MAX_SCALE:
+                raise Unsupported("too many decimals")
+            res = lit(a.v, pl.Int128).cast(pl.Int128) * lit(b.v, pl.Int128)
+            disp = ADD(da, db)
+            t0 = strict([a, b], True, "boolean")
+            self.bad(AND(t0.known, (res == 0) & ((lit(a.v) < 0) | (lit(b.v) < 0))))  # -0 keeps its sign in Decimal
+        t = strict([a, b], res, kind, Num(s, disp))
+        self.bad(AND(t.known, res.abs() > LIMIT))
+        return t
+
+    def quotient(self, a: T, b: T, e: n.Binary) -> T:
+        """``a / b``: kept as the pair until it is rounded (an amount stored, ``round``); known where both are
+        and the divisor is not zero, a failure (the interpreter's words) where it is zero."""
+        an = a if a.num is not None else T(a.v, "decimal", a.nd, a.f, a.maybe, Num(0, 0))
+        bn = b if b.num is not None else T(b.v, "decimal", b.nd, b.f, b.maybe, Num(0, 0))
+        both = strict([a, b], True, "boolean")
+        zero = (lit(b.v) == 0).fill_null(False) if is_expr(b.v) else b.v == 0
+        if zero is False:
+            t = T(both.v, "ratio", both.nd, both.f, both.maybe)
+        else:
+            reason = f"division by zero at line {e.span.line}"
+            divides = AND(both.known, NOT(zero))
+            f = COALESCE(both.f, WHEN(AND(both.known, zero), reason, None, pl.String))
+            t = T(WHEN(divides, True, None, pl.Boolean), "ratio", both.nd, f, True)
+        t.items = [an, bn]
+        return t
+
+    def give_up(self, parts: Sequence[T], kind: str) -> T:
+        """What the plan does not express: not known, and the rows where its parts are known leave the plan."""
+        t = strict(parts, True, kind)
+        self.bad(t.known)
+        return T(None, kind, t.nd, t.f, True)
+
+    def call(self, e: n.Call) -> T:
+        f = e.func
+        args = [self.expr(x) for x in e.args]
+        if f in ("round", "round_down", "round_money", "round_down_money"):
+            a = args[0]
+            down = f.startswith("round_down")
+            money = f.endswith("_money")
+            if a.num is None and a.kind != "ratio":
+                if money:
+                    a = T(a.v, "decimal", a.nd, a.f, a.maybe, Num(0, 0))
+                else:
+                    return a
+            r = self.rounded(a, 2 if money else 0, down, "money" if money else "integer")
+            return r
+        if any(a.kind == "ratio" for a in args):
+            return self.give_up(args, "decimal")
+        if f == "age":
+            born, on = lit(args[0].v), lit(args[1].v)
+            res = (on.dt.year().cast(pl.Int64) - born.dt.year().cast(pl.Int64)
+                   - ((on.dt.month().cast(pl.Int32) * 100 + on.dt.day().cast(pl.Int32))
+                      < (born.dt.month().cast(pl.Int32) * 100 + born.dt.day().cast(pl.Int32))).cast(pl.Int64))
+            return strict(args, res, "integer")
+        if f == "year":
+            return strict(args, lit(args[0].v).dt.year().cast(pl.Int64), "integer")
+        if f == "days_between":
+            return strict(args, (lit(args[1].v) - lit(args[0].v)).dt.total_days().cast(pl.Int64), "integer")
+        if f == "count":
+            if args[0].items is not None:
+                return strict(args[0].items, len(args[0].items), "integer")
+            return strict(args, lit(args[0].v).list.len().cast(pl.Int64), "integer")
+        if f == "abs":
+            a = args[0]
+            return strict(args, lit(a.v).abs() if is_expr(a.v) else abs(a.v), a.kind, a.num)
+        if f in ("min", "max"):
+            return self.minmax(f, args)
+        raise Unsupported(f)
+
+    def minmax(self, f: str, args: list[T]) -> T:
+        numeric = any(a.num is not None for a in args)
+        acc = args[0]
+        kind = acc.kind
+        for b in args[1:]:
+            if numeric:
+                an = acc if acc.num is not None else T(acc.v, "decimal", acc.nd, acc.f, acc.maybe, Num(0, 0))
+                bn = b if b.num is not None else T(b.v, "decimal", b.nd, b.f, b.maybe, Num(0, 0))
+                x, y, s = self.numeric_pair(an, bn)
+                keep = (lit(x) <= lit(y)) if f == "min" else (lit(x) >= lit(y))
+                kind = "money" if "money" in (acc.kind, b.kind) else "decimal"
+                assert an.num is not None and bn.num is not None
+                v = pl.when(keep).then(lit(x, pl.Int128)).otherwise(lit(y, pl.Int128))
+                disp = WHEN(keep, an.num.disp, bn.num.disp)
+                acc = strict([acc, b], v, kind, Num(s, disp))
+            else:
+                keep = (lit(acc.v) <= lit(b.v)) if f == "min" else (lit(acc.v) >= lit(b.v))
+                acc = strict([acc, b], pl.when(keep).then(lit(acc.v)).otherwise(lit(b.v)), kind)
+        return acc
+
+
+def MAXD(a: X, b: X) -> X:
+    if not is_expr(a) and not is_expr(b):
+        return max(a, b)
+    return pl.max_horizontal(lit(a, pl.Int32), lit(b, pl.Int32))
+
+
+def ADD(a: X, b: X) -> X:
+    if not is_expr(a) and not is_expr(b):
+        return a + b
+    return lit(a, pl.Int32) + lit(b, pl.Int32)
+
+
+def scaled_int(d: Decimal) -> tuple[int | None, int, int]:
+    """(integer, scale, decimals) of a Decimal: ``d == integer / 10**scale``; decimals is -exponent (may be < 0)."""
+    if not d.is_finite():
+        return None, 0, 0
+    sign, digits, exp = d.as_tuple()
+    assert isinstance(exp, int)
+    disp = -exp
+    scale = max(disp, 0)
+    if scale > MAX_SCALE:
+        return None, 0, 0
+    x = int(d.scaleb(scale))
+    if abs(x) > LIMIT:
+        return None, 0, 0
+    return x, scale, disp
+
+
+# ------------------------------------------------------------------ profiles and the compiler
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a batch settles for the plan: the inputs that have gaps, the scale of every amount or decimal input
+    (and its decimals: static, or None for a column ``s:<input>``), and the first and last day."""
+
+    gaps: frozenset[str]
+    scales: Mapping[str, tuple[int, int | None]]
+    days: tuple[dt.date, dt.date]
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return (self.gaps, tuple(sorted(self.scales.items())), self.days)
+
+
+class Compiler:
+    """The columnar form of one checked rule book: plans per profile, built once and kept."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.index = {name: k for k, name in enumerate(program.order)}
+        self.input_bit = {name: k for k, name in enumerate(sorted(program.inputs))}
+        self.input_names = sorted(program.inputs)
+        self.plans: dict[tuple[Any, ...], Plan] = {}
+        self.outputs_of: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.set_scale = 0
+        self._table_scales: dict[tuple[str, str], int] = {}
+        for t in program.tables.values():
+            for c, ty in t.columns.items():
+                if ty.kind in ("money", "decimal"):
+                    self._table_scales[t.name, c] = self._scale_of_column(t, c)
+
+    def plan(self, profile: Profile) -> Plan:
+        found = self.plans.get(profile.key)
+        if found is None:
+            if len(self.plans) > 32:
+                self.plans.clear()
+            found = self.plans[profile.key] = Plan(self, profile)
+        return found
+
+    # -------------------------------------------------------------- types
+
+    def dtype_of(self, kind: str, num: Num | None) -> Any:
+        if num is not None or kind in ("money", "decimal"):
+            return pl.Int128
+        return {"boolean": pl.Boolean, "integer": pl.Int64, "date": pl.Date, "text": pl.String, "enum": pl.String,
+                "list": None, "tuple": None, "ratio": pl.Boolean}.get(kind)
+
+    def const_value(self, v: Any, kind: str) -> X:
+        if v is None:
+            return None
+        if isinstance(v, dt.date):
+            return pl.lit(v)
+        return v
+
+    def add_duration(self, date: pl.Expr, amount: int, unit: str) -> pl.Expr:
+        if unit == "days":
+            return date + pl.duration(days=amount)
+        months = amount * (12 if unit == "years" else 1)
+        return date.dt.offset_by(f"{months}mo")
+
+    def text_of(self, t: T) -> pl.Expr:
+        """``str(value)`` of a known value, as the interpreter's messages write keys."""
+        if t.num is not None:
+            return decimal_text(lit(t.v, pl.Int128), t.num.scale, t.num.disp, str_form=True)
+        if t.kind == "boolean":
+            return pl.when(lit(t.v)).then(pl.lit("True")).otherwise(pl.lit("False"))
+        if t.kind == "date":
+            return lit(t.v).dt.to_string("%Y-%m-%d")
+        return lit(t.v).cast(pl.String)
+
+    # -------------------------------------------------------------- tables
+
+    def _scale_of_column(self, table: Table, column: str) -> int:
+        s = 0
+        for rows in table.rows.values():
+            for r in rows:
+                v = r.values.get(column)
+                if isinstance(v, Decimal):
+                    _x, sc, _d = scaled_int(v)
+                    s = max(s, sc)
+        return min(s, MAX_SCALE)
+
+    def table_scale(self, table: Table, column: str) -> int:
+        return self._table_scales.get((table.name, column), 0)
+
+    def table_frame(self, table: Table, profile: Profile, key_cols: list[str], tag: str,
+                    key_scales: list[int]) -> tuple[pl.LazyFrame, pl.Expr | None]:
+        """The table as a frame to join: per period of the batch's days (for a dated table), the row in force
+        for each key — the first in the file, as ``row_on`` finds it."""
+        lo, hi = profile.days
+        cuts: list[dt.date] = []
+        if table.dated:
+            found = set()
+            for rows in table.rows.values():
+                for r in rows:
+                    if r.valid_from is not None and lo < r.valid_from <= hi:
+                        found.add(r.valid_from)
+                    if r.valid_until is not None and lo <= r.valid_until < hi:
+                        found.add(r.valid_until + dt.timedelta(days=1))
+            cuts = sorted(found)
+        starts = [lo, *cuts]
+        cols: dict[str, list[Any]] = {c: [] for c in key_cols}
+        cols[f"{tag}found"] = []
+        names = list(table.columns)
+        for c in names:
+            cols[f"{tag}c.{c}"] = []
+            if self.table_scale(table, c) or table.columns[c].kind in ("money", "decimal"):
+                cols[f"{tag}c.{c}#d"] = []
+        period_col = f"{tag}p"
+        if cuts:
+            cols[period_col] = []
+        for p, start in enumerate(starts):
+            for key, rows in table.rows.items():
+                row = next((r for r in rows if r.valid_on(start)), None)
+                if row is None:
+                    continue
+                kv = []
+                ok = True
+                for k, kname, ks in zip(key, table.keys, key_scales):
+                    ckind = table.columns[kname].kind
+                    if ckind in ("money", "decimal"):
+                        x, s, _d = scaled_int(Decimal(k))
+                        if x is None or s > ks:
+                            ok = False
+                            break
+                        kv.append(x * 10 ** (ks - s))
+                    else:
+                        kv.append(k)
+                if not ok:
+                    continue
+                for kc, x in zip(key_cols, kv):
+                    cols[kc].append(x)
+                cols[f"{tag}found"].append(True)
+                for c in names:
+                    v = row.values[c]
+                    ckind = table.columns[c].kind
+                    if ckind in ("money", "decimal"):
+                        sc = self.table_scale(table, c)
+                        if v is None:
+                            cols[f"{tag}c.{c}"].append(None)
+                            cols[f"{tag}c.{c}#d"].append(0)
+                        else:
+                            x, s, d = scaled_int(Decimal(v))
+                            cols[f"{tag}c.{c}"].append(None if x is None else x * 10 ** (sc - s))
+                            cols[f"{tag}c.{c}#d"].append(d)
+                    else:
+                        cols[f"{tag}c.{c}"].append(v)
+                if cuts:
+                    cols[period_col].append(p)
+        schema: dict[str, Any] = {}
+        for kc, kname in zip(key_cols, table.keys):
+            schema[kc] = self.dtype_of(table.columns[kname].kind, None)
+        schema[f"{tag}found"] = pl.Boolean
+        for c in names:
+            schema[f"{tag}c.{c}"] = self.dtype_of(table.columns[c].kind, None)
+            if f"{tag}c.{c}#d" in cols:
+                schema[f"{tag}c.{c}#d"] = pl.Int32
+        if cuts:
+            schema[period_col] = pl.Int32
+        frame = pl.DataFrame(cols, schema=schema)
+        period = None
+        if cuts:
+            period = pl.sum_horizontal([(pl.col(DAY) >= pl.lit(c)).cast(pl.Int32) for c in cuts]).cast(pl.Int32)
+        return frame.lazy(), period
+
+
+def decimal_text(x: pl.Expr, scale: int, disp: X, str_form: bool = False) -> pl.Expr:
+    """``format(d, "f")`` of a Decimal held as ``x / 10**scale`` with ``disp`` decimals (``str(d)`` when
+    ``str_form``: the same for the numbers the plan keeps, except exponents, which leave the row out)."""
+    sign = pl.when(x < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    ax = x.abs()
+    if scale == 0:
+        whole = ax.cast(pl.String)
+        frac: pl.Expr | None = None
+    else:
+        whole = (ax // (10**scale)).cast(pl.String)
+        frac = (ax % (10**scale)).cast(pl.String).str.zfill(scale)
+    if frac is None:
+        body = whole
+        if is_expr(disp) or disp > 0:
+            d = lit(disp, pl.Int32)
+            body = pl.when(d > 0).then(pl.concat_str([whole, pl.lit("."), pl.lit("0").repeat_by(d).list.join("")]))\
+                .otherwise(whole)
+        return pl.concat_str([sign, body])
+    if not is_expr(disp):
+        if disp <= 0:
+            return pl.concat_str([sign, whole])
+        if disp >= scale:
+            tail = frac if disp == scale else pl.concat_str([frac, pl.lit("0" * (disp - scale))])
+            return pl.concat_str([sign, whole, pl.lit("."), tail])
+        return pl.concat_str([sign, whole, pl.lit("."), frac.str.slice(0, disp)])
+    d = lit(disp, pl.Int32)
+    return pl.when(d <= 0).then(pl.concat_str([sign, whole])).otherwise(
+        pl.concat_str([sign, whole, pl.lit("."), frac.str.slice(0, d)]))

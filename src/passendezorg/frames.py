@@ -1,0 +1,602 @@
+"""Decisions on frames: Polars or pandas DataFrames and Arrow tables in, the same kind out.
+
+``decide_frame(book, frame)`` runs the columnar engine (engines/columnar.py)
+on a frame whose columns are the rule book's inputs — by their dotted names
+(``behandeling.soort``) or as struct columns (``behandeling`` with a field
+``soort``) — and optionally ``id`` (or ``name``) and ``on`` (or ``peildatum``).
+A null is a fact left out. The result has, per output ``o``: ``o`` (the
+value), ``o.rule``, ``o.status``, ``o.needs`` (the inputs needed, as the
+interpreter lists them) and ``o.reason``; and ``case`` and ``failure`` (why a
+row is not a valid case, else null).
+
+Rows the plan does not decide exactly (see the columnar engine), and rows
+whose facts are not of the declared type as the frame holds them, are decided
+one by one by the compiled engine — the same answer, counted in
+``FrameReport.fallbacks``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from .batch import FastDecision, iter_fast
+from .cases import Case
+from .engines.columnar import (
+    BAD,
+    DAY,
+    DEFAULT,
+    ERROR,
+    LIMIT,
+    MAX_SCALE,
+    STATUS_NAMES,
+    UNDETERMINED,
+    VALUE,
+    WORD,
+    Compiler,
+    Profile,
+    decimal_text,
+    is_expr,
+    lit,
+)
+from .errors import UsageError
+from .model import CaseFailure
+from .program import Program
+
+ROW = "__row"
+CASE = "__case"
+SPECIAL = ("id", "name", "on", "peildatum")
+
+_COMPILERS: dict[int, tuple[Program, Compiler]] = {}
+
+
+def compiler(program: Program) -> Compiler:
+    """The columnar compiler of a rule book, built once per process."""
+    found = _COMPILERS.get(id(program))
+    if found is not None and found[0] is program:
+        return found[1]
+    c = Compiler(program)
+    if len(_COMPILERS) >= 8:
+        _COMPILERS.clear()
+    _COMPILERS[id(program)] = (program, c)
+    return c
+
+
+@dataclass
+class FrameReport:
+    """What a frame took: rows, rows decided one by one by the compiled engine, rows that are no valid case."""
+
+    rows: int = 0
+    fallbacks: int = 0
+    failures: int = 0
+
+    def add(self, other: FrameReport) -> None:
+        self.rows += other.rows
+        self.fallbacks += other.fallbacks
+        self.failures += other.failures
+
+
+@dataclass
+class Decided:
+    """The plan's columns for a batch, and the rows decided one by one (by position)."""
+
+    frame: pl.DataFrame  # ROW, CASE, the outcome columns of every output
+    plan_outputs: dict[str, dict[str, Any]]
+    fallback: dict[int, FastDecision | CaseFailure] = field(default_factory=dict)
+    report: FrameReport = field(default_factory=FrameReport)
+
+
+# ------------------------------------------------------------------ frames of any kind
+
+
+def to_polars(frame: Any) -> tuple[pl.DataFrame, str]:
+    """A Polars DataFrame of the frame, and what kind it was (polars, pandas, arrow)."""
+    if isinstance(frame, pl.DataFrame):
+        return frame, "polars"
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect(), "polars"
+    mod = type(frame).__module__
+    if mod.startswith("pyarrow"):
+        out = pl.from_arrow(frame)
+        assert isinstance(out, pl.DataFrame)
+        return out, "arrow"
+    if mod.startswith("pandas"):
+        return pl.from_pandas(frame), "pandas"
+    raise UsageError(f"decide_frame takes a Polars or pandas DataFrame or an Arrow table, not {type(frame).__name__}")
+
+
+def from_polars(df: pl.DataFrame, kind: str) -> Any:
+    if kind == "arrow":
+        return df.to_arrow()
+    if kind == "pandas":
+        return df.to_pandas()
+    return df
+
+
+def flatten(df: pl.DataFrame) -> pl.DataFrame:
+    """Struct columns as dotted columns: ``behandeling`` {soort} is ``behandeling.soort``."""
+    while any(isinstance(dtype, pl.Struct) for dtype in df.dtypes):
+        cols = []
+        for name, dtype in zip(df.columns, df.dtypes):
+            if isinstance(dtype, pl.Struct):
+                cols.extend(pl.col(name).struct.field(f.name).alias(f"{name}.{f.name}") for f in dtype.fields)
+            else:
+                cols.append(pl.col(name))
+        df = df.select(cols)
+    return df
+
+
+# ------------------------------------------------------------------ facts as the plan holds them
+
+
+_INTEGER_TYPES = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64, pl.Int128)
+_DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+def _parse_decimal_text(s: pl.Expr, money: bool) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(ok, integer digits, decimals text) of decimal texts written plainly; money also as ``€ 12,50``."""
+    t = s.str.strip_chars()
+    if money:
+        t = t.str.strip_chars_start("€").str.strip_chars().str.replace_all(",", ".", literal=True)
+    ok = t.str.contains(_DECIMAL_TEXT).fill_null(False)
+    parts = t.str.split_exact(".", 1)
+    return ok, parts.struct.field("field_0"), parts.struct.field("field_1").fill_null("")
+
+
+class Canonical:
+    """A frame's facts as the plan reads them: ``i:<input>`` typed columns, ``s:<input>`` decimals per row, the day,
+    and the rows that must be decided one by one (``BAD``)."""
+
+    def __init__(self, program: Program, df: pl.DataFrame, on: dt.date | None) -> None:
+        self.program = program
+        self.df = df
+        cols: list[pl.Expr] = [pl.int_range(pl.len(), dtype=pl.Int64).alias(ROW)]
+        bads: list[pl.Expr] = []
+        scales: dict[str, tuple[int, int | None]] = {}
+        for name, decl in program.inputs.items():
+            if name not in df.columns:
+                continue
+            out, bad, scale = self.column(name, decl.type, df.schema[name])
+            cols.extend(out)
+            if bad is not None:
+                bads.append(bad)
+            if scale is not None:
+                scales[name] = scale
+        # the day each row is read on
+        special_on = next((c for c in ("on", "peildatum") if c in df.columns and c not in program.inputs), None)
+        day: pl.Expr
+        if on is not None:
+            day = pl.lit(on)
+        else:
+            parts = []
+            if special_on is not None:
+                src = df.schema[special_on]
+                col = pl.col(special_on)
+                if src == pl.Date:
+                    parts.append(col)
+                elif src == pl.String:
+                    parsed = col.str.to_date("%Y-%m-%d", strict=False)
+                    bads.append(col.is_not_null() & (parsed.is_null() | (col.str.len_bytes() != 10)))
+                    parts.append(parsed)
+                else:
+                    bads.append(col.is_not_null())
+            p = program.peildatum
+            if p is not None and p in df.columns:
+                parts.append(pl.col(f"i:{p}"))
+            day = pl.coalesce(parts) if parts else pl.lit(None, pl.Date)
+        self.frame = df.with_columns(cols[1:]).with_columns(cols[0]) if len(cols) > 1 else df.with_columns(cols[0])
+        self.frame = self.frame.with_columns(day.cast(pl.Date).alias(DAY))
+        bad_all = pl.any_horizontal([pl.col(DAY).is_null(), *bads]) if bads else pl.col(DAY).is_null()
+        self.frame = self.frame.with_columns(bad_all.fill_null(True).alias(BAD))
+        ok = self.frame.filter(~pl.col(BAD))
+        gaps = set(n for n in program.inputs if n not in df.columns)
+        if ok.height:
+            nulls = ok.select([pl.col(f"i:{n}").null_count() for n in program.inputs if n in df.columns])
+            row = nulls.row(0) if nulls.width else ()
+            gaps.update(n for n, k in zip([n for n in program.inputs if n in df.columns], row) if k)
+            lo, hi = ok.select(pl.col(DAY).min().alias("lo"), pl.col(DAY).max().alias("hi")).row(0)
+        else:
+            lo = hi = dt.date(2000, 1, 1)
+        for n in program.inputs:
+            if n not in df.columns:
+                kind = program.inputs[n].type.kind
+                dtype = {"boolean": pl.Boolean, "integer": pl.Int64, "date": pl.Date, "text": pl.String,
+                         "enum": pl.String, "money": pl.Int128, "decimal": pl.Int128}.get(kind, pl.String)
+                if kind == "list":
+                    dtype = pl.List(pl.String)
+                self.frame = self.frame.with_columns(pl.lit(None, dtype).alias(f"i:{n}"))
+                if kind in ("money", "decimal"):
+                    scales[n] = (2 if kind == "money" else 0, 2 if kind == "money" else 0)
+        self.profile = Profile(frozenset(gaps), scales, (lo, hi))
+
+    def column(self, name: str, t: Any, dtype: Any) -> tuple[list[pl.Expr], pl.Expr | None, tuple[int, int | None] | None]:
+        """The plan's column(s) of one input, the rows whose value it cannot hold, and the scale of an amount."""
+        k = t.kind
+        src = pl.col(name)
+        target = f"i:{name}"
+        present = src.is_not_null()
+        if k == "boolean":
+            if dtype == pl.Boolean:
+                return [src.alias(target)], None, None
+            return [pl.lit(None, pl.Boolean).alias(target)], present, None
+        if k == "integer":
+            if dtype in _INTEGER_TYPES:
+                wide = src.cast(pl.Int128)
+                too_big = present & (wide.abs() > LIMIT)
+                return [pl.when(too_big).then(None).otherwise(wide).cast(pl.Int64).alias(target)], too_big, None
+            return [pl.lit(None, pl.Int64).alias(target)], present, None
+        if k in ("decimal", "money"):
+            return self.number(name, k, dtype)
+        if k == "date":
+            if dtype == pl.Date:
+                return [src.alias(target)], None, None
+            if isinstance(dtype, pl.Datetime):
+                return [src.dt.date().alias(target)], None, None
+            if dtype == pl.String:
+                parsed = src.str.to_date("%Y-%m-%d", strict=False)
+                bad = present & (parsed.is_null() | (src.str.len_bytes() != 10))
+                return [pl.when(bad).then(None).otherwise(parsed).alias(target)], bad, None
+            return [pl.lit(None, pl.Date).alias(target)], present, None
+        if k in ("text", "enum"):
+            if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+                s = src.cast(pl.String)
+                if k == "enum":
+                    bad = present & ~s.is_in(list(t.choices)).fill_null(False)
+                    return [pl.when(bad).then(None).otherwise(s).alias(target)], bad, None
+                return [s.alias(target)], None, None
+            return [pl.lit(None, pl.String).alias(target)], present, None
+        if k == "list" and t.item is not None and t.item.kind in ("enum", "text") and isinstance(dtype, pl.List) \
+                and dtype.inner in (pl.String,):
+            if t.item.kind == "enum":
+                ok = src.list.eval(pl.element().is_in(list(t.item.choices)).fill_null(False)).list.all()
+                bad = present & ~ok.fill_null(False)
+                return [pl.when(bad).then(None).otherwise(src).alias(target)], bad, None
+            bad = present & src.list.eval(pl.element().is_null()).list.any().fill_null(False)
+            return [pl.when(bad).then(None).otherwise(src).alias(target)], bad, None
+        return [pl.lit(None, pl.List(pl.String) if k == "list" else pl.String).alias(target)], present, None
+
+    def number(self, name: str, k: str, dtype: Any) -> tuple[list[pl.Expr], pl.Expr | None, tuple[int, int | None]]:
+        src = pl.col(name)
+        target = f"i:{name}"
+        present = src.is_not_null()
+        money = k == "money"
+        if isinstance(dtype, pl.Decimal):
+            scale = dtype.scale or 0
+            if scale > MAX_SCALE:
+                return [pl.lit(None, pl.Int128).alias(target)], present, (0, 0)
+            x = src.to_physical().cast(pl.Int128)
+            disp: int | None = scale
+        elif dtype in _INTEGER_TYPES:
+            x, scale, disp = src.cast(pl.Int128), 0, 0
+        elif dtype == pl.String:
+            ok, whole, frac = _parse_decimal_text(src, money)
+            lens = self.df.select(pl.when(ok).then(frac.str.len_chars()).max()).item()
+            scale = int(lens or 0)
+            if scale > MAX_SCALE:
+                scale = MAX_SCALE
+            fits = ok & (frac.str.len_chars() <= scale) & (whole.str.len_chars() <= 18)
+            negative_zero = whole.str.starts_with("-") & ~pl.concat_str([whole, frac]).str.contains("[1-9]")
+            padded = pl.concat_str([whole.str.strip_chars_start("-"), frac.str.pad_end(scale, "0")]) if scale else \
+                whole.str.strip_chars_start("-")
+            mag = padded.cast(pl.Int128, strict=False)
+            x = pl.when(whole.str.starts_with("-")).then(-mag).otherwise(mag)
+            bad = present & (~fits | negative_zero)
+            x = pl.when(bad).then(None).otherwise(x)
+            if money:
+                return self.to_cents(x, scale, bad, target)
+            return [x.alias(target), frac.str.len_chars().cast(pl.Int32).alias(f"s:{name}")], bad, (scale, None)
+        else:
+            return [pl.lit(None, pl.Int128).alias(target)], present, (2 if money else 0, 2 if money else 0)
+        big = present & (x.abs() > LIMIT)
+        x = pl.when(big).then(None).otherwise(x)
+        if money:
+            return self.to_cents(x, scale, big, target)
+        return [x.alias(target)], big, (scale, disp)
+
+    def to_cents(self, x: pl.Expr, scale: int, bad: pl.Expr, target: str) -> tuple[list[pl.Expr], pl.Expr,
+                                                                                   tuple[int, int | None]]:
+        """An amount to the cent, half up (``nodes.money``); a negative amount that rounds to zero leaves the plan."""
+        if scale <= 2:
+            return [(x * 10 ** (2 - scale)).alias(target)], bad, (2, 2)
+        q = 10 ** (scale - 2)
+        r = pl.when(x >= 0).then((x + q // 2) // q).otherwise(-((-x + q // 2) // q))
+        neg_zero = (r == 0) & (x < 0)
+        return [pl.when(neg_zero).then(None).otherwise(r).alias(target)], bad | neg_zero.fill_null(False), (2, 2)
+
+
+# ------------------------------------------------------------------ running the plan
+
+
+def run(book: Any, df: pl.DataFrame, on: dt.date | None = None, case: pl.Expr | None = None) -> Decided:
+    """Decide every row of a (flattened) frame: the plan's columns, and the rows the compiled engine decided."""
+    program: Program = book.program
+    comp = compiler(program)
+    canon = Canonical(program, df, on)
+    plan = comp.plan(canon.profile)
+    lf = canon.frame.lazy()
+    if case is not None:
+        lf = lf.with_columns(case.alias(CASE))
+    else:
+        lf = lf.with_columns(pl.lit(None, pl.String).alias(CASE))
+    for step in plan.steps:
+        lf = step(lf)
+    keep = [ROW, CASE, BAD, DAY]
+    outs: dict[str, dict[str, Any]] = {}
+    for o in program.outputs:
+        cols = plan.outcomes[o]
+        outs[o] = cols
+        for part in ("st", "v", "rule", "reason"):
+            if is_expr(cols[part]):
+                keep.append(cols[part].alias(f"{o}#{part}"))
+        for w, bits in cols["nd"].items():
+            if is_expr(bits):
+                keep.append(bits.alias(f"{o}#n{w}"))
+        num = cols["num"]
+        if num is not None and is_expr(num.disp):
+            keep.append(num.disp.alias(f"{o}#d"))
+    out = lf.select(keep).collect()
+    decided = Decided(out, outs)
+    bad_rows = out.get_column(BAD)
+    decided.report.rows = out.height
+    if bad_rows.any():
+        idx = out.select(pl.col(ROW).filter(pl.col(BAD))).to_series().to_list()
+        decided.fallback = one_by_one(book, df, idx, on)
+        decided.report.fallbacks = sum(1 for d in decided.fallback.values() if isinstance(d, FastDecision))
+        decided.report.failures = sum(1 for d in decided.fallback.values() if isinstance(d, CaseFailure))
+    return decided
+
+
+def one_by_one(book: Any, df: pl.DataFrame, rows: list[int], on: dt.date | None) -> dict[int, FastDecision | CaseFailure]:
+    """Rows decided by the compiled engine (values the frame holds as they are), or why a row is no valid case."""
+    program: Program = book.program
+    sub = df[rows]
+    special_on = next((c for c in ("on", "peildatum") if c in df.columns and c not in program.inputs), None)
+    cases = []
+    for rec in sub.iter_rows(named=True):
+        facts = {k: _plain(v) for k, v in rec.items() if k not in SPECIAL or k in program.inputs}
+        facts = {k: v for k, v in facts.items() if v is not None}
+        when = rec.get(special_on) if special_on else None
+        if isinstance(when, dt.date):
+            when = when.isoformat()
+        data: dict[str, Any] = {"input": facts}
+        cases.append((data, when))
+    built: list[Case | Mapping[str, Any]] = []
+    for data, when in cases:
+        built.append(Case(data["input"], None, on=_date_or_none(when), path=None))
+    out: dict[int, FastDecision | CaseFailure] = {}
+    for k, result in zip(rows, iter_fast(book, built, on)):
+        out[k] = result
+    return out
+
+
+def _date_or_none(v: Any) -> dt.date | None:
+    if v is None:
+        return None
+    if isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v))
+    except ValueError:
+        return None
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dt.datetime):
+        return v.date()
+    return v
+
+
+# ------------------------------------------------------------------ the outputs as a frame
+
+
+def status_name(st: Any) -> Any:
+    if is_expr(st):
+        return st.replace_strict(list(range(5)), list(STATUS_NAMES), return_dtype=pl.String)
+    return STATUS_NAMES[st]
+
+
+def output_frame(book: Any, decided: Decided) -> pl.DataFrame:
+    """Per output: value, rule, status, needs and reason; the case, and why a row is no valid case."""
+    program: Program = book.program
+    comp = compiler(program)
+    f = decided.frame
+    cols: list[pl.Expr] = [pl.col(CASE).alias("case")]
+    for o in program.outputs:
+        c = decided.plan_outputs[o]
+        kind = program.values[o].type.kind
+        num = c["num"]
+        v = pl.col(f"{o}#v") if is_expr(c["v"]) else pl.lit(c["v"])
+        if num is not None:
+            v = decimal_text(v.cast(pl.Int128), num.scale, pl.col(f"{o}#d") if is_expr(num.disp) else num.disp) \
+                .cast(pl.Decimal(38, max(num.scale, 0)))
+        elif kind == "date":
+            v = v.cast(pl.Date)
+        st = pl.col(f"{o}#st") if is_expr(c["st"]) else pl.lit(c["st"])
+        cols.append(v.alias(o))
+        cols.append((pl.col(f"{o}#rule") if is_expr(c["rule"]) else pl.lit(c["rule"], pl.String)).alias(f"{o}.rule"))
+        cols.append((status_name(st) if is_expr(c["st"]) else pl.lit(STATUS_NAMES[c["st"]])).alias(f"{o}.status"))
+        cols.append(needs_list(comp, {w: (pl.col(f"{o}#n{w}") if is_expr(b) else b) for w, b in c["nd"].items()})
+                    .alias(f"{o}.needs"))
+        cols.append((pl.col(f"{o}#reason") if is_expr(c["reason"]) else pl.lit(c["reason"], pl.String))
+                    .alias(f"{o}.reason"))
+    cols.append(pl.lit(None, pl.String).alias("failure"))
+    out = f.select(cols)
+    if decided.fallback:
+        out = _scatter(book, out, decided.fallback)
+    return out
+
+
+def needs_list(comp: Compiler, nd: dict[int, Any]) -> pl.Expr:
+    names = comp.input_names
+    items = []
+    for name in names:
+        w, b = divmod(comp.input_bit[name], WORD)
+        bits = nd.get(w)
+        if bits is None or (not is_expr(bits) and not (bits >> b) & 1):
+            continue
+        items.append(pl.when((lit(bits, pl.UInt64) & (1 << b)) != 0).then(pl.lit(name)).otherwise(pl.lit(None, pl.String)))
+    if not items:
+        return pl.lit([], pl.List(pl.String))
+    return pl.concat_list(items).list.drop_nulls()
+
+
+def _scatter(book: Any, out: pl.DataFrame, fallback: dict[int, FastDecision | CaseFailure]) -> pl.DataFrame:
+    program: Program = book.program
+    rows = sorted(fallback)
+    series = {c: out.get_column(c).clone() for c in out.columns}
+    patch: dict[str, list[Any]] = {c: [] for c in out.columns}
+    for k in rows:
+        d = fallback[k]
+        rec: dict[str, Any] = {c: None for c in out.columns}
+        rec["case"] = out.get_column("case")[k]
+        if isinstance(d, CaseFailure):
+            rec["failure"] = d.error
+            for o in program.outputs:
+                rec[f"{o}.needs"] = []
+        else:
+            for o in program.outputs:
+                rec[o] = d.values.get(o)
+                rec[f"{o}.rule"] = d.rules.get(o)
+                rec[f"{o}.status"] = d.status.get(o, "value")
+                rec[f"{o}.needs"] = list(d.needs.get(o, []))
+                rec[f"{o}.reason"] = d.reason.get(o)
+        for c in out.columns:
+            patch[c].append(rec[c])
+    idx = pl.Series(rows, dtype=pl.Int64)
+    for c in out.columns:
+        s = series[c]
+        values = pl.Series(c, patch[c], dtype=s.dtype, strict=False)
+        series[c] = s.scatter(idx, values)
+    return pl.DataFrame(list(series.values()))
+
+
+def decide_frame(book: Any, frame: Any, *, on: dt.date | None = None) -> Any:
+    """Decide every row of a frame with the columnar engine; the same kind of frame out (see the module text)."""
+    df, kind = to_polars(frame)
+    df = flatten(df)
+    check_columns(book.program, df.columns)
+    case = None
+    id_col = next((c for c in ("id", "name") if c in df.columns and c not in book.program.inputs), None)
+    if id_col is not None:
+        case = pl.col(id_col).cast(pl.String)
+    decided = run(book, df, on, case)
+    return from_polars(output_frame(book, decided), kind)
+
+
+def check_columns(program: Program, columns: list[str]) -> None:
+    """Every column is an input (or id, name, on, peildatum): a misspelt fact must not pass as missing."""
+    from .check import suggest
+
+    for c in columns:
+        if c not in program.inputs and c not in SPECIAL:
+            hint = suggest(c, list(program.inputs))
+            raise UsageError(f"column `{c}` is not an input of the rule book" + (f"; {hint}" if hint else ""))
+
+
+# ------------------------------------------------------------------ compact JSON lines
+
+
+def json_text(s: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """``json.dumps(s, ensure_ascii=False)`` of a text column, and the rows with control characters it does not
+    write the same way (those rows are written by the compiled path)."""
+    esc = (s.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
+           .str.replace_all("\n", "\\n", literal=True).str.replace_all("\r", "\\r", literal=True)
+           .str.replace_all("\t", "\\t", literal=True).str.replace_all("\x08", "\\b", literal=True)
+           .str.replace_all("\x0c", "\\f", literal=True))
+    odd = s.str.contains("[\x00-\x07\x0b\x0e-\x1f]").fill_null(False)
+    return pl.concat_str([pl.lit('"'), esc, pl.lit('"')]), odd
+
+
+def json_lines(book: Any, decided: Decided) -> tuple[pl.Series, list[int]]:
+    """The compact JSON line of every row (``FastDecision.to_json``), and rows to be written by the compiled path."""
+    program: Program = book.program
+    comp = compiler(program)
+    odd: list[pl.Expr] = []
+    values: list[pl.Expr] = []
+    rules: list[pl.Expr] = []
+    status: list[pl.Expr] = []
+    needs: list[pl.Expr] = []
+    reasons: list[pl.Expr] = []
+    for o in program.outputs:
+        c = decided.plan_outputs[o]
+        key = json.dumps(o, ensure_ascii=False)
+        kind = program.values[o].type.kind
+        v = pl.col(f"{o}#v") if is_expr(c["v"]) else pl.lit(c["v"])
+        num = c["num"]
+        if num is not None:
+            vj = pl.concat_str([pl.lit('"'), decimal_text(v.cast(pl.Int128), num.scale, pl.col(f"{o}#d")
+                                                          if is_expr(num.disp) else num.disp), pl.lit('"')])
+        elif kind == "boolean":
+            vj = pl.when(v.cast(pl.Boolean)).then(pl.lit("true")).otherwise(pl.lit("false"))
+        elif kind == "integer":
+            vj = v.cast(pl.Int64).cast(pl.String)
+        elif kind == "date":
+            vj = pl.concat_str([pl.lit('"'), v.cast(pl.Date).dt.to_string("%Y-%m-%d"), pl.lit('"')])
+        elif kind in ("text", "enum"):
+            vj, o_odd = json_text(v.cast(pl.String))
+            odd.append(o_odd)
+        else:
+            vj = pl.lit(None, pl.String)
+            odd.append(v.is_not_null())
+        values.append(pl.concat_str([pl.lit(key + ":"), vj.fill_null("null")]))
+        rule = pl.col(f"{o}#rule") if is_expr(c["rule"]) else pl.lit(c["rule"], pl.String)
+        rules.append(pl.concat_str([pl.lit(key + ':'), pl.concat_str([pl.lit('"'), rule, pl.lit('"')]).fill_null("null")]))
+        st = pl.col(f"{o}#st") if is_expr(c["st"]) else c["st"]
+        if is_expr(st) or st != VALUE:
+            word = pl.concat_str([pl.lit(key + ':"'), status_name(lit(st, pl.UInt8)) if is_expr(st)
+                                  else pl.lit(STATUS_NAMES[st]), pl.lit('"')])
+            status.append(pl.when(lit(st) != VALUE).then(word).otherwise(pl.lit(None, pl.String))
+                          if is_expr(st) else word)
+        nd = {w: (pl.col(f"{o}#n{w}") if is_expr(b) else b) for w, b in c["nd"].items()}
+        if nd:
+            names = []
+            for name in comp.input_names:
+                w, b = divmod(comp.input_bit[name], WORD)
+                bits = nd.get(w)
+                if bits is None or (not is_expr(bits) and not (bits >> b) & 1):
+                    continue
+                names.append(pl.when((lit(bits, pl.UInt64) & (1 << b)) != 0)
+                             .then(pl.lit(json.dumps(name, ensure_ascii=False))).otherwise(pl.lit(None, pl.String)))
+            if names:
+                joined = pl.concat_str(names, separator=",", ignore_nulls=True)
+                needs.append(pl.when(joined != "").then(pl.concat_str([pl.lit(key + ":["), joined, pl.lit("]")]))
+                             .otherwise(pl.lit(None, pl.String)))
+        reason = c["reason"]
+        if reason is not None:
+            r = pl.col(f"{o}#reason") if is_expr(reason) else pl.lit(reason, pl.String)
+            rj, r_odd = json_text(r)
+            odd.append(r_odd)
+            has = OR_status(st)
+            reasons.append(pl.when(has & r.is_not_null()).then(pl.concat_str([pl.lit(key + ":"), rj]))
+                           .otherwise(pl.lit(None, pl.String)))
+    case_j, case_odd = json_text(pl.col(CASE))
+    odd.append(case_odd)
+
+    def group(label: str, parts: list[pl.Expr]) -> pl.Expr:
+        if not parts:
+            return pl.lit("")
+        joined = pl.concat_str(parts, separator=",", ignore_nulls=True)
+        return pl.when(joined != "").then(pl.concat_str([pl.lit(f',"{label}":{{'), joined, pl.lit("}")])) \
+            .otherwise(pl.lit(""))
+
+    line = pl.concat_str([
+        pl.lit('{"case":'), case_j, pl.lit(',"values":{'), pl.concat_str(values, separator=","),
+        pl.lit('},"rules":{'), pl.concat_str(rules, separator=","), pl.lit("}"),
+        group("status", status), group("needs", needs), group("reason", reasons), pl.lit("}")])
+    res = decided.frame.select(line.alias("line"), (pl.any_horizontal(odd) if odd else pl.lit(False)).alias("odd"))
+    redo = res.select(pl.int_range(pl.len()).filter(pl.col("odd"))).to_series().to_list()
+    return res.get_column("line"), redo
+
+
+def OR_status(st: Any) -> pl.Expr:
+    if is_expr(st):
+        return (st == ERROR) | (st == 3)
+    return pl.lit(st in (ERROR, 3))
+
+
+__all__ = ["DEFAULT", "FrameReport", "UNDETERMINED", "decide_frame", "json_lines", "output_frame", "run"]
