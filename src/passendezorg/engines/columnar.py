@@ -374,8 +374,9 @@ class Plan:
         bads = self.bads
         self.bads = []
         if bads:
-            exprs.append(OR(pl.col(BAD), *bads).alias(BAD) if len(bads) < 64 else
-                         pl.any_horizontal([pl.col(BAD), *[lit(b) for b in bads]]).alias(BAD))
+            flag = OR(*bads) if len(bads) < 64 else pl.any_horizontal([lit(b) for b in bads])
+            if flag is not False:
+                exprs.append((pl.col(BAD) | lit(flag).fill_null(True)).alias(BAD))
         if exprs:
             self.steps.append(lambda lf, exprs=exprs: lf.with_columns(exprs))
         col = {part: (pl.col(f"v{k}.{part}") if part not in static else static[part]) for part in out}
@@ -1006,6 +1007,8 @@ class Plan:
     def compare(self, op: str, a: T, b: T) -> T:
         if a.kind == "ratio" or b.kind == "ratio":
             return self.give_up([a, b], "boolean")
+        if a.v is None or b.v is None:
+            return strict([a, b], None, "boolean")
         av, bv = a.v, b.v
         if a.num is not None or b.num is not None:
             av, bv, _s = self.numeric_pair(a, b)
@@ -1028,6 +1031,9 @@ class Plan:
             return strict([a, b], (lit(a.v) - lit(b.v)).dt.total_days().cast(pl.Int64), "integer")
         if a.kind == "ratio" or b.kind == "ratio":
             return self.give_up([a, b], "decimal")
+        if a.v is None or b.v is None:
+            k = "integer" if a.num is None and b.num is None and op != "/" else "decimal"
+            return strict([a, b], None, k, None if k == "integer" else Num(0, 0))
         if op == "/":
             return self.quotient(a, b, e)
         if a.num is None and b.num is None:
@@ -1101,6 +1107,10 @@ class Plan:
             return r
         if any(a.kind == "ratio" for a in args):
             return self.give_up(args, "decimal")
+        if any(a.v is None and a.items is None for a in args):
+            kinds = {"age": "integer", "year": "integer", "days_between": "integer", "count": "integer"}
+            k = kinds.get(f, args[0].kind)
+            return strict(args, None, k, args[0].num if k == args[0].kind else None)
         if f == "age":
             born, on = lit(args[0].v), lit(args[1].v)
             res = (on.dt.year().cast(pl.Int64) - born.dt.year().cast(pl.Int64)
