@@ -102,7 +102,7 @@ def OR(*xs: X) -> X:
 def NOT(x: X) -> X:
     if x is True or x is False:
         return not x
-    return ~x
+    return ~x.cast(pl.Boolean)
 
 
 def WHEN(c: X, a: X, b: X, dtype: Any = None) -> X:
@@ -228,7 +228,7 @@ def as_bool(t: T) -> tuple[X, X, X, X]:
     if not t.maybe:
         v = t.v
         return (v if is_expr(v) else bool(v)), NOT(v) if is_expr(v) else (not v), False, False
-    v = lit(t.v)
+    v = lit(t.v).cast(pl.Boolean)
     tr = v.fill_null(False)
     fa = (~v).fill_null(False)
     if t.f is None:
@@ -957,7 +957,7 @@ class Plan:
             a, b = self.expr(e.left), self.expr(e.right)
             if not a.maybe and not b.maybe:
                 return T(AND(a.v, b.v) if op == "and" else OR(a.v, b.v), "boolean")
-            av, bv = lit(a.v, pl.Boolean), lit(b.v, pl.Boolean)
+            av, bv = lit(a.v, pl.Boolean).cast(pl.Boolean), lit(b.v, pl.Boolean).cast(pl.Boolean)
             res = av & bv if op == "and" else av | bv
             bad = res.is_null()
             nd = n_mask(bad, n_or(a.nd, b.nd))
@@ -985,7 +985,7 @@ class Plan:
             if a.num is not None:
                 raise Unsupported("a number in a list")
             res = lit(b.v).list.contains(lit(a.v))
-            return strict([a, b], res if positive else ~res, "boolean")
+            return strict([a, b], res if positive else NOT(res), "boolean")
         raise Unsupported("membership")
 
     def numeric_pair(self, a: T, b: T) -> tuple[X, X, int]:
