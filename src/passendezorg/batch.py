@@ -532,6 +532,28 @@ class _Worker:
         report.fallbacks = ev.fallbacks - before
         return report
 
+    def run_range_lines(self, lines: list[tuple[bytes, int]], out: IO[str]) -> BatchReport:
+        """Lines given with their numbers, each the way ``run_range`` decides it."""
+        report = BatchReport()
+        for raw, lineno in lines:
+            report.cases += 1
+            data = None
+            try:
+                data = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                pass
+            if type(data) is dict and "input" not in data and not self.ev.explain:
+                name = data.pop("id", None)
+                inputs = self.ev.typed(data)
+                if inputs is not None:
+                    day = self.ev.on or (inputs.get(self.ev.peildatum) if self.ev.peildatum else None)
+                    if day is not None:
+                        d = self.ev.fast(str(name) if name is not None else str(lineno), inputs, day)
+                        out.write(_DUMPS(d.as_json()) + "\n")
+                        continue
+            self._slow(raw, lineno, out.write, report)
+        return report
+
     def _slow(self, raw: bytes, lineno: int, write: Any, report: BatchReport) -> None:
         """One line the long way: any case form, CSV, explanations, the interpreter, and failure records."""
         ev = self.ev
@@ -742,6 +764,19 @@ def _parallel(worker: _Worker, path: Path, start: int, size: int, jobs: int, str
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return report
+
+
+def line_decider(book: Any, path: str | Path, on: dt.date | None = None) -> Callable[[bytes, int], str]:
+    """The JSON line the compiled path writes for one raw line of a JSON-lines file (a decision or a failure
+    record, with its line number): for other engines that hand it the lines they do not decide themselves."""
+    worker = _Worker(_Evaluator(book, on), Path(path), "jsonl", None)
+
+    def decide(raw: bytes, lineno: int) -> str:
+        out = io.StringIO()
+        worker.run_range_lines([(raw, lineno)], out)
+        return out.getvalue().rstrip("\n")
+
+    return decide
 
 
 def _failed_range(path: Path, start: int, end: int, first_line: int, reason: str, stream: IO[str]) -> int:

@@ -27,7 +27,8 @@ DEFAULT_RULES = "rules"
 ENGINE_OPTION = click.option(
     "--engine", type=click.Choice(ENGINES), default="interpreter", show_default=True,
     help="interpreter: the reference engine (the default; `native` is its older name); rete: conditions "
-         "matched by durable-rules (optional extra `rete`, Python 3.11 and 3.12)")
+         "matched by durable-rules (optional extra `rete`, Python 3.11 and 3.12); columnar: a file of cases "
+         "(.parquet, .arrow, .csv, .jsonl) as a Polars plan (optional extra `columnar`)")
 
 
 def _rules_dir(rules: str | None) -> Path:
@@ -213,9 +214,11 @@ def _iter_cases(paths: list[Path]) -> Iterator[Case | CaseError]:
               help="batch mode: write the results (JSON lines, in input order) to FILE instead of standard output")
 @SCENARIO_OPTION
 @SCENARIOS_OPTION
+@click.option("--output-format", "output_format", type=click.Choice(["jsonl", "parquet", "arrow", "csv"]),
+              help="--engine columnar: the format of --out (by default from its suffix)")
 def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.date | None, why_not: str | None,
              verbose: bool, engine: str, jobs: int | None, out: Path | None, scenario: str | None,
-             scenarios_dir: Path | None) -> None:
+             scenarios_dir: Path | None, output_format: str | None) -> None:
     """Evaluate case files (YAML, JSON, or JSON lines) and show the reasoned decisions.
 
     A large .jsonl or .csv file of cases is a batch: with --jobs or --out (and always for
@@ -223,6 +226,11 @@ def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.da
     --format jsonl the full decision), in input order, evaluated on every core asked for.
     """
     check_engine(engine)
+    if engine == "columnar":
+        _evaluate_columnar(cases, rules_dir, fmt, on, why_not, verbose, out, output_format)
+        return
+    if output_format is not None:
+        raise UsageError("--output-format is for --engine columnar")
     if jobs is not None or out is not None or any(p.suffix == ".csv" for p in cases):
         if engine == "rete":
             raise UsageError("batch mode runs the compiled engine; leave out --engine rete")
@@ -276,6 +284,25 @@ def _evaluate_batch(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on
     report = evaluate_file(book, cases[0], out, jobs=1 if jobs is None else jobs, explain=fmt == "jsonl", on=on)
     rate = report.cases / report.seconds if report.seconds > 0 else 0.0
     click.echo(f"{report.cases} case(s) in {report.seconds:.2f} s ({rate:,.0f} cases/s, {report.jobs} worker(s))"
+               + (f"; {report.failures} could not be evaluated (see their failure records)" if report.failures else ""),
+               err=True)
+    if report.failures:
+        sys.exit(1)
+
+
+def _evaluate_columnar(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.date | None,
+                       why_not: str | None, verbose: bool, out: Path | None, output_format: str | None) -> None:
+    from .columnar_files import evaluate_columnar
+
+    if len(cases) != 1:
+        raise UsageError("--engine columnar takes one file of cases (.parquet, .arrow, .csv or .jsonl)")
+    if why_not or verbose or fmt != "text":
+        raise UsageError("--engine columnar writes compact results: --why-not, --verbose and --format do not apply")
+    book = _load(rules_dir)
+    report, seconds = evaluate_columnar(book, cases[0], out, fmt_out=output_format, on=on)
+    rate = report.rows / seconds if seconds > 0 else 0.0
+    click.echo(f"{report.rows} case(s) in {seconds:.2f} s ({rate:,.0f} cases/s, columnar engine); "
+               f"{report.fallbacks} decided one by one by the compiled engine"
                + (f"; {report.failures} could not be evaluated (see their failure records)" if report.failures else ""),
                err=True)
     if report.failures:

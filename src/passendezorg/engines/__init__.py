@@ -5,6 +5,8 @@
   ``rete``), with the interpreter's resolution; identical decisions.
 - the compiled engine (``compiled.py``): the rule book as generated Python, the fast path of
   batches (values and deciding rules per case).
+- ``columnar``: the rule book as a Polars expression plan for files and frames (``columnar.py``; the
+  optional extra ``columnar``): the compiled engine's compact answers, column by column.
 
 Every engine that explains answers ``outcomes(inputs, day)``: the outcome of every derived value
 and output of the rule book for one case with typed inputs, read on ``day`` — exactly what the
@@ -24,7 +26,7 @@ from ..program import Program
 from .interpreter import Evaluation
 from .semantics import Outcome
 
-ENGINES = ("interpreter", "rete")
+ENGINES = ("interpreter", "rete", "columnar")
 """The engines a decision can be asked of, by name."""
 
 ALIASES = {"native": "interpreter"}
@@ -87,7 +89,21 @@ def require(name: str) -> str:
         from . import rete
 
         rete.require()
+    if found == "columnar":
+        require_columnar()
     return found
+
+
+def require_columnar() -> None:
+    """EngineUnavailable, saying what to install, unless Polars and pyarrow import here."""
+    from ..errors import EngineUnavailable
+
+    try:
+        import polars  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError as e:
+        raise EngineUnavailable(f"the columnar engine needs Polars and pyarrow ({e.name} is not installed); "
+                                'install them with: pip install "passendezorg[columnar]"') from None
 
 
 _BUILT: dict[tuple[int, str], tuple[Program, Engine]] = {}
@@ -102,6 +118,10 @@ def get(program: Program, name: str = DEFAULT) -> Engine:
         kept = _BUILT.get(key)
         if kept is not None and kept[0] is program:
             return kept[1]
+        if found == "columnar":
+            raise UsageError("the columnar engine decides batches: give a .parquet, .arrow, .csv or .jsonl file "
+                             "(`evaluate FILE --engine columnar`) or call decide_frame; an explained decision "
+                             "comes from the interpreter")
         engine: Engine = Interpreter(program) if found == "interpreter" else Rete(program)
         if len(_BUILT) >= 16:
             _BUILT.clear()
