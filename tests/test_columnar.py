@@ -16,10 +16,10 @@ import pytest
 
 pl = pytest.importorskip("polars", reason="the columnar engine needs the extra `columnar` (polars, pyarrow)")
 
-import test_differential as td  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+import test_differential as td  # noqa: E402
 from passendezorg.batch import _Outputs, compiled  # noqa: E402
 from passendezorg.cases import read_case_file, typed_inputs  # noqa: E402
 from passendezorg.engines.interpreter import Evaluation  # noqa: E402

@@ -18,6 +18,10 @@ from .version import __version__
 
 
 def __getattr__(name: str) -> object:
+    if name == "decide_frame":  # the columnar engine; needs the extra `columnar` (polars, pyarrow)
+        from .frames import decide_frame
+
+        return decide_frame
     if name == "FastDecision":  # the fast path's result; imported on first use (it brings the compiler)
         from .batch import FastDecision
 
@@ -41,6 +45,7 @@ __all__ = [
     "Source",
     "UsageError",
     "check_path",
+    "decide_frame",
     "load_rules",
     "__version__",
 ]

@@ -27,7 +27,7 @@ from typing import IO, Any
 import polars as pl
 
 from .errors import UsageError
-from .frames import CASE, FrameReport, check_columns, decide_lines, flatten, output_frame, run
+from .frames import FrameReport, check_columns, decide_lines, flatten, output_frame, run
 
 FORMATS = ("jsonl", "parquet", "arrow", "csv")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet",
@@ -258,7 +258,7 @@ def _jsonl_lines(book: Any, src: Path, on: dt.date | None) -> Iterator[tuple[pl.
             case = pl.lit(number) if "id" not in flat.columns else pl.coalesce(pl.col("id").cast(pl.String),
                                                                                  pl.lit(number))
             lines, rep = decide_lines(book, flat, on, case, numbers,
-                                      slow=lambda k, raw_lines=raw_lines, numbers=numbers: slow(raw_lines[k],
+                                      slow=lambda k, raw_lines=raw_lines, numbers=numbers: slow(raw_lines[k],  # type: ignore[misc]
                                                                                                 numbers[k]))
             if odd and any(odd):
                 idx = [k for k, o in enumerate(odd) if o]

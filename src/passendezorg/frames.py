@@ -122,7 +122,7 @@ def from_polars(df: pl.DataFrame, kind: str) -> Any:
 def flatten(df: pl.DataFrame) -> pl.DataFrame:
     """Struct columns as dotted columns: ``behandeling`` {soort} is ``behandeling.soort``."""
     while any(isinstance(dtype, pl.Struct) for dtype in df.dtypes):
-        cols = []
+        cols = []  # type: ignore[var-annotated]
         for name, dtype in zip(df.columns, df.dtypes):
             if isinstance(dtype, pl.Struct):
                 cols.extend(pl.col(name).struct.field(f.name).alias(f"{name}.{f.name}") for f in dtype.fields)
@@ -209,7 +209,7 @@ class Canonical:
                 dtype = {"boolean": pl.Boolean, "integer": pl.Int64, "date": pl.Date, "text": pl.String,
                          "enum": pl.String, "money": pl.Int128, "decimal": pl.Int128}.get(kind, pl.String)
                 if kind == "list":
-                    dtype = pl.List(pl.String)
+                    dtype = pl.List(pl.String)  # type: ignore[assignment]
                 self.frame = self.frame.with_columns(pl.lit(None, dtype).alias(f"i:{n}"))
                 if kind in ("money", "decimal"):
                     scales[n] = (2 if kind == "money" else 0, 2 if kind == "money" else 0)
@@ -560,7 +560,7 @@ def json_lines(book: Any, decided: Decided) -> tuple[pl.Series, list[int]]:
         st = pl.col(f"{o}#st") if is_expr(c["st"]) else c["st"]
         if is_expr(st) or st != VALUE:
             word = pl.concat_str([pl.lit(key + ':"'), status_name(lit(st, pl.UInt8)) if is_expr(st)
-                                  else pl.lit(STATUS_NAMES[st]), pl.lit('"')])
+                                  else pl.lit(STATUS_NAMES[st]), pl.lit('"')])  # type: ignore[index]
             status.append(pl.when(lit(st) != VALUE).then(word).otherwise(pl.lit(None, pl.String))
                           if is_expr(st) else word)
         nd = {w: (pl.col(f"{o}#n{w}") if is_expr(b) else b) for w, b in c["nd"].items()}
@@ -569,7 +569,7 @@ def json_lines(book: Any, decided: Decided) -> tuple[pl.Series, list[int]]:
             for name in comp.input_names:
                 w, b = divmod(comp.input_bit[name], WORD)
                 bits = nd.get(w)
-                if bits is None or (not is_expr(bits) and not (bits >> b) & 1):
+                if bits is None or (not is_expr(bits) and not (bits >> b) & 1):  # type: ignore[operator]
                     continue
                 names.append(pl.when((lit(bits, pl.UInt64) & (1 << b)) != 0)
                              .then(pl.lit(json.dumps(name, ensure_ascii=False))).otherwise(pl.lit(None, pl.String)))
@@ -607,7 +607,7 @@ def json_lines(book: Any, decided: Decided) -> tuple[pl.Series, list[int]]:
 
 def OR_status(st: Any) -> pl.Expr:
     if is_expr(st):
-        return (st == ERROR) | (st == 3)
+        return (st == ERROR) | (st == 3)  # type: ignore[no-any-return]
     return pl.lit(st in (ERROR, 3))
 
 

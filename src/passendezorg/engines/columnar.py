@@ -290,7 +290,7 @@ class Plan:
             return x
         name = self.tmp("x")
         expr = (x.cast(dtype) if dtype is not None else x).alias(name)
-        self.pending.append(lambda lf, expr=expr: lf.with_columns(expr))
+        self.pending.append(lambda lf, expr=expr: lf.with_columns(expr))  # type: ignore[misc]
         return pl.col(name)
 
     def fix_t(self, t: T) -> T:
@@ -370,7 +370,7 @@ class Plan:
                 nd_static[w] = bits
         disp = num.disp if num is not None else 0
         if is_expr(disp):
-            exprs.append(disp.cast(pl.Int32).alias(f"v{k}.d"))
+            exprs.append(disp.cast(pl.Int32).alias(f"v{k}.d"))  # type: ignore[union-attr]
         bads = self.bads
         self.bads = []
         if bads:
@@ -378,7 +378,7 @@ class Plan:
             if flag is not False:
                 exprs.append((pl.col(BAD) | lit(flag).fill_null(True)).alias(BAD))
         if exprs:
-            self.steps.append(lambda lf, exprs=exprs: lf.with_columns(exprs))
+            self.steps.append(lambda lf, exprs=exprs: lf.with_columns(exprs))  # type: ignore[misc]
         col = {part: (pl.col(f"v{k}.{part}") if part not in static else static[part]) for part in out}
         nd_cols: Needs = {w: (pl.col(f"v{k}.n{w}") if w not in nd_static else nd_static[w]) for w in nd}
         st_c = col["st"]
@@ -390,7 +390,7 @@ class Plan:
             fail = pl.when(st_c == CONFLICT).then(pl.lit(f"`{name}` has a conflict")).when(st_c == ERROR).then(
                 lit(col["reason"], pl.String)).otherwise(pl.lit(None, pl.String))
         elif st_c == CONFLICT:
-            fail = f"`{name}` has a conflict"
+            fail = f"`{name}` has a conflict"  # type: ignore[assignment]
         elif st_c == ERROR:
             fail = col["reason"]
         nd_read = n_mask(st_c == UNDETERMINED, nd_cols) if is_expr(st_c) else (nd_cols if st_c == UNDETERMINED else {})
@@ -502,7 +502,6 @@ class Plan:
         failed = lit(top.fail, pl.String).is_not_null() if is_expr(top.fail) else top.fail is not None
         count_gt1 = self.more_than_one(top)
         undetermined_many = AND(NOT(failed), count_gt1)
-        no_rule = AND(NOT(failed), NOT(count_gt1), top.none)
         conflict = AND(NOT(failed), NOT(count_gt1), top.conflict)
         settled = AND(NOT(failed), NOT(count_gt1), NOT(top.none), NOT(top.conflict))
         # the walk: rules that apply, and the winners in the order the interpreter names them
@@ -538,9 +537,9 @@ class Plan:
         rule: X = None
         v: X = None
         vnum_disp: X = num.disp if num is not None else 0
-        for r, w in reversed(winners):
+        for r, w in reversed(winners):  # type: ignore[assignment]
             rule = WHEN(w, r, rule, pl.String)
-            rv = vals[r]
+            rv = vals[r]  # type: ignore[index]
             v = WHEN(w, self.comparable(rv), v, self.c.dtype_of(kind, num))
             if num is not None:
                 vnum_disp = WHEN(w, self.align_disp(rv, num), vnum_disp)
@@ -778,7 +777,7 @@ class Plan:
         if isinstance(v, bool):
             return T(v, "boolean")
         if e.kind in ("money", "decimal") or isinstance(v, Decimal):
-            return self.const_num(Decimal(v), "money" if e.kind == "money" else "decimal")
+            return self.const_num(Decimal(v), "money" if e.kind == "money" else "decimal")  # type: ignore[arg-type]
         if isinstance(v, int):
             if abs(v) > LIMIT:
                 raise Unsupported("a very large integer")
