@@ -311,3 +311,114 @@ def test_check_texts_on_one_file_and_on_a_folder_of_unsaved_files(tmp_path: Path
     folder.mkdir()
     report = check_texts(folder, {folder / "a.pz": "output x : integer\n  default true\n"})
     assert [d.message for d in report.errors] == ["the default of `x` must be an integer, but this is a boolean"]
+
+
+# ---------------------------------------------------------------- after a syntax error
+
+
+def test_after_a_syntax_error_the_file_and_the_others_are_still_checked(make_rules) -> None:  # type: ignore[no-untyped-def]
+    root = make_rules({
+        "a.pz": """
+            input claim.date : date
+            input claim.session : integer
+            peildatum claim.date
+            output covered : boolean
+              default false
+            parameter limit : integer
+              from 2020-01-01 = 2O  source "s"
+            rule r1
+              source "s"
+              when claim.sesion > limit
+              then covered = true
+              becuase "why"
+            """,
+        "b.pz": """
+            rule r2
+              source "s"
+              when claim.date > 3
+              then covered = true
+            """,
+    })
+    report = check_path(root)
+    found = [(Path(d.span.file).name, d.span.line, d.code) for d in report.errors]
+    assert found == [("a.pz", 7, "syntax"), ("a.pz", 10, "unknown-name"), ("a.pz", 12, "syntax"),
+                     ("b.pz", 3, "type")]
+    # `limit` is declared where the syntax error is: no "unknown name" for it; and no warnings built on what was lost
+    assert report.warnings == []
+
+
+def test_no_never_decided_warning_when_a_broken_rule_decides_the_value(make_rules) -> None:  # type: ignore[no-untyped-def]
+    root = make_rules("""
+        input d : date
+        peildatum d
+        output tariff : money
+        output other : money
+        rule r1
+          source "s"
+          when d >
+          then tariff = € 1,00
+        """)
+    report = check_path(root)
+    assert [d.code for d in report.errors] == ["syntax"]
+    assert [(d.code, d.message) for d in report.warnings] == [
+        ("never-decided", "no rule decides `other` and it has no default")]
+
+
+def test_no_warnings_on_what_an_unreadable_rule_may_decide(make_rules) -> None:  # type: ignore[no-untyped-def]
+    root = make_rules("""
+        input d : date
+        output tariff : money
+        rule r1 r2
+          source "s"
+          then tariff = € 1,00
+        rulez r3
+          then oops
+        """)
+    report = check_path(root)
+    assert [(d.span.line, d.code) for d in report.errors] == [(3, "syntax"), (6, "syntax"), (7, "syntax")]
+    assert report.errors[1].hint == "did you mean `rule`?"
+    # `tariff` may be decided by the rules that could not be read; that no peildatum is declared is sure
+    assert [d.code for d in report.warnings] == ["peildatum"]
+
+
+def test_references_to_broken_declarations_give_no_follow_up_errors(make_rules) -> None:  # type: ignore[no-untyped-def]
+    root = make_rules("""
+        ruleset claims
+          source zvw "Zorgverzekeringswet" url
+        input d : date
+        input kind : one of a, b,
+        peildatum d
+        output tariff : money
+        table prices
+          file "prices.csv"
+          key code code
+        rule base
+          source zvw "art 1"
+          when kind = a and prices[kind].amount > € 0,00
+          then tariff = € 1,00 +
+        rule special
+          exception to base
+          source zvw "art 2"
+          when kind = b
+          then tariff = € 2,00
+        """)
+    report = check_path(root)
+    assert {d.code for d in report.errors} == {"syntax"}, [d.render() for d in report.errors]
+    assert report.warnings == []
+
+
+def test_a_real_unknown_name_is_still_reported_after_a_syntax_error(make_rules) -> None:  # type: ignore[no-untyped-def]
+    root = make_rules("""
+        input d : date
+        input kind : one of a, b,
+        peildatum d
+        output tariff : money
+          default € 0,00
+        rule r
+          source "s"
+          when knd > 3
+          then tariff = € 1,00
+        """)
+    report = check_path(root)
+    assert [(d.code, d.message) for d in report.errors] == [
+        ("syntax", report.errors[0].message), ("unknown-name", "unknown name `knd`")]

@@ -356,8 +356,11 @@ def test_every_syntax_error_of_a_file_in_one_run() -> None:
     assert [(line, col) for line, col, _ in found] == [(2, 11), (5, 12), (7, 12)]
     f, _ = parse_text(text, "f.pz")
     assert f is not None
-    # the good items are still read, so the checker can go on with them
-    assert [type(i).__name__ for i in f.items] == ["InputDecl", "OutputDecl"]
+    # the good items are still read, so the checker can go on with them; a rule is read without its broken clause
+    assert [type(i).__name__ for i in f.items] == ["InputDecl", "OutputDecl", "Rule", "Rule"]
+    assert [(u.kind, u.name, u.partial) for u in f.unparsed] == [
+        ("input", "b", False), ("rule", "r", True), ("rule", "s", True)]
+    assert [u.targets for u in f.unparsed] == [(), ("c",), ("c",)]
 
 
 def test_invalid_date() -> None:
@@ -451,3 +454,67 @@ def test_a_type_keyword_that_ends_a_declaration_is_not_blamed() -> None:
     ((line, col, msg),) = errors_of('taal nederlands\nparameter prijs : bedrag\n  bron "s"\n  vanaf 2025-01-01 = 1\n')
     assert (line, col) == (3, 3), msg
     assert msg.startswith("unexpected `bron`")
+
+
+# ---------------------------------------------------------------- keyword slips and reading on after an error
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "hint"),
+    [
+        ('taal nederlands\nregel r\n  dan x = 1\n  omdt "reden"\n', 4, "did you mean `omdat`?"),
+        ("taal nederlands\nregel r\n  als a > 1\n  dna x = 1\n", 4, "did you mean `dan`?"),
+        ("taal nederlands\nregel r\n  geldig vnaf 2020-01-01\n  dan x = 1\n", 3, "did you mean `geldig vanaf`?"),
+        ("taal nederlands\nregel r\n  dan x = 1\nregle s\n  dan x = 2\n", 4, "did you mean `regel`?"),
+        ('rule r\n  then x = 1\n  becuase "why"\n', 3, "did you mean `because`?"),
+        ("rule r\n  wehn a > 1\n  then x = 1\n", 2, "did you mean `when`?"),
+        ("taal nederlands\nregel r\n  when a > 1\n  dan x = 1\n", 3,
+         "`when` is an English keyword; this file is in Dutch (`taal nederlands`): write `als`"),
+        ("rule r\n  als a > 1\n  then x = 1\n", 2, "`als` is a Dutch keyword; this file is in English: write `when`"),
+    ],
+)
+def test_a_misspelt_keyword_gets_the_keyword_of_the_files_language(text: str, line: int, hint: str) -> None:
+    _, diags = parse_text(text, "f.pz")
+    assert [(d.span.line, d.hint) for d in diags] == [(line, hint)]
+    assert "expected one of" not in diags[0].message
+
+
+def test_a_name_that_is_not_close_to_a_keyword_gets_the_list_of_what_may_follow() -> None:
+    ((_, _, msg),) = errors_of("rule r\n  then x = 1\n  zzzzzz\n")
+    assert msg.startswith("unexpected `zzzzzz`; expected one of ")
+
+
+def test_after_a_misspelt_keyword_the_rest_of_the_declaration_is_read() -> None:
+    text = "taal nederlands\nregel r\n  als a > 1\n  dna x = 1\n  omdt \"x\"\n  geldig vanaf 2023-02-30\n"
+    assert [line for line, _, _ in errors_of(text)] == [4, 5, 6]
+    f, _ = parse_text(text, "f.pz")
+    assert f is not None
+    (rule,) = f.items
+    assert isinstance(rule, n.Rule) and rule.target == "x"
+    (u,) = f.unparsed
+    assert (u.kind, u.name, u.targets, u.partial) == ("rule", "r", ("x",), True)
+
+
+def test_a_broken_clause_is_left_out_and_the_next_clauses_are_read() -> None:
+    text = "rule r\n  when a >\n  then x = = 1\n  because 'x'\n"
+    assert [(line, col) for line, col, _ in errors_of(text)] == [(3, 3), (3, 12), (4, 11)]
+
+
+def test_a_declaration_that_cannot_be_read_still_gives_its_kind_name_and_target() -> None:
+    text = "taal nederlands\ninvoer a : nummer\nregel r1 r2\n  dan uitkomst = 1\n"
+    f, diags = parse_text(text, "f.pz")
+    assert f is not None and f.items == ()
+    assert [(u.kind, u.name, u.targets, u.partial) for u in f.unparsed] == [
+        ("input", "a", (), False), ("rule", "r1", ("uitkomst",), False)]
+    assert [d.span.line for d in diags] == [2, 3]
+
+
+def test_the_end_of_a_declaration_is_reported_where_the_next_one_starts() -> None:
+    ((line, col, msg),) = errors_of("rule r\n  then y =\nrule s\n  then y = 2\n")
+    assert (line, col, msg) == (3, 1, "the expression before `rule` is not complete")
+
+
+def test_a_value_keyword_before_a_misspelt_keyword_is_not_blamed() -> None:
+    """`ja` ends the value; the mistake is `omdt` on the next line."""
+    _, diags = parse_text('taal nederlands\nregel r\n  dan x = ja\n  omdt "x"\n', "f.pz")
+    assert [(d.span.line, d.message, d.hint) for d in diags] == [(4, "unexpected `omdt`", "did you mean `omdat`?")]

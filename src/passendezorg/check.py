@@ -153,6 +153,14 @@ class Checker:
         self.language = "english"
         self.file_languages: dict[str, str] = {}
         self.reads: dict[str, set[str]] = {}  # rule or value -> values it reads
+        # what declarations with a syntax error may have said: no follow-up errors about them,
+        # and no warning that they might contradict
+        self.unparsed = [u for f in self.files for u in f.unparsed]
+        self.unparsed_names = {u.name for u in self.unparsed if u.name is not None}
+        self.unparsed_sources = {s for u in self.unparsed for s in u.sources}
+        self.unparsed_targets = {t for u in self.unparsed if u.kind == "rule" for t in u.targets}
+        self.partial_rules = {u.name for u in self.unparsed if u.kind == "rule" and u.partial and u.name}
+        self.unknown_targets = any(u.kind in ("rule", None) and not u.targets for u in self.unparsed)
 
     # ------------------------------------------------------------ reporting
 
@@ -270,13 +278,15 @@ class Checker:
     def check_peildatum(self) -> None:
         p = self.peildatum
         if p is None:
-            if self.rules:
+            if self.rules and not any(u.kind in ("peildatum", None) for u in self.unparsed):
                 first = self.files[0]
                 self.warn("peildatum", "the rule book declares no peildatum", Span(first.path, 1, 1),
                           "declare `peildatum <date input>` so that every case is read on its own date; "
                           "without it every evaluation needs an explicit date (--on)")
             return
         decl = self.inputs.get(p.name)
+        if decl is None and p.name in self.unparsed_names:
+            return
         if decl is None:
             self.error("unknown-name", f"the peildatum `{p.name}` is not a declared input", p.span,
                        suggest(p.name, [k for k, v in self.inputs.items() if v.type.kind == "date"]))
@@ -289,6 +299,8 @@ class Checker:
         if ref.source is None:
             return SourceInfo(None, ref.detail or "", None, None)
         src = self.sources.get(ref.source)
+        if src is None and ref.source in self.unparsed_sources:
+            return None
         if src is None:
             self.error("unknown-source", f"unknown source `{ref.source}`", ref.span,
                        suggest(ref.source, self.sources) or "declare it in the ruleset header: "
@@ -543,7 +555,7 @@ class Checker:
                 default = self.typed(d.default, d.type, d.name, f"the default of `{d.name}`")
             rules = tuple(assigned.get(d.name, ()))
             roots = tuple(r for r in rules if not checked[r].exception_to)
-            if definition is None and not rules and default is None:
+            if definition is None and not rules and default is None and not self.may_be_decided_elsewhere(d.name):
                 self.warn("never-decided", f"no rule decides `{d.name}` and it has no default", d.span,
                           f"add a rule with `{self.kw('then', d.span)} {d.name} = …` or a `{self.kw('default', d.span)}`")
             values[d.name] = ValueDecl(d.name, d.type, d.description, isinstance(d, n.OutputDecl),
@@ -567,9 +579,14 @@ class Checker:
         sources = tuple(s for s in (self.resolve_source(r) for r in rule.sources) if s is not None)
         if len(sources) == len(rule.sources):
             self.warn_proposal(f"rule `{rule.name}`", sources, rule.span)
-        if not rule.sources:
+        partial = rule.name in self.partial_rules
+        if not rule.sources and not partial:
             self.warn("no-source", f"rule `{rule.name}` has no source", rule.span,
                       f"add `{self.kw('source', rule.span)} <id> \"<article>\"` so that every decision can be traced")
+        if (rule.target is None or rule.value is None) and partial:
+            if rule.when is not None:
+                self.typed(rule.when, BOOLEAN, rule.name, "the condition")
+            return None
         if rule.target is None or rule.value is None:
             self.error("rule", f"rule `{rule.name}` has no `{self.kw('then', rule.span)}`", rule.span,
                        f"say what the rule decides: `{self.kw('then', rule.span)} <output> = <value>`")
@@ -587,6 +604,8 @@ class Checker:
             elif rule.target in self.params:
                 self.error("assign-input", f"rule `{rule.name}` assigns the parameter `{rule.target}`", target_span,
                            "parameters take their dated values; declare an output or derived value to assign")
+            elif rule.target in self.unparsed_names:
+                pass  # declared where the syntax error is
             else:
                 self.error("unknown-name", f"`{rule.target}` is not a declared output or derived value", target_span,
                            suggest(rule.target, [*self.outputs, *self.derived])
@@ -622,6 +641,30 @@ class Checker:
             "default": "standaard", "and": "en", "file": "bestand",
         }.get(english, english)
 
+    def may_be_decided_elsewhere(self, name: str) -> bool:
+        """A rule with a syntax error may decide ``name``: say nothing about what decides it."""
+        return name in self.unparsed_targets or self.unknown_targets
+
+    def unsure_rules(self) -> set[str]:
+        """Rules read without a broken clause, and exceptions (at any depth) to a rule with a syntax error:
+        whether they can both apply with another rule is not known."""
+        unsure = set(self.partial_rules)
+        lost = self.unparsed_names - set(self.rules)
+        for name, rule in self.rules.items():
+            seen: set[str] = set()
+            todo = list(rule.exception_to)
+            while todo:
+                parent = todo.pop()
+                if parent in seen:
+                    continue
+                seen.add(parent)
+                if parent in lost or parent in self.partial_rules:
+                    unsure.add(name)
+                    break
+                if parent in self.rules:
+                    todo.extend(self.rules[parent].exception_to)
+        return unsure
+
     # ------------------------------------------------------------ exceptions, cycles, overlaps
 
     def check_exceptions(self, rules: dict[str, CheckedRule]) -> dict[str, tuple[str, ...]]:
@@ -630,9 +673,14 @@ class Checker:
             for parent, span in zip(rule.exception_to, rule.exception_spans):
                 if parent == name:
                     self.error("exception", f"rule `{name}` is an exception to itself", span)
+                elif parent not in self.rules and parent in self.unparsed_names:
+                    pass  # the rule with a syntax error
                 elif parent not in self.rules:
                     self.error("exception", f"rule `{name}` is an exception to `{parent}`, which does not exist", span,
                                suggest(parent, self.rules))
+                elif None in (self.rules[parent].target, rule.target) and \
+                        {name, parent} & self.partial_rules:
+                    pass  # what one of them decides was in its broken clause
                 elif self.rules[parent].target != rule.target:
                     self.error("exception",
                                f"rule `{name}` assigns `{rule.target}` but is an exception to `{parent}`, which "
@@ -717,8 +765,9 @@ class Checker:
             for d in descendants(r, set()):
                 related[r].add(d)
                 related.setdefault(d, set()).add(r)
+        unsure = self.unsure_rules()
         for v in values.values():
-            names = [r for r in v.rules if r in rules]
+            names = [r for r in v.rules if r in rules and r not in unsure]
             for i, a in enumerate(names):
                 for b in names[i + 1:]:
                     if b in related.get(a, ()):
@@ -785,6 +834,8 @@ class Checker:
             return n.Literal(word, "enum", e.span, word)
         if context.kind == "list" and context.item is not None and context.item.kind == "enum":
             return self.settle(e, context.item)
+        if context.kind == "error":
+            return e  # what it stands against is already reported: it may be a choice of it
         self.unknown_name(e)
         return e
 
@@ -870,6 +921,8 @@ class Checker:
             return n.Ref("param", name, e.span), self.params[name].type
         if name in self.table_decls:
             return n.Ref("table", name, e.span), TABLE
+        if name in self.unparsed_names:
+            return e, ERROR  # declared where the syntax error is: its type is not known
         if len(e.parts) == 1:
             return e, PENDING
         self.unknown_name(e)
@@ -1052,7 +1105,8 @@ class Checker:
         decl = self.table_decls.get(e.table)
         keys = [self.expr(k) for k in e.keys]
         if decl is None:
-            self.error("unknown-name", f"unknown table `{e.table}`", e.span, suggest(e.table, self.table_decls))
+            if e.table not in self.unparsed_names:
+                self.error("unknown-name", f"unknown table `{e.table}`", e.span, suggest(e.table, self.table_decls))
             return e, ERROR
         cols = {c.name: c.type for c in decl.columns}
         if len(keys) != len(decl.keys):

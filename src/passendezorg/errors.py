@@ -20,6 +20,7 @@ class Diagnostic:
     span: Span
     hint: str | None = None
     related: tuple[tuple[str, Span], ...] = field(default=())
+    language: str = "english"  # of the file it is about: the message is shown in it
 
     def render(self, sources: SourceRegistry | None = None, color: bool = False) -> str:
         label: str = self.severity

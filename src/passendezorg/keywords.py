@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["KEYWORD_KINDS", "grammar_dir", "keyword_patterns", "keyword_table"]
+__all__ = ["KEYWORD_KINDS", "grammar_dir", "keyword_patterns", "keyword_table", "typo_distance"]
 
 
 def grammar_dir() -> Path:
@@ -61,3 +61,25 @@ def keyword_table(language: str) -> dict[str, str]:
             table[terminal] = word
         _keywords[language] = table
     return _keywords[language]
+
+
+def typo_distance(a: str, b: str, limit: int = 2) -> int:
+    """How many letters differ between two words (a swap of two neighbours counts once); ``limit + 1`` when more.
+
+    For did-you-mean on keywords: short words, so the quadratic table is cheap.
+    """
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            cost = 0 if ca == cb else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return min(previous[len(b)], limit + 1)

@@ -324,12 +324,33 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class Unparsed:
+    """A declaration with a syntax error: what could still be read of it.
+
+    The checker uses it so that a name declared there does not give "unknown name" errors
+    elsewhere, and so that no warning is given that the declaration might contradict (a rule
+    that did not parse may well decide the value that "no rule decides"). ``partial`` is true
+    when the declaration was read without its broken clauses (a rule read so is among the
+    file's items, and is checked); ``targets`` are the values a rule's `then` assigns, when
+    they can be read; ``sources`` the source ids of a ruleset header.
+    """
+
+    kind: str | None  # input, derived, output, peildatum, parameter, table, rule, ruleset; None: unreadable
+    name: str | None
+    span: Span = field(compare=False)
+    targets: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    partial: bool = False
+
+
+@dataclass(frozen=True)
 class RuleFile:
     path: str
     language: str
     ruleset: Ruleset | None
     items: tuple[Item, ...]
     comments: tuple[Comment, ...] = field(default=(), compare=False)
+    unparsed: tuple[Unparsed, ...] = field(default=(), compare=False)
 
 
 def money(value: Decimal | int | str) -> Decimal:

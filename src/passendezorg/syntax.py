@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import nodes as n
 from .errors import Diagnostic
-from .keywords import grammar_dir, keyword_table
+from .keywords import grammar_dir, keyword_table, typo_distance
 from .source import Span
 
 LANGUAGES = ("english", "nederlands")
@@ -157,10 +159,31 @@ def _token_text(token: Token) -> str:
     return f"`{token}`"
 
 
-def _syntax_diagnostic(e: UnexpectedInput, path: str, language: str, text: str) -> Diagnostic:
+@dataclass
+class _Found:
+    """A syntax error in a piece of text, and how to read on past it.
+
+    ``blame`` is the line (in the parsed text) of the clause to leave out; ``fix`` a misspelt
+    keyword and its correction (line, column, length as written, keyword) to read on with.
+    """
+
+    diagnostic: Diagnostic
+    blame: int
+    fix: tuple[int, int, int, str] | None = None
+    wants: frozenset[str] = frozenset()  # the keywords the parser would have accepted here
+
+
+# keywords that end a complete value: an expression cut short never reads them as a name
+_VALUE_KEYWORDS = {"KW_TRUE", "KW_FALSE", "KW_DAYS", "KW_MONTHS", "KW_YEARS", "KW_IS_KNOWN", "KW_IS_MISSING"}
+
+
+def _syntax_error(e: UnexpectedInput, path: str, language: str, text: str, offset: int = 0) -> _Found:
+    """A lark error as a diagnostic in plain words (lines shifted by ``offset``)."""
     line = getattr(e, "line", 1) or 1
     column = getattr(e, "column", 1) or 1
+    blame = line
     hint = None
+    fix = None
     if isinstance(e, UnexpectedCharacters):
         pos = e.pos_in_stream or 0
         ch = text[pos] if pos < len(text) else ""
@@ -179,30 +202,100 @@ def _syntax_diagnostic(e: UnexpectedInput, path: str, language: str, text: str) 
             message += f"; {expected}"
     elif isinstance(e, UnexpectedToken):
         tok = e.token
+        accepts = set(e.accepts or e.expected or ())
         if tok.type == "$END":
             line, column = _end_position(text)
-        in_expression = bool({"ADD_OP", "MUL_OP", "KW_AND", "KW_OR"} & set(e.accepts or e.expected or ()))
+            blame = line
+        in_expression = bool({"ADD_OP", "MUL_OP", "KW_AND", "KW_OR"} & accepts)
         keyword = _keyword_read_as_name(text, tok, language) if in_expression else None
         if keyword is not None:
             word, kline, kcol = keyword
-            return Diagnostic(
-                "error", "syntax", f"the expression before `{word}` is not complete", Span(path, kline, kcol),
+            before = text[: _offset_of(text, kline, kcol)].rstrip()
+            return _Found(Diagnostic(
+                "error", "syntax", f"the expression before `{word}` is not complete", Span(path, kline + offset, kcol),
                 f"`{word}` is a keyword; finish the expression before it (a value or a name is missing)",
-            )
+                language=language,
+            ), before.count("\n") + 1)
+        slip = _keyword_slip(text, tok, accepts, language) if tok.type != "$END" else None
         message = "the file ends too early" if tok.type == "$END" else f"unexpected {_token_text(tok)}"
-        expected = _describe_expected(set(e.accepts or e.expected or ()), language)
-        if expected:
-            message += f"; {expected}"
-        if tok.type == "EQ" and e.expected and "EQ" not in e.expected:
-            hint = "compare with a single `=`"
-        elif tok.type.startswith("KW_"):
-            hint = f"`{tok}` is a keyword; choose another name or check what comes before it"
+        if slip is not None:
+            hint, keyword_fix = slip
+            if keyword_fix is not None:
+                fix = (line, column, *keyword_fix)
+        else:
+            expected = _describe_expected(accepts, language)
+            if expected:
+                message += f"; {expected}"
+            if tok.type == "EQ" and e.expected and "EQ" not in e.expected:
+                hint = "compare with a single `=`"
+            elif tok.type.startswith("KW_"):
+                hint = f"`{tok}` is a keyword; choose another name or check what comes before it"
     elif isinstance(e, UnexpectedEOF):
         line, column = _end_position(text)
+        blame = line
         message = "the file ends too early; " + _describe_expected(set(e.expected or ()), language)
     else:  # pragma: no cover - lark has no other kinds
         message = str(e)
-    return Diagnostic("error", "syntax", message, Span(path, line, column), hint)
+    wants = frozenset(t for t in getattr(e, "accepts", None) or getattr(e, "expected", None) or () if t.startswith("KW_"))
+    return _Found(Diagnostic("error", "syntax", message, Span(path, line + offset, column), hint, language=language),
+                  blame, fix, wants)
+
+
+def _offset_of(text: str, line: int, column: int) -> int:
+    start = 0
+    for _ in range(line - 1):
+        start = text.index("\n", start) + 1
+    return start + column - 1
+
+
+def _keyword_slip(text: str, tok: Token, accepts: set[str], language: str) -> tuple[str, tuple[int, str] | None] | None:
+    """A hint when the unexpected word is a misspelt keyword that fits here (`omdt`: did you mean `omdat`?),
+    or a keyword of the other language; with the correction to read on with (length written, keyword)."""
+    pos = tok.start_pos
+    if pos is None or not str(tok)[:1].isalpha():
+        return None
+    m = re.match(r"\w+(?:[ \t]+\w+){0,3}", text[pos:])
+    if m is None:
+        return None
+    words = m.group(0).split()
+    table = keyword_table(language)
+    other_language = "english" if language == "nederlands" else "nederlands"
+    other = keyword_table(other_language)
+    fitting = sorted(t for t in accepts if t in table)
+    for terminal in fitting:  # a keyword of the other language: say which one to write
+        theirs = other[terminal]
+        count = theirs.count(" ") + 1
+        written = " ".join(words[:count])
+        if len(words) >= count and written.lower() == theirs and theirs != table[terminal]:
+            length = _written_length(text, pos, count)
+            if language == "nederlands":
+                hint = f"`{written}` is an English keyword; this file is in Dutch (`taal nederlands`): write `{table[terminal]}`"
+            else:
+                hint = f"`{written}` is a Dutch keyword; this file is in English: write `{table[terminal]}`"
+            return hint, (length, table[terminal])
+    best: tuple[int, str, int] | None = None
+    if len(words[0]) < 2:
+        return None
+    for terminal in fitting:
+        keyword = table[terminal]
+        count = keyword.count(" ") + 1
+        if len(words) < count:
+            continue
+        written = " ".join(words[:count]).lower()
+        limit = 1 if len(keyword) <= 5 else 2
+        distance = typo_distance(written, keyword, limit)
+        if 0 < distance <= limit and (best is None or distance < best[0]):
+            length = _written_length(text, pos, count)
+            best = (distance, keyword, length)
+    if best is None:
+        return None
+    return f"did you mean `{best[1]}`?", (best[2], best[1])
+
+
+def _written_length(text: str, pos: int, words: int) -> int:
+    """How many characters the first ``words`` words at ``pos`` take, with the spaces between them."""
+    m = re.match(r"\w+(?:[ \t]+\w+){0,%d}" % (words - 1), text[pos:])  # noqa: UP031 - a regex quantifier
+    return len(m.group(0)) if m is not None else 0
 
 
 def _keyword_read_as_name(text: str, tok: Token, language: str) -> tuple[str, int, int] | None:
@@ -215,7 +308,7 @@ def _keyword_read_as_name(text: str, tok: Token, language: str) -> tuple[str, in
     if m is None:
         return None
     word = m.group(1)
-    words = {w for w in keyword_table(language).values() if " " not in w}
+    words = {w for t, w in keyword_table(language).items() if " " not in w and t not in _VALUE_KEYWORDS}
     if word not in words:
         return None
     start = m.start(1)
@@ -227,7 +320,7 @@ def _keyword_read_as_name(text: str, tok: Token, language: str) -> tuple[str, in
 
 
 def _end_position(text: str) -> tuple[int, int]:
-    lines = text.rstrip().splitlines() or [""]
+    lines = text.rstrip().split("\n")  # lines as lark counts them (a lone \r does not end one)
     return len(lines), len(lines[-1]) + 1
 
 
@@ -239,14 +332,18 @@ class _Builder:
         self.path = path
         self.language = language
         self.depth = 0
+        self.offset = 0  # lines before the piece of the file being read
 
     def span(self, meta: Any) -> Span:
         if getattr(meta, "empty", True) and not hasattr(meta, "line"):
             return Span(self.path, 0, 0)
-        return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+        return Span(self.path, meta.line + self.offset, meta.column, meta.end_line + self.offset, meta.end_column)
 
     def tspan(self, tok: Token) -> Span:
-        return Span(self.path, tok.line or 0, tok.column or 0, tok.end_line or 0, tok.end_column or 0)
+        if not tok.line:
+            return Span(self.path, 0, 0)
+        return Span(self.path, tok.line + self.offset, tok.column or 0, (tok.end_line or 0) + self.offset,
+                    tok.end_column or 0)
 
     @staticmethod
     def string(tok: Token | None) -> str | None:
@@ -618,12 +715,13 @@ MAX_NESTING = 100
 """How deeply one expression may nest (`and`/`or` chains do not count: they are read flat)."""
 
 
-def _too_deep(e: _TooDeep) -> Diagnostic:
+def _too_deep(e: _TooDeep, language: str) -> Diagnostic:
     return Diagnostic(
         "error", "syntax",
         f"this expression nests more than {MAX_NESTING} levels deep",
         e.span,
         hint="split it into derived values, each with its own rule",
+        language=language,
     )
 
 
@@ -633,8 +731,9 @@ def _too_deep(e: _TooDeep) -> Diagnostic:
 def parse_text(text: str, path: str = "<text>") -> tuple[n.RuleFile | None, list[Diagnostic]]:
     """Parse one rule file. Returns the file (None if nothing could be read) and syntax diagnostics.
 
-    After a syntax error the rest of the file is still read, item by item, so
-    that one run reports every error.
+    After a syntax error the rest of the file is still read, declaration by declaration, and a
+    declaration with an error is read without its broken clause, so that one run reports
+    every error and the checker can go on with what was read (see ``RuleFile.unparsed``).
     """
     language = detect_language(text)
     if language is None:
@@ -646,6 +745,7 @@ def parse_text(text: str, path: str = "<text>") -> tuple[n.RuleFile | None, list
             Diagnostic(
                 "error", "syntax", f"unknown language `{m.group(2)}`", Span(path, line, col),
                 "write `language english` or `taal nederlands` on the first line",
+                language="nederlands" if m.group(1) == "taal" else "english",
             )
         ]
     parser = parser_for(language)
@@ -659,52 +759,230 @@ def parse_text(text: str, path: str = "<text>") -> tuple[n.RuleFile | None, list
         ruleset, items = builder.file(tree)
         return n.RuleFile(path, language, ruleset, tuple(items), comments), []
     except UnexpectedInput as e:
-        first = _syntax_diagnostic(e, path, language, text)
+        first = _syntax_error(e, path, language, text).diagnostic
     except _BadDate as e:
-        first = Diagnostic("error", "syntax", f"`{e.tok}` is not a valid date ({e.why})", builder.tspan(e.tok))
+        first = _bad_date(e, builder, language)
     except _TooDeep as e:
-        first = _too_deep(e)
-    diagnostics = [first]
-    ruleset, items = _recover(text, path, language, builder, diagnostics)
-    return n.RuleFile(path, language, ruleset, tuple(items), comments), diagnostics
+        first = _too_deep(e, language)
+    ruleset, items, unparsed, diagnostics = _recover(text, path, language, builder)
+    if not diagnostics:  # pragma: no cover - the pieces always show the error the whole file had
+        diagnostics = [first]
+    return n.RuleFile(path, language, ruleset, tuple(items), comments, tuple(unparsed)), diagnostics
+
+
+def _bad_date(e: _BadDate, builder: _Builder, language: str) -> Diagnostic:
+    return Diagnostic("error", "syntax", f"`{e.tok}` is not a valid date ({e.why})", builder.tspan(e.tok),
+                      language=language)
 
 
 def _mask_strings(text: str) -> str:
     return re.sub(r'"([^"\\\n]|\\.)*"', lambda m: " " * len(m.group(0)), text)
 
 
+ITEM_TERMINALS = {"KW_INPUT": "input", "KW_DERIVED": "derived", "KW_OUTPUT": "output", "KW_PEILDATUM": "peildatum",
+                  "KW_PARAMETER": "parameter", "KW_TABLE": "table", "KW_RULE": "rule"}
+HEADER_TERMINALS = {"KW_LANGUAGE": "ruleset", "KW_RULESET": "ruleset"}
+CLAUSE_TERMINALS = ("KW_TITLE", "KW_SOURCE", "KW_URL", "KW_DEFAULT", "KW_FROM", "KW_FILE", "KW_KEY", "KW_COLUMN",
+                    "KW_VALID_FROM", "KW_VALID_UNTIL", "KW_EXCEPTION_TO", "KW_WHEN", "KW_THEN", "KW_BECAUSE")
+MAX_REPAIRS = 50
+"""How many broken clauses of one declaration are read past before the rest of it is left unread."""
+
+
+def _leading(masked_line: str, terminals: Iterable[str], language: str, fuzzy: bool) -> str | None:
+    """The terminal whose keyword starts the line (``fuzzy``: also a slip of one letter or two)."""
+    table = keyword_table(language)
+    body = masked_line.lstrip(" \t")
+    words = re.match(r"\w+(?:[ \t]+\w+){0,3}", body)
+    if words is None:
+        return None
+    written = words.group(0).split()
+    for terminal in terminals:
+        keyword = table[terminal]
+        count = keyword.count(" ") + 1
+        if " ".join(written[:count]) == keyword:
+            return terminal
+    if not fuzzy or len(written[0]) < 3:
+        return None
+    if written[0] in _first_words(language):
+        return None  # another keyword, written right
+    for terminal in terminals:
+        keyword = table[terminal]
+        count = keyword.count(" ") + 1
+        limit = 1 if len(keyword) <= 5 else 2
+        if len(written) >= count and typo_distance(" ".join(written[:count]).lower(), keyword, limit) <= limit:
+            return terminal
+    return None
+
+
+def _first_words(language: str) -> set[str]:
+    return {w.split()[0] for w in keyword_table(language).values()}
+
+
+def _starts_declaration(masked_line: str, language: str) -> bool:
+    """A declaration starts here: its keyword, or at the start of the line a slip of it followed by a name."""
+    if _leading(masked_line, ITEM_TERMINALS, language, fuzzy=False) is not None:
+        return True
+    if masked_line[:1] in (" ", "\t") or not re.match(r"\w+[ \t]+[^\W\d]", masked_line):
+        return False
+    return _leading(masked_line, ITEM_TERMINALS, language, fuzzy=True) is not None
+
+
+def _starts_clause(masked_line: str, language: str) -> bool:
+    body = masked_line.lstrip(" \t")
+    if body.startswith(("=", '"')) or (not body.strip() and masked_line.strip()):
+        return True
+    return _leading(masked_line, CLAUSE_TERMINALS, language, fuzzy=True) is not None
+
+
 def _recover(
-    text: str, path: str, language: str, builder: _Builder, diagnostics: list[Diagnostic]
-) -> tuple[n.Ruleset | None, list[n.Item]]:
-    """Parse the file again in chunks, one top-level item each, keeping line numbers."""
-    starts = re.compile(r"^[ \t]*(?:" + "|".join(ITEM_KEYWORDS[language]) + r")\b", re.M)
+    text: str, path: str, language: str, builder: _Builder
+) -> tuple[n.Ruleset | None, list[n.Item], list[n.Unparsed], list[Diagnostic]]:
+    """Read the file again in pieces, one declaration each (the header is the first), keeping line numbers."""
     lines = text.split("\n")
-    bounds = [0] + [text.count("\n", 0, m.start()) for m in starts.finditer(_mask_strings(text))]
-    bounds = sorted(set(bounds)) + [len(lines)]
-    parser = parser_for(language)
+    masked = _mask_strings(text).split("\n")
+    bounds = sorted({0} | {i for i, ml in enumerate(masked) if _starts_declaration(ml, language)}) + [len(lines)]
     ruleset: n.Ruleset | None = None
     items: list[n.Item] = []
-    seen_first = {(d.span.line, d.span.column) for d in diagnostics}
+    unparsed: list[n.Unparsed] = []
+    diagnostics: list[Diagnostic] = []
     for a, b in zip(bounds, bounds[1:]):
-        chunk = "\n" * a + "\n".join(lines[a:b])
-        if not chunk.strip():
+        piece = lines[a:b]
+        if not "\n".join(masked[a:b]).replace("#", "").strip():
             continue
-        try:
-            r, its = builder.file(parser.parse(chunk))
+        following = lines[b] if b < len(lines) else None
+        r, its, found = _read_piece(piece, masked[a:b], a, following, path, language, builder)
+        diagnostics.extend(found)
+        if r is not None:
             ruleset = ruleset or r
-            items.extend(its)
-        except UnexpectedInput as e:
-            d = _syntax_diagnostic(e, path, language, chunk)
-            if (d.span.line, d.span.column) not in seen_first:
-                seen_first.add((d.span.line, d.span.column))
-                diagnostics.append(d)
-        except (_BadDate, _TooDeep) as e:
-            if isinstance(e, _TooDeep):
-                d = _too_deep(e)
-            else:
-                d = Diagnostic("error", "syntax", f"`{e.tok}` is not a valid date ({e.why})", builder.tspan(e.tok))
-            if (d.span.line, d.span.column) not in seen_first:
-                seen_first.add((d.span.line, d.span.column))
-                diagnostics.append(d)
+        if its is not None:
+            items.extend(i for i in its if isinstance(i, n.Rule) or not found)
+        if found:
+            unparsed.extend(_unparsed(piece, masked[a:b], a, path, language, its or [], r, its is not None,
+                                      first=a == 0))
     diagnostics.sort(key=lambda d: (d.span.line, d.span.column))
-    return ruleset, items
+    return ruleset, items, unparsed, diagnostics
+
+
+def _read_piece(
+    piece: list[str], masked: list[str], offset: int, following: str | None, path: str, language: str,
+    builder: _Builder,
+) -> tuple[n.Ruleset | None, list[n.Item] | None, list[Diagnostic]]:
+    """Parse one declaration; at an error, correct a misspelt keyword or leave the broken clause out, and read on.
+
+    Returns the ruleset and the items read (None if the declaration could not be read), and the errors.
+    """
+    parser = parser_for(language)
+    work = list(piece)
+    found: list[Diagnostic] = []
+    last = (0, 0)
+    left_out: set[str] = set()
+    header = next((i for i, ml in enumerate(masked) if ml.strip() and not ml.lstrip().startswith("#")), 0)
+    for _ in range(MAX_REPAIRS):
+        chunk = "\n".join(work)
+        try:
+            tree = parser.parse(chunk)
+            builder.offset = offset
+            try:
+                ruleset, items = builder.file(tree)
+            finally:
+                builder.offset = 0
+            return ruleset, items, found
+        except UnexpectedInput as e:
+            error = _piece_error(e, chunk, following, path, language, offset)
+        except _BadDate as e:
+            builder.offset = offset
+            error = _Found(_bad_date(e, builder, language), e.tok.line or 1)
+            builder.offset = 0
+        except _TooDeep as e:
+            error = _Found(_too_deep(e, language), e.span.line - offset)
+        where = (error.diagnostic.span.line, error.diagnostic.span.column)
+        if where <= last or (left_out and error.wants and error.wants <= left_out):
+            break  # no progress, or the clause left out was needed: what follows would only repeat this error
+        last = where
+        found.append(error.diagnostic)
+        if error.fix is not None:
+            line, column, length, keyword = error.fix
+            text = work[line - 1]
+            work[line - 1] = text[: column - 1] + keyword + text[column - 1 + length:]
+            continue
+        start = min(max(error.blame, 1), len(work)) - 1
+        while start > header and not _starts_clause(masked[start], language):
+            start -= 1
+        if start <= header:
+            break  # the declaration's own first line is broken: it cannot be read
+        end = start + 1
+        while end < len(work) and not _starts_clause(masked[end], language):
+            end += 1
+        terminal = _leading(masked[start], CLAUSE_TERMINALS, language, fuzzy=True)
+        if terminal is not None:
+            left_out.add(terminal)
+        for i in range(start, end):
+            work[i] = ""
+    return None, None, found
+
+
+def _piece_error(e: UnexpectedInput, chunk: str, following: str | None, path: str, language: str,
+                 offset: int) -> _Found:
+    """The error of a piece; one that reaches the piece's end is shown where the next declaration starts."""
+    at_end = isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END")
+    if at_end and following is not None:
+        longer = chunk + "\n" + following
+        try:
+            parser_for(language).parse(longer)
+        except UnexpectedInput as again:
+            error = _syntax_error(again, path, language, longer, offset)
+            if error.diagnostic.message.startswith("the expression before"):
+                return _Found(error.diagnostic, min(error.blame, chunk.count("\n") + 1), None, error.wants)
+        error = _syntax_error(e, path, language, chunk, offset)
+        d = error.diagnostic
+        message = d.message.replace("the file ends too early", "the declaration ends too early", 1)
+        return _Found(replace(d, message=message), error.blame, error.fix, error.wants)
+    return _syntax_error(e, path, language, chunk, offset)
+
+
+def _unparsed(
+    piece: list[str], masked: list[str], offset: int, path: str, language: str, items: list[n.Item],
+    ruleset: n.Ruleset | None, partial: bool, first: bool,
+) -> list[n.Unparsed]:
+    """What can be read of a declaration with an error: its kind, name, the values it decides, its sources."""
+    table = keyword_table(language)
+    targets = []
+    sources = []
+    then = table["KW_THEN"]
+    for ml in masked:
+        if _leading(ml, ("KW_THEN",), language, fuzzy=True) is not None:
+            m = re.match(r"[ \t]*\w+[ \t]+(\w+)[ \t]*=", ml)
+            if m is not None and m.group(1) != then:
+                targets.append(m.group(1))
+        if first and _leading(ml, ("KW_SOURCE",), language, fuzzy=True) is not None:
+            m = re.match(r"[ \t]*\w+[ \t]+(\w+)[ \t]+\"?", ml)
+            if m is not None:
+                sources.append(m.group(1))
+    if items or ruleset is not None:
+        out = [n.Unparsed(_kind(i), i.name, i.span, tuple(dict.fromkeys(
+            ([i.target] if isinstance(i, n.Rule) and i.target else []) + targets)), (), partial) for i in items]
+        if ruleset is not None:
+            out.append(n.Unparsed("ruleset", ruleset.name, ruleset.span, (), tuple(sources), partial))
+        return out
+    kind = None
+    name = None
+    line = 0
+    for i, ml in enumerate(masked):
+        if ml.strip() and not ml.lstrip().startswith("#"):
+            terminal = _leading(ml, (*ITEM_TERMINALS, *HEADER_TERMINALS), language, fuzzy=True)
+            if terminal is not None:
+                kind = {**ITEM_TERMINALS, **HEADER_TERMINALS}[terminal]
+                m = re.match(r"[ \t]*" + r"[ \t]+".join([r"\w+"] * (table[terminal].count(" ") + 1))
+                             + r"[ \t]+((?!\d)[\w.]+)", ml)
+                name = m.group(1) if m is not None and terminal != "KW_LANGUAGE" else None
+            line = i
+            break
+    if first and kind is None:
+        kind = "ruleset"
+    span = Span(path, offset + line + 1, 1, offset + line + 1, len(piece[line]) + 1 if piece else 1)
+    return [n.Unparsed(kind, name, span, tuple(dict.fromkeys(targets)), tuple(sources) if kind == "ruleset" else ())]
+
+
+def _kind(item: n.Item) -> str:
+    return {n.InputDecl: "input", n.DerivedDecl: "derived", n.OutputDecl: "output", n.PeildatumDecl: "peildatum",
+            n.ParameterDecl: "parameter", n.TableDecl: "table", n.Rule: "rule"}[type(item)]
