@@ -422,3 +422,51 @@ def test_a_real_unknown_name_is_still_reported_after_a_syntax_error(make_rules) 
     report = check_path(root)
     assert [(d.code, d.message) for d in report.errors] == [
         ("syntax", report.errors[0].message), ("unknown-name", "unknown name `knd`")]
+
+
+# ---------------------------------------------------------------- every diagnostic shows where
+
+
+@pytest.mark.parametrize("path", _cases(BAD), ids=lambda p: p.name)
+def test_every_diagnostic_quotes_its_line_with_a_caret(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Table cells and undecodable files included: file, line, column, the source line and a caret."""
+    monkeypatch.chdir(BAD)
+    report = check_path(path.name)
+    assert report.diagnostics
+    for d in report.diagnostics:
+        assert d.span.line >= 1 and d.span.column >= 1, d.render()
+        excerpt = report.sources.excerpt(d.span)
+        assert excerpt, f"no source line for {d.render()}"
+        line, caret = excerpt.splitlines()
+        assert line.startswith(f"{d.span.line:>4} | ")
+        assert caret.strip(" \t").startswith("^")
+
+
+def test_a_bad_table_cell_is_underlined_where_it_stands(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(BAD)
+    report = check_path("table_bad_rows.pz")
+    d = next(d for d in report.errors if "`twelve`" in d.message)
+    assert (d.span.file, d.span.line, d.span.column, d.span.end_column) == ("data/bad_rows.csv", 3, 4, 10)
+    assert d.render(report.sources).splitlines()[1:] == ["   3 | A2,twelve,9,physio,2020-01-01,",
+                                                         "          ^^^^^^"]
+
+
+def test_cells_of_quoted_and_multi_line_rows_are_found(make_rules) -> None:  # type: ignore[no-untyped-def]
+    root = make_rules({
+        "r.pz": """
+            input d : date
+            peildatum d
+            output o : integer
+              default 1
+            table t
+              file "t.csv"
+              key code
+              column code : text
+              column n : integer
+            """,
+        "t.csv": 'code;note;n\n"a;b";"two\nlines";x\n c ; "q""uote" ; y \n',
+    })
+    report = check_path(root)
+    found = [(d.span.line, d.span.column, d.span.end_column) for d in report.errors]
+    # a row over two lines is reported on its first line; the cell of a one-line row where it stands
+    assert found == [(2, 1, 11), (4, 18, 19)]

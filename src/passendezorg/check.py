@@ -30,7 +30,7 @@ from .program import (
     ValueDecl,
     frozen,
 )
-from .source import Span
+from .source import Span, cell_spans, undecodable
 
 # ---------------------------------------------------------------- types
 
@@ -150,6 +150,7 @@ class Checker:
         self.peildatum: n.PeildatumDecl | None = None
         self.tables: dict[str, Table] = {}
         self.table_bytes: dict[str, bytes] = {}
+        self.table_texts: dict[str, str] = {}  # table file as shown in diagnostics -> its text, to quote
         self.language = "english"
         self.file_languages: dict[str, str] = {}
         self.reads: dict[str, set[str]] = {}  # rule or value -> values it reads
@@ -394,12 +395,17 @@ class Checker:
             return None
         self.table_bytes[self.table_name(path, file)] = raw
         shown = str(path)
+        self.file_languages[shown] = self.file_languages.get(span.file, self.language)
         try:
             text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            self.error("table", f"{shown} is not UTF-8 text", span)
+        except UnicodeDecodeError as e:
+            at, self.table_texts[shown] = undecodable(shown, raw, e)
+            self.error("table", f"{shown} is not UTF-8 text", at, "save the file as UTF-8",
+                       ((f"table `{decl.name}`", span),))
             return None
-        sample = text.split("\n", 1)[0]
+        self.table_texts[shown] = text
+        lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+        sample = lines[0]
         delimiter = ";" if sample.count(";") > sample.count(",") else ","
         reader = csv.reader(io.StringIO(text), delimiter=delimiter)
         try:
@@ -407,11 +413,14 @@ class Checker:
         except StopIteration:
             self.error("table", f"{shown} is empty; it needs a header line", span)
             return None
-        wanted = list(columns) + [c for c in (decl.valid_from_column, decl.valid_until_column) if c]
-        for col in wanted:
+        header_span = Span(shown, 1, 1, 1, len(sample) + 1)
+        wanted = [(c.name, c.span if span == decl.span else span) for c in decl.columns] + [
+            (c, span) for c in (decl.valid_from_column, decl.valid_until_column) if c]
+        for col, where in wanted:
             if col not in header:
-                self.error("table", f"{shown}: the header has no column `{col}`", span,
-                           suggest(col, header) or f"the header is: {', '.join(header)}")
+                self.error("table", f"{shown}: the header has no column `{col}`", where,
+                           suggest(col, header) or f"the header is: {', '.join(header)}",
+                           (("the header of the file", header_span),))
                 ok = False
         if not ok:
             return None
@@ -423,14 +432,19 @@ class Checker:
         rows: dict[tuple[Any, ...], list[TableRow]] = {}
         out: list[tuple[tuple[Any, ...], TableRow]] = []
         bad = 0
-        for lineno, record in enumerate(reader, start=2):
+        end = reader.line_num
+        for record in reader:
+            lineno, end = end + 1, reader.line_num  # a quoted cell may hold line breaks: the row starts here
             if not any(cell.strip() for cell in record):
                 continue
+            line = lines[lineno - 1] if lineno <= len(lines) else ""
+            row_span = Span(shown, lineno, 1, lineno, len(line) + 1)
             if len(record) != len(header):
                 self.error("table-row", f"{shown}, row {lineno}: has {len(record)} cells, the header has {len(header)}",
-                           Span(shown, lineno, 1))
+                           row_span)
                 bad += 1
                 continue
+            cells = cell_spans(line, delimiter) if lineno == end else []
             values: dict[str, Any] = {}
             row_ok = True
             for col, t in all_types.items():
@@ -438,30 +452,32 @@ class Checker:
                 try:
                     values[col] = parse_cell(cell, t)
                 except ValueError as e:
+                    first, after = cells[index[col]] if len(cells) == len(record) else (1, len(line) + 1)
                     self.error("table-row", f"{shown}, row {lineno}, column `{col}`: {e}",
-                               Span(shown, lineno, index[col] + 1))
+                               Span(shown, lineno, first, lineno, after))
                     row_ok = False
             if not row_ok:
                 bad += 1
                 continue
             key = tuple(values[k] for k in decl.keys)
             if any(k is None for k in key):
-                self.error("table-row", f"{shown}, row {lineno}: the key is empty", Span(shown, lineno, 1))
+                self.error("table-row", f"{shown}, row {lineno}: the key is empty", row_span)
                 continue
             vf = values.get(decl.valid_from_column) if decl.valid_from_column else None
             vu = values.get(decl.valid_until_column) if decl.valid_until_column else None
             if vf is not None and vu is not None and vu < vf:
                 self.error("validity", f"{shown}, row {lineno}: the period ends ({vu}) before it starts ({vf})",
-                           Span(shown, lineno, 1))
+                           row_span)
                 continue
             row = TableRow(frozen({c: values[c] for c in columns}), vf, vu, lineno, scenario)
             for other in rows.get(key, []):
                 if _overlap(vf, vu, other.valid_from, other.valid_until):
                     keytext = ", ".join(str(k) for k in key)
                     self.error("table-row", f"{shown}, row {lineno}: key ({keytext}) is already in force in this "
-                               f"period (row {other.line})", Span(shown, lineno, 1),
+                               f"period (row {other.line})", row_span,
                                "give the rows periods that do not overlap" if decl.valid_from_column else
-                               "each key may stand in the table once; add validity columns for dated rows")
+                               "each key may stand in the table once; add validity columns for dated rows",
+                               (("the other row", Span(shown, other.line, 1, other.line, len(lines[other.line - 1]) + 1)),))
                     row_ok = False
             if row_ok:
                 rows.setdefault(key, []).append(row)

@@ -28,7 +28,7 @@ from .model import (
     Source,
 )
 from .program import CheckedRule, Program, Scenario
-from .source import SourceRegistry, Span
+from .source import SourceRegistry, undecodable
 from .values import to_json
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def check_texts(path: str | Path, texts: Mapping[str | Path, str] | None = None,
     file's path to its unsaved text. A given ``.pz`` file inside the folder that is not
     on disk yet is checked too; given files outside it are ignored.
     """
-    from .syntax import parse_text  # lark: only when rule files are parsed
+    from .syntax import detect_language, parse_text  # lark: only when rule files are parsed
 
     root = Path(path)
     base = root if root.is_dir() else root.parent
@@ -116,8 +116,11 @@ def check_texts(path: str | Path, texts: Mapping[str | Path, str] | None = None,
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError as e:
-                diagnostics.append(Diagnostic("error", "syntax", f"the file is not UTF-8 text ({e.reason})",
-                                              Span(shown, 1, 1)))
+                where, replaced = undecodable(shown, data, e)
+                registry.add(shown, replaced)
+                diagnostics.append(Diagnostic("error", "syntax", f"the file is not UTF-8 text ({e.reason})", where,
+                                              "save the file as UTF-8",
+                                              language=detect_language(replaced) or "english"))
                 continue
             registry.add(shown, text)
             rule_file, diags = parse_text(text, shown)
@@ -150,6 +153,8 @@ def check_texts(path: str | Path, texts: Mapping[str | Path, str] | None = None,
         info = sc.describe(overlay, checker, [str(p) for p in own_paths])
         count = len(files) + len(own_paths)
     diagnostics.extend(checker.diagnostics)
+    for name, table_text in checker.table_texts.items():
+        registry.add(name, table_text)
     for name, data in checker.table_bytes.items():
         raw[name] = data
     if any(d.severity == "error" for d in diagnostics):

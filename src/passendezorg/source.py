@@ -29,7 +29,8 @@ class SourceRegistry:
         self._texts: dict[str, list[str]] = {}
 
     def add(self, name: str, text: str) -> None:
-        self._texts[name] = text.splitlines()
+        # lines as the parser and the CSV reader count them: only "\n" ends a line
+        self._texts[name] = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
 
     def lines(self, name: str) -> list[str] | None:
         """Every line of a loaded file, or None if it was not loaded."""
@@ -53,3 +54,38 @@ class SourceRegistry:
         gutter = f"{span.line:>4} | "
         pad = "".join("\t" if ch == "\t" else " " for ch in text[: max(span.column - 1, 0)])
         return f"{gutter}{text}\n{' ' * len(gutter)}{pad}{'^' * width}"
+
+
+def undecodable(name: str, data: bytes, error: UnicodeDecodeError) -> tuple[Span, str]:
+    """Where a file stops being UTF-8 (the first bad byte), and its text with that byte replaced, to quote."""
+    before = data[: error.start]
+    line = before.count(b"\n") + 1
+    column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", errors="replace")) + 1
+    return Span(name, line, column, line, column + 1), data.decode("utf-8", errors="replace")
+
+
+def cell_spans(line: str, delimiter: str) -> list[tuple[int, int]]:
+    """Where each cell of one CSV line stands: (first column, column after it), 1-based, without the
+    spaces around it; a quoted cell includes its quotes."""
+    spans = []
+    i = 0
+    while True:
+        start = i
+        if i < len(line) and line[i] == '"':
+            i += 1
+            while i < len(line):
+                if line[i] == '"' and line[i + 1: i + 2] == '"':
+                    i += 2
+                elif line[i] == '"':
+                    i += 1
+                    break
+                else:
+                    i += 1
+        while i < len(line) and line[i] != delimiter:
+            i += 1
+        text = line[start:i]
+        lead = len(text) - len(text.lstrip())
+        spans.append((start + lead + 1, start + len(text.rstrip()) + 1))
+        if i >= len(line):
+            return spans
+        i += 1
