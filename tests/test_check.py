@@ -144,7 +144,7 @@ def test_seeded_rule_book_reports_every_mistake_in_one_run(monkeypatch: pytest.M
     for file, line, kind, piece in SEEDED:
         assert (file, line, kind) in found, f"{kind} at {file}:{line} not reported; got {found}"
         match = next(d for d in errors if (d["file"], d["line"], d["code"]) == (file, line, kind))
-        assert piece in match["message"] + (match["hint"] or "")
+        assert piece in match["message_en"] + (match["hint_en"] or "")
     assert report["errors"] == len(SEEDED) == len(errors)
 
 
@@ -170,7 +170,9 @@ def test_check_json_lists_diagnostics_with_positions_and_hints(monkeypatch: pyte
     first = data["diagnostics"][0]
     assert first == {
         "severity": "error", "code": "unknown-name", "message": "unknown name `claim.sesion`",
-        "file": "unknown_name.pz", "line": 25, "column": 8, "hint": "did you mean `claim.session`?", "related": [],
+        "file": "unknown_name.pz", "line": 25, "column": 8, "end_line": 25, "end_column": 20,
+        "hint": "did you mean `claim.session`?", "related": [],
+        "language": "english", "message_en": "unknown name `claim.sesion`", "hint_en": "did you mean `claim.session`?",
     }
     assert data["errors"] == sum(1 for d in data["diagnostics"] if d["severity"] == "error")
 
@@ -470,3 +472,28 @@ def test_cells_of_quoted_and_multi_line_rows_are_found(make_rules) -> None:  # t
     found = [(d.span.line, d.span.column, d.span.end_column) for d in report.errors]
     # a row over two lines is reported on its first line; the cell of a one-line row where it stands
     assert found == [(2, 1, 11), (4, 18, 19)]
+
+
+def test_strict_check_fails_on_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out = _run_check(BAD, "warning_overlap.pz", monkeypatch)
+    assert code == 0 and "0 error(s), 1 warning(s)" in out
+    code, strict_out = _run_check(BAD, "warning_overlap.pz", monkeypatch, "--strict")
+    assert code == 1 and strict_out == out
+    code, _ = _run_check(GOOD, "minimal.pz", monkeypatch, "--strict")
+    assert code == 0
+
+
+def test_golden_errors_after_a_syntax_error_come_in_the_same_run() -> None:
+    out = (BAD / "syntax_then_checks.expected").read_text(encoding="utf-8")
+    kinds = re.findall(r"^syntax_then_checks\.pz:(\d+):\d+: error\[([\w-]+)\]", out, re.M)
+    assert kinds == [("11", "syntax"), ("15", "unknown-name"), ("17", "syntax"), ("22", "syntax"), ("26", "type")]
+    assert "`limit`" not in out  # declared where the first syntax error is: no follow-up error
+    assert "warning" not in out.replace("0 warning(s)", "")  # nor a warning that the broken rules would contradict
+    assert "hint: did you mean `because`?" in out
+
+
+def test_golden_keyword_typo_in_a_dutch_file() -> None:
+    out = (BAD / "syntax_nl_keyword_typo.expected").read_text(encoding="utf-8")
+    assert "error[syntax]: `omdt` is hier niet verwacht" in out
+    assert "tip: bedoelt u `omdat`?" in out
+    assert "tip: bedoelt u `geldig vanaf`?" in out

@@ -67,7 +67,7 @@ def type_name(t: n.TypeRef) -> str:
         return f"the choice `{t.choices[0]}`"
     return {
         "boolean": "a boolean", "integer": "an integer", "decimal": "a decimal", "money": "an amount of money",
-        "date": "a date", "text": "a text", "duration": "a duration", "table": "a table",
+        "date": "a date", "text": "a text", "duration": "a duration", "table": "a table", "tuple": "a tuple",
         "enum": f"a choice ({', '.join(t.choices)})", "list": f"a list of {t.item}",
     }.get(t.kind, t.kind)
 
@@ -166,10 +166,14 @@ class Checker:
     # ------------------------------------------------------------ reporting
 
     def error(self, code: str, message: str, span: Span, hint: str | None = None, related: Related = ()) -> None:
-        self.diagnostics.append(Diagnostic("error", code, message, span, hint, related))
+        self.diagnostics.append(Diagnostic("error", code, message, span, hint, related, self.language_of(span)))
 
     def warn(self, code: str, message: str, span: Span, hint: str | None = None, related: Related = ()) -> None:
-        self.diagnostics.append(Diagnostic("warning", code, message, span, hint, related))
+        self.diagnostics.append(Diagnostic("warning", code, message, span, hint, related, self.language_of(span)))
+
+    def language_of(self, span: Span) -> str:
+        """The language of the file a diagnostic is about (a table file: of the rule file that names it)."""
+        return self.file_languages.get(span.file, self.language)
 
     # ------------------------------------------------------------ entry
 
@@ -654,7 +658,7 @@ class Checker:
         return {
             "source": "bron", "then": "dan", "when": "als", "because": "omdat", "valid from": "geldig vanaf",
             "valid until": "geldig tot en met", "output": "uitvoer", "exception to": "uitzondering op",
-            "default": "standaard", "and": "en", "file": "bestand",
+            "default": "standaard", "and": "en", "or": "of", "file": "bestand",
         }.get(english, english)
 
     def may_be_decided_elsewhere(self, name: str) -> bool:
@@ -951,7 +955,7 @@ class Checker:
             rr, rt = self.finished(e.right)
             for r, t in ((lr, lt), (rr, rt)):
                 if t.kind not in ("boolean", "error"):
-                    self.error("type", f"`{op}` joins conditions, but this is {type_name(t)}", _span(r),
+                    self.error("type", f"`{self.kw(op, e.span)}` joins conditions, but this is {type_name(t)}", _span(r),
                                "compare it with something to make a condition")
             return n.Binary(op, lr, rr, e.span), BOOLEAN
         lr, lt = self.expr(e.left)

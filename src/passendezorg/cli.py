@@ -81,13 +81,17 @@ def main() -> None:
 
 @main.command()
 @click.argument("rules_dir", required=False)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: every diagnostic with its start and end (line, column), in the file's language and in English")
+@click.option("--strict", is_flag=True, help="warnings fail the check too (exit 1), e.g. in CI")
 @SCENARIO_OPTION
 @click.option("--all-scenarios", "all_scenarios", is_flag=True, help="also check every scenario of the rule book")
 @SCENARIOS_OPTION
-def check(rules_dir: str | None, fmt: str, scenario: str | None, all_scenarios: bool,
+def check(rules_dir: str | None, fmt: str, strict: bool, scenario: str | None, all_scenarios: bool,
           scenarios_dir: Path | None) -> None:
     """Check a rule book before anything runs: every error and warning, in one run.
+
+    Messages are in the language of the file they are about (`taal nederlands`: Dutch).
 
     With --scenario, the rule book in force plus that scenario is checked as one rule book, and what the
     scenario brings (its errors and warnings, new conflicts and overlaps) is shown; --all-scenarios checks
@@ -99,7 +103,7 @@ def check(rules_dir: str | None, fmt: str, scenario: str | None, all_scenarios: 
     report = check_path(rules)
     if scenario is None and not all_scenarios:
         _show_check(report, fmt)
-        sys.exit(1 if report.errors else 0)
+        sys.exit(1 if report.errors or (strict and report.warnings) else 0)
     from .scenario import available, find, scenarios_folder
 
     folder = scenarios_folder(rules, scenarios_dir)
@@ -110,7 +114,8 @@ def check(rules_dir: str | None, fmt: str, scenario: str | None, all_scenarios: 
         assert scenario is not None
         folders = [find(folder, scenario)]
     results = [(f.name, _scenario_report(report, check_path(rules, scenario=f))) for f in folders]
-    failed = bool(report.errors) or any(r.errors for _, r in results)
+    failed = bool(report.errors) or any(r.errors for _, r in results) or (
+        strict and (bool(report.warnings) or any(r.warnings for _, r in results)))
     if fmt == "json":
         data: dict[str, Any] = _check_json(report) if all_scenarios else {}
         listed = [{"scenario": name, **_check_json(r)} for name, r in results]

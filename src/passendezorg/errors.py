@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .messages import label as word
+from .messages import translate
 from .source import SourceRegistry, Span
 
 Severity = Literal["error", "warning"]
@@ -22,31 +24,54 @@ class Diagnostic:
     related: tuple[tuple[str, Span], ...] = field(default=())
     language: str = "english"  # of the file it is about: the message is shown in it
 
-    def render(self, sources: SourceRegistry | None = None, color: bool = False) -> str:
+    def shown(self, language: str | None = None) -> tuple[str, str | None, tuple[tuple[str, Span], ...]]:
+        """The message, hint and notes in ``language`` (by default the language of the file it is about)."""
+        lang = language or self.language
+        return (
+            translate(self.message, lang),
+            translate(self.hint, lang) if self.hint is not None else None,
+            tuple((translate(note, lang), span) for note, span in self.related),
+        )
+
+    def render(self, sources: SourceRegistry | None = None, color: bool = False, language: str | None = None) -> str:
+        """As text: location, severity, code and message; the source line with a caret; notes and hint."""
+        lang = language or self.language
+        message, hint, related = self.shown(lang)
         label: str = self.severity
         if color:
             label = ("\x1b[1;31m" if self.severity == "error" else "\x1b[1;33m") + label + "\x1b[0m"
-        out = [f"{self.span}: {label}[{self.code}]: {self.message}"]
+        out = [f"{self.span}: {label}[{self.code}]: {message}"]
         if sources is not None:
             excerpt = sources.excerpt(self.span)
             if excerpt:
                 out.append(excerpt)
-        for note, span in self.related:
-            out.append(f"  note: {note} ({span})")
-        if self.hint:
-            out.append(f"  hint: {self.hint}")
+        for note, span in related:
+            out.append(f"  {word('note', lang)}: {note} ({span})")
+        if hint:
+            out.append(f"  {word('hint', lang)}: {hint}")
         return "\n".join(out)
 
     def as_dict(self) -> dict[str, object]:
+        """As JSON (``check --format json``): ``message`` and ``hint`` in the file's language, ``message_en`` and
+        ``hint_en`` in English, and the end of the span for editors."""
+        message, hint, related = self.shown()
+        span = self.span
+        end_line, end_column = (span.end_line, span.end_column) if span.end_line >= span.line > 0 and \
+            (span.end_line, span.end_column) > (span.line, span.column) else (span.line, span.column + 1)
         return {
             "severity": self.severity,
             "code": self.code,
-            "message": self.message,
-            "file": self.span.file,
-            "line": self.span.line,
-            "column": self.span.column,
-            "hint": self.hint,
-            "related": [{"note": n, "file": s.file, "line": s.line, "column": s.column} for n, s in self.related],
+            "message": message,
+            "file": span.file,
+            "line": span.line,
+            "column": span.column,
+            "end_line": end_line,
+            "end_column": end_column,
+            "hint": hint,
+            "related": [{"note": note, "file": s.file, "line": s.line, "column": s.column} for note, s in related],
+            "language": self.language,
+            "message_en": self.message,
+            "hint_en": self.hint,
         }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,7 +146,8 @@ def check_texts(path: str | Path, texts: Mapping[str | Path, str] | None = None,
             raise UsageError(f"{folder}: no scenario rule files (*{RULE_SUFFIX}) found")
         own = parse(own_paths, folder, f"scenarios/{name}/")
         overlay = sc.apply(parsed, own, name, folder)
-        diagnostics.extend(overlay.diagnostics)
+        languages = {f.path: f.language for f in [*parsed, *own]}  # a scenario's findings in its files' language
+        diagnostics.extend(replace(d, language=languages.get(d.span.file, d.language)) for d in overlay.diagnostics)
         checker = Checker(overlay.base, base, scenario_files=overlay.own, scenario_root=folder, scenario_name=name,
                           switched_off=overlay.switched_off)
         program = checker.run()
@@ -160,8 +161,6 @@ def check_texts(path: str | Path, texts: Mapping[str | Path, str] | None = None,
     if any(d.severity == "error" for d in diagnostics):
         program = None
     if program is not None:
-        from dataclasses import replace
-
         program = replace(program, content_hash=content_hash(raw), files=dict(raw), root=str(base))
         if overlay is not None:
             program = replace(program, scenario=info)

@@ -181,6 +181,7 @@ def _syntax_error(e: UnexpectedInput, path: str, language: str, text: str, offse
     """A lark error as a diagnostic in plain words (lines shifted by ``offset``)."""
     line = getattr(e, "line", 1) or 1
     column = getattr(e, "column", 1) or 1
+    width = 1
     blame = line
     hint = None
     fix = None
@@ -218,10 +219,14 @@ def _syntax_error(e: UnexpectedInput, path: str, language: str, text: str, offse
             ), before.count("\n") + 1)
         slip = _keyword_slip(text, tok, accepts, language) if tok.type != "$END" else None
         message = "the file ends too early" if tok.type == "$END" else f"unexpected {_token_text(tok)}"
+        if tok.type != "$END" and tok.end_line == tok.line and tok.end_column:
+            width = max(tok.end_column - column, 1)
         if slip is not None:
             hint, keyword_fix = slip
             if keyword_fix is not None:
                 fix = (line, column, *keyword_fix)
+                width = keyword_fix[0]
+                message = f"unexpected `{text[tok.start_pos:tok.start_pos + width]}`"
         else:
             expected = _describe_expected(accepts, language)
             if expected:
@@ -237,8 +242,8 @@ def _syntax_error(e: UnexpectedInput, path: str, language: str, text: str, offse
     else:  # pragma: no cover - lark has no other kinds
         message = str(e)
     wants = frozenset(t for t in getattr(e, "accepts", None) or getattr(e, "expected", None) or () if t.startswith("KW_"))
-    return _Found(Diagnostic("error", "syntax", message, Span(path, line + offset, column), hint, language=language),
-                  blame, fix, wants)
+    span = Span(path, line + offset, column, line + offset, column + width)
+    return _Found(Diagnostic("error", "syntax", message, span, hint, language=language), blame, fix, wants)
 
 
 def _offset_of(text: str, line: int, column: int) -> int:
