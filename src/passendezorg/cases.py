@@ -18,6 +18,9 @@ from .errors import CaseError
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 
+XFAIL_FIELDS = ("xfail", "verwacht_fout")
+"""The mark of a case that is expected to fail, with its reason (English and Dutch spelling)."""
+
 BOOLEAN_WORDS = {"true": True, "false": False, "ja": True, "nee": False, "yes": True, "no": False}
 """Booleans as words, in either keyword language, for case facts and expectations."""
 
@@ -55,6 +58,7 @@ class Case:
     on: dt.date | None = None
     path: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    xfail: str | None = None  # why the case is expected to fail (`xfail:` or `verwacht_fout:`); None: it must pass
 
 
 def read_case_file(path: Path) -> Case:
@@ -93,13 +97,22 @@ def case_from_data(data: Any, where: str, default_name: str | None = None) -> Ca
     on = data.get("on", data.get("peildatum"))
     if on is not None:
         on = _date(on, f"{where}: on")
-    known = {"input", "expect", "name", "description", "on", "peildatum", "id"}
+    known = {"input", "expect", "name", "description", "on", "peildatum", "id", *XFAIL_FIELDS}
     unknown = [k for k in data if k not in known]
     if unknown:
         raise CaseError(f"{where}: {unknown[0]}", "unknown field in a case; a case has "
-                        "`name`, `description`, `on`, `input` and `expect`")
+                        "`name`, `description`, `on`, `input`, `expect` and `xfail`")
+    xfail = None
+    for key in XFAIL_FIELDS:
+        if key in data:
+            reason = data[key]
+            if not isinstance(reason, str) or not reason.strip():
+                raise CaseError(f"{where}: {key}", "give the reason the case is expected to fail, as text: "
+                                f'`{key}: "…"`')
+            xfail = reason.strip()
     name = data.get("name") or data.get("id") or default_name
-    return Case(facts, str(name) if name is not None else None, data.get("description"), expect, on, where)
+    return Case(facts, str(name) if name is not None else None, data.get("description"), expect, on, where,
+                xfail=xfail)
 
 
 def case_from_record(data: Any, where: str, default_name: str | None = None) -> Case:

@@ -335,14 +335,21 @@ def _emit_failure(f: CaseFailure, fmt: str) -> None:
 @click.option("--rules", "rules_dir", help="rule book folder (default: ./rules)")
 @click.option("--coverage", is_flag=True, help="report which rules decided something in at least one case "
               "(under a scenario: the rules the scenario adds)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text", show_default=True,
+              help="json: every case with its status and differences; junit: JUnit XML for CI servers")
+@click.option("--out", "out", type=click.Path(path_type=Path), metavar="FILE",
+              help="write the report to FILE instead of standard output")
 @ENGINE_OPTION
 @SCENARIO_OPTION
 @SCENARIOS_OPTION
-def test(cases: tuple[Path, ...], rules_dir: str | None, coverage: bool, engine: str, scenario: str | None,
-         scenarios_dir: Path | None) -> None:
+def test(cases: tuple[Path, ...], rules_dir: str | None, coverage: bool, fmt: str, out: Path | None, engine: str,
+         scenario: str | None, scenarios_dir: Path | None) -> None:
     """Run the cases' `expect` blocks against the rule book and show a diff for each failure.
 
     Without CASES: the cases/ folder, or with --scenario the scenario's own cases (scenarios/NAME/cases/).
+    A case marked `xfail: "reason"` (or `verwacht_fout:`) is expected to fail: it is reported
+    as an expected failure, and fails the run when it passes. Exit 1 when a case fails, cannot
+    be read, or passes while marked to fail (and with --coverage, when a rule never decided).
     """
     from .testing import run_tests
 
@@ -351,12 +358,21 @@ def test(cases: tuple[Path, ...], rules_dir: str | None, coverage: bool, engine:
     if not cases and book.scenario is not None:
         cases = (Path(book.scenario.folder) / "cases",)
     report = run_tests(book, list(_iter_cases(list(cases) or [Path("cases")])), engine)
-    color = _color()
-    for line in report.lines(color):
-        click.echo(line)
-    if coverage:
-        click.echo(report.coverage_text(book))
-    ok = report.failed == 0 and report.errors == 0 and (not coverage or report.uncovered(book) == [])
+    if fmt == "json":
+        text = json.dumps(report.to_json(book if coverage else None), indent=2, ensure_ascii=False)
+    elif fmt == "junit":
+        text = report.to_junit(book if coverage else None).rstrip("\n")
+    else:
+        lines = report.lines(_color() and out is None)
+        if coverage:
+            lines.append(report.coverage_text(book))
+        text = "\n".join(lines)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+        click.echo(report.summary(), err=True)
+    else:
+        click.echo(text)
+    ok = report.ok and (not coverage or report.uncovered(book) == [])
     sys.exit(0 if ok else 1)
 
 
