@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from passendezorg import check_path
 from passendezorg import nodes as n
@@ -64,9 +66,8 @@ peildatum claim.date
 output covered : boolean
   default false
 
-# the free sessions
 parameter limit : integer
-  from 2012-01-01 = 20  source bzv "lid 5"
+  from 2012-01-01 = 20  source bzv "lid 5"  # the free sessions
   from 2030-01-01 = unknown
 
 rule chronic
@@ -231,3 +232,74 @@ def test_long_conditions_are_broken_before_each_and() -> None:
 
 def test_a_short_condition_stays_on_one_line() -> None:
     assert fmt("rule r\n  when a and b or c\n  then x = 1\n").splitlines()[-2] == "  when a and b or c"
+
+
+# ---------------------------------------------------------------- golden files: wrapping and comments
+
+FMT_GOLDEN = TESTS / "golden" / "fmt"
+
+
+@pytest.mark.parametrize("path", sorted(FMT_GOLDEN.glob("*.pz")), ids=lambda p: p.name)
+def test_fmt_golden(path: Path, update_goldens: bool) -> None:
+    """Each tests/golden/fmt/<name>.pz formats to <name>.expected (re-record with --update-goldens)."""
+    source = path.read_text(encoding="utf-8")
+    original = parse(source, str(path))
+    out = format_file(original)
+    expected = path.with_suffix(".expected")
+    if update_goldens:
+        expected.write_text(out, encoding="utf-8")
+    assert out == expected.read_text(encoding="utf-8")
+    again = parse(out, str(path))
+    assert again.items == original.items and again.ruleset == original.ruleset
+    assert format_file(again) == out
+    assert [c.text.rstrip() for c in again.comments] == [c.text.rstrip() for c in original.comments]
+    assert all(len(line) <= 96 for line in out.splitlines() if "#" not in line)
+
+
+def test_a_hand_wrapped_condition_keeps_its_breaks() -> None:
+    out = (FMT_GOLDEN / "wrap_hand.expected").read_text(encoding="utf-8")
+    assert ("  als behandeling.soort = fysiotherapie\n      en verzekerde.chronisch = ja\n"
+            "      en behandeling.zitting > 20\n") in out
+    assert "  als behandeling.soort = oefentherapie\n      en (behandeling.zitting <= 9\n" in out
+
+
+def test_a_long_nested_condition_is_wrapped_inside_its_brackets() -> None:
+    out = (FMT_GOLDEN / "wrap_long.expected").read_text(encoding="utf-8")
+    assert max(len(line) for line in out.splitlines()) <= 96
+    assert "      and (insured.chronic = true\n           or insured.condition in" in out
+    assert "  when claim.kind = exercise and claim.session <= 9\n" in out  # short: one line
+
+
+def test_comments_stay_where_they_were() -> None:
+    out = (FMT_GOLDEN / "comments.expected").read_text(encoding="utf-8")
+    rule = out[out.index("regel chronisch"):]
+    for inside in ("  # vanaf wanneer\n  geldig vanaf", "als behandeling.soort = fysiotherapie  # alleen fysiotherapie\n",
+                   "en behandeling.zitting > vrije_zittingen  # na de vrije zittingen\n",
+                   "      # de datum telt ook\n      en behandeling.datum", "  # wat de regel beslist\n  dan vergoed",
+                   "dan vergoed = ja  # vergoed\n", '  "Chronische aandoening"  # titel uit de polis\n'):
+        assert inside in rule, inside
+    assert "# De hoofdregel\nregel chronisch" in out
+    assert "  vanaf 2012-01-01 = 20  bron bzv \"lid 5\"  # de chronische lijst\n  # een nieuwe waarde" in out
+    assert "  # de code van de aandoening\n  kolom code : tekst" in out
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(st.data())
+def test_comments_anywhere_survive_fmt(data: st.DataObject) -> None:
+    """Comments put on any line of a real rule file, after its code or on a line of their own, all survive
+    `fmt`, none swallows code, and the result formats to itself."""
+    path = data.draw(st.sampled_from(RULE_FILES), label="file")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    spots = data.draw(st.lists(st.tuples(st.integers(0, len(lines) - 1), st.booleans()), max_size=8), label="spots")
+    for number, (index, trailing) in enumerate(sorted(spots, reverse=True)):
+        text = f"# note {number}"
+        if trailing and lines[index].strip():
+            lines[index] += f"  {text}"
+        else:
+            lines.insert(index, "  " * data.draw(st.integers(0, 3), label="indent") + text)
+    original = parse("\n".join(lines), str(path))
+    out = format_file(original)
+    again = parse(out, str(path))
+    assert again.items == original.items and again.ruleset == original.ruleset
+    assert sorted(c.text for c in again.comments) == sorted(c.text.rstrip() for c in original.comments)
+    assert format_file(again) == out

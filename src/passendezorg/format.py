@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 from . import nodes as n
@@ -122,12 +124,27 @@ class Formatter:
             return f"{self.expr(e.left, p)} {word} {self.expr(e.right, p)}", p
         return f"{self.expr(e.left, p)} {word} {self.expr(e.right, p + 1)}", p
 
-    def condition(self, e: n.Expr, indent: str) -> str:
-        """A condition, broken before each top-level `and` / `or` when it is long."""
-        flat = self.expr(e)
-        if len(flat) + len(indent) + 6 <= WIDTH or not (isinstance(e, n.Binary) and e.op in ("and", "or")):
-            return flat
+    # ------------------------------------------------------------ long conditions
+
+    def lay(self, e: n.Expr, need: int, col: int, indent: int) -> list[Line]:
+        """``e`` laid out from column ``col``: long `and`/`or` chains are broken before the operator.
+
+        The first line is the text after the prefix that ends at ``col``; the others are whole
+        lines. A chain keeps the line breaks its author made (where the lines fit) and is broken
+        before every operator when it does not fit; ``indent`` is where the clause's own lines start.
+        """
+        if isinstance(e, n.Binary) and e.op in ("and", "or"):
+            return self.lay_chain(e, need, col, indent)
+        if isinstance(e, n.Unary) and e.op == "not" and need <= PREC["not"]:
+            word = f"{self.k('KW_NOT')} "
+            inner = self.lay(e.operand, PREC["not"], col + len(word), indent)
+            return [Line(word + inner[0].text, *_lines_of(e, inner[0])), *inner[1:]]
+        return [Line(self.expr(e, need), *_source_lines(e))]
+
+    def lay_chain(self, e: n.Binary, need: int, col: int, indent: int) -> list[Line]:
         op = e.op
+        p = PREC[op]
+        parens = p < need
         parts: list[n.Expr] = []
 
         def collect(x: n.Expr) -> None:
@@ -138,11 +155,51 @@ class Formatter:
                 parts.append(x)
 
         collect(e)
+        flat = self.expr(e, need)
+        author = {i for i in range(1, len(parts)) if _broken_between(parts[i - 1], parts[i])}
+        if not author and col + len(flat) <= WIDTH:
+            return [Line(flat, *_source_lines(e))]
+        start = col + (1 if parens else 0)
+        cont = start if parens else indent + 4
         word = self.k("KW_AND") if op == "and" else self.k("KW_OR")
-        need = PREC[op] + 1
-        first = self.expr(parts[0], PREC[op])
-        rest = [f"\n{indent}    {word} {self.expr(p, need)}" for p in parts[1:]]
-        return first + "".join(rest)
+        everywhere = set(range(1, len(parts)))
+        for breaks in (author, everywhere):
+            lines = self._chain_lines(parts, breaks, p + 1, start, cont, word)
+            if parens:
+                lines[0] = Line("(" + lines[0].text, lines[0].first, lines[0].last)
+                lines[-1] = Line(lines[-1].text + ")", lines[-1].first, lines[-1].last)
+            if breaks == everywhere or _fits(lines, col):
+                return lines
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _chain_lines(self, parts: list[n.Expr], breaks: set[int], need: int, start: int, cont: int,
+                     word: str) -> list[Line]:
+        out: list[Line] = []
+        for i, part in enumerate(parts):
+            if i == 0:
+                out.extend(self.lay(part, need, start, cont))
+            elif i in breaks:
+                prefix = " " * cont + f"{word} "
+                sub = self.lay(part, need, len(prefix), cont)
+                out.append(Line(prefix + sub[0].text, sub[0].first, sub[0].last))
+                out.extend(sub[1:])
+            else:
+                last = out[-1]
+                width = (start if len(out) == 1 else 0) + len(last.text) + len(word) + 2
+                sub = self.lay(part, need, width, cont)
+                out[-1] = Line(f"{last.text} {word} {sub[0].text}", *_merge(last, sub[0]))
+                out.extend(sub[1:])
+        return out
+
+    def condition(self, e: n.Expr, indent: str) -> str:
+        """A condition after `when` (as text), broken before `and` / `or` when it is long."""
+        prefix = f"{indent}{self.k('KW_WHEN')} "
+        return "\n".join(line.text for line in self.lay(e, 0, len(prefix), len(indent)))
+
+    def clause(self, prefix: str, e: n.Expr, indent: int = 2) -> list[Line]:
+        """A clause that ends in an expression: ``prefix`` (with its indentation) and the expression laid out."""
+        lines = self.lay(e, 0, len(prefix), indent)
+        return [Line(prefix + lines[0].text, lines[0].first, lines[0].last), *lines[1:]]
 
     # ------------------------------------------------------------ files
 
@@ -156,93 +213,116 @@ class Formatter:
         comments = sorted(f.comments, key=lambda c: (c.line, c.column))
         ci = 0
 
-        def flush(before_line: int) -> None:
+        def before(line: int) -> list[n.Comment]:
             nonlocal ci
-            while ci < len(comments) and comments[ci].line < before_line:
-                out.append(comments[ci].text.rstrip())
+            taken = []
+            while ci < len(comments) and comments[ci].line < line:
+                taken.append(comments[ci])
                 ci += 1
+            return taken
+
+        def within(first: int, last: int) -> list[n.Comment]:
+            """The comments inside lines first..last, and the indented ones on the lines right after them."""
+            nonlocal ci
+            taken = []
+            while ci < len(comments) and (first <= comments[ci].line <= last or (
+                    comments[ci].line == last + 1 and comments[ci].column > 1)):
+                last = max(last, comments[ci].line)
+                taken.append(comments[ci])
+                ci += 1
+            return taken
 
         if f.ruleset is not None:
             rs = f.ruleset
-            flush(rs.span.end_line + 1)
+            out.extend(c.text.rstrip() for c in before(rs.span.line))
             out.append("")
-            out.append(f"{self.k('KW_SCENARIO' if rs.scenario else 'KW_RULESET')} {rs.name}")
-            if rs.title is not None:
-                out.append(f"  {self.k('KW_TITLE')} {string(rs.title)}")
-            for s in rs.sources:
-                mark = f" {self.k('KW_PROPOSAL')}" if s.proposal else ""
-                out.append(f"  {self.k('KW_SOURCE')} {s.name} {string(s.title)}{mark}")
-                if s.url is not None:
-                    out.append(f"    {self.k('KW_URL')} {string(s.url)}")
+            out.extend(_place(self.ruleset_lines(rs), within(rs.span.line, rs.span.end_line)))
         previous: type | None = None
         for item in f.items:
             blank = not (isinstance(item, n.InputDecl) and previous is n.InputDecl)
             if blank:
                 out.append("")
-            start = len(out)
-            flush(item.span.end_line + 1)
-            if len(out) > start and not blank:
-                out.insert(start, "")
-            out.append(self.item(item))
+            leading = [c.text.rstrip() for c in before(item.span.line)]
+            if leading and not blank:
+                out.append("")
+            out.extend(leading)
+            out.extend(_place(self.item_lines(item), within(item.span.line, item.span.end_line)))
             previous = type(item)
+        if ci < len(comments) and out[-1] != "":
+            out.append("")
         while ci < len(comments):
             out.append(comments[ci].text.rstrip())
             ci += 1
         return "\n".join(out).rstrip() + "\n"
 
+    def ruleset_lines(self, rs: n.Ruleset) -> list[Line]:
+        lines = [Line(f"{self.k('KW_SCENARIO' if rs.scenario else 'KW_RULESET')} {rs.name}", *_at(rs.span.line))]
+        if rs.title is not None:
+            lines.append(Line(f"  {self.k('KW_TITLE')} {string(rs.title)}", *_at(rs.clause_lines.get("title"))))
+        for s in rs.sources:
+            mark = f" {self.k('KW_PROPOSAL')}" if s.proposal else ""
+            lines.append(Line(f"  {self.k('KW_SOURCE')} {s.name} {string(s.title)}{mark}", *_at(s.span.line)))
+            if s.url is not None:
+                lines.append(Line(f"    {self.k('KW_URL')} {string(s.url)}", *_at(s.span.end_line)))
+        return lines
+
     def item(self, item: n.Item) -> str:
+        return "\n".join(line.text for line in self.item_lines(item))
+
+    def item_lines(self, item: n.Item) -> list[Line]:
+        """An item's lines, each with the source lines it holds (for the comments around them)."""
+        head = _at(item.span.line)
         if isinstance(item, n.InputDecl):
-            return f"{self.k('KW_INPUT')} {item.name} : {self.type(item.type)}" + _desc(item.description)
-        if isinstance(item, n.DerivedDecl):
-            lines = [f"{self.k('KW_DERIVED')} {item.name} : {self.type(item.type)}" + _desc(item.description)]
-            if item.definition is not None:
-                lines.append(f"  = {self.expr(item.definition)}")
+            return [Line(f"{self.k('KW_INPUT')} {item.name} : {self.type(item.type)}" + _desc(item.description), *head)]
+        if isinstance(item, (n.DerivedDecl, n.OutputDecl)):
+            word = self.k("KW_DERIVED") if isinstance(item, n.DerivedDecl) else self.k("KW_OUTPUT")
+            lines = [Line(f"{word} {item.name} : {self.type(item.type)}" + _desc(item.description), *head)]
+            if isinstance(item, n.DerivedDecl) and item.definition is not None:
+                lines += self.clause("  = ", item.definition)
             if item.default is not None:
-                lines.append(f"  {self.k('KW_DEFAULT')} {self.expr(item.default)}")
-            return "\n".join(lines)
-        if isinstance(item, n.OutputDecl):
-            lines = [f"{self.k('KW_OUTPUT')} {item.name} : {self.type(item.type)}" + _desc(item.description)]
-            if item.default is not None:
-                lines.append(f"  {self.k('KW_DEFAULT')} {self.expr(item.default)}")
-            return "\n".join(lines)
+                lines += self.clause(f"  {self.k('KW_DEFAULT')} ", item.default)
+            return lines
         if isinstance(item, n.PeildatumDecl):
-            return f"{self.k('KW_PEILDATUM')} {item.name}"
+            return [Line(f"{self.k('KW_PEILDATUM')} {item.name}", *head)]
         if isinstance(item, n.ParameterDecl):
-            lines = [f"{self.k('KW_PARAMETER')} {item.name} : {self.type(item.type)}" + _desc(item.description)]
-            return "\n".join(lines + self.param_values(item.values))
+            lines = [Line(f"{self.k('KW_PARAMETER')} {item.name} : {self.type(item.type)}" + _desc(item.description),
+                          *head)]
+            return lines + self.param_values(item.values)
         if isinstance(item, n.ParameterChange):
-            lines = [f"{self.k('KW_CHANGE')} {self.k('KW_PARAMETER')} {item.name}"]
-            return "\n".join(lines + self.param_values(item.values))
+            return [Line(f"{self.k('KW_CHANGE')} {self.k('KW_PARAMETER')} {item.name}", *head),
+                    *self.param_values(item.values)]
         if isinstance(item, n.TableChange):
             word = self.k("KW_REPLACE") if item.kind == "replace" else self.k("KW_ADD_TO")
-            lines = [f"{word} {self.k('KW_TABLE')} {item.name}" + _desc(item.description)]
+            lines = [Line(f"{word} {self.k('KW_TABLE')} {item.name}" + _desc(item.description), *head)]
             if item.start is not None:
-                lines.append(f"  {self.k('KW_FROM')} {item.start.isoformat()}")
+                lines.append(Line(f"  {self.k('KW_FROM')} {item.start.isoformat()}"))
             if item.file is not None:
-                lines.append(f"  {self.k('KW_FILE')} {string(item.file)}")
-            lines += ["  " + self.source(s) for s in item.sources]
-            return "\n".join(lines)
+                lines.append(Line(f"  {self.k('KW_FILE')} {string(item.file)}"))
+            lines += [Line("  " + self.source(s), *_at(s.span.line, s.span.end_line)) for s in item.sources]
+            return lines
         if isinstance(item, n.SwitchOff):
             line = f"{self.k('KW_SWITCH')} {self.k('KW_RULE')} {item.rule} {self.k('KW_OFF')}"
             if item.start is not None:
                 line += f" {self.k('KW_FROM')} {item.start.isoformat()}"
-            return "\n".join([line] + ["  " + self.source(s) for s in item.sources])
+            return [Line(line, *head)] + [Line("  " + self.source(s), *_at(s.span.line, s.span.end_line))
+                                          for s in item.sources]
         if isinstance(item, n.TableDecl):
-            lines = [f"{self.k('KW_TABLE')} {item.name}" + _desc(item.description),
-                     f"  {self.k('KW_FILE')} {string(item.file)}",
-                     f"  {self.k('KW_KEY')} {', '.join(item.keys)}"]
+            at = item.clause_lines
+            lines = [Line(f"{self.k('KW_TABLE')} {item.name}" + _desc(item.description), *head),
+                     Line(f"  {self.k('KW_FILE')} {string(item.file)}", *_at(at.get("file"))),
+                     Line(f"  {self.k('KW_KEY')} {', '.join(item.keys)}", *_at(at.get("key")))]
             for c in item.columns:
-                lines.append(f"  {self.k('KW_COLUMN')} {c.name} : {self.type(c.type)}")
+                lines.append(Line(f"  {self.k('KW_COLUMN')} {c.name} : {self.type(c.type)}", *_at(c.span.line)))
             if item.valid_from_column is not None:
                 line = f"  {self.k('KW_VALID_FROM')} {self.k('KW_COLUMN')} {item.valid_from_column}"
                 if item.valid_until_column is not None:
                     line += f" {self.k('KW_UNTIL')} {self.k('KW_COLUMN')} {item.valid_until_column}"
-                lines.append(line)
-            return "\n".join(lines)
+                lines.append(Line(line, *_at(at.get("validity"))))
+            return lines
         assert isinstance(item, n.Rule)
-        return self.rule(item)
+        return self.rule_lines(item)
 
-    def param_values(self, values: tuple[n.ParamValue, ...]) -> list[str]:
+    def param_values(self, values: tuple[n.ParamValue, ...]) -> list[Line]:
         lines = []
         for v in values:
             line = f"  {self.k('KW_FROM')} {v.start.isoformat()}"
@@ -251,31 +331,111 @@ class Formatter:
             line += " = " + (self.expr(v.value) if v.value is not None else self.k("KW_UNKNOWN"))
             if v.source is not None:
                 line += "  " + self.source(v.source)
-            lines.append(line)
+            lines.append(Line(line, *_at(v.span.line, v.span.end_line)))
         return lines
 
     def rule(self, r: n.Rule) -> str:
-        lines = [f"{self.k('KW_RULE')} {r.name}"]
+        return "\n".join(line.text for line in self.rule_lines(r))
+
+    def rule_lines(self, r: n.Rule) -> list[Line]:
+        at = r.clause_lines
+        lines = [Line(f"{self.k('KW_RULE')} {r.name}", *_at(r.span.line))]
         if r.title is not None:
-            lines.append(f"  {string(r.title)}")
-        for name in r.exception_to:
-            lines.append(f"  {self.k('KW_EXCEPTION_TO')} {name}")
+            lines.append(Line(f"  {string(r.title)}", *_at(at.get("desc"))))
+        for name, span in zip(r.exception_to, r.exception_spans or (None,) * len(r.exception_to)):
+            lines.append(Line(f"  {self.k('KW_EXCEPTION_TO')} {name}", *_at(span.line if span else None)))
         for s in r.sources:
-            lines.append("  " + self.source(s))
+            lines.append(Line("  " + self.source(s), *_at(s.span.line, s.span.end_line)))
         if r.valid_from is not None:
             line = f"  {self.k('KW_VALID_FROM')} {r.valid_from.isoformat()}"
             if r.valid_until is not None:
                 line += f" {self.k('KW_UNTIL')} {r.valid_until.isoformat()}"
-            lines.append(line)
+            lines.append(Line(line, *_at(at.get("valid_from"))))
         elif r.valid_until is not None:
-            lines.append(f"  {self.k('KW_VALID_UNTIL')} {r.valid_until.isoformat()}")
+            lines.append(Line(f"  {self.k('KW_VALID_UNTIL')} {r.valid_until.isoformat()}", *_at(at.get("valid_until"))))
         if r.when is not None:
-            lines.append(f"  {self.k('KW_WHEN')} {self.condition(r.when, '  ')}")
+            lines += self.clause(f"  {self.k('KW_WHEN')} ", r.when)
         if r.target is not None and r.value is not None:
-            lines.append(f"  {self.k('KW_THEN')} {r.target} = {self.expr(r.value)}")
+            target = r.target_span.line if r.target_span is not None else None
+            then = self.clause(f"  {self.k('KW_THEN')} {r.target} = ", r.value)
+            lines += [Line(then[0].text, *_merge(Line("", *_at(target)), then[0])), *then[1:]]
         if r.because is not None:
-            lines.append(f"  {self.k('KW_BECAUSE')} {string(r.because)}")
-        return "\n".join(lines)
+            lines.append(Line(f"  {self.k('KW_BECAUSE')} {string(r.because)}", *_at(at.get("because"))))
+        return lines
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line of formatted text, and the first and last line of the source it holds (None: not known)."""
+
+    text: str
+    first: int | None = None
+    last: int | None = None
+
+
+def _at(first: int | None, last: int | None = None) -> tuple[int | None, int | None]:
+    if not first:
+        return None, None
+    return first, max(last or first, first)
+
+
+def _source_lines(e: n.Expr) -> tuple[int | None, int | None]:
+    return _at(e.span.line, e.span.end_line)
+
+
+def _merge(a: Line, b: Line) -> tuple[int | None, int | None]:
+    firsts = [x for x in (a.first, b.first) if x is not None]
+    lasts = [x for x in (a.last, b.last) if x is not None]
+    return (min(firsts) if firsts else None), (max(lasts) if lasts else None)
+
+
+def _lines_of(e: n.Expr, inner: Line) -> tuple[int | None, int | None]:
+    return _merge(Line("", *_source_lines(e)), inner)
+
+
+def _broken_between(a: n.Expr, b: n.Expr) -> bool:
+    """Did the author start ``b`` on a later line than the one ``a`` ends on?"""
+    return a.span.end_line > 0 and b.span.line > a.span.end_line and a.span.file == b.span.file
+
+
+def _fits(lines: list[Line], col: int) -> bool:
+    return all((col if i == 0 else 0) + len(line.text) <= WIDTH for i, line in enumerate(lines))
+
+
+def _place(lines: list[Line], comments: list[n.Comment]) -> list[str]:
+    """The lines of an item with the comments inside it where they were.
+
+    A comment after code stays at the end of the line that holds that code; a comment on a
+    line of its own goes before the line that followed it, indented like that line.
+    """
+    out = [line.text for line in lines]
+    before: dict[int, list[str]] = {}
+    after: list[str] = []
+    for c in comments:
+        text = c.text.rstrip()
+        if c.trailing:
+            holder = next((i for i, line in enumerate(lines)
+                           if line.first is not None and line.last is not None and line.first <= c.line <= line.last
+                           and "#" not in _code(out[i])), None)
+            if holder is not None:
+                out[holder] += f"  {text}"
+                continue
+        following = next((i for i, line in enumerate(lines) if line.first is not None and line.first > c.line), None)
+        if following is None:
+            after.append("  " + text)
+        else:
+            indent = lines[following].text[: len(lines[following].text) - len(lines[following].text.lstrip())]
+            before.setdefault(following, []).append(indent + text)
+    placed = []
+    for i, text in enumerate(out):
+        placed.extend(before.get(i, []))
+        placed.append(text)
+    return placed + after
+
+
+def _code(line: str) -> str:
+    """A line without its quoted texts (a `#` in a text is not a comment)."""
+    return re.sub(r'"([^"\\\n]|\\.)*"', "", line)
 
 
 def string(s: str) -> str:

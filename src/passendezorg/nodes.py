@@ -166,6 +166,7 @@ class Ruleset:
     span: Span = field(compare=False)
     name_span: Span | None = field(default=None, compare=False)
     scenario: bool = False
+    clause_lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)  # clause -> its line
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,7 @@ class TableDecl:
     span: Span = field(compare=False)
     name_span: Span | None = field(default=None, compare=False)
     changes: tuple[TableChange, ...] = ()  # a scenario's replacement or additions, applied in this order
+    clause_lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)  # clause -> its line
 
 
 @dataclass(frozen=True)
@@ -265,6 +267,7 @@ class Rule:
     exception_spans: tuple[Span, ...] = field(default=(), compare=False)
     clause_count: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
     name_span: Span | None = field(default=None, compare=False)
+    clause_lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)  # clause -> its line
 
 
 # ---------------------------------------------------------------- what a scenario changes in the rule book in force
@@ -321,6 +324,7 @@ class Comment:
     line: int
     column: int
     text: str
+    trailing: bool = False  # after code on its line (else on a line of its own)
 
 
 @dataclass(frozen=True)

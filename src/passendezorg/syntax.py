@@ -389,9 +389,11 @@ class _Builder:
         k = self.kids(t)
         title = None
         sources = []
+        lines: dict[str, int] = {}
         for c in k[1:]:
             if c.data == "title":
                 title = self.string(self.kids(c)[0])
+                lines.setdefault("title", self.span(c.meta).line)
             else:
                 ck = self.kids(c)
                 url = self.sub(c, "url")
@@ -403,7 +405,7 @@ class _Builder:
                     )
                 )
         return n.Ruleset(str(k[0]), title, tuple(sources), self.span(t.meta), self.tspan(k[0]),
-                         scenario=t.data == "scenario")
+                         scenario=t.data == "scenario", clause_lines=lines)
 
     def type_expr(self, t: Tree[Token]) -> n.TypeRef:
         if t.data == "simple_type":
@@ -525,9 +527,15 @@ class _Builder:
         keys = [str(c) for c in k[1:] if isinstance(c, Token) and c.type == "NAME"]
         columns: list[n.Column] = []
         vfrom = vuntil = None
+        lines = {"file": self.tspan(file).line}
+        key_tokens = [c for c in k[1:] if isinstance(c, Token) and c.type == "NAME"]
+        if key_tokens:
+            lines["key"] = self.tspan(key_tokens[0]).line
         for c in k:
             if not isinstance(c, Tree):
                 continue
+            if c.data == "table_validity":
+                lines["validity"] = self.span(c.meta).line
             if c.data == "column":
                 ck = self.kids(c)
                 columns.append(n.Column(str(ck[0]), self.type_expr(ck[1]), self.span(c.meta), self.tspan(ck[0])))
@@ -537,7 +545,7 @@ class _Builder:
                 vuntil = str(self.kids(uc)[0]) if uc is not None else None
         return n.TableDecl(
             str(name), self.desc(t), self.string(file) or "", tuple(keys), tuple(columns), vfrom, vuntil,
-            self.span(t.meta), self.tspan(name),
+            self.span(t.meta), self.tspan(name), clause_lines=lines,
         )
 
     def source(self, t: Tree[Token]) -> n.SourceRef:
@@ -556,8 +564,10 @@ class _Builder:
         target = target_span = None
         because = None
         counts: dict[str, int] = {}
+        lines: dict[str, int] = {}
         for c in k[1:]:
             kind = str(c.data)
+            lines.setdefault(kind, self.span(c.meta).line)
             if kind == "desc":
                 continue
             counts[kind] = counts.get(kind, 0) + 1
@@ -584,6 +594,7 @@ class _Builder:
         return n.Rule(
             str(name), self.desc(t), tuple(sources), vfrom, vuntil, tuple(e for e, _ in exceptions), when, target,
             value, because, self.span(t.meta), target_span, tuple(s for _, s in exceptions), counts, self.tspan(name),
+            clause_lines=lines,
         )
 
     # ------------------------------------------------------------ expressions
@@ -755,7 +766,8 @@ def parse_text(text: str, path: str = "<text>") -> tuple[n.RuleFile | None, list
         ]
     parser = parser_for(language)
     comments = tuple(
-        n.Comment(text.count("\n", 0, m.start()) + 1, m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1, m.group(0))
+        n.Comment(text.count("\n", 0, m.start()) + 1, m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1, m.group(0),
+                  bool(text[text.rfind("\n", 0, m.start()) + 1: m.start()].strip()))
         for m in re.finditer(r"#[^\n]*", _mask_strings(text))
     )
     builder = _Builder(path, language)
@@ -785,8 +797,9 @@ def _mask_strings(text: str) -> str:
 
 
 ITEM_TERMINALS = {"KW_INPUT": "input", "KW_DERIVED": "derived", "KW_OUTPUT": "output", "KW_PEILDATUM": "peildatum",
-                  "KW_PARAMETER": "parameter", "KW_TABLE": "table", "KW_RULE": "rule"}
-HEADER_TERMINALS = {"KW_LANGUAGE": "ruleset", "KW_RULESET": "ruleset"}
+                  "KW_PARAMETER": "parameter", "KW_TABLE": "table", "KW_RULE": "rule",
+                  "KW_CHANGE": "change", "KW_REPLACE": "change", "KW_ADD_TO": "change", "KW_SWITCH": "change"}
+HEADER_TERMINALS = {"KW_LANGUAGE": "ruleset", "KW_RULESET": "ruleset", "KW_SCENARIO": "ruleset"}
 CLAUSE_TERMINALS = ("KW_TITLE", "KW_SOURCE", "KW_URL", "KW_DEFAULT", "KW_FROM", "KW_FILE", "KW_KEY", "KW_COLUMN",
                     "KW_VALID_FROM", "KW_VALID_UNTIL", "KW_EXCEPTION_TO", "KW_WHEN", "KW_THEN", "KW_BECAUSE")
 MAX_REPAIRS = 50
@@ -964,7 +977,7 @@ def _unparsed(
             if m is not None:
                 sources.append(m.group(1))
     if items or ruleset is not None:
-        out = [n.Unparsed(_kind(i), i.name, i.span, tuple(dict.fromkeys(
+        out = [n.Unparsed(_kind(i), getattr(i, "name", None), i.span, tuple(dict.fromkeys(
             ([i.target] if isinstance(i, n.Rule) and i.target else []) + targets)), (), partial) for i in items]
         if ruleset is not None:
             out.append(n.Unparsed("ruleset", ruleset.name, ruleset.span, (), tuple(sources), partial))
@@ -990,4 +1003,4 @@ def _unparsed(
 
 def _kind(item: n.Item) -> str:
     return {n.InputDecl: "input", n.DerivedDecl: "derived", n.OutputDecl: "output", n.PeildatumDecl: "peildatum",
-            n.ParameterDecl: "parameter", n.TableDecl: "table", n.Rule: "rule"}[type(item)]
+            n.ParameterDecl: "parameter", n.TableDecl: "table", n.Rule: "rule"}.get(type(item), "change")
