@@ -162,7 +162,7 @@ def test_on_and_peildatum_set_the_date(tmp_path: Path) -> None:
         ({"input": [1]}, "c: input: expected a mapping of facts"),
         ({"input": {}, "expect": [1]}, "c: expect: expected a mapping of outputs to expected values"),
         ({"input": {}, "inptu": {}}, "c: inptu: unknown field in a case; a case has `name`, `description`, `on`, "
-                                     "`input` and `expect`"),
+                                     "`input`, `expect` and `xfail`"),
     ],
 )
 def test_malformed_case_data(data: Any, message: str) -> None:

@@ -161,6 +161,7 @@ class Checker:
         self.unparsed_sources = {s for u in self.unparsed for s in u.sources}
         self.unparsed_targets = {t for u in self.unparsed if u.kind == "rule" for t in u.targets}
         self.partial_rules = {u.name for u in self.unparsed if u.kind == "rule" and u.partial and u.name}
+        self.partial_values = {u.name for u in self.unparsed if u.kind in ("output", "derived") and u.partial and u.name}
         self.unknown_targets = any(u.kind in ("rule", None) and not u.targets for u in self.unparsed)
 
     # ------------------------------------------------------------ reporting
@@ -663,7 +664,7 @@ class Checker:
 
     def may_be_decided_elsewhere(self, name: str) -> bool:
         """A rule with a syntax error may decide ``name``: say nothing about what decides it."""
-        return name in self.unparsed_targets or self.unknown_targets
+        return name in self.unparsed_targets or self.unknown_targets or name in self.partial_values
 
     def unsure_rules(self) -> set[str]:
         """Rules read without a broken clause, and exceptions (at any depth) to a rule with a syntax error:

@@ -873,7 +873,10 @@ def _recover(
         if r is not None:
             ruleset = ruleset or r
         if its is not None:
-            items.extend(i for i in its if isinstance(i, n.Rule) or not found)
+            # read without a broken clause: a rule, an input, an output or a derived value is still checked (what
+            # the lost clause said is left to the checker to doubt); a parameter or a table is not (a lost value
+            # or column would give errors of its own)
+            items.extend(i for i in its if isinstance(i, (n.Rule, n.InputDecl, n.OutputDecl, n.DerivedDecl)) or not found)
         if found:
             unparsed.extend(_unparsed(piece, masked[a:b], a, path, language, its or [], r, its is not None,
                                       first=a == 0))
