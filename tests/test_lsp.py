@@ -89,7 +89,8 @@ async def test_a_file_with_an_error_gets_its_diagnostic_and_loses_it_when_fixed(
     typed = good.replace("behandeling.zitting > 20", "behandeling.ziting > 20")
     uri = open_file(client, rules, typed)
     (d,) = await diagnostics(client, uri)
-    assert d.message == "unknown name `behandeling.ziting`\nhint: did you mean `behandeling.zitting`?"
+    # a Dutch file gets its messages in Dutch, as `check` shows them
+    assert d.message == "onbekende naam `behandeling.ziting`\ntip: bedoelt u `behandeling.zitting`?"
     assert (d.severity, d.code, d.source) == (lsp.DiagnosticSeverity.Error, "unknown-name", "passendezorg")
     assert d.range == lsp.Range(start=lsp.Position(line=3, character=6), end=lsp.Position(line=3, character=24))
 
@@ -107,7 +108,7 @@ async def test_a_file_with_an_error_gets_its_diagnostic_and_loses_it_when_fixed(
         text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=3),
         content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=broken)]))
     (d,) = await diagnostics(client, uri)
-    assert d.code == "syntax" and d.message.startswith("unexpected `+`")
+    assert d.code == "syntax" and d.message.startswith("`+` is hier niet verwacht")
     assert d.range.start == lsp.Position(line=2, character=broken.splitlines()[2].index("+"))
     client.text_document_did_close(lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
 

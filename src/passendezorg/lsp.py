@@ -23,6 +23,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from .errors import Diagnostic, PassendeZorgError
+from .messages import label
 from .rulebook import RULE_SUFFIX, CheckReport, check_texts
 from .source import Span
 from .symbols import Occurrence, SymbolIndex, completions
@@ -210,11 +211,12 @@ class PassendeZorgServer(LanguageServer):
         return lsp.Location(uri=from_fs_path(span.file) or span.file, range=self.range_of(span, report))
 
     def diagnostic(self, d: Diagnostic, report: CheckReport) -> lsp.Diagnostic:
+        message, hint, notes = d.shown()  # in the language of the file (Dutch for `taal nederlands`)
         related = [lsp.DiagnosticRelatedInformation(location=self.location(span, report), message=note)
-                   for note, span in d.related if span.line >= 1]
+                   for note, span in notes if span.line >= 1]
         return lsp.Diagnostic(
             range=self.range_of(d.span, report),
-            message=d.message + (f"\nhint: {d.hint}" if d.hint else ""),
+            message=message + (f"\n{label('hint', d.language)}: {hint}" if hint else ""),
             severity=lsp.DiagnosticSeverity.Error if d.severity == "error" else lsp.DiagnosticSeverity.Warning,
             code=d.code, source="passendezorg", related_information=related or None,
         )
