@@ -518,3 +518,10 @@ def test_a_value_keyword_before_a_misspelt_keyword_is_not_blamed() -> None:
     """`ja` ends the value; the mistake is `omdt` on the next line."""
     _, diags = parse_text('taal nederlands\nregel r\n  dan x = ja\n  omdt "x"\n', "f.pz")
     assert [(d.span.line, d.message, d.hint) for d in diags] == [(4, "unexpected `omdt`", "did you mean `omdat`?")]
+
+
+def test_a_condition_that_goes_on_into_a_broken_line_is_left_out_with_it() -> None:
+    """`… en` at the end of a line reads the next line as part of the condition: both go, and no follow-up
+    errors come of it; the clauses after them are still read."""
+    text = 'taal nederlands\nregel r\n  bron "s"\n  als a > 0 en\n  dna x = ja\n  omdt "x"\n'
+    assert [(line, col) for line, col, _ in errors_of(text)] == [(5, 7), (6, 3)]

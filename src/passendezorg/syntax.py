@@ -929,9 +929,14 @@ def _read_piece(
         start = min(max(error.blame, 1), len(work)) - 1
         while start > header and not _starts_clause(masked[start], language):
             start -= 1
+        own = start  # the clause the error is in: left out to its end
+        while start > header and _open_at_end(masked[:start], language):
+            start -= 1  # the clause before goes on into this line (`… en` at its end): it is broken too
+            while start > header and not _starts_clause(masked[start], language):
+                start -= 1
         if start <= header:
             break  # the declaration's own first line is broken: it cannot be read
-        end = start + 1
+        end = own + 1
         while end < len(work) and not _starts_clause(masked[end], language):
             end += 1
         terminal = _leading(masked[start], CLAUSE_TERMINALS, language, fuzzy=True)
@@ -940,6 +945,19 @@ def _read_piece(
         for i in range(start, end):
             work[i] = ""
     return None, None, found
+
+
+def _open_at_end(lines: list[str], language: str) -> bool:
+    """Does the last line with code end in an operator, so that the next line goes on with its expression?"""
+    for line in reversed(lines):
+        code = line.split("#", 1)[0].rstrip()
+        if not code:
+            continue
+        table = keyword_table(language)
+        words = {table[t] for t in ("KW_AND", "KW_OR", "KW_NOT", "KW_IN")}
+        last = re.search(r"(\w+)$", code)
+        return code[-1] in "+-*/=<>(,[≠≤≥×" or (last is not None and last.group(1) in words)
+    return False
 
 
 def _piece_error(e: UnexpectedInput, chunk: str, following: str | None, path: str, language: str,
