@@ -87,7 +87,43 @@ def _extend(inner: st.SearchStrategy[n.Expr]) -> st.SearchStrategy[n.Expr]:
     )
 
 
-EXPRESSIONS: st.SearchStrategy[n.Expr] = st.recursive(st.one_of(LITERALS, VARIABLES), _extend, max_leaves=10)
+def _canonical(e: n.Expr) -> n.Expr:
+    """`and`/`or` chains in the shape the parser gives them: `fmt` writes a chain flat (the operators are
+    associative), and the parser reads a flat chain as a balanced tree."""
+    from dataclasses import replace
+
+    if isinstance(e, n.Binary) and e.op in ("and", "or"):
+        parts: list[n.Expr] = []
+        todo: list[n.Expr] = [e]
+        while todo:
+            x = todo.pop()
+            if isinstance(x, n.Binary) and x.op == e.op:
+                todo += [x.right, x.left]
+            else:
+                parts.append(_canonical(x))
+
+        def balanced(items: list[n.Expr]) -> n.Expr:
+            if len(items) == 1:
+                return items[0]
+            mid = len(items) // 2
+            return n.Binary(e.op, balanced(items[:mid]), balanced(items[mid:]), SP)
+
+        return balanced(parts)
+    if isinstance(e, n.Binary):
+        return replace(e, left=_canonical(e.left), right=_canonical(e.right))
+    if isinstance(e, (n.Unary, n.IsKnown)):
+        return replace(e, operand=_canonical(e.operand))
+    if isinstance(e, n.Call):
+        return replace(e, args=tuple(_canonical(a) for a in e.args))
+    if isinstance(e, n.Lookup):
+        return replace(e, keys=tuple(_canonical(a) for a in e.keys))
+    if isinstance(e, (n.ListLit, n.TupleLit)):
+        return replace(e, items=tuple(_canonical(a) for a in e.items))
+    return e
+
+
+EXPRESSIONS: st.SearchStrategy[n.Expr] = st.recursive(
+    st.one_of(LITERALS, VARIABLES), _extend, max_leaves=10).map(_canonical)
 TYPES: st.SearchStrategy[n.TypeRef] = st.recursive(
     st.one_of(
         st.sampled_from(n.SIMPLE_TYPES).map(n.TypeRef),
