@@ -242,7 +242,7 @@ def test_the_project_scenarios_have_a_page_each() -> None:
     assert "[eerstelijnstarief](../scenarios/eerstelijnstarief.md) maakt er een uitzondering op " \
            "(`tarief_eerstelijnstarief`)" in tariffs.split("- **In scenario's (geen geldend recht):** ")[1]
     plan = pages["scenarios/eigen_risico_165.md"]
-    assert "| 1 januari 2027 | — | **€ 165,00** |" in plan and "| 1 januari 2016 | 31 december 2026 | € 385,00 |" in plan
+    assert "| 1 januari 2027 | — | **€ 165,00** |" in plan and "| 1 januari 2019 | 31 december 2026 | € 385,00 |" in plan
     assert "De tabel van het scenario heeft geen rijen." in pages["scenarios/zorg_zonder_bewezen_waarde.md"]
     # every link between the pages resolves, anchors included
     anchors = {path: set(re.findall(r"\{#([^}]+)\}", text)) | set(re.findall(r'id="([^"]+)"', text))

@@ -23,10 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"
 CASES = ROOT / "cases"
 
-# Files that hold proposals, moved out of rules/ into scenarios by other work; their sources are
-# that work's to fix. Remove a name here when its file leaves rules/ or its sources are fixed.
-NOT_YET = {"juiste_plek.pz", "digitale_zorg.pz"}
-
 NAMES_A_SOURCE = re.compile(r"(art\.|Bzv|Zvw|Regeling|Zorginstituut|HR |ECLI|Kamerbrief|KNGF|polisvoorwaarden|\.nl|"
                             r"Nationale-Nederlanden|De Friesland|secundaire)")
 LAW = re.compile(r"^https://wetten\.overheid\.nl/BWBR\d{7}/\d{4}-\d{2}-\d{2}#Artikel[0-9.a-z]+$")
@@ -53,8 +49,6 @@ def test_no_home_page_is_a_source() -> None:
     assert len(urls) > 20
     bad = []
     for file, name, url in urls:
-        if file in NOT_YET:
-            continue
         parts = urlsplit(url)
         if parts.scheme != "https" or parts.path in ("", "/") and not parts.query:
             bad.append(f"{file}: {name}: {url} is a home page")
