@@ -110,3 +110,18 @@ def test_corrected_cases_name_the_fact_they_rest_on() -> None:
             corrected.append(path.name)
             assert NAMES_A_SOURCE.search(description), path
     assert len(corrected) >= 25
+
+
+def test_the_catalogue_index_says_what_the_rule_book_covers(tmp_path: Path) -> None:
+    from passendezorg.catalogue import catalogue_pages, coverage_section
+
+    pages, _nav = catalogue_pages(load_rules(RULES), None)
+    index = pages["index.md"]
+    section = index[index.index("## Wat het regelboek dekt"):index.index("## Regelsets")]
+    for part in ("Geneesmiddelen", "Medisch-specialistische zorg", "Eigen risico", "Niet-gecontracteerde zorg",
+                 "Zintuiglijk gehandicaptenzorg", "wat het (nog) niet kent", "### Jaartellers"):
+        assert part in section, part
+    # a rule book without the file has no such section; the file's title becomes the heading
+    assert coverage_section(tmp_path) == [] and coverage_section(None) == []
+    (tmp_path / "DEKKING.md").write_text("# Dekking\n\nAlleen fysiotherapie.\n\n## Niet\n\nDe rest.\n", encoding="utf-8")
+    assert coverage_section(tmp_path) == ["## Dekking", "", "Alleen fysiotherapie.", "", "### Niet", "", "De rest.", ""]

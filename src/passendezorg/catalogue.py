@@ -590,6 +590,22 @@ def parameter_chart(param: Parameter) -> str | None:
 
 # ---------------------------------------------------------------- the catalogue
 
+#: the file in a rule book's folder that says which parts of the package it covers, shown on the index page
+COVERAGE_FILE = "DEKKING.md"
+
+
+def coverage_section(rules_dir: Path | None) -> list[str]:
+    """The rule book's own overview of what it covers (DEKKING.md beside the rule files), as a section of the
+    index: its title becomes the section heading and its headings move one level down."""
+    path = rules_dir / COVERAGE_FILE if rules_dir is not None else None
+    if path is None or not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    title = "Wat het regelboek dekt"
+    if lines and lines[0].startswith("# "):
+        title, lines = lines[0][2:].strip(), lines[1:]
+    return [f"## {title}", *("#" + line if line.startswith("#") else line for line in lines), ""]
+
 
 class Catalogue:
     """Writes the pages; one method per kind of page."""
@@ -763,6 +779,7 @@ class Catalogue:
             f"Regelboek `{p.content_hash}` · {len(p.rules)} regels · {len(p.outputs)} uitvoerwaarden · "
             f"{len(p.parameters)} parameters · {len(p.tables)} tabellen · {len(self.cases)} casussen",
             "",
+            *coverage_section(self.book.path),
             "## Regelsets",
             "",
             '<div class="pz-rule-table" markdown>',
