@@ -394,6 +394,17 @@ def test_schema_of_a_decision_and_both() -> None:
     assert set(json.loads(r.stdout)) == {"case", "decision"}
 
 
+def test_schema_of_a_case_under_a_scenario_has_the_inputs_the_scenario_adds() -> None:
+    shipped = str(Path(__file__).resolve().parent.parent / "rules")
+    law = json.loads(run("schema", "case", "--rules", shipped).stdout)
+    r = run("schema", "case", "--rules", shipped, "--scenario", "bundelprijs_zorgpad")
+    assert r.exit_code == 0, r.stderr
+    under = json.loads(r.stdout)["properties"]["input"]["properties"]["behandeling"]["properties"]
+    assert "zorgpad" in under and "zorgpad" not in law["properties"]["input"]["properties"]["behandeling"]["properties"]
+    missing = run("schema", "case", "--rules", shipped, "--scenario", "bundelprijs")
+    assert missing.exit_code == 2 and "bundelprijs_zorgpad" in missing.stderr
+
+
 def test_schema_usage_errors() -> None:
     assert run("schema", "cases").exit_code == 2
 

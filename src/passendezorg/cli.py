@@ -444,13 +444,16 @@ def fmt_cmd(paths: tuple[Path, ...], check_only: bool) -> None:
 @main.command()
 @click.argument("which", type=click.Choice(["case", "decision", "both"]), default="both")
 @click.option("--rules", "rules_dir", help="rule book folder (default: ./rules)")
-def schema(which: str, rules_dir: str | None) -> None:
-    """Print the JSON Schemas of a case (from the rule book's inputs) and of a decision."""
+@SCENARIO_OPTION
+@SCENARIOS_OPTION
+def schema(which: str, rules_dir: str | None, scenario: str | None, scenarios_dir: Path | None) -> None:
+    """Print the JSON Schemas of a case (from the rule book's inputs; under a scenario, with the inputs the
+    scenario adds) and of a decision."""
     from .schema import case_schema
 
     out: dict[str, Any] = {}
     if which in ("case", "both"):
-        out["case"] = case_schema(load_rules(_rules_dir(rules_dir)))
+        out["case"] = case_schema(_load(rules_dir, scenario, scenarios_dir))
     if which in ("decision", "both"):
         out["decision"] = Decision.model_json_schema()
     click.echo(json.dumps(out if which == "both" else out[which], indent=2, ensure_ascii=False))
