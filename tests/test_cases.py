@@ -123,7 +123,7 @@ def test_case_errors_name_the_field(book: Any, facts: dict[str, Any], message: s
 def test_a_missing_peildatum_is_fine_when_a_date_is_given(book: Any) -> None:
     d = book.evaluate({"verzekerde": {"geboortedatum": "1980-01-01"}}, on=dt.date(2016, 5, 1))
     assert d.peildatum == dt.date(2016, 5, 1)
-    assert d.value("eigen_risico_bedrag") == "375.00"
+    assert d.value("eigen_risico_bedrag") == Decimal("375.00")
 
 
 # ---------------------------------------------------------------- case files

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -101,15 +102,15 @@ def test_the_varices_case_in_force_and_under_the_first_line_scenario(book: RuleB
     """Done when: in force the declared tariff, still not at the right place; under the scenario the GP rate."""
     case = read_case_file(VARICES)
     law = book.evaluate(case)
-    assert law.value("tarief") == "450.00" and law.outputs["tarief"].rule.name == "tarief_gedeclareerd"  # type: ignore[union-attr]
+    assert law.value("tarief") == Decimal("450.00") and law.outputs["tarief"].rule.name == "tarief_gedeclareerd"  # type: ignore[union-attr]
     assert law.value("zorg_op_juiste_plek") is False
-    assert law.value("vergoeding") == "450.00"
+    assert law.value("vergoeding") == Decimal("450.00")
     assert law.scenario is None
     text = law.to_json()
     assert '"scenario' not in text  # the law in force reads as it always has
 
     under = book.with_scenario("eerstelijnstarief").evaluate(case)
-    assert under.value("tarief") == "24.85" and under.value("vergoeding") == "24.85"
+    assert under.value("tarief") == Decimal("24.85") and under.value("vergoeding") == Decimal("24.85")
     assert under.value("zorg_op_juiste_plek") is False
     assert under.scenario is not None and under.scenario.name == "eerstelijnstarief"
     assert "D66" in under.scenario.sources[0].title
@@ -154,7 +155,7 @@ def test_a_scenario_book_is_a_rule_book_of_its_own(book: RuleBook) -> None:
     with pytest.raises(UsageError, match="did you mean `eerstelijnstarief`"):
         book.with_scenario("eerstelijnstarif")
     # the rule book in force is not changed by having been asked for a scenario
-    assert book.evaluate(read_case_file(VARICES)).value("tarief") == "450.00"
+    assert book.evaluate(read_case_file(VARICES)).value("tarief") == Decimal("450.00")
 
 
 @diff_settings(120)

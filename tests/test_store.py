@@ -310,9 +310,9 @@ def test_replay_reproduces_a_decision_made_under_an_older_rule_book(store: Store
     result = replay(store, old.id)
     assert result.reproduced and result.differences == []
     assert result.decision.to_json() == old.explanation
-    assert result.decision.value("eigen_risico_inhouding") == "40.00"
+    assert result.decision.value("eigen_risico_inhouding") == Decimal("40.00")
     # v2 would decide otherwise: the replay used the stored version, not the current one
-    assert v2.evaluate({"input": old.input, "name": "H-1"}).value("eigen_risico_inhouding") == "0.00"
+    assert v2.evaluate({"input": old.input, "name": "H-1"}).value("eigen_risico_inhouding") == Decimal("0.00")
     assert replay(store, new.id).reproduced
 
 

@@ -10,22 +10,23 @@ The library API for insurers::
     book.decide_many(cases, jobs=0)   # volume: values and deciding rules, on every core
 """
 
+from typing import TYPE_CHECKING
+
 from .cases import Case
 from .errors import CaseError, Diagnostic, PassendeZorgError, RuleBookError, UsageError
-from .model import CaseFailure, Decision, OutputDecision, RuleRef, Source
+from .model import CaseFailure, Decision, FastDecision, OutputDecision, RuleRef, Source
 from .rulebook import CheckReport, RuleBook, check_path, load_rules
 from .version import __version__
 
+if TYPE_CHECKING:  # typed for mypy; imported on first use, since it needs the extra `columnar` (polars, pyarrow)
+    from .frames import decide_frame
+
 
 def __getattr__(name: str) -> object:
-    if name == "decide_frame":  # the columnar engine; needs the extra `columnar` (polars, pyarrow)
+    if name == "decide_frame":
         from .frames import decide_frame
 
         return decide_frame
-    if name == "FastDecision":  # the fast path's result; imported on first use (it brings the compiler)
-        from .batch import FastDecision
-
-        return FastDecision
     raise AttributeError(f"module 'passendezorg' has no attribute {name!r}")
 
 

@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -53,7 +53,7 @@ from .engines.compiled import (
 from .engines.interpreter import Evaluation
 from .engines.semantics import Outcome
 from .errors import CaseError, PassendeZorgError, UsageError
-from .model import CaseFailure
+from .model import CaseFailure, FastDecision
 from .program import Program
 from .progress import Progress
 from .values import to_json
@@ -80,36 +80,6 @@ def compiled(program: Program) -> CompiledProgram:
 
 
 # ------------------------------------------------------------------ results
-
-
-@dataclass(frozen=True)
-class FastDecision:
-    """The outputs of one case without the explanation: values, deciding rules, and what is not a plain value."""
-
-    case: str | None
-    values: dict[str, Any]
-    rules: dict[str, str | None]
-    status: dict[str, str] = field(default_factory=dict)  # outputs whose status is not `value`
-    needs: dict[str, list[str]] = field(default_factory=dict)
-    reason: dict[str, str] = field(default_factory=dict)
-    fast: bool = True  # False: some value needed three-valued logic (a missing input, an error, a conflict)
-    scenario: str | None = None  # the scenario it was decided under; None: the law in force
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"case": self.case, "values": {k: to_json(v) for k, v in self.values.items()},
-                               "rules": self.rules}
-        if self.status:
-            out["status"] = self.status
-        if self.needs:
-            out["needs"] = self.needs
-        if self.reason:
-            out["reason"] = self.reason
-        if self.scenario is not None:
-            out["scenario"] = self.scenario
-        return out
-
-    def to_json(self) -> str:
-        return _DUMPS(self.as_json())
 
 
 class _Outputs:

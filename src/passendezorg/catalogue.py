@@ -1454,19 +1454,7 @@ def _show_param(v: Any, t: n.TypeRef) -> str:
 
 def _outcome_text(o: Any, t: n.TypeRef) -> str:
     if o.status in ("value", "default"):
-        v = o.value
-        if t.kind == "money" and v is not None:
-            shown = dutch_money(Decimal(str(v)))
-        elif isinstance(v, bool):
-            shown = "ja" if v else "nee"
-        elif t.kind == "date" and isinstance(v, str):
-            shown = dutch_date(dt.date.fromisoformat(v))
-        elif t.kind == "decimal" and v is not None:
-            shown = dutch_number(Decimal(str(v)))
-        elif isinstance(v, list):
-            shown = ", ".join(md(str(x)) for x in v)
-        else:
-            shown = md(str(v))
+        shown = _show_param(o.value, t) if o.value is not None else "geen"
         return f"**{shown}**" + (" (standaard)" if o.status == "default" else "")
     if o.status == "undetermined":
         return "onbepaald" + (f"; nodig: {', '.join(f'`{x}`' for x in o.needs)}" if o.needs else "")

@@ -392,7 +392,7 @@ class ClaimProcessor:
             claim_id=p.claim.claim_id, seq=seq, kind=kind, supersedes=supersedes, insured_id=p.claim.insured_id,
             year=p.year, peildatum=decision.peildatum, claim_hash=p.hash, input_json=canonical_json(evaluated),
             rulebook_hash=decision.rulebook, engine_version=ENGINE_VERSION,
-            outputs_json=canonical_json({k: o.value for k, o in decision.outputs.items()}),
+            outputs_json=canonical_json({k: to_json(o.value) for k, o in decision.outputs.items()}),
             explanation=decision.to_json(), deduction_cents=cents(deduction),
             payout_cents=cents(payout) if payout is not None else None, reason=None,
         )
@@ -520,7 +520,7 @@ def replay(store: Store, receipt_id: int) -> Replay:
             if a is None or b is None:
                 differences.append(f"{name}: {'not in the receipt' if a is None else 'no longer decided'}")
             elif (a.status, a.value) != (b.status, b.value):
-                differences.append(f"{name}: receipt {a.status} {a.value!r}, now {b.status} {b.value!r}")
+                differences.append(f"{name}: receipt {a.status} {to_json(a.value)!r}, now {b.status} {to_json(b.value)!r}")
             elif a.rule != b.rule:
                 differences.append(f"{name}: decided by rule {a.rule.name if a.rule else '-'}, "
                                    f"now by {b.rule.name if b.rule else '-'}")

@@ -14,7 +14,7 @@ from .engines.semantics import Outcome
 from .format import Formatter
 from .model import Decision, OutputDecision
 from .program import CheckedRule, Program
-from .values import Fail, Unknown
+from .values import Fail, Unknown, to_json
 
 LABELS = {
     "english": {
@@ -44,6 +44,7 @@ LABELS = {
 
 def show_value(v: Any, type_: str, language: str) -> str:
     lab = LABELS[language]
+    v = to_json(v)  # a Python value (Decimal, date) reads as its JSON text
     if v is None:
         return lab["nothing"]
     if isinstance(v, bool):

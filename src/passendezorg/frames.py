@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-from .batch import FastDecision, iter_fast
+from .batch import iter_fast
 from .cases import Case
 from .engines.columnar import (
     BAD,
@@ -45,7 +45,7 @@ from .engines.columnar import (
     lit,
 )
 from .errors import UsageError
-from .model import CaseFailure
+from .model import CaseFailure, FastDecision
 from .program import Program
 
 ROW = "__row"

@@ -1,14 +1,49 @@
-"""Pydantic models at the boundary: the decision a case gets, in a stable JSON form."""
+"""What a case gets at the boundary: the reasoned decision (pydantic models with a stable JSON form), the
+compact decision of the fast path, and the failure of a case that could not be evaluated."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+
+from .values import to_json
 
 Status = Literal["value", "default", "undetermined", "conflict", "error"]
 JsonValue = bool | int | str | list[Any] | None
+
+_JSON_VALUE_SCHEMA: dict[str, Any] = {"anyOf": [{"type": "boolean"}, {"type": "integer"}, {"type": "string"},
+                                                {"type": "array", "items": {}}, {"type": "null"}]}
+
+Value = Annotated[Any, PlainSerializer(to_json, when_used="json"), WithJsonSchema(_JSON_VALUE_SCHEMA)]
+"""A value of a declared type as Python holds it (Decimal, date, bool, int, str, list); in JSON as ``to_json``
+writes it: amounts and decimals as strings with exact digits, dates as ISO text."""
+
+
+def python_value(value: Any, type_: str) -> Any:
+    """A value of type ``type_`` (as a decision names it: ``money``, ``date``, ``list of decimal``, …) as a
+    Python value: the JSON text of an amount, a decimal or a date becomes a Decimal or a date; a Python value
+    stays as it is. The inverse of ``to_json``, so a decision read back from its JSON holds the same values."""
+    if value is None:
+        return None
+    if type_.startswith("list of ") and isinstance(value, (list, tuple)):
+        item = type_.removeprefix("list of ")
+        return [python_value(v, item) for v in value]
+    if type_ in ("money", "decimal") and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
+            return value
+    if type_ == "date" and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 DECISION_FORMAT = "passendezorg.decision/1"
 
@@ -45,7 +80,7 @@ class Overridden(BaseModel):
 class ConflictEntry(BaseModel):
     model_config = ConfigDict(frozen=True)
     rule: RuleRef
-    value: JsonValue
+    value: Value
 
 
 class ScenarioChangeRef(BaseModel):
@@ -80,11 +115,12 @@ class OutputDecision(BaseModel):
     different values; ``conflict`` names them), ``error`` (a value the rules
     need is not in force; ``reason`` says which).
     Amounts and decimals are strings with exact digits; dates are ISO dates.
+    In Python, ``value`` and the conflicting values are of the output's type (Decimal, date, ...).
     """
 
     model_config = ConfigDict(frozen=True)
     status: Status
-    value: JsonValue = None
+    value: Value = None
     type: str
     rule: RuleRef | None = None
     concurring: list[str] = Field(default_factory=list, description="other rules that gave the same value")
@@ -97,6 +133,21 @@ class OutputDecision(BaseModel):
         default=None, exclude_if=lambda v: v is None,
         description="under a scenario: the changes of the scenario that decided this value (empty: none did; it "
                     "is decided as under the law in force); absent under the law in force")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _python_values(cls, data: Any) -> Any:
+        """Values given in their JSON form (``"24.85"`` for an amount) become Python values of the output's type."""
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            return data
+        t = data["type"]
+        data = dict(data)
+        data["value"] = python_value(data.get("value"), t)
+        conflict = data.get("conflict")
+        if isinstance(conflict, list):
+            data["conflict"] = [{**c, "value": python_value(c.get("value"), t)} if isinstance(c, dict) else c
+                                for c in conflict]
+        return data
 
 
 class Decision(BaseModel):
@@ -122,6 +173,7 @@ class Decision(BaseModel):
         return self.model_dump_json(exclude_defaults=False)
 
     def value(self, output: str) -> Any:
+        """The value of an output as a Python value (None if it has none); the same as ``outputs[output].value``."""
         return self.outputs[output].value
 
 
@@ -134,3 +186,36 @@ class CaseFailure(BaseModel):
     index: int | None = Field(default=None, description="the case's position in the batch, counted from 0")
     error: str
 
+
+@dataclass(frozen=True)
+class FastDecision:
+    """The outputs of one case without the explanation: values, deciding rules, and what is not a plain value.
+
+    ``values`` holds Python values, as ``Decision.value`` gives them (Decimal, date, ...);
+    ``as_json`` and ``to_json`` give the compact JSON record a batch writes.
+    """
+
+    case: str | None
+    values: dict[str, Any]
+    rules: dict[str, str | None]
+    status: dict[str, str] = field(default_factory=dict)  # outputs whose status is not `value`
+    needs: dict[str, list[str]] = field(default_factory=dict)
+    reason: dict[str, str] = field(default_factory=dict)
+    fast: bool = True  # False: some value needed three-valued logic (a missing input, an error, a conflict)
+    scenario: str | None = None  # the scenario it was decided under; None: the law in force
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"case": self.case, "values": {k: to_json(v) for k, v in self.values.items()},
+                               "rules": self.rules}
+        if self.status:
+            out["status"] = self.status
+        if self.needs:
+            out["needs"] = self.needs
+        if self.reason:
+            out["reason"] = self.reason
+        if self.scenario is not None:
+            out["scenario"] = self.scenario
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_json(), ensure_ascii=False, separators=(",", ":"))

@@ -20,6 +20,7 @@ from .model import (
     CaseFailure,
     ConflictEntry,
     Decision,
+    FastDecision,
     OutputDecision,
     Overridden,
     RuleRef,
@@ -32,7 +33,6 @@ from .source import SourceRegistry, undecodable
 from .values import to_json
 
 if TYPE_CHECKING:
-    from .batch import FastDecision
     from .scenario import ScenarioSummary
 
 RULE_SUFFIX = ".pz"
@@ -361,13 +361,13 @@ class RuleBook:
         decl = self.program.values[name]
         return OutputDecision(
             status=o.status,  # type: ignore[arg-type]
-            value=to_json(o.value) if o.known else None,
+            value=o.value if o.known else None,
             type=str(decl.type),
             rule=self.rule_ref(o.rule) if o.rule else None,
             concurring=list(o.concurring),
             facts={k: to_json(v) for k, v in sorted(o.facts.items())},
             overridden=[Overridden(rule=self.rule_ref(r), by=by) for r, by in o.overridden],
-            conflict=[ConflictEntry(rule=self.rule_ref(r), value=to_json(v)) for r, v in o.conflict],
+            conflict=[ConflictEntry(rule=self.rule_ref(r), value=v) for r, v in o.conflict],
             needs=list(o.needs),
             reason=o.reason,
             scenario_changes=None if changes is None else [ScenarioChangeRef(kind=k, name=v)  # type: ignore[arg-type]

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from ...batch import FastDecision, iter_fast
+from ...batch import iter_fast
 from ...cases import Case, case_from_record
 from ...errors import CaseError, PassendeZorgError, UsageError
-from ...model import CaseFailure, Decision
+from ...model import CaseFailure, Decision, FastDecision
 from ...rulebook import RuleBook
 from ..deps import RuleBookDep, ServiceDep, in_time
 from ..jsonlines import JsonLines, batch_body, dumps, parse, read_lines, record_id, timed
