@@ -173,6 +173,7 @@ def test_a_bad_case_in_a_batch_is_reported_and_the_others_still_run(bad_case: Pa
     assert [x["format"] for x in lines] == ["passendezorg.decision/1", "passendezorg.failure/1",
                                             "passendezorg.decision/1"]
     assert lines[1]["error"] == f'{bad_case}: input.behandeling.zitting: expected an integer, got "twintig"'
+    assert lines[1]["index"] == 1 and "line" not in lines[1]  # a case file of its own has no line
     assert lines[2]["outputs"]["verzekerd"]["value"] is False
     assert "1 case(s) could not be evaluated" in r.stderr
 
@@ -193,6 +194,7 @@ def test_evaluate_json_lines_input_with_bad_lines(tmp_path: Path) -> None:
     assert lines[1]["error"] == f"{path}:2: not valid JSON: Expecting value"
     assert lines[2]["error"] == (f"{path}:3: input.behandeling.zitin: not an input of the rule book; "
                                  "did you mean `behandeling.zitting`?")
+    assert [(x.get("index"), x.get("line")) for x in lines[1:]] == [(1, 2), (2, 3)]  # where each failed case is
     assert "2 case(s) could not be evaluated" in r.stderr
 
 

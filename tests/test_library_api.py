@@ -167,3 +167,27 @@ def test_mypy_sees_the_attributes_of_fast_decision(tmp_path: Path) -> None:
     assert "CaseFailure" in stdout
     stdout, _, status = api.run([*cache, str(bad)])
     assert status == 1 and '"FastDecision" has no attribute "valuez"' in stdout
+
+
+# ---------------------------------------------------------------- where a failed case is
+
+
+def test_every_failure_says_where_the_case_is(book: RuleBook, tmp_path: Path) -> None:
+    from passendezorg import CaseFailure
+    from passendezorg.batch import evaluate_file
+
+    bad = {"day": "2024-01-31", "count": "three"}
+    cases = [CASE, bad, CASE, {"input": bad, "name": "named"}]
+    for results in (list(book.evaluate_many(cases)), book.decide_many(cases)):
+        failures = [r for r in results if isinstance(r, CaseFailure)]
+        assert [(f.index, f.case) for f in failures] == [(1, None), (3, "named")]
+        assert all(f.line is None and "count" in f.error for f in failures)
+    # a file of lines: the line a case is on
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(json.dumps(c) for c in cases) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    evaluate_file(book, path, out)
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    failed = [CaseFailure.model_validate(r) for r in records if r.get("format") == "passendezorg.failure/1"]
+    assert [(f.line, f.case, f.index) for f in failed] == [(2, None, None), (4, "named", None)]
+    assert failed[0].to_json() == json.dumps(records[1], ensure_ascii=False, separators=(",", ":"))

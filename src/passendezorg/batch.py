@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .cases import Case, case_from_data
+from .cases import Case, case_from_data, name_of
 from .engines.compiled import (
     BY_DEFINITION,
     NO_DEFAULT,
@@ -286,7 +286,7 @@ def iter_fast(book: Any, cases: Iterable[Case | Mapping[str, Any]], on: dt.date 
     """
     ev = _Evaluator(book, on)
     for index, item in enumerate(cases, start):
-        name = item.name if isinstance(item, Case) else None
+        name = name_of(item)
         try:
             if isinstance(item, Case):
                 case, inputs, day = book.prepare(item, on)
@@ -324,18 +324,11 @@ def evaluate_many(book: Any, cases: Iterable[Case | Mapping[str, Any]], *, jobs:
     with Pool(run_slice, jobs, name="a batch worker") as pool:
         for b, part in zip(bounds, pool.map(bounds)):
             if isinstance(part, WorkerFailure):
-                out.extend(CaseFailure(case=_name_of(items[k]), index=k, error=f"case {k}: {part.reason}")
+                out.extend(CaseFailure(case=name_of(items[k]), index=k, error=f"case {k}: {part.reason}")
                            for k in range(b[0], b[1]))
             else:
                 out.extend(part)
     return out
-
-
-def _name_of(item: Case | Mapping[str, Any]) -> str | None:
-    if isinstance(item, Case):
-        return item.name
-    name = item.get("name") or item.get("id") if isinstance(item, Mapping) else None
-    return str(name) if name is not None else None
 
 
 # ------------------------------------------------------------------ batches from files
@@ -552,12 +545,12 @@ class _Worker:
             write("\n")
         except PassendeZorgError as e:
             report.failures += 1
-            write(dumps({"format": "passendezorg.failure/1", "case": _case_id(raw), "line": lineno, "error": str(e)}))
+            write(CaseFailure(case=_case_id(raw), line=lineno, error=str(e)).to_json())
             write("\n")
         except Exception as e:  # noqa: BLE001 - one case must not stop a batch of a million
             report.failures += 1
-            write(dumps({"format": "passendezorg.failure/1", "case": _case_id(raw), "line": lineno,
-                         "error": f"{where}: internal error: {type(e).__name__}: {e}"}))
+            write(CaseFailure(case=_case_id(raw), line=lineno,
+                              error=f"{where}: internal error: {type(e).__name__}: {e}").to_json())
             write("\n")
 
     def _csv_case(self, line: str, lineno: int, where: str) -> FastDecision | str:
@@ -764,8 +757,8 @@ def _failed_range(path: Path, start: int, end: int, first_line: int, reason: str
             if raw.isspace():
                 continue
             count += 1
-            stream.write(_DUMPS({"format": "passendezorg.failure/1", "case": _case_id(raw), "line": lineno,
-                                 "error": f"{path}:{lineno}: not evaluated: {reason}"}))
+            stream.write(CaseFailure(case=_case_id(raw), line=lineno,
+                                     error=f"{path}:{lineno}: not evaluated: {reason}").to_json())
             stream.write("\n")
     stream.flush()
     return count

@@ -122,6 +122,14 @@ def case_from_record(data: Any, where: str, default_name: str | None = None) -> 
     return case_from_data(data, where, default_name=default_name)
 
 
+def name_of(case: Case | Mapping[str, Any]) -> str | None:
+    """The name of a case, also of one that cannot be read: a Case's name, or a mapping's `name` or `id`."""
+    if isinstance(case, Case):
+        return case.name
+    name = case.get("name") or case.get("id") if isinstance(case, Mapping) else None
+    return str(name) if name is not None else None
+
+
 def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     """The non-empty lines of a JSON-lines file as (line number, value), or the JSONDecodeError of a bad line."""
     with path.open(encoding="utf-8", errors="replace") as fh:

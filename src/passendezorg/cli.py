@@ -185,6 +185,12 @@ def _changes_text(sc: Scenario) -> str:
 
 def _iter_cases(paths: list[Path]) -> Iterator[Case | CaseError]:
     """Every case under the paths; a malformed one comes as a CaseError so the rest still run."""
+    for item, _line in _iter_cases_at(paths):
+        yield item
+
+
+def _iter_cases_at(paths: list[Path]) -> Iterator[tuple[Case | CaseError, int | None]]:
+    """Every case under the paths, with its line in a JSON-lines file (None for a case file of its own)."""
     for p in iter_case_paths(paths):
         if not p.exists():
             raise UsageError(f"{p}: no such case file or folder")
@@ -192,17 +198,17 @@ def _iter_cases(paths: list[Path]) -> Iterator[Case | CaseError]:
             for lineno, data in json_lines(p):
                 where = f"{p}:{lineno}"
                 if isinstance(data, json.JSONDecodeError):
-                    yield CaseError(where, f"not valid JSON: {data.msg}")
+                    yield CaseError(where, f"not valid JSON: {data.msg}"), lineno
                     continue
                 try:
-                    yield case_from_record(data, where, default_name=f"{p.stem}:{lineno}")
+                    yield case_from_record(data, where, default_name=f"{p.stem}:{lineno}"), lineno
                 except CaseError as e:
-                    yield e
+                    yield e, lineno
             continue
         try:
-            yield read_case_file(p)
+            yield read_case_file(p), None
         except CaseError as e:
-            yield e
+            yield e, None
 
 
 @main.command()
@@ -245,17 +251,17 @@ def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.da
     failed = 0
     first = True
     decisions: list[dict[str, Any]] = []
-    for index, item in enumerate(_iter_cases(list(cases))):
+    for index, (item, line) in enumerate(_iter_cases_at(list(cases))):
         if isinstance(item, CaseError):
             failed += 1
-            _emit_failure(CaseFailure(case=None, index=index, error=str(item)), fmt)
+            _emit_failure(CaseFailure(case=None, index=index, line=line, error=str(item)), fmt)
             continue
         try:
             decision = book.evaluate(item, on, engine=engine)
             explanation = book.why_not(why_not, item, on) if why_not else None
         except CaseError as e:
             failed += 1
-            _emit_failure(CaseFailure(case=item.name, index=index, error=str(e)), fmt)
+            _emit_failure(CaseFailure(case=item.name, index=index, line=line, error=str(e)), fmt)
             continue
         if fmt == "jsonl":
             click.echo(decision.to_json())
@@ -323,7 +329,7 @@ def _load(rules_dir: str | None, scenario: str | None = None, scenarios_dir: Pat
 
 def _emit_failure(f: CaseFailure, fmt: str) -> None:
     if fmt == "jsonl":
-        click.echo(f.model_dump_json())
+        click.echo(f.to_json())
     click.echo(f"error: {f.error}", err=True)
 
 

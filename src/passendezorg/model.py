@@ -178,13 +178,23 @@ class Decision(BaseModel):
 
 
 class CaseFailure(BaseModel):
-    """A case that could not be evaluated (a malformed input), reported in a batch instead of a decision."""
+    """A case that could not be evaluated (a malformed input), reported in a batch instead of a decision.
+
+    It says where the case is: ``index``, its position among the cases given (from 0), and for a case read
+    from a file of lines (JSON lines, CSV), ``line``, the line it starts on (from 1). A batch file's worker
+    knows the line and not the position, so its failure records carry ``line`` only.
+    """
 
     model_config = ConfigDict(frozen=True)
     format: Literal["passendezorg.failure/1"] = "passendezorg.failure/1"
     case: str | None = None
     index: int | None = Field(default=None, description="the case's position in the batch, counted from 0")
+    line: int | None = Field(default=None, description="the line of the input file the case starts on, from 1")
     error: str
+
+    def to_json(self) -> str:
+        """The failure record as one compact JSON line; a position that is not known is left out."""
+        return self.model_dump_json(exclude={k for k in ("index", "line") if getattr(self, k) is None})
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import engines
 from . import nodes as n
-from .cases import Case, case_from_data, typed_inputs
+from .cases import Case, case_from_data, name_of, typed_inputs
 from .check import Checker, content_hash
 from .engines.interpreter import Evaluation
 from .engines.semantics import Outcome
@@ -320,8 +320,7 @@ class RuleBook:
             try:
                 yield self.evaluate(case, on, engine=engine)
             except PassendeZorgError as e:
-                name = case.name if isinstance(case, Case) else None
-                yield CaseFailure(case=name, index=index, error=str(e))
+                yield CaseFailure(case=name_of(case), index=index, error=str(e))
 
     def decide_many(
         self, cases: Iterable[Case | Mapping[str, Any]], *, jobs: int = 1, on: dt.date | None = None

@@ -144,4 +144,4 @@ def explained(book: RuleBook, case: Case, on: dt.date | None) -> Decision | Case
 
 
 def failure(case: str | None, line: int, error: str) -> str:
-    return dumps({"format": "passendezorg.failure/1", "case": case, "line": line, "error": error})
+    return CaseFailure(case=case, line=line, error=error).to_json()
