@@ -187,6 +187,119 @@ def test_csv_header_must_name_inputs(tmp_path: Path) -> None:
         evaluate_file(book, good, tmp_path / "no" / "such" / "folder" / "out.jsonl", on=DAY)
 
 
+NOTES = """
+input day : date
+input note : text
+input count : integer
+peildatum day
+output echo : text
+output double : integer
+rule say_note
+  source "s"
+  then echo = note
+rule twice
+  source "s"
+  then double = count * 2
+"""
+
+
+def _notes_csv(n: int) -> tuple[str, list[str]]:
+    """A CSV file whose notes hold line breaks (LF and CRLF), commas and quotes, written by the csv module."""
+    import csv as csv_module
+
+    notes = []
+    buf = io.StringIO()
+    writer = csv_module.writer(buf, lineterminator="\n")
+    writer.writerow(["id", "day", "note", "count"])
+    for k in range(n):
+        note = [f"note {k}", f"line two of {k}\nline three, with a comma", f'a "quoted" word {k}',
+                f"crlf {k}\r\nafter", f"plain {k}"][k % 5] + "-" + "x" * (k % 17)
+        notes.append(note)
+        writer.writerow([f"c{k}", "2024-03-01", note, k])
+    return buf.getvalue(), notes
+
+
+def test_csv_quoted_cells_with_line_breaks_on_one_and_two_workers(make_book: Any, tmp_path: Path) -> None:
+    """A quoted cell with line breaks is one cell of one case; a worker's range never starts inside one."""
+    book = make_book(NOTES)
+    text, notes = _notes_csv(3000)
+    assert len(text) > 1 << 16  # large enough for the parallel path
+    src = tmp_path / "notes.csv"
+    src.write_bytes(text.encode("utf-8"))
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    r1 = evaluate_file(book, src, one, jobs=1)
+    r2 = evaluate_file(book, src, two, jobs=2)
+    assert one.read_bytes() == two.read_bytes()
+    assert (r1.cases, r1.failures, r2.cases, r2.failures, r2.jobs) == (3000, 0, 3000, 0, 2)
+    records = read_lines(one)
+    assert [r["values"]["echo"] for r in records] == notes
+    assert [r["case"] for r in records] == [f"c{k}" for k in range(3000)]
+    assert records[7]["values"]["double"] == 14
+    # the full decisions too
+    full = tmp_path / "full.jsonl"
+    evaluate_file(book, src, full, jobs=2, explain=True)
+    assert [json.loads(line)["outputs"]["echo"]["value"] for line in full.read_text(encoding="utf-8").splitlines()] \
+        == notes
+
+
+def test_csv_records_keep_their_line_numbers_and_a_bad_quote_is_one_failure(make_book: Any, tmp_path: Path) -> None:
+    book = make_book(NOTES)
+    src = tmp_path / "notes.csv"
+    src.write_text('id,day,note,count\n'
+                   'a,2024-03-01,"two\nlines",1\n'            # lines 2-3
+                   'b,2024-03-01,plain,x\n'                     # line 4: not an integer
+                   'c,2024-03-01,"three\nlines\nhere",3\n'    # lines 5-7
+                   'd,2024-03-01,ab"c,4\n'                      # line 8: a stray quote: runs on to the next quote
+                   'e,2024-03-01,after,5\n'
+                   'f,2024-03-01,y"z,6\n'                       # its quote closes it at line 10
+                   'g,2024-03-01,last,7\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    report = evaluate_file(book, src, out)
+    records = read_lines(out)
+    assert [r.get("line") for r in records] == [None, 4, None, 8, None]
+    assert records[0]["values"]["echo"] == "two\nlines" and records[2]["values"]["echo"] == "three\nlines\nhere"
+    assert records[1]["case"] == "b" and "count" in records[1]["error"]
+    assert records[3]["case"] == "d" and "lines 8–10 were read as one record" in records[3]["error"]
+    assert records[4]["case"] == "g"
+    assert (report.cases, report.failures) == (5, 2)
+    # an unclosed quote at the end of the file
+    src.write_text('id,day,note,count\na,2024-03-01,ok,1\nb,2024-03-01,"open\nnever closed,2\n', encoding="utf-8")
+    evaluate_file(book, src, out)
+    records = read_lines(out)
+    assert records[0]["values"]["echo"] == "ok"
+    assert records[1]["line"] == 3 and "not valid CSV" in records[1]["error"] and "lines 3–4" in records[1]["error"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.lists(st.text(alphabet='ab ,"\n\r', max_size=12), min_size=2, max_size=2),
+                     min_size=1, max_size=40),
+       pieces=st.integers(min_value=2, max_value=9))
+def test_csv_ranges_start_where_the_csv_module_starts_a_record(rows: list[list[str]], pieces: int) -> None:
+    import csv as csv_module
+    import tempfile
+
+    from passendezorg.batch import _ranges
+
+    starts = {}
+    data = b""
+    line = 1
+    for row in rows:
+        buf = io.StringIO()
+        csv_module.writer(buf, lineterminator="\n").writerow(row)
+        starts[len(data)] = line
+        text = buf.getvalue().encode("utf-8")
+        data += text
+        line += text.count(b"\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rows.csv"
+        path.write_bytes(data)
+        ranges = _ranges(path, 0, len(data), pieces, quoted=True)
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(data)
+    for (a, b, first), nxt in zip(ranges, ranges[1:] + [(len(data), 0, 0)]):
+        assert a in starts and starts[a] == first
+        assert b == nxt[0]
+
+
 # ------------------------------------------------------------------ in process
 
 

@@ -1,7 +1,10 @@
 """Batches: many cases from a JSON-lines or CSV file, on every core, in constant memory.
 
-``evaluate_file`` splits the input file into byte ranges that start at a line.
-Forked worker processes each read their own ranges and write their own
+``evaluate_file`` splits the input file into byte ranges that start at a record:
+a line of JSON lines; a CSV record, which a quoted cell with a line break in it
+makes longer than a line (a range starts at a line break outside quotes: where
+the count of quote characters from the start of the data is even, as RFC 4180
+quoting makes it). Forked worker processes each read their own ranges and write their own
 output chunk files; the parent only hands out range numbers and appends the
 finished chunks to the output in input order. No case and no result is
 pickled between processes. Each case takes the compiled fast path
@@ -31,6 +34,7 @@ import io
 import json
 import operator
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -365,6 +369,43 @@ def input_format(path: Path, fmt: str | None) -> str:
     raise UsageError(f"{path}: cannot tell the format from the name; give --input-format jsonl or csv")
 
 
+def _quotes_hint(first: int, lines: int) -> str:
+    if lines <= 1:
+        return ""
+    return (f" (lines {first}–{first + lines - 1} were read as one record: a quoted cell runs on to the line where "
+            'its quotes close; a quote inside a cell needs the whole cell in quotes and itself doubled: "")')
+
+
+MAX_RECORD_BYTES = 1 << 20
+"""A CSV record longer than this is a quote that is not closed: reported, not held in memory."""
+
+
+def csv_records(lines: Iterable[bytes], first_line: int) -> Iterator[tuple[int, int, bytes | None, int]]:
+    """The CSV records in raw lines, the first of which is line ``first_line``: per record its first line, its
+    number of lines, its bytes (None if it is longer than MAX_RECORD_BYTES) and its size. A record runs on
+    while a quoted cell is open: while the count of quote characters in it is odd."""
+    lineno = first_line - 1
+    start = first_line
+    parts: list[bytes] = []
+    size = quotes = 0
+    for raw in lines:
+        lineno += 1
+        if not size:
+            start = lineno
+        quotes += raw.count(b'"')
+        size += len(raw)
+        if size <= MAX_RECORD_BYTES:
+            parts.append(raw)
+        elif parts:
+            parts = []  # too long: counted on to its end, not kept
+        if quotes % 2 == 0:
+            yield start, lineno - start + 1, (parts[0] if len(parts) == 1 else b"".join(parts)) if parts else None, size
+            parts = []
+            size = quotes = 0
+    if size:
+        yield start, lineno - start + 1, b"".join(parts) if parts else None, size
+
+
 class _CsvLayout:
     """The header of a CSV file of cases: dotted input names, and optionally `id` and `on` columns."""
 
@@ -391,13 +432,21 @@ class _CsvLayout:
         self.width = len(header)
         self.delimiter = ","
 
-    def case(self, line: str, lineno: int, where: str) -> tuple[str | None, dict[str, Any], dt.date | None]:
+    def cells(self, record: str) -> list[str]:
+        """The cells of one CSV record (its text without the final line break); csv.Error if it is not CSV."""
+        return next(csv.reader([record], delimiter=self.delimiter, strict=True), [])
+
+    def case(self, line: str, lineno: int, where: str, lines: int = 1
+             ) -> tuple[str | None, dict[str, Any], dt.date | None]:
+        """The case of one CSV record (``line``: its text, ``lines`` long, without the final line break)."""
         from .check import parse_cell
 
-        cells = next(csv.reader([line], delimiter=self.delimiter))
+        try:
+            cells = self.cells(line)
+        except csv.Error as e:
+            raise CaseError(where, f"not valid CSV: {e}" + _quotes_hint(lineno, lines)) from None
         if len(cells) != self.width:
-            raise CaseError(where, f"has {len(cells)} cells, the header has {self.width}"
-                            + (" (a quoted cell cannot span lines)" if line.count('"') % 2 else ""))
+            raise CaseError(where, f"has {len(cells)} cells, the header has {self.width}" + _quotes_hint(lineno, lines))
         inputs: dict[str, Any] = {}
         for k, col, t in self.columns:
             cell = cells[k].strip()
@@ -429,7 +478,9 @@ class _Worker:
 
     def run_range(self, start: int, end: int, first_line: int, out: IO[str],
                   tick: Any = None) -> BatchReport:
-        """Evaluate the lines in bytes [start, end) (``start`` begins line ``first_line``) and write their results."""
+        """Evaluate the records in bytes [start, end) (``start`` begins line ``first_line``) and write their results."""
+        if self.layout is not None:
+            return self._run_csv(start, end, first_line, out, tick)
         report = BatchReport()
         ev = self.ev
         scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -517,8 +568,36 @@ class _Worker:
             self._slow(raw, lineno, out.write, report)
         return report
 
-    def _slow(self, raw: bytes, lineno: int, write: Any, report: BatchReport) -> None:
-        """One line the long way: any case form, CSV, explanations, the interpreter, and failure records."""
+    def _run_csv(self, start: int, end: int, first_line: int, out: IO[str], tick: Any) -> BatchReport:
+        """The CSV records in bytes [start, end), each read whole: a quoted cell may hold line breaks."""
+        report = BatchReport()
+        before = self.ev.fallbacks
+        done = ticked = 0
+        with self.path.open("rb") as fh:
+            fh.seek(start)
+            for lineno, lines, raw, size in csv_records(_limited(fh, end - start), first_line):
+                done += size
+                if tick is not None and done - ticked >= 1 << 20:
+                    tick(done - ticked)
+                    ticked = done
+                if raw is not None and raw.isspace():
+                    continue
+                report.cases += 1
+                if raw is None:
+                    report.failures += 1
+                    out.write(CaseFailure(line=lineno, error=(
+                        f"{self.shown}:{lineno}: a record of more than {MAX_RECORD_BYTES >> 20} MiB: a quote that is "
+                        f"not closed{_quotes_hint(lineno, lines)}")).to_json())
+                    out.write("\n")
+                    continue
+                self._slow(raw, lineno, out.write, report, lines)
+        if tick is not None:
+            tick(done - ticked)
+        report.fallbacks = self.ev.fallbacks - before
+        return report
+
+    def _slow(self, raw: bytes, lineno: int, write: Any, report: BatchReport, lines: int = 1) -> None:
+        """One record the long way: any case form, CSV, explanations, the interpreter, and failure records."""
         ev = self.ev
         dumps = _DUMPS
         where = f"{self.shown}:{lineno}"
@@ -528,7 +607,7 @@ class _Worker:
             except UnicodeDecodeError as e:
                 raise CaseError(where, f"not UTF-8 text ({e.reason})") from None
             if self.layout is not None:
-                decided = self._csv_case(line, lineno, where)
+                decided = self._csv_case(line, lineno, where, lines)
             else:
                 try:
                     data = json.loads(line)
@@ -545,18 +624,36 @@ class _Worker:
             write("\n")
         except PassendeZorgError as e:
             report.failures += 1
-            write(CaseFailure(case=_case_id(raw), line=lineno, error=str(e)).to_json())
+            write(CaseFailure(case=self._case_id(raw), line=lineno, error=str(e)).to_json())
             write("\n")
         except Exception as e:  # noqa: BLE001 - one case must not stop a batch of a million
             report.failures += 1
-            write(CaseFailure(case=_case_id(raw), line=lineno,
+            write(CaseFailure(case=self._case_id(raw), line=lineno,
                               error=f"{where}: internal error: {type(e).__name__}: {e}").to_json())
             write("\n")
 
-    def _csv_case(self, line: str, lineno: int, where: str) -> FastDecision | str:
+    def _case_id(self, raw: bytes) -> str | None:
+        """The id of a record that failed, if it can be read at all."""
+        if self.layout is None:
+            return _case_id(raw)
+        if self.layout.id_col is None:
+            return None
+        try:
+            text = _strip_newline(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
+        for record in (text, text.split("\n", 1)[0].rstrip("\r")):  # the record, or else its first line
+            try:
+                cells = self.layout.cells(record)
+            except csv.Error:
+                continue
+            return cells[self.layout.id_col].strip() or None if len(cells) > self.layout.id_col else None
+        return None
+
+    def _csv_case(self, line: str, lineno: int, where: str, lines: int = 1) -> FastDecision | str:
         assert self.layout is not None
         ev = self.ev
-        name, inputs, day = self.layout.case(line.rstrip("\r\n"), lineno, where)
+        name, inputs, day = self.layout.case(_strip_newline(line), lineno, where, lines)
         day = ev.on or day or (inputs.get(ev.peildatum) if ev.peildatum else None)
         if day is None:
             raise CaseError(where, "the case has no date: give the peildatum, an `on` column, or --on")
@@ -567,6 +664,23 @@ class _Worker:
 
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _strip_newline(text: str) -> str:
+    """A record without its final line break (a line break inside a quoted cell stays)."""
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith(("\n", "\r")) else text
+
+
+def _limited(fh: IO[bytes], size: int) -> Iterator[bytes]:
+    """The lines of a file from where it stands, up to ``size`` bytes (a range ends at a line break)."""
+    left = size
+    for raw in fh:
+        if left <= 0:
+            return
+        left -= len(raw)
+        yield raw
 
 
 def _case_id(raw: bytes) -> str | None:
@@ -581,18 +695,33 @@ def _case_id(raw: bytes) -> str | None:
     return None
 
 
-def _ranges(path: Path, start: int, size: int, pieces: int) -> list[tuple[int, int, int]]:
-    """Byte ranges [a, b) that each start at a line, with the number of the line they start at."""
+_QUOTE_OR_NEWLINE = re.compile(rb'["\n]')
+
+
+def _ranges(path: Path, start: int, size: int, pieces: int, quoted: bool = False) -> list[tuple[int, int, int]]:
+    """Byte ranges [a, b) that each start at a record, with the number of the line they start at.
+
+    A record is a line; with ``quoted`` (CSV) a line break inside quotes does not end one: a range starts
+    after a line break where the count of quote characters since ``start`` is even.
+    """
     cuts = [start]
     with path.open("rb") as fh:
         step = max(1, (size - start) // pieces)
+        counted = start  # quote characters are counted from a cut, where their count is even
+        odd = False
         for k in range(1, pieces):
             target = start + k * step
             if target <= cuts[-1]:
                 continue
-            fh.seek(target - 1)
-            fh.readline()  # to the end of the line the target falls in
-            pos = fh.tell()
+            if not quoted:
+                fh.seek(target - 1)
+                fh.readline()  # to the end of the line the target falls in
+                pos = fh.tell()
+            else:
+                fh.seek(counted)
+                odd = bool(_count(fh, target - counted, b'"') % 2)
+                pos = _after_record(fh, odd)
+                counted = pos
             if pos < size and pos > cuts[-1]:
                 cuts.append(pos)
         cuts.append(size)
@@ -610,20 +739,51 @@ def _ranges(path: Path, start: int, size: int, pieces: int) -> list[tuple[int, i
         return out
 
 
-def _header(path: Path, fmt: str, program: Program) -> tuple[int, _CsvLayout | None]:
-    """Where the cases start, and the CSV layout if the file is CSV."""
+def _count(fh: IO[bytes], size: int, byte: bytes) -> int:
+    """How often ``byte`` occurs in the next ``size`` bytes of a file."""
+    count = 0
+    while size > 0:
+        block = fh.read(min(1 << 22, size))
+        if not block:
+            break
+        count += block.count(byte)
+        size -= len(block)
+    return count
+
+
+def _after_record(fh: IO[bytes], odd: bool) -> int:
+    """The position after the first line break outside quotes from where the file stands (inside quotes if
+    ``odd``); the end of the file if there is none."""
+    while True:
+        here = fh.tell()
+        block = fh.read(1 << 16)
+        if not block:
+            return here
+        for m in _QUOTE_OR_NEWLINE.finditer(block):
+            if m.group() == b'"':
+                odd = not odd
+            elif not odd:
+                return here + m.end()
+
+
+def _header(path: Path, fmt: str, program: Program) -> tuple[int, int, _CsvLayout | None]:
+    """Where the cases start (the byte and the line), and the CSV layout if the file is CSV."""
     if fmt != "csv":
-        return 0, None
+        return 0, 1, None
     with path.open("rb") as fh:
-        first = fh.readline()
-    text = first.decode("utf-8-sig").rstrip("\r\n")
+        _line, lines, first, _size = next(csv_records(fh, 1), (1, 1, b"", 0))
+    first = first or b""
+    try:
+        text = _strip_newline(first.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}:1: the header line is not UTF-8 text ({e.reason})") from None
     delimiter = ";" if text.count(";") > text.count(",") else ","
     header = next(csv.reader([text], delimiter=delimiter), [])
     if not header:
         raise UsageError(f"{path}: the CSV file has no header line naming the inputs")
     layout = _CsvLayout(program, header, str(path))
     layout.delimiter = delimiter
-    return len(first), layout
+    return len(first), 1 + lines, layout
 
 
 def evaluate_file(book: Any, in_path: str | Path, out: str | Path | IO[str] | None = None, *, jobs: int = 1,
@@ -644,7 +804,7 @@ def evaluate_file(book: Any, in_path: str | Path, out: str | Path | IO[str] | No
         raise UsageError(f"{path}: cannot read the file (permission denied)")
     form = input_format(path, fmt)
     program: Program = book.program
-    start, layout = _header(path, form, program)
+    start, first_line, layout = _header(path, form, program)
     size = path.stat().st_size
     jobs = jobs_for(jobs) if FORK else 1
     ev = _Evaluator(book, on, explain)
@@ -654,7 +814,7 @@ def evaluate_file(book: Any, in_path: str | Path, out: str | Path | IO[str] | No
     try:
         with Progress(size - start, show=progress) as meter:
             if jobs == 1 or size - start < 1 << 16:
-                report = worker.run_range(start, size, 2 if layout is not None else 1, stream,
+                report = worker.run_range(start, size, first_line, stream,
                                           meter.add if meter.enabled else None)
             else:
                 report = _parallel(worker, path, start, size, jobs, stream, meter)
@@ -685,7 +845,7 @@ def _parallel(worker: _Worker, path: Path, start: int, size: int, jobs: int, str
     import multiprocessing as mp
 
     pieces = max(jobs * 4, (size - start) // CHUNK_BYTES + 1)
-    ranges = _ranges(path, start, size, pieces)
+    ranges = _ranges(path, start, size, pieces, quoted=worker.layout is not None)
     tmp = Path(tempfile.mkdtemp(prefix="passendezorg-batch-"))
     counter = mp.get_context("fork").Value("q", 0)  # bytes done, across workers: for the progress display
 
@@ -711,7 +871,7 @@ def _parallel(worker: _Worker, path: Path, start: int, size: int, jobs: int, str
                 if isinstance(done, WorkerFailure):
                     # the worker of these lines stopped: each line gets a failure record, the rest go on
                     a, b, line = ranges[k]
-                    failed = _failed_range(path, a, b, line, done.reason, stream)
+                    failed = _failed_range(worker, a, b, line, done.reason, stream)
                     report.add(BatchReport(failed, failed, 0))
                 else:
                     report.add(BatchReport(*done))
@@ -742,23 +902,20 @@ def line_decider(book: Any, path: str | Path, on: dt.date | None = None) -> Call
     return decide
 
 
-def _failed_range(path: Path, start: int, end: int, first_line: int, reason: str, stream: IO[str]) -> int:
-    """A failure record for every case line in bytes [start, end): their worker stopped before it was done."""
+def _failed_range(worker: _Worker, start: int, end: int, first_line: int, reason: str, stream: IO[str]) -> int:
+    """A failure record for every case in bytes [start, end): their worker stopped before it was done."""
     count = 0
-    lineno = first_line - 1
-    with path.open("rb") as fh:
+    with worker.path.open("rb") as fh:
         fh.seek(start)
-        left = end - start
-        for raw in fh:
-            if left <= 0:
-                break
-            left -= len(raw)
-            lineno += 1
-            if raw.isspace():
+        lines = _limited(fh, end - start)
+        records = csv_records(lines, first_line) if worker.layout is not None else \
+            ((n, 1, raw, len(raw)) for n, raw in enumerate(lines, first_line))
+        for lineno, _lines, raw, _size in records:
+            if raw is not None and raw.isspace():
                 continue
             count += 1
-            stream.write(CaseFailure(case=_case_id(raw), line=lineno,
-                                     error=f"{path}:{lineno}: not evaluated: {reason}").to_json())
+            stream.write(CaseFailure(case=worker._case_id(raw) if raw is not None else None, line=lineno,
+                                     error=f"{worker.path}:{lineno}: not evaluated: {reason}").to_json())
             stream.write("\n")
     stream.flush()
     return count
