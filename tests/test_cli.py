@@ -6,6 +6,7 @@ Exit codes: 0 success; 1 errors in the rule book, a malformed case or a failed t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -508,3 +509,86 @@ def test_asking_for_an_unavailable_rete_engine_says_why(monkeypatch: pytest.Monk
     assert r.stderr.startswith("error: the rete engine needs durable-rules")
     assert r.stdout == ""
     assert run("test", "--rules", RULES, CASES).exit_code == 0  # the native engine never needs it
+
+
+# ---------------------------------------------------------------- streaming
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists() or not hasattr(os, "mkfifo"),
+                    reason="reads the memory of a process from /proc, and the cases from a named pipe")
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_evaluate_streams_20000_cases_in_constant_memory(tmp_path: Path, fmt: str) -> None:
+    """Decisions come out while the cases still come in, and memory does not grow with the decisions written.
+
+    The cases come through a named pipe that stays open: the first decisions must come out before the input
+    ends (a command that collects its output first never answers), then 20,000 cases run through.
+    """
+    import subprocess
+    import sys
+    import threading
+
+    src = tmp_path / "cases.jsonl"
+    os.mkfifo(src)
+    facts = {"verzekerde": {"geboortedatum": "1980-05-01"},
+             "behandeling": {"datum": "2024-03-01", "soort": "fysiotherapie", "zitting": 21, "aandoening": "COPD"}}
+    total, early = 20_000, 5
+    seen_early = threading.Event()
+    streamed: list[bool] = []
+
+    def feed() -> None:
+        with src.open("w", encoding="utf-8") as fh:
+            for k in range(total):
+                fh.write(json.dumps({"name": f"c{k}", "input": facts}) + "\n")
+                if k == early - 1:
+                    fh.flush()
+                    streamed.append(seen_early.wait(30))
+                    if not streamed[0]:
+                        return  # no output while the input is open: the command does not stream
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    proc = subprocess.Popen([sys.executable, "-m", "passendezorg", "evaluate", str(src), "--rules", str(RULES),
+                             "--format", fmt], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    try:
+        # a decision is one line of JSON lines; in the array it ends with the line "  }," (or "  }", the last)
+        done, rss, last = 0, {}, ""
+        for line in proc.stdout:
+            last = line
+            if line.endswith("}\n") if fmt == "jsonl" else line in ("  },\n", "  }\n"):
+                done += 1
+                if done == early - 1:  # the array holds back one decision until it knows it is an array
+                    seen_early.set()
+                if done in (2_000, total):
+                    rss[done] = _rss_kb(proc.pid)
+        assert streamed == [True], "no decision came out while the cases were still coming in"
+        assert proc.wait(60) == 0
+        assert done == total and (fmt == "jsonl" or last == "]\n")
+        grown = rss[total] - rss[2_000]
+        assert grown < 10_000, f"memory grew by {grown} kB over {total - 2_000} decisions"
+    finally:
+        seen_early.set()
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        writer.join(10)
+
+
+def test_evaluate_json_is_one_document(tmp_path: Path) -> None:
+    """One decision is an object, several an array, none an empty array; written as they are made."""
+    one = json.loads(run("evaluate", "--rules", RULES, CASES / "kind.json", "--format", "json").stdout)
+    assert one["format"] == "passendezorg.decision/1"
+    many = run("evaluate", "--rules", RULES, CASES, "--format", "json")
+    data = json.loads(many.stdout)
+    assert isinstance(data, list) and len(data) > 1
+    assert many.stdout == json.dumps(data, indent=2, ensure_ascii=False) + "\n"  # the layout it always had
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"input": {"x": 1}}\n', encoding="utf-8")
+    r = run("evaluate", "--rules", RULES, bad, "--format", "json")
+    assert (r.exit_code, r.stdout) == (1, "[]\n")

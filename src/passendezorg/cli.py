@@ -250,7 +250,7 @@ def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.da
     book = _load(rules_dir, scenario, scenarios_dir)
     failed = 0
     first = True
-    decisions: list[dict[str, Any]] = []
+    document = _JsonDocument() if fmt == "json" else None
     for index, (item, line) in enumerate(_iter_cases_at(list(cases))):
         if isinstance(item, CaseError):
             failed += 1
@@ -265,8 +265,9 @@ def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.da
             continue
         if fmt == "jsonl":
             click.echo(decision.to_json())
-        elif fmt == "json":
-            decisions.append(json.loads(decision.to_json()))
+            sys.stdout.flush()  # each decision as soon as it is made
+        elif document is not None:
+            document.add(decision.to_json())
         else:
             if not first:
                 click.echo("\n" + "─" * 60 + "\n")
@@ -274,11 +275,41 @@ def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.da
             click.echo(render_decision(decision, book.program.language, _color(), verbose))
             if explanation:
                 click.echo("\n" + explanation)
-    if fmt == "json":
-        click.echo(json.dumps(decisions[0] if len(decisions) == 1 else decisions, indent=2, ensure_ascii=False))
+    if document is not None:
+        document.close()
     if failed:
         click.echo(f"{failed} case(s) could not be evaluated", err=True)
         sys.exit(1)
+
+
+class _JsonDocument:
+    """Decisions written as one JSON document while they are made: one decision as an object, more as an
+    array (the first is held until the second comes). Each decision is written as soon as it is known, and
+    none is kept, so any number of cases runs in the same memory."""
+
+    def __init__(self) -> None:
+        self.first: str | None = None
+        self.count = 0
+
+    def add(self, decision_json: str) -> None:
+        text = json.dumps(json.loads(decision_json), indent=2, ensure_ascii=False)
+        if self.count == 0:
+            self.first = text
+        else:
+            if self.count == 1:
+                assert self.first is not None
+                click.echo("[\n" + _indent(self.first), nl=False)
+                self.first = None
+            click.echo(",\n" + _indent(text), nl=False)
+            sys.stdout.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        click.echo(self.first if self.first is not None else "[]" if self.count == 0 else "\n]")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.split("\n"))
 
 
 def _evaluate_batch(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.date | None,
