@@ -161,8 +161,12 @@ def test_on_and_peildatum_set_the_date(tmp_path: Path) -> None:
         ({"expect": {}}, "c: the case has no `input` block"),
         ({"input": [1]}, "c: input: expected a mapping of facts"),
         ({"input": {}, "expect": [1]}, "c: expect: expected a mapping of outputs to expected values"),
-        ({"input": {}, "inptu": {}}, "c: inptu: unknown field in a case; a case has `name`, `description`, `on`, "
-                                     "`input`, `expect` and `xfail`"),
+        ({"input": {}, "inptu": {}}, "c: inptu: unknown field in a case; a case has `input` and optionally "
+                                     "`expect`, `name` (or `id`), `description`, `on` (or `peildatum`) and "
+                                     "`xfail`; did you mean `input`?"),
+        ({"input": {}, "name": ["a"]}, "c: name: expected a text or a number, got a list"),
+        ({"input": {}, "description": 12}, "c: description: expected a text, got 12"),
+        ({"input": {}, "peildatum": "1 maart"}, 'c: peildatum: expected a date (YYYY-MM-DD), got "1 maart"'),
     ],
 )
 def test_malformed_case_data(data: Any, message: str) -> None:
@@ -223,3 +227,87 @@ def test_an_amount_of_any_size_stays_exact() -> None:
     """The default decimal context stops at 28 digits; an amount beyond that is still read to the cent."""
     big = "1234567890123456789012345678901234.565"
     assert convert(big, MONEY, "input.x") == Decimal("1234567890123456789012345678901234.57")
+
+
+# ---------------------------------------------------------------- the case schema
+
+
+def _validator(book: Any) -> Any:
+    jsonschema = pytest.importorskip("jsonschema")
+    from passendezorg.schema import case_schema
+
+    schema = case_schema(book)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def _json_form(value: Any) -> Any:
+    """Case data as JSON holds it (YAML gives dates as dates)."""
+    if isinstance(value, dict):
+        return {k: _json_form(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_form(v) for v in value]
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def test_the_case_schema_accepts_every_shipped_case() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    book = load_rules(root / "rules")
+    validator = _validator(book)
+    paths = list(iter_case_paths([root / "cases"]))
+    assert len(paths) > 100
+    for path in paths:
+        data = _json_form(yaml.safe_load(path.read_text(encoding="utf-8")))
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(data)]
+        assert not errors, (path, errors)
+
+
+@pytest.mark.parametrize("data", [
+    {"input": {"behandeling": {"datum": "2024-03-01"}}, "peildatum": "2024-03-01", "id": "c-1"},
+    {"input": {"behandeling": {"datum": "2024-03-01"}}, "on": "2024-03-01", "id": 17, "description": "een casus"},
+    {"input": {"behandeling.datum": "2024-03-01", "behandeling.zitting": 4}},  # dotted names
+    {"input": {"behandeling": {"datum": "2024-03-01", "zitting": None}, "verzekerde": None}},  # null: missing
+    {"input": None, "on": "2024-03-01"},
+    {"input": {"behandeling": {"datum": "2024-03-01", "zitting": 21.0, "soort": "fysiotherapie"}}, "expect": None},
+    {"input": {"behandeling": {"datum": "2024-03-01"}}, "verwacht_fout": "de regel volgt nog"},
+])
+def test_the_case_schema_accepts_what_the_loader_accepts(book: Any, data: dict[str, Any]) -> None:
+    book.prepare(case_from_data(data, "c"), dt.date(2024, 3, 1))  # the loader takes it
+    assert list(_validator(book).iter_errors(data)) == []  # and so does the schema
+
+
+@pytest.mark.parametrize(("word", "amount"), [("Ja", "€ 21,67"), (" nee ", 21.5), ("TRUE", "1_000.5"), (False, "12")])
+def test_the_case_schema_takes_yes_and_no_as_words_and_amounts_as_text(word: Any, amount: Any) -> None:
+    shipped = load_rules(Path(__file__).resolve().parents[1] / "rules")
+    data = {"input": {"verzekerde": {"geboortedatum": "1980-01-01", "wlz_indicatie": word},
+                      "behandeling": {"datum": "2025-03-01", "gedeclareerd_bedrag": amount}}}
+    shipped.prepare(case_from_data(data, "c"))
+    assert list(_validator(shipped).iter_errors(data)) == []
+    data["input"]["verzekerde"]["wlz_indicatie"] = "misschien"
+    with pytest.raises(CaseError):
+        shipped.prepare(case_from_data(data, "c"))
+    assert list(_validator(shipped).iter_errors(data)) != []
+
+
+@pytest.mark.parametrize("data", [
+    {"input": {"behandeling": {"zitting": "twintig"}}},
+    {"input": {"behandeling": {"zitin": 3}}},
+    {"input": {"behandeling.zitin": 3}},
+    {"input": {}, "naam": "x"},
+    {"input": {}, "name": ["x"]},
+    {"input": {}, "description": 3},
+    {"input": {}, "xfail": " "},
+    {"expect": {}},
+    {"input": {}, "expect": {"onbekend": 1}},
+])
+def test_the_case_schema_rejects_what_the_loader_rejects(book: Any, data: dict[str, Any]) -> None:
+    with pytest.raises(CaseError):
+        case = case_from_data(data, "c")
+        book.prepare(case, dt.date(2024, 3, 1))
+        if data.get("expect"):
+            from passendezorg.testing import compare
+
+            compare(book, book.evaluate(case, dt.date(2024, 3, 1)), case)
+    assert list(_validator(book).iter_errors(data)) != []

@@ -378,12 +378,16 @@ def test_schema_of_a_case_follows_the_declared_inputs() -> None:
     assert r.exit_code == 0
     s = json.loads(r.stdout)
     props = s["properties"]["input"]["properties"]
-    assert set(props) == {"verzekerde", "behandeling"}
+    assert [p for p in props if "." not in p] == ["behandeling", "verzekerde"]  # nested by the dotted names
+    assert "behandeling.zitting" in props  # or by the name itself
     beh = props["behandeling"]["properties"]
-    assert beh["zitting"]["type"] == "integer"
-    assert beh["soort"]["enum"] == ["fysiotherapie", "oefentherapie", "huisartsenzorg"]
-    assert beh["datum"] == {"type": "string", "format": "date", "description": "Datum waarop de zorg is geleverd"}
+    assert beh["zitting"]["type"] == ["integer", "null"]  # null: a missing fact
+    assert beh["soort"]["enum"] == ["fysiotherapie", "oefentherapie", "huisartsenzorg", None]
+    assert beh["datum"] == {"type": ["string", "null"], "format": "date",
+                            "description": "Datum waarop de zorg is geleverd"}
     assert set(s["properties"]["expect"]["properties"]) == {"verzekerd", "eigen_risico_bedrag", "leeftijd"}
+    assert set(s["properties"]) == {"name", "id", "description", "on", "peildatum", "input", "expect", "xfail",
+                                    "verwacht_fout"}
 
 
 def test_schema_of_a_decision_and_both() -> None:

@@ -915,7 +915,7 @@ def test_an_exception_to_two_rules_is_named_once(make_book: MakeBook) -> None:
 
 
 def test_decimals_are_written_in_plain_digits(make_book: MakeBook) -> None:
-    """`10 / 0.1` is 100: a decision shows "100", not "1.0E+2" (and the case schema only takes plain digits)."""
+    """`10 / 0.1` is 100: a decision shows "100", not "1.0E+2"."""
     book = make_book(
         """
         input day : date

@@ -234,8 +234,11 @@ def test_the_openapi_document_is_valid_and_describes_every_endpoint(api: httpx.C
         "GET /healthz", "GET /readyz"}
     schemas = doc["components"]["schemas"]
     # the case input is the rule book's own: its inputs, nested
-    assert schemas["CaseInput"]["properties"]["behandeling"]["properties"]["behandelnummer"]["type"] == "integer"
+    assert schemas["CaseInput"]["properties"]["behandeling"]["properties"]["behandelnummer"]["type"] == [
+        "integer", "null"]
     assert "eigen_risico_verbruikt" not in schemas["ClaimInput"]["properties"]["verzekerde"]["properties"]
+    assert "verzekerde.eigen_risico_verbruikt" not in schemas["ClaimInput"]["properties"]
+    assert "verzekerde.eigen_risico_verbruikt" in schemas["CaseInput"]["properties"]
     # every error answer is a problem detail
     for ops in doc["paths"].values():
         for op in ops.values():

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .cases import Case, case_from_data, name_of
+from .cases import CASE_FIELDS, Case, case_from_data, name_of
 from .engines.compiled import (
     BY_DEFINITION,
     NO_DEFAULT,
@@ -198,7 +198,8 @@ def _encode(v: Any) -> str:
 # ------------------------------------------------------------------ reading cases fast
 
 
-_CASE_KEYS = frozenset({"input", "expect", "name", "description", "on", "peildatum", "id"})
+_CASE_KEYS = frozenset(CASE_FIELDS)
+_ID_TYPES = (str, int, float, type(None))  # what a case's name or id may be; anything else: the slow lane says so
 
 
 class _Evaluator:
@@ -227,6 +228,8 @@ class _Evaluator:
             if type(facts) is not dict:
                 return None
             name = data.get("name") or data.get("id")
+            if type(name) not in _ID_TYPES or type(data.get("description")) not in (str, type(None)):
+                return None  # the slow lane says what is wrong
             on = data.get("on", data.get("peildatum"))
             day = None
             if on is not None:
@@ -237,6 +240,8 @@ class _Evaluator:
                 except ValueError:
                     return None
             return (str(name) if name is not None else default_name), facts, day
+        if type(data.get("id")) not in _ID_TYPES:
+            return None
         name = data.pop("id", None)
         return (str(name) if name is not None else default_name), data, None
 
@@ -518,7 +523,7 @@ class _Worker:
                         data = None
                     if type(data) is dict and "input" not in data:
                         name = data.pop("id", None)
-                        inputs = typed(data)
+                        inputs = typed(data) if type(name) in _ID_TYPES else None
                         if inputs is not None:
                             day = on or (inputs.get(peil) if peil else None)
                             if day is not None:

@@ -21,6 +21,10 @@ CASE_SUFFIXES = (".yaml", ".yml", ".json")
 XFAIL_FIELDS = ("xfail", "verwacht_fout")
 """The mark of a case that is expected to fail, with its reason (English and Dutch spelling)."""
 
+CASE_FIELDS = ("input", "expect", "name", "id", "description", "on", "peildatum", *XFAIL_FIELDS)
+"""The fields of a case: `input` (the facts), and optionally `expect`, `name` (or `id`), `description`, the date
+to read it on, `on` (or `peildatum`), and `xfail` (or `verwacht_fout`): why it is expected to fail."""
+
 BOOLEAN_WORDS = {"true": True, "false": False, "ja": True, "nee": False, "yes": True, "no": False}
 """Booleans as words, in either keyword language, for case facts and expectations."""
 
@@ -96,12 +100,19 @@ def case_from_data(data: Any, where: str, default_name: str | None = None) -> Ca
         raise CaseError(f"{where}: expect", "expected a mapping of outputs to expected values")
     on = data.get("on", data.get("peildatum"))
     if on is not None:
-        on = _date(on, f"{where}: on")
-    known = {"input", "expect", "name", "description", "on", "peildatum", "id", *XFAIL_FIELDS}
-    unknown = [k for k in data if k not in known]
+        on = _date(on, f"{where}: {'on' if 'on' in data else 'peildatum'}")
+    unknown = [k for k in data if k not in CASE_FIELDS]
     if unknown:
-        raise CaseError(f"{where}: {unknown[0]}", "unknown field in a case; a case has "
-                        "`name`, `description`, `on`, `input`, `expect` and `xfail`")
+        hint = suggest(str(unknown[0]), CASE_FIELDS)
+        raise CaseError(f"{where}: {unknown[0]}", "unknown field in a case; a case has `input` and optionally "
+                        "`expect`, `name` (or `id`), `description`, `on` (or `peildatum`) and `xfail`"
+                        + (f"; {hint}" if hint else ""))
+    for key in ("name", "id"):
+        if data.get(key) is not None and (isinstance(data[key], bool) or not isinstance(data[key], (str, int, float))):
+            raise CaseError(f"{where}: {key}", f"expected a text or a number, got {_show(data[key])}")
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        raise CaseError(f"{where}: description", f"expected a text, got {_show(description)}")
     xfail = None
     for key in XFAIL_FIELDS:
         if key in data:
@@ -111,8 +122,7 @@ def case_from_data(data: Any, where: str, default_name: str | None = None) -> Ca
                                 f'`{key}: "…"`')
             xfail = reason.strip()
     name = data.get("name") or data.get("id") or default_name
-    return Case(facts, str(name) if name is not None else None, data.get("description"), expect, on, where,
-                xfail=xfail)
+    return Case(facts, str(name) if name is not None else None, description, expect, on, where, xfail=xfail)
 
 
 def case_from_record(data: Any, where: str, default_name: str | None = None) -> Case:

@@ -94,9 +94,9 @@ def openapi_document(app: FastAPI, service: Service) -> dict[str, Any]:
 
 
 def _without(schema: dict[str, Any], path: list[str]) -> dict[str, Any]:
-    """An object schema without the property at ``path`` (a nested name)."""
+    """An object schema without the property at ``path`` (a dotted name), nested or given by a dotted rest."""
     node = schema
-    for part in path[:-1]:
-        node = node.get("properties", {}).get(part, {})
-    node.get("properties", {}).pop(path[-1], None)
+    for i in range(len(path)):
+        node.get("properties", {}).pop(".".join(path[i:]), None)
+        node = node.get("properties", {}).get(path[i], {})
     return schema
