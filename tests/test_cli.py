@@ -596,3 +596,28 @@ def test_evaluate_json_is_one_document(tmp_path: Path) -> None:
     bad.write_text('{"input": {"x": 1}}\n', encoding="utf-8")
     r = run("evaluate", "--rules", RULES, bad, "--format", "json")
     assert (r.exit_code, r.stdout) == (1, "[]\n")
+
+
+# ---------------------------------------------------------------- logging
+
+
+def test_log_level_writes_the_logs_to_standard_error(tmp_path: Path) -> None:
+    quiet = run("evaluate", "--rules", RULES, CASES / "kind.json")
+    assert quiet.exit_code == 0 and "[passendezorg." not in quiet.stderr  # warnings and up only, by default
+    r = run("--log-level", "info", "evaluate", "--rules", RULES, CASES / "kind.json")
+    assert r.exit_code == 0
+    assert f"info: rule book {RULES} " in r.stderr and "[passendezorg.rulebook]" in r.stderr
+    assert r.stdout == quiet.stdout  # the logs never go to the output
+    r = run("evaluate", "--rules", RULES, CASES / "kind.json", env={"PASSENDEZORG_LOG_LEVEL": "DEBUG"})
+    assert "debug: cache hit: " in r.stderr or "debug: cache stored: " in r.stderr
+    r = run("--log-level", "loud", "check", RULES)
+    assert r.exit_code == 2 and "loud" in r.stderr
+
+
+def test_a_batch_logs_its_summary_on_the_command_line(tmp_path: Path) -> None:
+    src = tmp_path / "cases.jsonl"
+    src.write_text(json.dumps({"input": {"behandeling": {"datum": "2024-03-01", "soort": "fysiotherapie"}}}) + "\n",
+                   encoding="utf-8")
+    r = run("--log-level", "info", "evaluate", "--rules", RULES, src, "--out", tmp_path / "out.jsonl")
+    assert r.exit_code == 0
+    assert f"info: batch {src}: 1 case(s) in " in r.stderr and "[passendezorg.batch]" in r.stderr

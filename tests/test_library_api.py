@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import textwrap
 from collections.abc import Callable
 from decimal import Decimal
@@ -191,3 +192,50 @@ def test_every_failure_says_where_the_case_is(book: RuleBook, tmp_path: Path) ->
     failed = [CaseFailure.model_validate(r) for r in records if r.get("format") == "passendezorg.failure/1"]
     assert [(f.line, f.case, f.index) for f in failed] == [(2, None, None), (4, "named", None)]
     assert failed[0].to_json() == json.dumps(records[1], ensure_ascii=False, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------- logging
+
+
+def test_the_library_logs_through_logging_and_configures_no_handler() -> None:
+    import subprocess
+    import sys
+
+    code = ("import logging, passendezorg; "
+            "print([type(h).__name__ for h in logging.getLogger('passendezorg').handlers], "
+            "logging.getLogger().handlers, logging.getLogger('passendezorg').level)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "['NullHandler'] [] 0"
+
+
+def test_loading_a_rule_book_and_the_cache_are_logged(make_rules: Callable[..., Path], tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    from passendezorg.rulebook import load_cached
+
+    caplog.set_level(logging.DEBUG, logger="passendezorg")
+    rules = make_rules(EVERY_TYPE)
+    passendezorg.load_rules(rules)
+    load_cached(rules, tmp_path / "cache")
+    load_cached(rules, tmp_path / "cache")
+    got = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    expected = [("INFO", f"rule book {rules} checked in "), ("INFO", f"cache miss for rule book {rules}: not checked"),
+                ("INFO", f"rule book {rules} checked in "), ("DEBUG", "cache stored: "),
+                ("INFO", f"rule book {rules} from the cache in "), ("DEBUG", "cache hit: ")]
+    assert len(got) == len(expected), got
+    for (name, level, message), (want_level, start) in zip(got, expected):
+        assert (name, level) == ("passendezorg.rulebook", want_level) and message.startswith(start), message
+    assert "8 outputs" in caplog.records[0].getMessage()
+
+
+def test_a_batch_logs_its_summary(book: RuleBook, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from passendezorg.batch import evaluate_file
+
+    caplog.set_level(logging.INFO, logger="passendezorg")
+    src = tmp_path / "cases.jsonl"
+    src.write_text(json.dumps(CASE) + "\n{}\n", encoding="utf-8")
+    evaluate_file(book, src, tmp_path / "out.jsonl")
+    book.decide_many([CASE, {"day": "x"}])
+    messages = [r.getMessage() for r in caplog.records if r.name == "passendezorg.batch"]
+    assert len(messages) == 2
+    assert messages[0].startswith(f"batch {src}: 2 case(s) in ") and "1 could not be evaluated" in messages[0]
+    assert messages[1].startswith("batch of 2 case(s) in ") and "1 could not be evaluated" in messages[1]

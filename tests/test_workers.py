@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -32,18 +33,22 @@ def test_results_come_in_task_order_from_several_workers() -> None:
         assert len(pool.pids()) == 2
 
 
-def test_a_crashed_worker_fails_its_task_only_and_is_replaced() -> None:
+def test_a_crashed_worker_fails_its_task_only_and_is_replaced(caplog: pytest.LogCaptureFixture) -> None:
     def fragile(x: int) -> int:
         if x == 7:
             os.kill(os.getpid(), signal.SIGKILL)
         return x
 
-    with Pool(fragile, 2) as pool:
+    caplog.set_level(logging.WARNING, logger="passendezorg")
+    with Pool(fragile, 2, name="a test worker") as pool:
         out = list(pool.map(range(20)))
     assert [r for r in out if not isinstance(r, WorkerFailure)] == [x for x in range(20) if x != 7]
     failure = out[7]
     assert isinstance(failure, WorkerFailure) and failure.kind == "crash"
     assert failure.detail == "killed by SIGKILL" and "SIGKILL" in failure.reason
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("passendezorg.workers", "WARNING",
+         "a test worker stopped on task 7: killed by SIGKILL; a new worker takes its place")]
 
 
 def test_a_task_past_the_time_limit_is_stopped_and_the_rest_go_on() -> None:

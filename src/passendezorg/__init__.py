@@ -10,6 +10,7 @@ The library API for insurers::
     book.decide_many(cases, jobs=0)   # volume: values and deciding rules, on every core
 """
 
+import logging
 from typing import TYPE_CHECKING
 
 from .cases import Case
@@ -28,6 +29,8 @@ def __getattr__(name: str) -> object:
 
         return decide_frame
     raise AttributeError(f"module 'passendezorg' has no attribute {name!r}")
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())  # where the logs go is the application's choice
 
 
 __all__ = [

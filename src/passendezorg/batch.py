@@ -32,6 +32,7 @@ import csv
 import datetime as dt
 import io
 import json
+import logging
 import operator
 import os
 import re
@@ -62,6 +63,8 @@ from .program import Program
 from .progress import Progress
 from .values import to_json
 from .workers import FORK, Pool, WorkerFailure, jobs_for
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "csv")
 CHUNK_BYTES = 8 << 20  # a worker's unit of work: about 40,000 claims of 200 bytes
@@ -320,8 +323,9 @@ def evaluate_many(book: Any, cases: Iterable[Case | Mapping[str, Any]], *, jobs:
     """
     items: Sequence[Case | Mapping[str, Any]] = cases if isinstance(cases, Sequence) else list(cases)
     jobs = jobs_for(jobs)
+    began = time.perf_counter()
     if jobs == 1 or len(items) < 4096 or not FORK:
-        return list(iter_fast(book, items, on))
+        return _summary(list(iter_fast(book, items, on)), began, 1)
     compiled(book.program)  # once, before the workers start
     step = max(1024, min(20_000, len(items) // (jobs * 4) + 1))
     bounds = [(a, min(a + step, len(items))) for a in range(0, len(items), step)]
@@ -337,7 +341,16 @@ def evaluate_many(book: Any, cases: Iterable[Case | Mapping[str, Any]], *, jobs:
                            for k in range(b[0], b[1]))
             else:
                 out.extend(part)
-    return out
+    return _summary(out, began, jobs)
+
+
+def _summary(results: list[FastDecision | CaseFailure], began: float, jobs: int) -> list[FastDecision | CaseFailure]:
+    """Log what an in-memory batch did; give its results back."""
+    if log.isEnabledFor(logging.INFO):
+        failed = sum(1 for r in results if isinstance(r, CaseFailure))
+        log.info("batch of %d case(s) in %.2f s on %d worker(s); %d could not be evaluated", len(results),
+                 time.perf_counter() - began, jobs, failed)
+    return results
 
 
 # ------------------------------------------------------------------ batches from files
@@ -829,6 +842,9 @@ def evaluate_file(book: Any, in_path: str | Path, out: str | Path | IO[str] | No
             stream.close()
     report.seconds = time.perf_counter() - began
     report.jobs = jobs
+    log.info("batch %s: %d case(s) in %.2f s (%.0f cases/s) on %d worker(s); %d could not be evaluated, %d needed "
+             "the three-valued path", path, report.cases, report.seconds,
+             report.cases / report.seconds if report.seconds > 0 else 0.0, jobs, report.failures, report.fallbacks)
     return report
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -91,6 +92,8 @@ class Claim:
                              else "input must be a mapping of facts")
         return cls(ids[0], ids[1], facts, where)
 
+
+log = logging.getLogger(__name__)
 
 ClaimStatus = Literal["recorded", "unchanged", "rejected"]
 
@@ -238,7 +241,12 @@ class ClaimProcessor:
         for (i, p), r in zip(prepared, recorded, strict=True):
             results[i] = (_rejected(p.claim, p.claim.where, r) if isinstance(r, ClaimError)
                           else ClaimResult.of(r, p.claim.where))
-        return [r for r in results if r is not None]
+        out = [r for r in results if r is not None]
+        if log.isEnabledFor(logging.DEBUG):
+            statuses = [r.status for r in out]
+            log.debug("%d claim(s) in one transaction: %d recorded, %d already recorded, %d rejected", len(out),
+                      statuses.count("recorded"), statuses.count("unchanged"), statuses.count("rejected"))
+        return out
 
     def _record(self, prepared: list[_Prepared]) -> list[Receipt | ClaimError]:
         """Decide and record prepared claims in one transaction; on a clash with another writer, one by one."""

@@ -18,6 +18,7 @@ import click
 from .cases import Case, case_from_record, iter_case_paths, json_lines, read_case_file
 from .errors import CaseError, PassendeZorgError, UsageError
 from .explain import render_decision
+from .logs import ENV_LOG_LEVEL, LOG_LEVELS, log_to_stderr
 from .model import CaseFailure, Decision
 from .program import Scenario
 from .rulebook import ENGINES, CheckReport, RuleBook, check_engine, check_path, load_rules, rule_files
@@ -72,8 +73,13 @@ class Group(click.Group):
 
 @click.group(cls=Group)
 @click.version_option(package_name="passendezorg")
-def main() -> None:
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), envvar=ENV_LOG_LEVEL,
+              show_envvar=True, default="warning", show_default=True,
+              help="write log records from this level on to standard error: rule books loaded (and the cache), "
+                   "batch summaries, worker failures (serve has its own, in JSON)")
+def main(log_level: str) -> None:
     """passendezorg — rules of the Dutch basic health insurance, checked and explained."""
+    log_to_stderr(log_level)
 
 
 # ---------------------------------------------------------------- check

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ import click
 from .errors import PassendeZorgError, UsageError
 from .progress import Progress
 from .workers import Pool, WorkerFailure, WorkerStartError
+
+log = logging.getLogger("passendezorg.claims")  # what a batch of claims did, under the library's claims logger
 
 if TYPE_CHECKING:
     from .claims import Claim, ClaimError, ClaimProcessor, ClaimResult
@@ -255,10 +258,14 @@ def run_batch(path: Path, rules: Path, db: str | None, workers: int, names: dict
         raise BatchInterrupted(_interrupted(summary, f"the database failed: {first_line(e)}")) from None
     finally:
         processor.close()
+    log.info("claims %s: %d read, %d recorded, %d already recorded, %d rejected; eigen risico deducted %s%s",
+             path, summary.read, summary.recorded, summary.unchanged, len(summary.rejected), summary.deducted,
+             f", paid out {summary.paid}" if summary.paid_known else "")
     return summary
 
 
 def _interrupted(summary: Summary, what: str) -> str:
+    log.warning("claims %s interrupted after %d claim(s): %s", summary.file, summary.read, what)
     return (f"{what} after {summary.read} claim(s) of {summary.file}; the claims recorded so far are kept. "
             "Run the same command again to finish the batch: claims already recorded are not counted twice.")
 

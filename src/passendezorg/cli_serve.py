@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from .errors import UsageError
+from .logs import ENV_LOG_LEVEL, LOG_LEVELS
 from .server.settings import (
     DEFAULT_MAX_BATCH_LINES,
     DEFAULT_MAX_BODY_BYTES,
@@ -21,13 +22,11 @@ from .server.settings import (
     DEFAULT_TIMEOUT,
     ENV_API_KEY,
     ENV_DB,
-    ENV_LOG_LEVEL,
     ENV_MAX_BATCH_LINES,
     ENV_MAX_BODY_BYTES,
     ENV_RULES,
     ENV_SCENARIOS,
     ENV_TIMEOUT,
-    LOG_LEVELS,
     Settings,
     read_api_key,
 )

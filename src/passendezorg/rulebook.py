@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from .scenario import ScenarioSummary
 
 RULE_SUFFIX = ".pz"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -189,10 +193,20 @@ def load_rules(path: str | Path, *, cache: bool = False, scenarios: str | Path |
     """
     if cache:
         return load_cached(path, scenarios=scenarios)
+    began = time.perf_counter()
     report = check_path(path)
     if report.program is None:
+        log.info("rule book %s: %d error(s) in %d file(s)", path, len(report.errors), report.files)
         raise RuleBookError(report.diagnostics, report.sources)
+    _log_loaded(path, report, time.perf_counter() - began)
     return RuleBook(report.program, report.warnings, path=path, scenarios=scenarios)
+
+
+def _log_loaded(path: str | Path, report: CheckReport, seconds: float) -> None:
+    assert report.program is not None
+    p = report.program
+    log.info("rule book %s checked in %.2f s: %d file(s), %d rules, %d outputs, %d warning(s) (%s)", path, seconds,
+             report.files, len(p.rules), len(p.outputs), len(report.warnings), p.content_hash)
 
 
 _UNDER_LOCK = threading.Lock()
@@ -476,17 +490,27 @@ def load_cached(path: str | Path, directory: Path | None = None, *, scenarios: s
     def book(program: Program, warnings: list[Diagnostic]) -> RuleBook:
         return RuleBook(program, warnings, path=path, scenarios=scenarios, cache=True)
 
+    began = time.perf_counter()
     if entry.is_file():
         try:
             with entry.open("rb") as fh:
                 tables, program, warnings = pickle.load(fh)
             if all(_file_digest(Path(name)) == digest for name, digest in tables.items()):
+                log.info("rule book %s from the cache in %.3f s (%s)", path, time.perf_counter() - began,
+                         program.content_hash)
+                log.debug("cache hit: %s", entry)
                 return book(program, warnings)
-        except Exception:  # noqa: BLE001 - a stale or broken entry is rebuilt
-            pass
+            log.info("cache miss for rule book %s: a table changed since %s", path, entry.name)
+        except Exception as e:  # noqa: BLE001 - a stale or broken entry is rebuilt
+            log.info("cache miss for rule book %s: the entry %s cannot be read (%s)", path, entry.name,
+                     type(e).__name__)
+    else:
+        log.info("cache miss for rule book %s: not checked before (%s)", path, entry.name)
     report = check_path(root, scenario=scenario)
     if report.program is None:
+        log.info("rule book %s: %d error(s) in %d file(s)", path, len(report.errors), report.files)
         raise RuleBookError(report.diagnostics, report.sources)
+    _log_loaded(path, report, time.perf_counter() - began)
     program = report.program
     rule_names = {name for name, _ in listed}
     prefix = f"scenarios/{scenario.name}/" if scenario is not None else None
@@ -506,8 +530,10 @@ def load_cached(path: str | Path, directory: Path | None = None, *, scenarios: s
             pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _mappingproxy_reduce}
             pickler.dump((tables, program, report.warnings))
         os.replace(tmp, entry)
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
-        pass  # no cache: only slower next time
+        log.debug("cache stored: %s", entry)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError) as e:
+        log.warning("the checked rule book %s cannot be kept in the cache %s (%s); the next run checks it again",
+                    path, where, e)
     return book(program, report.warnings)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import io
+import logging
 import os
 import signal
 import sys
@@ -32,6 +33,8 @@ from .errors import PassendeZorgError
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+log = logging.getLogger(__name__)
 
 FORK = hasattr(os, "fork") and sys.platform != "win32"
 """Can this platform fork worker processes? (Otherwise a Pool runs its tasks in this process.)"""
@@ -185,10 +188,16 @@ class Pool(Generic[T, R]):
                             raise WorkerStartError(self.name, outcome.reason)
                         results[index] = outcome
                         if isinstance(outcome, WorkerFailure) and outcome.kind == "crash":
+                            log.warning("%s stopped on task %d: %s; a new worker takes its place", self.name, index,
+                                        outcome.detail)
                             self._replace(w)
+                        elif isinstance(outcome, WorkerFailure):
+                            log.warning("%s failed on task %d: %s", self.name, index, outcome.detail)
                     elif w.overdue():
                         results[index] = WorkerFailure(
                             "timeout", f"the task did not finish within {timeout:g} s; it was stopped", f"{timeout:g} s")
+                        log.warning("%s ran past %g s on task %d and was stopped; a new worker takes its place",
+                                    self.name, timeout, index)
                         self._replace(w)
         except BaseException:
             # interrupted, or the caller stopped reading: no worker goes on with a task nobody waits for
