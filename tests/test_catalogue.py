@@ -450,7 +450,7 @@ def test_cli_reference_of_a_group_with_subcommands() -> None:
     for expected in ("## catalogue", "## claims", "### claims process", "### claims correct", "### claims withdraw",
                      "## receipts", "### receipts show", "## ledger"):
         assert expected in headings, f"{expected} missing: {headings}"
-    assert "`--rules TEXT`" in text and "`--cli-reference FILE`" in text
+    assert "`--rules DIR`" in text and "`--cli-reference FILE`" in text
     # help text is dedented: no line outside a fence is indented enough to become a code block
     outside = re.sub(r"```.*?```", "", text, flags=re.S)
     assert not [line for line in outside.splitlines() if line.startswith("    ")]

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -621,3 +622,29 @@ def test_a_batch_logs_its_summary_on_the_command_line(tmp_path: Path) -> None:
     r = run("--log-level", "info", "evaluate", "--rules", RULES, src, "--out", tmp_path / "out.jsonl")
     assert r.exit_code == 0
     assert f"info: batch {src}: 1 case(s) in " in r.stderr and "[passendezorg.batch]" in r.stderr
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    import click
+
+    out = []
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            out += _commands(cmd, (*path, name))
+        else:
+            out.append(((*path, name), cmd))
+    return out
+
+
+def test_rules_is_a_folder_in_every_command(tmp_path: Path) -> None:
+    """Every --rules is shown as DIR in --help, and a file given for it is a usage error that says so."""
+    with_rules = [(path, cmd) for path, cmd in _commands(main) if any("--rules" in p.opts for p in cmd.params)]
+    assert {" ".join(path) for path, _ in with_rules} >= {
+        "evaluate", "test", "schema", "catalogue", "serve", "claims process", "claims correct", "claims withdraw"}
+    a_file = tmp_path / "rules.pz"
+    a_file.write_text("taal nederlands\n", encoding="utf-8")
+    for path, _cmd in with_rules:
+        help_text = run(*path, "--help").stdout
+        assert "--rules DIR" in help_text, path
+        r = run(*path, "--rules", a_file, *(["x"] if path[-1] in ("evaluate", "process", "correct", "withdraw") else []))
+        assert r.exit_code == 2 and "is a file" in r.stderr, (path, r.stderr)

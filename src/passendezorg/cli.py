@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from .cases import Case, case_from_record, iter_case_paths, json_lines, read_case_file
+from .cli_options import rules_option
 from .errors import CaseError, PassendeZorgError, UsageError
 from .explain import render_decision
 from .logs import ENV_LOG_LEVEL, LOG_LEVELS, log_to_stderr
@@ -32,7 +33,7 @@ ENGINE_OPTION = click.option(
          "(.parquet, .arrow, .csv, .jsonl) as a Polars plan (optional extra `columnar`)")
 
 
-def _rules_dir(rules: str | None) -> Path:
+def _rules_dir(rules: str | Path | None) -> Path:
     return Path(rules or os.environ.get("PASSENDEZORG_RULES") or DEFAULT_RULES)
 
 
@@ -219,7 +220,7 @@ def _iter_cases_at(paths: list[Path]) -> Iterator[tuple[Case | CaseError, int | 
 
 @main.command()
 @click.argument("cases", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules or $PASSENDEZORG_RULES)")
+@rules_option()
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text", show_default=True)
 @click.option("--on", "on", callback=_date, help="evaluate on this date instead of each case's peildatum")
 @click.option("--why-not", "why_not", metavar="RULE", help="explain why RULE did not decide")
@@ -233,7 +234,7 @@ def _iter_cases_at(paths: list[Path]) -> Iterator[tuple[Case | CaseError, int | 
 @SCENARIOS_OPTION
 @click.option("--output-format", "output_format", type=click.Choice(["jsonl", "parquet", "arrow", "csv"]),
               help="--engine columnar: the format of --out (by default from its suffix)")
-def evaluate(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.date | None, why_not: str | None,
+def evaluate(cases: tuple[Path, ...], rules_dir: Path | None, fmt: str, on: dt.date | None, why_not: str | None,
              verbose: bool, engine: str, jobs: int | None, out: Path | None, scenario: str | None,
              scenarios_dir: Path | None, output_format: str | None) -> None:
     """Evaluate case files (YAML, JSON, or JSON lines) and show the reasoned decisions.
@@ -318,7 +319,7 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.split("\n"))
 
 
-def _evaluate_batch(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.date | None,
+def _evaluate_batch(cases: tuple[Path, ...], rules_dir: Path | None, fmt: str, on: dt.date | None,
                     why_not: str | None, verbose: bool, jobs: int | None, out: Path | None, scenario: str | None,
                     scenarios_dir: Path | None) -> None:
     from .batch import evaluate_file
@@ -338,7 +339,7 @@ def _evaluate_batch(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on
         sys.exit(1)
 
 
-def _evaluate_columnar(cases: tuple[Path, ...], rules_dir: str | None, fmt: str, on: dt.date | None,
+def _evaluate_columnar(cases: tuple[Path, ...], rules_dir: Path | None, fmt: str, on: dt.date | None,
                        why_not: str | None, verbose: bool, out: Path | None, output_format: str | None) -> None:
     from .columnar_files import evaluate_columnar
 
@@ -357,7 +358,7 @@ def _evaluate_columnar(cases: tuple[Path, ...], rules_dir: str | None, fmt: str,
         sys.exit(1)
 
 
-def _load(rules_dir: str | None, scenario: str | None = None, scenarios_dir: Path | None = None) -> RuleBook:
+def _load(rules_dir: Path | None, scenario: str | None = None, scenarios_dir: Path | None = None) -> RuleBook:
     """The checked rule book (under ``scenario`` if one is asked for), from the cache when its files have not
     changed."""
     book = load_rules(_rules_dir(rules_dir), cache=True, scenarios=scenarios_dir)
@@ -375,7 +376,7 @@ def _emit_failure(f: CaseFailure, fmt: str) -> None:
 
 @main.command()
 @click.argument("cases", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules)")
+@rules_option()
 @click.option("--coverage", is_flag=True, help="report which rules decided something in at least one case "
               "(under a scenario: the rules the scenario adds)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text", show_default=True,
@@ -385,7 +386,7 @@ def _emit_failure(f: CaseFailure, fmt: str) -> None:
 @ENGINE_OPTION
 @SCENARIO_OPTION
 @SCENARIOS_OPTION
-def test(cases: tuple[Path, ...], rules_dir: str | None, coverage: bool, fmt: str, out: Path | None, engine: str,
+def test(cases: tuple[Path, ...], rules_dir: Path | None, coverage: bool, fmt: str, out: Path | None, engine: str,
          scenario: str | None, scenarios_dir: Path | None) -> None:
     """Run the cases' `expect` blocks against the rule book and show a diff for each failure.
 
@@ -423,10 +424,10 @@ def test(cases: tuple[Path, ...], rules_dir: str | None, coverage: bool, fmt: st
 
 
 @main.command("scenarios")
-@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules or $PASSENDEZORG_RULES)")
+@rules_option()
 @SCENARIOS_OPTION
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def scenarios_cmd(rules_dir: str | None, scenarios_dir: Path | None, fmt: str) -> None:
+def scenarios_cmd(rules_dir: Path | None, scenarios_dir: Path | None, fmt: str) -> None:
     """List the scenarios of the rule book: proposals and reforms that apply only when asked for (--scenario NAME)."""
     from .scenario import available, scenarios_folder
 
@@ -486,10 +487,10 @@ def fmt_cmd(paths: tuple[Path, ...], check_only: bool) -> None:
 
 @main.command()
 @click.argument("which", type=click.Choice(["case", "decision", "both"]), default="both")
-@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules)")
+@rules_option()
 @SCENARIO_OPTION
 @SCENARIOS_OPTION
-def schema(which: str, rules_dir: str | None, scenario: str | None, scenarios_dir: Path | None) -> None:
+def schema(which: str, rules_dir: Path | None, scenario: str | None, scenarios_dir: Path | None) -> None:
     """Print the JSON Schemas of a case (from the rule book's inputs; under a scenario, with the inputs the
     scenario adds) and of a decision."""
     from .schema import case_schema

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cli_options import rules_option
 from .errors import PassendeZorgError, UsageError
 from .progress import Progress
 from .workers import Pool, WorkerFailure, WorkerStartError
@@ -51,7 +52,7 @@ class BatchInterrupted(PassendeZorgError):
     exit_code = 1
 
 
-def _rules_dir(rules: str | None) -> Path:
+def _rules_dir(rules: str | Path | None) -> Path:
     return Path(rules or os.environ.get("PASSENDEZORG_RULES") or "rules")
 
 
@@ -280,13 +281,13 @@ def claims_group() -> None:
 
 @claims_group.command("process")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules or $PASSENDEZORG_RULES)")
+@rules_option()
 @_db_option
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="worker processes (claims of one person are still charged one at a time)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_names_options
-def process_cmd(file: Path, rules_dir: str | None, db: str | None, workers: int, fmt: str, used_input: str,
+def process_cmd(file: Path, rules_dir: Path | None, db: str | None, workers: int, fmt: str, used_input: str,
                 deduction_output: str, payout_output: str) -> None:
     """Decide the claims of FILE (JSON lines or CSV) and record them.
 
@@ -298,12 +299,12 @@ def process_cmd(file: Path, rules_dir: str | None, db: str | None, workers: int,
 
 @claims_group.command("correct")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules or $PASSENDEZORG_RULES)")
+@rules_option()
 @_db_option
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_names_options
-def correct_cmd(file: Path, rules_dir: str | None, db: str | None, workers: int, fmt: str, used_input: str,
+def correct_cmd(file: Path, rules_dir: Path | None, db: str | None, workers: int, fmt: str, used_input: str,
                 deduction_output: str, payout_output: str) -> None:
     """Replace decided claims with the corrected claims of FILE (same claim ids, new facts).
 
@@ -313,7 +314,7 @@ def correct_cmd(file: Path, rules_dir: str | None, db: str | None, workers: int,
     _batch(file, rules_dir, db, workers, fmt, used_input, deduction_output, payout_output, "replace")
 
 
-def _batch(file: Path, rules_dir: str | None, db: str | None, workers: int, fmt: str, used_input: str,
+def _batch(file: Path, rules_dir: Path | None, db: str | None, workers: int, fmt: str, used_input: str,
            deduction_output: str, payout_output: str, mode: str) -> None:
     names = {"used_input": used_input, "deduction_output": deduction_output, "payout_output": payout_output or None}
     progress = fmt == "text" and sys.stderr.isatty()
@@ -328,10 +329,10 @@ def _batch(file: Path, rules_dir: str | None, db: str | None, workers: int, fmt:
 @claims_group.command("withdraw")
 @click.argument("claim_id")
 @click.option("--reason", help="why the claim is withdrawn (kept in the receipt)")
-@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules or $PASSENDEZORG_RULES)")
+@rules_option()
 @_db_option
 @_names_options
-def withdraw_cmd(claim_id: str, reason: str | None, rules_dir: str | None, db: str | None, used_input: str,
+def withdraw_cmd(claim_id: str, reason: str | None, rules_dir: Path | None, db: str | None, used_input: str,
                  deduction_output: str, payout_output: str) -> None:
     """Withdraw a decided claim: a withdrawal receipt, and its deduction given back in the ledger.
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import click
 
+from .cli_options import rules_option
 from .errors import PassendeZorgError
 
 DEFAULT_OUT = Path("docs") / "catalogus"
 
 
 @click.command("catalogue")
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path),
-              help="rule book folder (default: ./rules or $PASSENDEZORG_RULES)")
+@rules_option()
 @click.option("--cases", "cases_dir", type=click.Path(path_type=Path),
               help="folder of example cases to evaluate and link (default: ./cases, if it exists)")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from .cli_options import RULES_DIR
 from .errors import UsageError
 from .logs import ENV_LOG_LEVEL, LOG_LEVELS
 from .server.settings import (
@@ -41,7 +42,7 @@ def need_serve_extra() -> None:
 
 
 @click.command("serve")
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), envvar=ENV_RULES, show_envvar=True,
+@click.option("--rules", "rules_dir", type=RULES_DIR, metavar="DIR", envvar=ENV_RULES, show_envvar=True,
               default=DEFAULT_RULES, show_default=True, help="rule book folder")
 @click.option("--scenarios", "scenarios_dir", type=click.Path(path_type=Path, file_okay=False), envvar=ENV_SCENARIOS,
               show_envvar=True, metavar="DIR",
