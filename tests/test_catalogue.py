@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from passendezorg import load_rules
 from passendezorg import nodes as n
-from passendezorg.catalogue import DutchRenderer, catalogue_nav, dutch_money, generate_catalogue, parameter_chart
+from passendezorg.catalogue import DutchRenderer, catalogue_nav, dutch_money, generate_catalogue, ident, parameter_chart
 from passendezorg.cli import main
 from passendezorg.cli_docs import cli_reference_markdown, register
 from passendezorg.rulebook import RuleBook
@@ -233,7 +233,7 @@ def test_the_project_scenarios_have_a_page_each() -> None:
         assert "## Casussen" in page and "wijkt af" not in page and "kan niet worden doorgerekend" not in page
         for src in s.sources:
             assert md_plain(src.title) in page, (s.name, src.title)
-        assert f"[`{s.name}`](scenarios/{s.name}.md)" in pages["index.md"]
+        assert f"[{ident(s.name)}](scenarios/{s.name}.md)" in pages["index.md"]
     first_line = pages["scenarios/eerstelijnstarief.md"]
     assert "uitzondering op [Het tarief is het bedrag dat de zorgaanbieder in rekening brengt " \
            "(`tarief_gedeclareerd`)](../regelsets/tarieven.md#regel-tarief_gedeclareerd)" in first_line
@@ -283,7 +283,12 @@ def test_output_page_draws_the_exception_tree(site: Path, book: RuleBook) -> Non
     diagram = text[text.index("```mermaid"):]
     diagram = diagram[: diagram.index("\n```\n")]
     rules = book.program.values["verzekerd"].rules
-    ids = {name: re.search(rf'(r\d+)\["<b>{name}</b>', diagram).group(1) for name in rules}  # type: ignore[union-attr]
+    ids = {name: re.search(rf'(r\d+)\["<b>{name.replace("_", "_<wbr>")}</b>', diagram).group(1)  # type: ignore[union-attr]
+           for name in rules}
+    for name in rules:  # every box holds the rule's whole title: mermaid wraps it, nothing is cut short
+        title = book.program.rules[name].title
+        assert title is not None and f'</b><br/>{title}"]' in diagram
+    assert "…" not in diagram
     assert f"out --> {ids['fysio_volwassene']}" in diagram
     assert f"out --> {ids['wlz_niet_verzekerd']}" in diagram
     assert f"{ids['fysio_volwassene']} -->|uitzondering| {ids['fysio_chronisch_vanaf_21']}" in diagram
@@ -330,7 +335,7 @@ def test_case_pages_show_decisions_expectations_and_errors(site: Path) -> None:
     assert "| klopt |" in index and "| wijkt af (1) |" in index and "| kan niet worden doorgerekend |" in index
     good = (site / "casussen" / "chronisch_21.md").read_text()
     assert "Peildatum: **1 maart 2024**" in good
-    assert "| [`verzekerd`](../uitvoer/verzekerd.md) | **ja** | [Bij een aandoening" in good
+    assert "| [<code>verzekerd</code>](../uitvoer/verzekerd.md) | **ja** | [Bij een aandoening" in good
     assert "| **€ 385,00** |" in good
     assert "want [Bij een aandoening" in good  # the overridden rule and the exception that overrode it
     wrong = (site / "casussen" / "verkeerde_verwachting.md").read_text()
@@ -474,8 +479,11 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     site = tmp_path / "site"
     page = (site / "catalogus" / "uitvoer" / "verzekerd" / "index.html").read_text()
-    assert 'class="pz-diagram"' in page and "assets/javascripts/mermaid.min.js" in page
+    assert 'class="pz-diagram"' in page and "assets/javascripts/diagrams.js" in page
+    assert (site / "assets" / "javascripts" / "mermaid.min.js").is_file()  # loaded by diagrams.js where needed
     assert "unpkg.com" not in page and "fonts.googleapis.com" not in page
+    assert '<html lang="nl"' in page  # the catalogue is Dutch, the rest of the site English
+    assert '<html lang="en"' in (site / "guide" / "tutorial" / "index.html").read_text()
     assert (site / "catalogus" / "regelsets" / "fysiotherapie" / "index.html").exists()
     assert (site / "catalogus" / "casussen" / "chronisch_21" / "index.html").exists()
     cli = (site / "reference" / "cli" / "index.html").read_text()
@@ -502,3 +510,18 @@ def test_the_site_build_reports_a_broken_rule_book(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "the rule catalogue cannot be generated" in result.stderr and "x.pz:3" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_wide_trees_grow_down_the_page_and_every_page_is_dutch(site: Path, book: RuleBook) -> None:
+    """A tree with more than two rules side by side is drawn from left to right; a narrow one from the top."""
+    from passendezorg.catalogue import MARKER
+
+    for name, v in book.program.values.items():
+        if not v.rules:
+            continue
+        text = (site / ("uitvoer" if v.is_output else "afgeleid") / f"{name}.md").read_text(encoding="utf-8")
+        widest = max(len(v.roots), max((len(book.program.exceptions.get(r, ())) for r in v.rules), default=0))
+        assert ("flowchart LR" if widest > 2 else "flowchart TB") in text, name
+        assert text.startswith("---\nlang: nl\nhide:\n  - toc\n---\n" + MARKER), name  # room for the tree
+    for page in site.rglob("*.md"):
+        assert page.read_text(encoding="utf-8").startswith("---\nlang: nl\n"), page

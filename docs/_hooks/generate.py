@@ -11,11 +11,16 @@ The rule book and the cases are read from rules/ and cases/ next to mkdocs.yml,
 or from the folders in $PASSENDEZORG_RULES and $PASSENDEZORG_CASES; the scenarios
 (a page each, under catalogus/scenarios/) from scenarios/ beside the rules folder, or
 from $PASSENDEZORG_SCENARIOS.
+
+The site is English (mkdocs.yml: `language: en`); a page whose metadata names
+another language (the catalogue's pages say `lang: nl`) gets that language on its
+`<html>` element, so that browsers, screen readers and hyphenation read it as Dutch.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +98,14 @@ def on_files(files: Files, config: Any) -> Files:
         inclusion = InclusionLevel.NOT_IN_NAV if case_page else InclusionLevel.UNDEFINED
         files.append(File.generated(config, uri, content=text, inclusion=inclusion))
     return files
+
+
+_HTML_LANG = re.compile(r'<html lang="[^"]*"')
+
+
+def on_post_page(output: str, page: Any, config: Any) -> str:
+    """A page that says its language in its metadata (`lang: nl`: the catalogue) gets it on its `<html>`."""
+    lang = page.meta.get("lang")
+    if not lang:
+        return output
+    return _HTML_LANG.sub(f'<html lang="{lang}"', output, count=1)

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from html import escape as html_escape
@@ -30,6 +30,11 @@ from .program import CheckedRule, Parameter, Program, SourceInfo, Table, ValueDe
 from .rulebook import RuleBook
 
 MARKER = "<!-- gegenereerd door passendezorg catalogue: niet met de hand bewerken -->"
+FRONT_MATTER = ("---", "lang: nl", "---")
+"""Every page says that it is Dutch (mkdocs reads it as the page's metadata; the site's hook gives the page
+``<html lang="nl">``)."""
+WIDE = ("hide:", "  - toc")
+"""The metadata of a page whose diagram and tables need the width of the page's table of contents."""
 NAV_FILE = ".nav.json"
 NO_RULESET = "overige-regels"
 MAX_TABLE_ROWS = 15
@@ -93,6 +98,11 @@ def article(noun: str) -> str:
     if head.endswith(("je", "ment", "isme")) or any(head.endswith(w) for w in HET_WORDS):
         return "het"
     return "de"
+
+
+def ident(name: str) -> str:
+    """A name as code that may break after its underscores and dots (a long name in a narrow table column)."""
+    return "<code>" + re.sub(r"([_.])", r"\1<wbr>", html_escape(name, quote=False)) + "</code>"
 
 
 def md(text: str) -> str:
@@ -668,7 +678,7 @@ class Catalogue:
     def rule_cell_md(self, name: str, here: str) -> str:
         """A link to a rule for a table cell: its title, with its name on a line of its own."""
         r = self.p.rules[name]
-        label = f"{md(r.title)}<br>`{name}`" if r.title else f"`{name}`"
+        label = f"{md(r.title)}<br>{ident(name)}" if r.title else ident(name)
         return f"[{label}]({self.rule_link(name, here)})"
 
     def case_link(self, c: CaseResult, here: str) -> str:
@@ -727,8 +737,10 @@ class Catalogue:
             self.case(c)
         return self.pages
 
-    def put(self, path: str, title: str, body: list[str]) -> None:
-        self.pages[path] = "\n".join([MARKER, "", f"# {title}", "", *body]).rstrip() + "\n"
+    def put(self, path: str, title: str, body: list[str], *, wide: bool = False) -> None:
+        """A page: its metadata (Dutch; ``wide``: without the table of contents beside it), title and body."""
+        meta = [*FRONT_MATTER[:-1], *(WIDE if wide else ()), FRONT_MATTER[-1]]
+        self.pages[path] = "\n".join([*meta, MARKER, "", f"# {title}", "", *body]).rstrip() + "\n"
 
     def ruleset_title(self, rs: str | None) -> str:
         if rs is None:
@@ -799,7 +811,7 @@ class Catalogue:
                  "| Uitvoer | Type | Omschrijving | Regels |", "| --- | --- | --- | ---: |"]
         for name in p.outputs:
             v = p.values[name]
-            body.append(f"| [`{name}`]({self.value_page(name)}) | {md(type_text(v.type))} | "
+            body.append(f"| [{ident(name)}]({self.value_page(name)}) | {md(type_text(v.type))} | "
                         f"{md(v.description or '')} | {len(v.rules)} |")
         derived = [v for v in p.values.values() if not v.is_output]
         if derived:
@@ -807,18 +819,18 @@ class Catalogue:
                      "| Waarde | Type | Omschrijving | Bepaald door |", "| --- | --- | --- | --- |"]
             for v in derived:
                 how = "definitie" if v.definition is not None else f"{len(v.rules)} regel(s)"
-                body.append(f"| [`{v.name}`]({self.value_page(v.name)}) | {md(type_text(v.type))} | "
+                body.append(f"| [{ident(v.name)}]({self.value_page(v.name)}) | {md(type_text(v.type))} | "
                             f"{md(v.description or '')} | {how} |")
         if p.parameters:
             body += ["", "## Parameters", "", "Bedragen en getallen die per periode gelden.", "",
                      "| Parameter | Type | Omschrijving | Perioden |", "| --- | --- | --- | ---: |"]
             for prm in p.parameters.values():
-                body.append(f"| [`{prm.name}`](parameters/{prm.name}.md) | {md(type_text(prm.type))} | "
+                body.append(f"| [{ident(prm.name)}](parameters/{prm.name}.md) | {md(type_text(prm.type))} | "
                             f"{md(prm.description or '')} | {len(prm.periods)} |")
         if p.tables:
             body += ["", "## Tabellen", "", "| Tabel | Omschrijving | Bestand | Rijen |", "| --- | --- | --- | ---: |"]
             for t in p.tables.values():
-                body.append(f"| [`{t.name}`](tabellen/{t.name}.md) | {md(t.description or '')} | `{t.file}` | "
+                body.append(f"| [{ident(t.name)}](tabellen/{t.name}.md) | {md(t.description or '')} | `{t.file}` | "
                             f"{_row_count(t)} |")
         if self.scenarios:
             body += ["", "## Scenario's", "",
@@ -828,7 +840,7 @@ class Catalogue:
             for s in self.scenarios:
                 sc = s.scenario
                 assert sc is not None
-                body.append(f"| [`{sc.name}`]({scenario_page(sc.name)}) | {md(sc.title or '')} | {len(sc.changes)} |")
+                body.append(f"| [{ident(sc.name)}]({scenario_page(sc.name)}) | {md(sc.title or '')} | {len(sc.changes)} |")
         body += ["", "## Invoer en casussen", "",
                  f"- [Invoer](invoer.md): de {len(p.inputs)} gegevens die een casus kan bevatten.",
                  f"- [Casussen](casussen/index.md): {len(self.cases)} voorbeeldcasussen, doorgerekend met dit "
@@ -965,14 +977,16 @@ class Catalogue:
                      "uitzondering verbonden zijn en verschillende waarden geven, leveren een conflict op.", ""]
             body += self.exception_diagram(v)
             body += ["", '<div class="pz-rule-table" markdown>', "",
-                     "| Regel | Uitkomst | Geldig | Bron | Uitzondering op |", "| --- | --- | --- | --- | --- |"]
+                     "| Regel | Uitkomst | Geldig | Bron |", "| --- | --- | --- | --- |"]
             for rname in v.rules:
                 r = self.p.rules[rname]
                 sources = "; ".join(source_md(s) for s in r.sources) or "—"
-                exc = ", ".join(f"[`{x}`]({self.rule_link(x, here)})" for x in r.exception_to) or "—"
+                rule = self.rule_cell_md(rname, here)
+                if r.exception_to:
+                    rule += "<br>uitzondering op " + DutchRenderer.enumerate(
+                        [f"[{ident(x)}]({self.rule_link(x, here)})" for x in r.exception_to], "en")
                 valid = validity_text(r.valid_from, r.valid_until) if r.valid_from or r.valid_until else "altijd"
-                body.append(f"| {self.rule_cell_md(rname, here)} | {dutch.value(r.value)} | {valid} | "
-                            f"{sources} | {exc} |")
+                body.append(f"| {rule} | {dutch.value(r.value)} | {valid} | {sources} |")
             body += ["", "</div>"]
         elif v.definition is None:
             body += ["", "Geen regel bepaalt deze waarde."]
@@ -998,18 +1012,23 @@ class Catalogue:
                     body += [f"    {line}" for line in table]
                 else:
                     body += table
-        self.put(here, f"{kind}: {name}", body)
+        self.put(here, f"{kind}: {name}", body, wide=True)
 
     def exception_diagram(self, v: ValueDecl) -> list[str]:
-        """The rules of a value as a mermaid tree: the value, its root rules, and their exceptions below them."""
+        """The rules of a value as a mermaid tree: the value, its root rules, and their exceptions next to them.
+
+        Every box holds its whole text (mermaid wraps it; nothing is cut short). A tree with more than two rules
+        side by side at some level is drawn from left to right, so that it grows down the page, not past it.
+        """
         ids = {r: f"r{i}" for i, r in enumerate(v.rules)}
-        lines = ["```mermaid", "flowchart TB"]
+        direction = "LR" if _widest_level(v, self.p.exceptions) > 2 else "TB"
+        lines = ["```mermaid", f"flowchart {direction}"]
         lines.append(f'    out(["{_mermaid_text(v.name)}"])')
         for rname in v.rules:
             r = self.p.rules[rname]
-            label = f"<b>{_mermaid_text(rname)}</b>"
+            label = "<b>" + _mermaid_text(rname).replace("_", "_<wbr>") + "</b>"  # a long name wraps too
             if r.title:
-                label += "<br/>" + _mermaid_text(_shorten(r.title, 90))
+                label += "<br/>" + _mermaid_text(r.title)
             lines.append(f'    {ids[rname]}["{label}"]')
         for root in v.roots:
             lines.append(f"    out --> {ids[root]}")
@@ -1019,7 +1038,7 @@ class Catalogue:
                     lines.append(f"    {ids[rname]} -->|uitzondering| {ids[kid]}")
         if v.default is not None:
             default = re.sub(r"<[^>]+>", "", DutchRenderer(self.p).value(v.default)).replace("\\", "")
-            lines.append(f'    out -.->|standaard| dflt("{_mermaid_text(_shorten(default, 40))}")')
+            lines.append(f'    out -.->|standaard| dflt("{_mermaid_text(default)}")')
         lines.append("```")
         lines += ["", "Een pijl *uitzondering* van regel A naar regel B betekent: B is een uitzondering op A en "
                   "gaat voor als beide van toepassing zijn."]
@@ -1086,9 +1105,9 @@ class Catalogue:
         body += ["| Invoer | Type | Omschrijving | Gebruikt door |", "| --- | --- | --- | --- |"]
         for name, decl in self.p.inputs.items():
             users = self.readers.get(("input", name), [])
-            shown = ", ".join(f"[`{u}`]({self.rule_link(u, here)})" if not u.startswith("=") else
-                              f"[`{u[1:]}`]({self.value_page(u[1:])})" for u in users)
-            body.append(f"| `{name}` | {md(type_text(decl.type))} | {md(decl.description or '')} | {shown} |")
+            shown = ", ".join(f"[{ident(u)}]({self.rule_link(u, here)})" if not u.startswith("=") else
+                              f"[{ident(u[1:])}]({self.value_page(u[1:])})" for u in users)
+            body.append(f"| {ident(name)} | {md(type_text(decl.type))} | {md(decl.description or '')} | {shown} |")
         self.put(here, "Invoer", body)
 
     def case_index(self) -> None:
@@ -1127,7 +1146,7 @@ class Catalogue:
                     else "—"
                 src = "; ".join(source_md(SourceInfo(s.id, s.title, s.detail, s.url)) for s in o.rule.sources) \
                     if o.rule is not None else "—"
-                body.append(f"| [`{name}`]({self.rel(self.value_page(name), here)}) | {_outcome_text(o, decl.type)} "
+                body.append(f"| [{ident(name)}]({self.rel(self.value_page(name), here)}) | {_outcome_text(o, decl.type)} "
                             f"| {rule} | {src or '—'} |")
             body += ["", "</div>"]
             overridden = [(name, ov) for name, o in [*d.outputs.items(), *d.derived.items()] for ov in o.overridden]
@@ -1143,11 +1162,11 @@ class Catalogue:
                     decl = self.p.values[name]
                     rule = self.rule_cell_md(o.rule.name, here) if o.rule is not None and \
                         o.rule.name in self.p.rules else ("de definitie" if decl.definition is not None else "—")
-                    body.append(f"| [`{name}`]({self.rel(self.value_page(name), here)}) | "
+                    body.append(f"| [{ident(name)}]({self.rel(self.value_page(name), here)}) | "
                                 f"{_outcome_text(o, decl.type)} | {rule} |")
         lang = "json" if c.path.suffix == ".json" else "yaml"
         body += ["", "## Het bestand", "", f"```{lang}", c.text.rstrip(), "```"]
-        self.put(here, f"Casus: {md(c.title)}", body)
+        self.put(here, f"Casus: {md(c.title)}", body, wide=True)
 
 
 # ---------------------------------------------------------------- scenarios
@@ -1195,7 +1214,7 @@ class ScenarioPages:
             sources = "; ".join(md(_shorten(s.title, 80)) + (" (voorstel)" if s.proposal else "") for s in sc.sources)
             cases = len(list(iter_case_paths([Path(sc.folder) / "cases"]))) if (Path(sc.folder) / "cases").is_dir() \
                 else 0
-            body.append(f"| [`{sc.name}`]({self.cat.rel(scenario_page(sc.name), here)}) | {md(sc.title or '')} | "
+            body.append(f"| [{ident(sc.name)}]({self.cat.rel(scenario_page(sc.name), here)}) | {md(sc.title or '')} | "
                         f"{sources or '—'} | {len(sc.changes)} | {cases} |")
         self.cat.put(here, "Scenario's", body)
 
@@ -1476,6 +1495,19 @@ def _mermaid_text(text: str) -> str:
             .replace("<", "#lt;").replace(">", "#gt;"))
 
 
+def _widest_level(v: ValueDecl, exceptions: Mapping[str, Sequence[str]]) -> int:
+    """The most rules side by side in the exception tree of a value (its roots, their exceptions, …)."""
+    ids = set(v.rules)
+    level: list[str] = list(v.roots)
+    seen: set[str] = set()
+    widest = 0
+    while level:
+        widest = max(widest, len(level))
+        seen.update(level)
+        level = [k for r in level for k in exceptions.get(r, ()) if k in ids and k not in seen]
+    return widest
+
+
 def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
@@ -1521,10 +1553,10 @@ def _clear(out: Path) -> None:
         return
     for path in sorted(out.rglob("*.md")):
         try:
-            head = path.read_text(encoding="utf-8").split("\n", 1)[0]
+            head = path.read_text(encoding="utf-8").split("\n", 12)[:12]  # the marker follows the metadata
         except (OSError, UnicodeDecodeError):
             continue
-        if head == MARKER:
+        if MARKER in head:
             path.unlink()
     nav = out / NAV_FILE
     if nav.exists():
