@@ -15,6 +15,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -65,10 +66,10 @@ def test_a_condition_reads_as_dutch(book: RuleBook) -> None:
 
 def test_tables_lookups_and_missing_facts_read_as_dutch(book: RuleBook) -> None:
     assert condition(book, "fysio_chronisch_vanaf_21") == (
-        "de aandoening van de behandeling staat in de tabel chronische lijst en de zitting van de behandeling is meer dan 20")
+        "de aandoening van de behandeling staat in de tabel chronische_lijst en de zitting van de behandeling is meer dan 20")
     assert condition(book, "fysio_boven_maximum") == (
-        "de zitting van de behandeling is meer dan het maximum uit tabel chronische lijst bij de aandoening van de "
-        "behandeling")
+        "de zitting van de behandeling is meer dan de kolom maximum van de tabel chronische_lijst voor de aandoening "
+        "van de behandeling")
     assert condition(book, "eigen_risico_volwassene") == (
         "de leeftijd is ten minste 18 jaar of de aandoening van de behandeling ontbreekt")
     assert condition(book, "wlz_niet_verzekerd") == (
@@ -108,7 +109,7 @@ def _expr(text: str, book: RuleBook) -> n.Expr:
     ("behandeling.soort niet in [fysiotherapie, oefentherapie]",
      "de soort van de behandeling is noch fysiotherapie, noch oefentherapie"),
     ("behandeling.aandoening niet in chronische_lijst",
-     "de aandoening van de behandeling staat niet in de tabel chronische lijst"),
+     "de aandoening van de behandeling staat niet in de tabel chronische_lijst"),
     ("behandeling.zitting is bekend", "de zitting van de behandeling is bekend"),
     ("niet (behandeling.zitting is bekend)", "de zitting van de behandeling ontbreekt"),
     ("niet verzekerde.wlz_indicatie", "wlz indicatie van de verzekerde is nee"),
@@ -275,7 +276,7 @@ def test_exceptions_both_ways_and_the_cases_that_exercise_a_rule(site: Path) -> 
     assert "- **Uitzonderingen hierop:** [Niet boven het maximum" in chronic
     assert "[volwassene chronisch 21](../casussen/chronisch_21.md)" in chronic
     maximum = text[text.index("{#regel-fysio_boven_maximum}"):text.index("{#regel-wlz_niet_verzekerd}")]
-    assert "- **Casussen die deze regel toepassen:** geen" in maximum
+    assert "- **Casussen waarin deze regel beslist:** geen" in maximum
 
 
 def test_output_page_draws_the_exception_tree(site: Path, book: RuleBook) -> None:
@@ -332,12 +333,12 @@ def test_table_page(site: Path) -> None:
 
 def test_case_pages_show_decisions_expectations_and_errors(site: Path) -> None:
     index = (site / "casussen" / "index.md").read_text()
-    assert "| klopt |" in index and "| wijkt af (1) |" in index and "| kan niet worden doorgerekend |" in index
+    assert "| klopt |" in index and "| 1 afwijking |" in index and "| kan niet worden doorgerekend |" in index
     good = (site / "casussen" / "chronisch_21.md").read_text()
     assert "Peildatum: **1 maart 2024**" in good
     assert "| [<code>verzekerd</code>](../uitvoer/verzekerd.md) | **ja** | [Bij een aandoening" in good
     assert "| **€ 385,00** |" in good
-    assert "want [Bij een aandoening" in good  # the overridden rule and the exception that overrode it
+    assert "- voor `verzekerd`: [Bij een aandoening" in good  # the exception that went before the rule it overrode
     wrong = (site / "casussen" / "verkeerde_verwachting.md").read_text()
     assert "De uitkomst wijkt af van de verwachting" in wrong
     broken = (site / "casussen" / "kapot.md").read_text()
@@ -522,6 +523,110 @@ def test_wide_trees_grow_down_the_page_and_every_page_is_dutch(site: Path, book:
         text = (site / ("uitvoer" if v.is_output else "afgeleid") / f"{name}.md").read_text(encoding="utf-8")
         widest = max(len(v.roots), max((len(book.program.exceptions.get(r, ())) for r in v.rules), default=0))
         assert ("flowchart LR" if widest > 2 else "flowchart TB") in text, name
-        assert text.startswith("---\nlang: nl\nhide:\n  - toc\n---\n" + MARKER), name  # room for the tree
+        assert re.match(r'---\nlang: nl\ntitle: "[^\n]+"\nhide:\n  - toc\n---\n', text), name  # room for the tree
+        assert MARKER in text.split("\n# ", 1)[0], name
     for page in site.rglob("*.md"):
         assert page.read_text(encoding="utf-8").startswith("---\nlang: nl\n"), page
+
+
+# ---------------------------------------------------------------- Dutch as it is written
+
+
+def test_counts_take_the_singular_or_the_plural() -> None:
+    from passendezorg.catalogue import count, plural
+
+    assert [count(n, "regel") for n in (0, 1, 9, 1200)] == ["geen regels", "1 regel", "9 regels", "1.200 regels"]
+    assert (count(1, "tabel"), count(2, "tabel"), count(2, "casus"), count(3, "periode")) == (
+        "1 tabel", "2 tabellen", "2 casussen", "3 perioden")
+    assert count(0, "casus", zero="0") == "0 casussen"
+    assert plural("afgeleide waarde") == "afgeleide waarden"
+    with pytest.raises(ValueError, match="add it to PLURALS"):
+        plural("kat")
+
+
+def test_no_page_reads_as_generated(site: Path) -> None:
+    """No "regel(s)", nothing cut short with an ellipsis, no counted noun in the wrong number."""
+    for page in site.rglob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        assert "(s)" not in text, page
+        assert "…" not in text, page
+        assert not re.search(r"(?<![\d.,])1 (regels|tabellen|casussen|perioden|rijen|bronnen)\b", text), page
+        assert not re.search(r"\b([02-9]|\d\d+) (regel|tabel|casus|periode)\b(?![a-z])", text), page
+
+
+def test_pages_are_titled_by_their_descriptions(site: Path, book: RuleBook) -> None:
+    p = book.program
+    v = p.values["verzekerd"]
+    assert v.description
+    assert (site / "uitvoer" / "verzekerd.md").read_text(encoding="utf-8").split("\n# ", 1)[1].startswith(
+        v.description.rstrip(".") + "\n")
+    for name, prm in p.parameters.items():
+        title = (site / "parameters" / f"{name}.md").read_text(encoding="utf-8").split("\n# ", 1)[1].split("\n")[0]
+        assert title == md_plain(prm.description.rstrip(".") if prm.description else f"Parameter {name}"), name
+    for name, t in p.tables.items():
+        title = (site / "tabellen" / f"{name}.md").read_text(encoding="utf-8").split("\n# ", 1)[1].split("\n")[0]
+        assert title == md_plain(t.description.rstrip(".") if t.description else f"Tabel {name}"), name
+
+
+def test_outcomes_and_reasons_read_as_dutch() -> None:
+    from types import SimpleNamespace
+
+    from passendezorg.catalogue import _outcome_text
+
+    def o(**kw: object) -> SimpleNamespace:
+        base: dict[str, object] = {"status": "value", "value": None, "needs": [], "conflict": [], "reason": None}
+        return SimpleNamespace(**{**base, **kw})
+
+    text = n.TypeRef("text")
+    assert _outcome_text(o(status="default", value=""), text) == "een lege tekst (standaard)"
+    assert plain(_outcome_text(o(status="undetermined", needs=["a.b"]), text)) == "onbepaald: nodig is a.b"
+    assert plain(_outcome_text(o(status="undetermined", needs=["a", "b", "c"]), text)) == (
+        "onbepaald: nodig zijn a, b en c")
+    rule = SimpleNamespace(rule=SimpleNamespace(name="r1"))
+    assert plain(_outcome_text(o(status="conflict", conflict=[rule, SimpleNamespace(rule=SimpleNamespace(name="r2"))]),
+                               text)) == "conflict tussen r1 en r2"
+    reason = "no value of `eigen_risico` is in force on 2030-01-01"
+    assert "in force" not in plain(_outcome_text(o(status="error", reason=reason), text))
+    assert plain(_outcome_text(o(status="error", reason=reason), text)).startswith("kan niet worden bepaald: ")
+
+
+def test_a_dated_table_shows_when_each_row_holds(make_rules: Any) -> None:
+    from passendezorg.catalogue import catalogue_pages
+
+    rules = make_rules({
+        "t.pz": """
+            taal nederlands
+            invoer dag : datum
+            invoer code : tekst
+            peildatum dag
+            tabel tarieven "Tarieven per code en periode"
+              bestand "t.csv"
+              sleutel code
+              kolom code : tekst
+              kolom bedrag : bedrag
+              geldig vanaf kolom geldig_vanaf tot en met kolom geldig_tot_en_met
+            uitvoer prijs : bedrag
+            regel r
+              bron "s"
+              dan prijs = tarieven[code].bedrag
+            """,
+        "t.csv": "code,bedrag,geldig_vanaf,geldig_tot_en_met\nA,,2020-01-01,2020-12-31\nA,10.00,2021-01-01,\n",
+    })
+    pages, _ = catalogue_pages(load_rules(rules), None)
+    page = pages["tabellen/tarieven.md"]
+    assert "\n# Tarieven per code en periode\n" in page
+    assert "| A | *onbekend* | van 1 januari 2020 tot en met 31 december 2020 |" in page
+    assert "| A | € 10,00 | vanaf 1 januari 2021 |" in page
+    assert "Een lege cel is een onbekende waarde" in page
+
+
+def test_every_page_has_its_title_in_its_metadata(site: Path) -> None:
+    """The site names a page (its tab, its search result) by the title of its metadata, the same as its heading."""
+    import yaml
+
+    for page in site.rglob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        meta = yaml.safe_load(text.split("---\n", 2)[1])
+        heading = text.split("\n# ", 1)[1].split("\n", 1)[0]
+        assert meta["lang"] == "nl" and meta["title"], page
+        assert md_plain(meta["title"]) == heading, page

@@ -25,6 +25,7 @@ from typing import Any
 from . import nodes as n
 from .cases import Case, iter_case_paths, read_case_file
 from .errors import PassendeZorgError
+from .explain import reason_text
 from .model import Decision
 from .program import CheckedRule, Parameter, Program, SourceInfo, Table, ValueDecl
 from .rulebook import RuleBook
@@ -80,6 +81,40 @@ def dutch_money(v: Decimal) -> str:
     return f"{sign}€ {int(whole):,}".replace(",", ".") + f",{cents}"
 
 
+PLURALS = {
+    "regel": "regels", "regelset": "regelsets", "uitvoerwaarde": "uitvoerwaarden", "waarde": "waarden",
+    "parameter": "parameters", "tabel": "tabellen", "casus": "casussen", "voorbeeldcasus": "voorbeeldcasussen",
+    "periode": "perioden", "rij": "rijen", "gegeven": "gegevens", "bron": "bronnen", "afwijking": "afwijkingen",
+}
+"""The plurals of the nouns the catalogue counts (Dutch plurals follow no rule simple enough to guess them)."""
+
+
+def plural(noun: str) -> str:
+    """The plural of a Dutch noun of the catalogue: regel -> regels, tabel -> tabellen, casus -> casussen."""
+    if noun in PLURALS:
+        return PLURALS[noun]
+    head, _, last = noun.rpartition(" ")
+    if head and last in PLURALS:  # `afgeleide waarde`: the last word takes the plural
+        return f"{head} {PLURALS[last]}"
+    raise ValueError(f"no plural known for `{noun}`: add it to PLURALS")
+
+
+def count(n: int, noun: str, zero: str = "geen") -> str:
+    """A number with its noun in the right number: 1 regel, 9 regels, geen regels (``zero``: the word for 0)."""
+    if n == 0:
+        return f"{zero} {plural(noun)}" if zero else f"0 {plural(noun)}"
+    return f"{dutch_number(n)} {noun if n == 1 else plural(noun)}"
+
+
+def title_from(description: str | None, fallback: str) -> str:
+    """A page title: the declaration's description (its first letter a capital, without a final full stop),
+    or else ``fallback``."""
+    text = (description or "").strip().rstrip(".").strip()
+    if not text:
+        return fallback
+    return text[0].upper() + text[1:]
+
+
 def words(name: str) -> str:
     """An identifier as words: ``eigen_risico`` -> ``eigen risico``."""
     return name.replace("_", " ")
@@ -126,7 +161,7 @@ def validity_text(start: dt.date | None, end: dt.date | None) -> str:
 
 def type_text(t: n.TypeRef) -> str:
     if t.kind == "enum":
-        return "een van: " + ", ".join(t.choices)
+        return "een van " + DutchRenderer.enumerate(list(t.choices), "of")
     if t.kind == "list" and t.item is not None:
         return "lijst van " + type_text(t.item)
     return TYPE_WORDS.get(t.kind, t.kind)
@@ -228,7 +263,14 @@ class DutchRenderer:
             param = self.p.parameters.get(e.name)
             shown = self.noun(e.name, param is not None and param.type.kind == "boolean")
             return self._linked(shown, self.link("param", e.name))
-        return self._linked(f"de tabel {words(e.name)}", self.link("table", e.name))
+        return self.table_ref(e.name)
+
+    def table_ref(self, name: str) -> str:
+        """A table by its name (a name, not words: ``de tabel copd_maxima``), with its description on hover."""
+        href = self.link("table", name)
+        t = self.p.tables.get(name)
+        hover = f' "{attr(t.description)}"' if t is not None and t.description else ""
+        return f"de tabel [{ident(name)}]({href}{hover})" if href else f"de tabel {ident(name)}"
 
     @staticmethod
     def _linked(text: str, href: str | None) -> str:
@@ -275,10 +317,8 @@ class DutchRenderer:
         if isinstance(e, n.Var):  # only in unchecked trees
             return md(self.noun(e.name)), 9
         if isinstance(e, n.Lookup):
-            table = self._linked(f"tabel {words(e.table)}", self.link("table", e.table))
             keys = " en ".join(self.value(k, 5) for k in e.keys)
-            col = words(e.column)
-            return f"{article(col)} {md(col)} uit {table} bij {keys}", 8
+            return f"de kolom {ident(e.column)} van {self.table_ref(e.table)} voor {keys}", 8
         if isinstance(e, n.Call):
             return self.call(e), 8
         if isinstance(e, n.ListLit):
@@ -738,9 +778,11 @@ class Catalogue:
         return self.pages
 
     def put(self, path: str, title: str, body: list[str], *, wide: bool = False) -> None:
-        """A page: its metadata (Dutch; ``wide``: without the table of contents beside it), title and body."""
-        meta = [*FRONT_MATTER[:-1], *(WIDE if wide else ()), FRONT_MATTER[-1]]
-        self.pages[path] = "\n".join([*meta, MARKER, "", f"# {title}", "", *body]).rstrip() + "\n"
+        """A page: its metadata (Dutch, its title; ``wide``: without the table of contents beside it), its title
+        as the heading (``title`` is plain text) and its body."""
+        meta = [*FRONT_MATTER[:-1], f"title: {json.dumps(title, ensure_ascii=False)}", *(WIDE if wide else ()),
+                FRONT_MATTER[-1]]
+        self.pages[path] = "\n".join([*meta, MARKER, "", f"# {md(title)}", "", *body]).rstrip() + "\n"
 
     def ruleset_title(self, rs: str | None) -> str:
         if rs is None:
@@ -788,8 +830,10 @@ class Catalogue:
             "op welke bron ze berusten en welke uitzonderingen er zijn. Hij wordt gemaakt uit het gecontroleerde "
             "regelboek zelf en kan daarom niet afwijken van de regels die worden toegepast.",
             "",
-            f"Regelboek `{p.content_hash}` · {len(p.rules)} regels · {len(p.outputs)} uitvoerwaarden · "
-            f"{len(p.parameters)} parameters · {len(p.tables)} tabellen · {len(self.cases)} casussen",
+            f"Regelboek `{p.content_hash}` · " + " · ".join([
+                count(len(p.rules), "regel", "0"), count(len(p.outputs), "uitvoerwaarde", "0"),
+                count(len(p.parameters), "parameter", "0"), count(len(p.tables), "tabel", "0"),
+                count(len(self.cases), "casus", "0")]),
             "",
             *coverage_section(self.book.path),
             "## Regelsets",
@@ -802,8 +846,8 @@ class Catalogue:
         for rs in self._ruleset_order():
             rules = self.rules_by_set.get(rs, [])
             decl = p.rulesets.get(rs) if rs is not None else None
-            sources = "; ".join(md(_shorten(s.title, 80)) for s in decl.sources) if decl is not None else ""
-            name = f"<br>`{rs}`" if rs is not None else ""
+            sources = "<br>".join(md(s.title) for s in decl.sources) if decl is not None else ""
+            name = f"<br>{ident(rs)}" if rs is not None else ""
             body.append(f"| [{md(self.ruleset_title(rs))}{name}]({self.ruleset_page(rs)}) | {len(rules)} | "
                         f"{sources or '—'} |")
         body += ["", "</div>"]
@@ -818,7 +862,7 @@ class Catalogue:
             body += ["", "## Afgeleide waarden", "", "Tussenwaarden die regels gebruiken.", "",
                      "| Waarde | Type | Omschrijving | Bepaald door |", "| --- | --- | --- | --- |"]
             for v in derived:
-                how = "definitie" if v.definition is not None else f"{len(v.rules)} regel(s)"
+                how = "de definitie" if v.definition is not None else count(len(v.rules), "regel")
                 body.append(f"| [{ident(v.name)}]({self.value_page(v.name)}) | {md(type_text(v.type))} | "
                             f"{md(v.description or '')} | {how} |")
         if p.parameters:
@@ -842,9 +886,9 @@ class Catalogue:
                 assert sc is not None
                 body.append(f"| [{ident(sc.name)}]({scenario_page(sc.name)}) | {md(sc.title or '')} | {len(sc.changes)} |")
         body += ["", "## Invoer en casussen", "",
-                 f"- [Invoer](invoer.md): de {len(p.inputs)} gegevens die een casus kan bevatten.",
-                 f"- [Casussen](casussen/index.md): {len(self.cases)} voorbeeldcasussen, doorgerekend met dit "
-                 f"regelboek."]
+                 f"- [Invoer](invoer.md): {count(len(p.inputs), 'gegeven')} die een casus kan bevatten.",
+                 f"- [Casussen](casussen/index.md): {count(len(self.cases), 'voorbeeldcasus')}, doorgerekend met "
+                 f"dit regelboek."]
         self.put(here, "Catalogus van de regels", body)
 
     def ruleset(self, rs: str | None) -> None:
@@ -853,7 +897,7 @@ class Catalogue:
         rules = self.rules_by_set.get(rs, [])
         body: list[str] = []
         if rs is not None:
-            body.append(f"Regelset `{rs}` · {len(rules)} regel(s)")
+            body.append(f"Regelset `{rs}` · {count(len(rules), 'regel')}")
         else:
             body.append("Regels uit bestanden zonder regelset.")
         if decl is not None and decl.sources:
@@ -863,22 +907,23 @@ class Catalogue:
                 body.append(f"- `{s.name}`: " + (f"[{title}]({s.url})" if s.url else title))
         targets = sorted({r.target for r in rules}, key=lambda t: list(self.p.values).index(t))
         if targets:
-            body += ["", "Deze regels bepalen: " + ", ".join(
-                f"[`{t}`]({self.rel(self.value_page(t), here)})" for t in targets) + "."]
+            verb = "Deze regel bepaalt " if len(rules) == 1 else "Deze regels bepalen "
+            body += ["", verb + DutchRenderer.enumerate(
+                [f"[`{t}`]({self.rel(self.value_page(t), here)})" for t in targets], "en") + "."]
         body += ["", "## Regels"]
         for r in rules:
             body += [""] + self.rule_section(r, here)
         if not rules:
-            body += ["", "Deze regelset heeft (nog) geen regels."]
+            body += ["", "Deze regelset bevat geen regels."]
         self.put(here, self.ruleset_title(rs), body)
 
     def rule_section(self, r: CheckedRule, here: str) -> list[str]:
         dutch = self.renderer(here)
         title = md(r.title) if r.title else f"Regel {md(r.name)}"
         file = Path(r.span.file).name
-        lines = [f"### {title} {{#regel-{r.name}}}", "", f"`{r.name}` · {md(file)}, regel {r.span.line}", ""]
+        lines = [f"### {title} {{#regel-{r.name}}}", "", f"`{r.name}` · {md(file)}, regelnummer {r.span.line}", ""]
         target = f"[`{r.target}`]({self.rel(self.value_page(r.target), here)})"
-        outcome = f"is {target}: **{dutch.value(r.value)}**."
+        outcome = f"is {target} **{dutch.value(r.value)}**."
         if r.when is None:
             lines.append(f"**Zonder voorwaarde** {outcome}")
         else:
@@ -900,20 +945,24 @@ class Catalogue:
         else:
             lines.append("- **Bron:** geen bron opgegeven")
         if r.exception_to:
-            lines.append("- **Uitzondering op:** " + ", ".join(self.rule_ref_md(x, here) for x in r.exception_to)
-                         + " (deze regel gaat voor als beide van toepassing zijn)")
+            lines.append("- **Uitzondering op:** " + DutchRenderer.enumerate(
+                [self.rule_ref_md(x, here) for x in r.exception_to], "en")
+                + " (deze regel gaat voor als beide van toepassing zijn)")
         kids = self.p.exceptions.get(r.name, ())
         if kids:
-            lines.append("- **Uitzonderingen hierop:** " + ", ".join(self.rule_ref_md(x, here) for x in kids))
+            lines.append("- **Uitzonderingen hierop:** " + DutchRenderer.enumerate(
+                [self.rule_ref_md(x, here) for x in kids], "en"))
         cases = self.cases_of_rule.get(r.name, [])
         if cases:
-            shown = ", ".join(self.case_link(c, here) for c in cases[:MAX_CASES_INLINE])
+            links = [self.case_link(c, here) for c in cases[:MAX_CASES_INLINE]]
             more = len(cases) - MAX_CASES_INLINE
             if more > 0:
-                shown += f" en nog {more} (zie [Casussen]({self.rel('casussen/index.md', here)}))"
-            lines.append(f"- **Casussen die deze regel toepassen:** {shown}")
+                shown = ", ".join(links) + f" en nog {more} (zie [Casussen]({self.rel('casussen/index.md', here)}))"
+            else:
+                shown = DutchRenderer.enumerate(links, "en")
+            lines.append(f"- **Casussen waarin deze regel beslist:** {shown}")
         else:
-            lines.append("- **Casussen die deze regel toepassen:** geen")
+            lines.append("- **Casussen waarin deze regel beslist:** geen")
         text = self.rule_text(r)
         if text:
             lines += ["", '??? note "Regeltekst"', "", "    ```pz"]
@@ -960,12 +1009,10 @@ class Catalogue:
         dutch = self.renderer(here)
         kind = "Uitvoer" if v.is_output else "Afgeleide waarde"
         body = []
-        if v.description:
-            body += [f"> {md(v.description)}", ""]
         body.append(f"- **{kind}:** `{name}`")
         body.append(f"- **Type:** {md(type_text(v.type))}")
         if v.default is not None:
-            body.append(f"- **Standaard:** {dutch.value(v.default)} (als geen regel van toepassing is)")
+            body.append(f"- **Standaard:** {dutch.value(v.default)}, als geen regel van toepassing is")
         elif v.definition is None:
             body.append("- **Standaard:** geen; als geen regel van toepassing is, is de uitkomst onbepaald")
         if v.definition is not None:
@@ -1008,11 +1055,11 @@ class Catalogue:
                 table = ["| Casus | Uitkomst | Regel |", "| --- | --- | --- |", *rows]
                 body += ["", "## In de casussen", ""]
                 if len(rows) > MAX_CASES_INLINE:  # a long list folds away
-                    body += [f'??? example "{len(rows)} casussen bepalen `{name}`"', ""]
+                    body += [f'??? example "De uitkomst in {count(len(rows), "casus")}"', ""]
                     body += [f"    {line}" for line in table]
                 else:
                     body += table
-        self.put(here, f"{kind}: {name}", body, wide=True)
+        self.put(here, title_from(v.description, f"{kind} {name}"), body, wide=True)
 
     def exception_diagram(self, v: ValueDecl) -> list[str]:
         """The rules of a value as a mermaid tree: the value, its root rules, and their exceptions next to them.
@@ -1047,10 +1094,7 @@ class Catalogue:
     def parameter(self, name: str) -> None:
         prm = self.p.parameters[name]
         here = f"parameters/{name}.md"
-        body = []
-        if prm.description:
-            body += [f"> {md(prm.description)}", ""]
-        body += [f"- **Parameter:** `{name}`", f"- **Type:** {md(type_text(prm.type))}", "",
+        body = [f"- **Parameter:** `{name}`", f"- **Type:** {md(type_text(prm.type))}", "",
                  "## Waarden", "", "Op de peildatum van een casus geldt de waarde van de periode waarin die datum valt. "
                  "Valt de datum in geen enkele periode, of is de waarde onbekend, dan kan wat ervan afhangt niet "
                  "worden bepaald.", "",
@@ -1065,35 +1109,41 @@ class Catalogue:
         users = self.users_md("param", name, here)
         if users:
             body += ["", "## Gebruikt door", ""] + users
-        self.put(here, f"Parameter: {name}", body)
+        self.put(here, title_from(prm.description, f"Parameter {name}"), body)
 
     def table(self, name: str) -> None:
         t = self.p.tables[name]
         here = f"tabellen/{name}.md"
-        body = []
-        if t.description:
-            body += [f"> {md(t.description)}", ""]
-        body += [f"- **Tabel:** `{name}`", f"- **Bestand:** `{t.file}`",
-                 f"- **Sleutel:** {', '.join(f'`{k}`' for k in t.keys)}", f"- **Rijen:** {_row_count(t)}"]
+        body = [f"- **Tabel:** `{name}`", f"- **Bestand:** `{t.file}`",
+                f"- **Sleutel:** {DutchRenderer.enumerate([f'`{k}`' for k in t.keys], 'en')}",
+                f"- **Rijen:** {_row_count(t)}"]
         if t.dated:
             body.append("- **Gedateerd:** elke rij geldt in een eigen periode; een casus leest de rij die op de "
                         "peildatum geldt")
         body += ["", "## Kolommen", "", "| Kolom | Type | Sleutel |", "| --- | --- | --- |"]
         for col, typ in t.columns.items():
-            body.append(f"| `{col}` | {md(type_text(typ))} | {'ja' if col in t.keys else ''} |")
+            body.append(f"| {ident(col)} | {md(type_text(typ))} | {'ja' if col in t.keys else ''} |")
         rows = sorted((row for group in t.rows.values() for row in group), key=lambda row: row.line)
         if rows:
             cols = list(t.columns)
             shown = rows[:MAX_TABLE_ROWS]
-            intro = f"De eerste {len(shown)} van {len(rows)} rijen" if len(rows) > len(shown) else "Alle rijen"
-            body += ["", "## Rijen", "", f"{intro}, in de volgorde van het bestand.", "",
-                     "| " + " | ".join(md(c) for c in cols) + " |", "|" + " --- |" * len(cols)]
+            intro = f"De eerste {len(shown)} van de {len(rows)} rijen" if len(rows) > len(shown) else \
+                ("De rij" if len(rows) == 1 else "Alle rijen")
+            head = [ident(c) for c in cols] + (["Geldig"] if t.dated else [])
+            body += ["", "## Rijen", "", f"{intro}, in de volgorde van het bestand. Een lege cel is een onbekende "
+                     "waarde: wat ervan afhangt, kan niet worden bepaald." if any(
+                         row.values.get(c) is None for row in shown for c in cols) else
+                     f"{intro}, in de volgorde van het bestand.", "",
+                     "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
             for row in shown:
-                body.append("| " + " | ".join(_cell(row.values.get(c), t.columns[c]) for c in cols) + " |")
+                cells = [_cell(row.values.get(c), t.columns[c]) for c in cols]
+                if t.dated:
+                    cells.append(validity_text(row.valid_from, row.valid_until))
+                body.append("| " + " | ".join(cells) + " |")
         users = self.users_md("table", name, here)
         if users:
             body += ["", "## Gebruikt door", ""] + users
-        self.put(here, f"Tabel: {name}", body)
+        self.put(here, title_from(t.description, f"Tabel {name}"), body)
 
     def inputs(self) -> None:
         here = "invoer.md"
@@ -1112,12 +1162,13 @@ class Catalogue:
 
     def case_index(self) -> None:
         here = "casussen/index.md"
-        body = ["Voorbeeldcasussen uit de map met casussen, doorgerekend met dit regelboek. Een casus past een regel "
-                "toe als die regel een waarde in de beslissing bepaalt.", ""]
+        body = ["Voorbeeldcasussen uit de map met casussen, doorgerekend met dit regelboek. In een casus beslist een "
+                "regel als die regel een waarde van de beslissing bepaalt.", ""]
         if not self.cases:
             body.append("Er zijn geen casussen.")
         else:
-            body += ["| Casus | Bestand | Peildatum | Verwachting | Regels |", "| --- | --- | --- | --- | ---: |"]
+            body += ["| Casus | Bestand | Peildatum | Verwachting | Beslissende regels |",
+                     "| --- | --- | --- | --- | ---: |"]
             for c in self.cases:
                 day = dutch_date(c.decision.peildatum) if c.decision is not None else "—"
                 body.append(f"| {self.case_link(c, here)} | `{c.shown}` | {day} | {_expect_text(c)} | "
@@ -1151,11 +1202,11 @@ class Catalogue:
             body += ["", "</div>"]
             overridden = [(name, ov) for name, o in [*d.outputs.items(), *d.derived.items()] for ov in o.overridden]
             if overridden:
-                body += ["", "Opzijgezet door een uitzondering:", ""]
+                body += ["", "Uitzonderingen die voorgingen:", ""]
                 for name, ov in overridden:
                     if ov.rule.name in self.p.rules and ov.by in self.p.rules:
-                        body.append(f"- {self.rule_ref_md(ov.rule.name, here)}, want "
-                                    f"{self.rule_ref_md(ov.by, here)} gaat voor (`{name}`)")
+                        body.append(f"- voor `{name}`: {self.rule_ref_md(ov.by, here)} gaat voor op "
+                                    f"{self.rule_ref_md(ov.rule.name, here)}")
             if d.derived:
                 body += ["", "## Tussenwaarden", "", "| Waarde | Uitkomst | Regel |", "| --- | --- | --- |"]
                 for name, o in d.derived.items():
@@ -1166,7 +1217,7 @@ class Catalogue:
                                 f"{_outcome_text(o, decl.type)} | {rule} |")
         lang = "json" if c.path.suffix == ".json" else "yaml"
         body += ["", "## Het bestand", "", f"```{lang}", c.text.rstrip(), "```"]
-        self.put(here, f"Casus: {md(c.title)}", body, wide=True)
+        self.put(here, f"Casus: {c.title}", body, wide=True)
 
 
 # ---------------------------------------------------------------- scenarios
@@ -1211,7 +1262,7 @@ class ScenarioPages:
         for book in self.cat.scenarios:
             sc = book.scenario
             assert sc is not None
-            sources = "; ".join(md(_shorten(s.title, 80)) + (" (voorstel)" if s.proposal else "") for s in sc.sources)
+            sources = "<br>".join(md(s.title) + (" (voorstel)" if s.proposal else "") for s in sc.sources)
             cases = len(list(iter_case_paths([Path(sc.folder) / "cases"]))) if (Path(sc.folder) / "cases").is_dir() \
                 else 0
             body.append(f"| [{ident(sc.name)}]({self.cat.rel(scenario_page(sc.name), here)}) | {md(sc.title or '')} | "
@@ -1255,8 +1306,9 @@ class ScenarioPages:
             if c.kind == "rule":
                 what = self.rule_ref(book, c.name, here)
                 if c.exception_to:
-                    what += " — uitzondering op " + ", ".join(self.cat.rule_ref_md(x, here) if x in self.base.rules
-                                                              else self.rule_ref(book, x, here) for x in c.exception_to)
+                    what += " — uitzondering op " + DutchRenderer.enumerate(
+                        [self.cat.rule_ref_md(x, here) if x in self.base.rules else self.rule_ref(book, x, here)
+                         for x in c.exception_to], "en")
             elif c.kind == "switch_off":
                 what = self.cat.rule_ref_md(c.name, here)
             elif c.kind == "parameter":
@@ -1268,8 +1320,8 @@ class ScenarioPages:
             src = "; ".join(source_md(s) for s in c.sources) or "—"
             body.append(f"| {CHANGE_WORDS[c.kind]} | {what} | {since} | {src} |")
         if sc.declared:
-            body += ["", "Het scenario voegt ook toe: " + ", ".join(
-                f"{DECLARED_WORDS[k]} [`{name}`](#{k}-{name})" for k, name in sc.declared) + "."]
+            body += ["", "Het scenario voegt ook toe: " + DutchRenderer.enumerate(
+                [f"{DECLARED_WORDS[k]} [`{name}`](#{k}-{name})" for k, name in sc.declared], "en") + "."]
         touched = self.touched(book, here)
         if touched:
             body += ["", "## Regels van het geldende recht die het raakt", ""] + touched
@@ -1280,7 +1332,7 @@ class ScenarioPages:
                 body += [""] + self.rule_section(book, r, dutch, here)
         body += self.values(book, dutch, here)
         body += self.cases(book, here)
-        self.cat.put(here, f"Scenario: {md(sc.title or sc.name)}", body)
+        self.cat.put(here, f"Scenario: {sc.title or sc.name}", body, wide=True)
 
     def touched(self, book: RuleBook, here: str) -> list[str]:
         """The rules in force a scenario overrides, switches off, or whose changed parameters and tables they read."""
@@ -1307,10 +1359,10 @@ class ScenarioPages:
     def rule_section(self, book: RuleBook, r: CheckedRule, dutch: DutchRenderer, here: str) -> list[str]:
         title = md(r.title) if r.title else f"Regel {md(r.name)}"
         lines = [f"### {title} {{#regel-{r.name}}}", "", f"`{r.name}` · {md(Path(r.span.file).name)}, "
-                 f"regel {r.span.line}", ""]
+                 f"regelnummer {r.span.line}", ""]
         target = dutch.link("value", r.target)
         target_md = f"[`{r.target}`]({target})" if target else f"`{r.target}`"
-        outcome = f"is {target_md}: **{dutch.value(r.value)}**."
+        outcome = f"is {target_md} **{dutch.value(r.value)}**."
         if r.when is None:
             lines.append(f"**Zonder voorwaarde** {outcome}")
         else:
@@ -1323,9 +1375,9 @@ class ScenarioPages:
         lines += [f"- **Bron:** {source_md(s)}" + (" (voorstel)" if s.proposal else "") for s in r.sources] or \
             ["- **Bron:** geen bron opgegeven"]
         if r.exception_to:
-            lines.append("- **Uitzondering op:** " + ", ".join(
+            lines.append("- **Uitzondering op:** " + DutchRenderer.enumerate([
                 self.cat.rule_ref_md(x, here) if x in self.base.rules else self.rule_ref(book, x, here)
-                for x in r.exception_to))
+                for x in r.exception_to], "en"))
         text = Catalogue(book, []).rule_text(r)
         if text:
             lines += ["", '??? note "Regeltekst"', "", "    ```pz"]
@@ -1375,10 +1427,11 @@ class ScenarioPages:
                 continue
             cols = list(table.columns)
             shown = rows[:MAX_TABLE_ROWS]
-            intro = f"De eerste {len(shown)} van {len(rows)} rijen" if len(rows) > len(shown) else "De rijen"
+            intro = f"De eerste {len(shown)} van de {len(rows)} rijen" if len(rows) > len(shown) else \
+                ("De rij" if len(rows) == 1 else "De rijen")
             out += [f"{intro} van het scenario"
-                    + (", met hun geldigheid" if table.dated else "") + ".", "",
-                    "| " + " | ".join(md(c) for c in cols) + (" | geldig |" if table.dated else " |"),
+                    + (", met de periode waarin elke rij geldt" if table.dated else "") + ".", "",
+                    "| " + " | ".join(ident(c) for c in cols) + (" | Geldig |" if table.dated else " |"),
                     "|" + " --- |" * (len(cols) + (1 if table.dated else 0))]
             for row in shown:
                 cells = [_cell(row.values.get(c), table.columns[c]) for c in cols]
@@ -1416,7 +1469,7 @@ class ScenarioPages:
                         decl = book.program.values[name]
                         why = ", ".join(MARK_WORDS[m.kind].format(m.name) for m in o.scenario_changes)
                         marked.append(f"`{name}` = {_outcome_text(o, decl.type)} ({md(why)})")
-            out.append(f"| {md(c.title)}<br>`{md(c.shown)}` | {day} | {_expect_text(c)} | "
+            out.append(f"| {md(c.title)}<br>`{c.shown}` | {day} | {_expect_text(c)} | "
                        f"{'<br>'.join(marked) or '—'} |")
         return out
 
@@ -1453,7 +1506,7 @@ def _row_count(t: Table) -> int:
 
 def _cell(v: Any, t: n.TypeRef) -> str:
     if v is None:
-        return ""
+        return "*onbekend*"
     return _show_param(v, t)
 
 
@@ -1472,22 +1525,39 @@ def _show_param(v: Any, t: n.TypeRef) -> str:
 
 
 def _outcome_text(o: Any, t: n.TypeRef) -> str:
+    """The outcome of a value in a decision, in Dutch: the value (bold), or why there is none."""
     if o.status in ("value", "default"):
-        shown = _show_param(o.value, t) if o.value is not None else "geen"
-        return f"**{shown}**" + (" (standaard)" if o.status == "default" else "")
+        if o.value is None:
+            shown = "geen waarde"
+        elif o.value == "" and t.kind == "text":
+            shown = "een lege tekst"
+        else:
+            shown = f"**{_show_param(o.value, t)}**"
+        return shown + (" (standaard)" if o.status == "default" else "")
     if o.status == "undetermined":
-        return "onbepaald" + (f"; nodig: {', '.join(f'`{x}`' for x in o.needs)}" if o.needs else "")
+        if not o.needs:
+            return "onbepaald"
+        verb = "is" if len(o.needs) == 1 else "zijn"
+        return f"onbepaald: nodig {verb} " + DutchRenderer.enumerate([ident(x) for x in o.needs], "en")
     if o.status == "conflict":
-        return "conflict tussen " + ", ".join(f"`{c.rule.name}`" for c in o.conflict)
-    return f"kan niet worden bepaald: {md(o.reason or '')}"
+        return "conflict tussen " + DutchRenderer.enumerate([ident(c.rule.name) for c in o.conflict], "en")
+    return f"kan niet worden bepaald: {_reason_md(reason_text(o.reason or '', 'nederlands'))}"
+
+
+def _reason_md(text: str) -> str:
+    """A reason as Markdown: its `names` as names (that may break in a narrow column), the rest as text."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: no names to find
+        return md(text)
+    return "".join(ident(part) if k % 2 else md(part) for k, part in enumerate(parts))
 
 
 def _expect_text(c: CaseResult) -> str:
     if c.error is not None:
         return "kan niet worden doorgerekend"
     if c.problems is None:
-        return "geen"
-    return "klopt" if not c.problems else f"wijkt af ({len(c.problems)})"
+        return "niet opgegeven"
+    return "klopt" if not c.problems else count(len(c.problems), "afwijking")
 
 
 def _mermaid_text(text: str) -> str:
@@ -1506,10 +1576,6 @@ def _widest_level(v: ValueDecl, exceptions: Mapping[str, Sequence[str]]) -> int:
         seen.update(level)
         level = [k for r in level for k in exceptions.get(r, ()) if k in ids and k not in seen]
     return widest
-
-
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 # ---------------------------------------------------------------- entry
