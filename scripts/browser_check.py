@@ -190,13 +190,20 @@ class Browser:
         path.write_bytes(base64.b64decode(data))
 
     def screenshot_of(self, element: str, path: Path, margin: int = 12) -> None:
-        """A picture of the whole of an element (a JavaScript expression), also where it is taller than the window."""
-        box = self.evaluate(f"""(() => {{ const r = ({element}).getBoundingClientRect();
+        """A picture of the whole of an element (a JavaScript expression), also where it is taller than the window
+        or scrolls sideways in its box (for the picture, the box lets it show)."""
+        self.evaluate(f"(() => {{ const e = {element}; e.dataset.overflow = e.style.overflow; "
+                      "e.style.overflow = 'visible'; })()")
+        box = self.evaluate(f"""(() => {{ const e = {element}; const s = e.querySelector('svg');
+            const a = e.getBoundingClientRect(), b = s ? s.getBoundingClientRect() : a;
+            const left = Math.min(a.left, b.left);
+            const r = {{left: left, top: a.top, width: Math.max(a.right, b.right) - left, height: a.height}};
             return {{x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height}}; }})()""")
         clip = {"x": max(0, box["x"] - margin), "y": max(0, box["y"] - margin), "width": box["width"] + 2 * margin,
                 "height": box["height"] + 2 * margin, "scale": 1}
         data = self.call("Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True})["data"]
         path.write_bytes(base64.b64decode(data))
+        self.evaluate(f"(() => {{ const e = {element}; e.style.overflow = e.dataset.overflow; }})()")
 
     def script_errors(self) -> list[str]:
         out = []
@@ -329,6 +336,9 @@ DIAGRAM_FIT = r"""(() => {
     }
     const got = [];
     const scale = svg.getBoundingClientRect().width / (svg.viewBox.baseVal.width || svg.getBoundingClientRect().width);
+    if (svg.getBoundingClientRect().width > box.clientWidth + 1 && !['auto', 'scroll'].includes(getComputedStyle(box).overflowX))
+      d.problems.push(`the diagram (${Math.round(svg.getBoundingClientRect().width)} px) runs out of its column ` +
+                      `(${box.clientWidth} px) and cannot be scrolled`);
     svg.querySelectorAll('g.node, g.edgeLabel').forEach(g => {
       const fo = g.querySelector('foreignObject');
       const label = fo && fo.querySelector('div');
@@ -421,7 +431,7 @@ def check_diagrams(browser: Browser, page: str, expected: list[str] | None = Non
     book: each rule's name and title) whole; the smallest text size drawn, in pixels."""
     try:
         browser.wait_for("document.querySelectorAll('div.pz-diagram').length === "
-                         "document.querySelectorAll('div.pz-diagram[data-processed] svg').length", 30,
+                         "document.querySelectorAll('div.pz-diagram[data-ready] svg').length", 30,
                          "mermaid did not draw every diagram")
     except CheckFailed as e:
         return [f"{page}: {e}"], None
@@ -586,7 +596,7 @@ def check_site(binary: str, base: str, site: Path, texts: dict[str, list[str]], 
                 # switched to the dark palette, the diagram is drawn again in its colours, and still fits
                 browser.evaluate("document.body.setAttribute('data-md-color-scheme', 'slate')")
                 try:
-                    browser.wait_for("document.querySelector('div.pz-diagram').dataset.theme === 'dark' && "
+                    browser.wait_for("document.querySelector('div.pz-diagram').dataset.ready === 'dark' && "
                                      "document.querySelector('div.pz-diagram[data-processed] svg') !== null",
                                      30, "the diagram was not drawn again in the dark palette")
                 except CheckFailed as e:

@@ -1143,7 +1143,7 @@ class Catalogue:
         users = self.users_md("table", name, here)
         if users:
             body += ["", "## Gebruikt door", ""] + users
-        self.put(here, title_from(t.description, f"Tabel {name}"), body)
+        self.put(here, title_from(t.description, f"Tabel {name}"), body, wide=True)
 
     def inputs(self) -> None:
         here = "invoer.md"

@@ -54,6 +54,7 @@
         return; // drawn already, in these colours
       }
       node.removeAttribute("data-processed");
+      node.removeAttribute("data-ready");
       node.textContent = node.dataset.source;
       node.dataset.theme = scheme();
       todo.push(node);
@@ -68,7 +69,26 @@
       fontFamily: pageFont(),
       flowchart: { htmlLabels: true, useMaxWidth: true, wrappingWidth: 220, padding: 12 }
     });
-    mermaid.run({ nodes: todo });
+    mermaid.run({ nodes: todo }).then(function () {
+      todo.forEach(readable);
+    });
+  }
+
+  // A diagram wider than its column is scaled down to fit it, but not below MIN_SCALE (its text stays
+  // readable, about 12 px): a wider one keeps that size and scrolls sideways in its box.
+  var MIN_SCALE = 0.75;
+
+  function readable(node) {
+    var svg = node.querySelector("svg");
+    if (svg && svg.viewBox && svg.viewBox.baseVal) {
+      var natural = svg.viewBox.baseVal.width;
+      if (natural * MIN_SCALE > node.clientWidth) {
+        svg.style.maxWidth = "none";
+        svg.style.width = Math.ceil(natural * MIN_SCALE) + "px";
+        node.classList.add("pz-diagram-wide");
+      }
+    }
+    node.dataset.ready = node.dataset.theme; // drawn, and sized to be read
   }
 
   function whenFontsReady() {
