@@ -122,6 +122,22 @@ def test_every_shipped_case(shipped: RuleBook) -> None:
     assert_frame_same(shipped, cases)
 
 
+def test_the_plan_decides_the_shipped_cases_itself(shipped: RuleBook) -> None:
+    """Amounts, dated tables and parameters in the plan: only a few rows go to the compiled engine (a row that
+    would give the plan a different answer is exactly what the differential tests catch)."""
+    from passendezorg.frames import run
+
+    cases = []
+    for path in td._case_files():
+        try:
+            _case, inputs, day = shipped.prepare(read_case_file(path))
+        except CaseError:
+            continue
+        cases.append((inputs, day))
+    decided = run(shipped, frame_of(shipped.program, cases))
+    assert decided.report.rows == len(cases) and decided.report.fallbacks <= len(cases) // 20, decided.report
+
+
 @settings(max_examples=td.examples(60), deadline=None, derandomize=not td.EXAMPLES,
           suppress_health_check=list(HealthCheck))
 @given(data=st.data())

@@ -245,7 +245,7 @@ def evaluate(cases: tuple[Path, ...], rules_dir: Path | None, fmt: str, on: dt.d
     """
     check_engine(engine)
     if engine == "columnar":
-        _evaluate_columnar(cases, rules_dir, fmt, on, why_not, verbose, out, output_format)
+        _evaluate_columnar(cases, rules_dir, fmt, on, why_not, verbose, out, output_format, scenario, scenarios_dir)
         return
     if output_format is not None:
         raise UsageError("--output-format is for --engine columnar")
@@ -340,14 +340,15 @@ def _evaluate_batch(cases: tuple[Path, ...], rules_dir: Path | None, fmt: str, o
 
 
 def _evaluate_columnar(cases: tuple[Path, ...], rules_dir: Path | None, fmt: str, on: dt.date | None,
-                       why_not: str | None, verbose: bool, out: Path | None, output_format: str | None) -> None:
+                       why_not: str | None, verbose: bool, out: Path | None, output_format: str | None,
+                       scenario: str | None, scenarios_dir: Path | None) -> None:
     from .columnar_files import evaluate_columnar
 
     if len(cases) != 1:
         raise UsageError("--engine columnar takes one file of cases (.parquet, .arrow, .csv or .jsonl)")
     if why_not or verbose or fmt != "text":
         raise UsageError("--engine columnar writes compact results: --why-not, --verbose and --format do not apply")
-    book = _load(rules_dir)
+    book = _load(rules_dir, scenario, scenarios_dir)
     report, seconds = evaluate_columnar(book, cases[0], out, fmt_out=output_format, on=on)
     rate = report.rows / seconds if seconds > 0 else 0.0
     click.echo(f"{report.rows} case(s) in {seconds:.2f} s ({rate:,.0f} cases/s, columnar engine); "

@@ -164,6 +164,8 @@ def _records_frame(book: Any, lines: pl.Series) -> pl.DataFrame:
             cols[o + ".status"].append(None if failed else rec.get("status", {}).get(o, "value"))
             cols[o + ".needs"].append([] if failed else rec.get("needs", {}).get(o, []))
             cols[o + ".reason"].append(None if failed else rec.get("reason", {}).get(o))
+    if program.scenario is not None:
+        cols["scenario"] = [program.scenario.name] * len(cols["case"])
     schema: dict[str, Any] = {}
     for o in program.outputs:
         kind = program.values[o].type.kind

@@ -285,7 +285,7 @@ class Canonical:
             padded = pl.concat_str([whole.str.strip_chars_start("-"), frac.str.pad_end(scale, "0")]) if scale else \
                 whole.str.strip_chars_start("-")
             mag = padded.cast(pl.Int128, strict=False)
-            x = pl.when(whole.str.starts_with("-")).then(-mag).otherwise(mag)
+            x = pl.when(whole.str.starts_with("-")).then(0 - mag).otherwise(mag)
             bad = present & (~fits | negative_zero)
             x = pl.when(bad).then(None).otherwise(x)
             if money:
@@ -305,7 +305,7 @@ class Canonical:
         if scale <= 2:
             return [(x * 10 ** (2 - scale)).alias(target)], bad, (2, 2)
         q = 10 ** (scale - 2)
-        r = pl.when(x >= 0).then((x + q // 2) // q).otherwise(-((-x + q // 2) // q))
+        r = pl.when(x >= 0).then((x + q // 2) // q).otherwise(0 - ((0 - x + q // 2) // q))
         neg_zero = (r == 0) & (x < 0)
         return [pl.when(neg_zero).then(None).otherwise(r).alias(target)], bad | neg_zero.fill_null(False), (2, 2)
 
@@ -430,6 +430,8 @@ def output_frame(book: Any, decided: Decided) -> pl.DataFrame:
         cols.append((pl.col(f"{o}#reason") if is_expr(c["reason"]) else pl.lit(c["reason"], pl.String))
                     .alias(f"{o}.reason"))
     cols.append(pl.lit(None, pl.String).alias("failure"))
+    if program.scenario is not None:
+        cols.append(pl.lit(program.scenario.name, pl.String).alias("scenario"))
     out = f.select(cols)
     if decided.fallback:
         out = _scatter(book, out, decided.fallback)
@@ -459,6 +461,8 @@ def _scatter(book: Any, out: pl.DataFrame, fallback: dict[int, FastDecision | Ca
         d = fallback[k]
         rec: dict[str, Any] = {c: None for c in out.columns}
         rec["case"] = out.get_column("case")[k]
+        if program.scenario is not None:
+            rec["scenario"] = program.scenario.name
         if isinstance(d, CaseFailure):
             rec["failure"] = d.error
             for o in program.outputs:
@@ -585,6 +589,7 @@ def json_lines(book: Any, decided: Decided) -> tuple[pl.Series, list[int]]:
             has = OR_status(st)
             reasons.append(pl.when(has & r.is_not_null()).then(pl.concat_str([pl.lit(key + ":"), rj]))
                            .otherwise(pl.lit(None, pl.String)))
+    scenario = (',"scenario":' + _DUMPS(program.scenario.name)) if program.scenario is not None else ""
     case_j, case_odd = json_text(pl.col(CASE))
     odd.append(case_odd)
 
@@ -599,7 +604,7 @@ def json_lines(book: Any, decided: Decided) -> tuple[pl.Series, list[int]]:
         pl.lit('{"case":'), case_j, pl.lit(',"values":{'),
         pl.concat_str(values, separator=",") if values else pl.lit(""),
         pl.lit('},"rules":{'), pl.concat_str(rules, separator=",") if rules else pl.lit(""), pl.lit("}"),
-        group("status", status), group("needs", needs), group("reason", reasons), pl.lit("}")])
+        group("status", status), group("needs", needs), group("reason", reasons), pl.lit(scenario + "}")])
     res = decided.frame.select(line.alias("line"), (pl.any_horizontal(odd) if odd else pl.lit(False)).alias("odd"))
     redo = res.select(pl.int_range(pl.len()).filter(pl.col("odd"))).to_series().to_list()
     return res.get_column("line"), redo

@@ -274,6 +274,7 @@ class Plan:
         self.values: dict[str, T] = {}
         self.outcomes: dict[str, dict[str, Any]] = {}
         self.counter = 0
+        self.set_scale = 0  # the scale the outcomes of the value being decided compare at
         self.day_text: pl.Expr = pl.col(DAY).dt.to_string("%Y-%m-%d")
         self.build()
 
@@ -429,7 +430,15 @@ class Plan:
             except Unsupported:
                 vals[r_name] = T(None, kind, {}, None, True, Num(0, 0) if kind in ("money", "decimal") else None)
                 broken[r_name] = True
-        num = self.value_num(kind, list(vals.values()))
+        default: T | None = None
+        default_broken = False
+        if decl.default is not None:  # before the rules' outcomes: its decimals count in the scale they compare at
+            try:
+                default = self.store(self.expr(decl.default), kind)
+            except Unsupported:
+                default = T(None, kind, {}, None, True, Num(0, 0) if kind in ("money", "decimal") else None)
+                default_broken = True
+        num = self.value_num(kind, list(vals.values()) + ([default] if default is not None else []))
         self.set_scale = num.scale if num is not None else 0
 
         def cond(r: CheckedRule) -> tuple[X, X, X, X, T | None]:
@@ -483,16 +492,11 @@ class Plan:
         top = P()
         for root in decl.roots:
             top = self.fix_p(self.combine(top, possible(root)))
-        default: T | None = None
-        if decl.default is not None and top.none is not False:
-            try:
-                default = self.store(self.expr(decl.default), kind)
-            except Unsupported:
-                default = T(None, kind, {}, None, True, Num(0, 0) if kind in ("money", "decimal") else None)
+        if top.none is False:
+            default = None
+        if default is not None:
+            if default_broken:
                 self.bad(top.none)
-            if num is not None and default.num is not None and default.num.scale > num.scale:
-                num = Num(default.num.scale, 0)
-                self.set_scale = num.scale
             has_none = top.none
             sub = P(none=False, any=top.any, conflict=top.conflict, fail=top.fail, hv=top.hv, v=top.v,
                     multi=top.multi)
@@ -628,7 +632,7 @@ class Plan:
     def comparable(self, t: T) -> X:
         """A value as the possible outcomes compare it: amounts at one scale (see ``scale_to``)."""
         if t.num is not None:
-            return self.scale_to(t, self.c.set_scale)
+            return self.scale_to(t, self.set_scale)
         return t.v
 
     def differ(self, a: X, b: X) -> X:
@@ -697,7 +701,7 @@ class Plan:
         if down:
             r = x // q
         else:
-            r = pl.when(x >= 0).then((x + q // 2) // q).otherwise(-((-x + q // 2) // q))
+            r = pl.when(x >= 0).then((x + q // 2) // q).otherwise(0 - ((0 - x + q // 2) // q))
         if kind != "integer":
             self.bad(AND(t.known, (r == 0) & (x < 0)))  # a negative zero (-0.00): Decimal keeps the sign
             return T(r, kind, t.nd, t.f, t.maybe, Num(places, places))
@@ -720,10 +724,10 @@ class Plan:
         sign_neg = (num < 0) != (den < 0)
         an, ad = num.abs(), den.abs()
         if down:
-            qabs = pl.when(sign_neg).then(-((an + ad - 1) // ad)).otherwise(an // ad)
+            qabs = pl.when(sign_neg).then(0 - ((an + ad - 1) // ad)).otherwise(an // ad)
         else:
             r = (2 * an + ad) // (2 * ad)
-            qabs = pl.when(sign_neg).then(-r).otherwise(r)
+            qabs = pl.when(sign_neg).then(0 - r).otherwise(r)
         known = t.known
         self.bad(AND(known, (A.abs() * (10**sb)) >= 10**23))
         q = WHEN(known, qabs, None, pl.Int128)
@@ -753,7 +757,7 @@ class Plan:
             if e.op == "-":
                 if a.kind == "duration":
                     raise Unsupported("a negated duration")
-                v = -lit(a.v) if is_expr(a.v) else -a.v
+                v = 0 - lit(a.v) if is_expr(a.v) else -a.v  # Polars has no negation of Int128
                 return T(v, a.kind, a.nd, a.f, a.maybe, a.num)
             return a
         if isinstance(e, n.IsKnown):
@@ -930,7 +934,7 @@ class Plan:
         no_row = pl.concat_str([pl.lit(f"table `{table.name}` has no row for "), kt, *when])
         no_cell = pl.concat_str([pl.lit(f"no value is known in `{table.name}` for "), kt,
                                  pl.lit(f", column `{e.column}`, on "), self.day_text])
-        known_keys = base.known
+        known_keys = AND(*[k.known for k in keys])  # not base.known: base holds no value to be known
         fnd = pl.col(found).fill_null(False)
         f = COALESCE(base.f, pl.when(lit(known_keys) & ~fnd).then(no_row).when(
             lit(known_keys) & cell.is_null()).then(no_cell).otherwise(pl.lit(None, pl.String)))
