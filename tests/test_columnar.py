@@ -256,3 +256,24 @@ def test_amounts_stay_exact(tmp_path: Path) -> None:
                        "c.day": [dt.date(2024, 1, 1)] * 3}, schema={"c.amount": pl.Decimal(38, 2), "c.day": pl.Date})
     out = decide_frame(book, df)
     assert out["share"].to_list() == [Decimal("0.03"), Decimal("33.50"), Decimal("-0.00")]
+
+
+def test_shipped_cases_as_json_lines_byte_for_byte_also_under_a_scenario(shipped: RuleBook, tmp_path: Path) -> None:
+    """Every sample case as a JSON line (nested facts, amounts as text): the same bytes as the compiled path,
+    under the law in force and under a scenario (whose name every line carries)."""
+    from passendezorg.batch import evaluate_file
+    from passendezorg.columnar_files import evaluate_columnar
+
+    lines = []
+    for k, path in enumerate(td._case_files()):
+        case = read_case_file(path)
+        lines.append(json.dumps({"id": case.name or str(k), **case.input}, default=str, ensure_ascii=False))
+    src = tmp_path / "cases.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for book in (shipped, shipped.with_scenario("eerstelijnstarief")):
+        ref, got = tmp_path / "ref.jsonl", tmp_path / "got.jsonl"
+        evaluate_file(book, src, ref, jobs=1)
+        report, _s = evaluate_columnar(book, src, got)
+        assert got.read_bytes() == ref.read_bytes()
+        assert report.rows == len(lines) and report.fallbacks <= len(lines) // 10
+    assert '"scenario":"eerstelijnstarief"}' in got.read_text(encoding="utf-8").splitlines()[0]
