@@ -194,13 +194,16 @@ class Canonical:
         self.frame = self.frame.with_columns(day.cast(pl.Date).alias(DAY))
         bad_all = pl.any_horizontal([pl.col(DAY).is_null(), *bads]) if bads else pl.col(DAY).is_null()
         self.frame = self.frame.with_columns(bad_all.fill_null(True).alias(BAD))
-        ok = self.frame.filter(~pl.col(BAD))
         gaps = set(n for n in program.inputs if n not in df.columns)
-        if ok.height:
-            nulls = ok.select([pl.col(f"i:{n}").null_count() for n in program.inputs if n in df.columns])
-            row = nulls.row(0) if nulls.width else ()
-            gaps.update(n for n, k in zip([n for n in program.inputs if n in df.columns], row) if k)
-            lo, hi = ok.select(pl.col(DAY).min().alias("lo"), pl.col(DAY).max().alias("hi")).row(0)
+        present = [n for n in program.inputs if n in df.columns]
+        good = ~pl.col(BAD)
+        # of the rows the plan decides (no copy of them): the inputs with gaps, the first and last day
+        seen = self.frame.select([pl.col(f"i:{n}").filter(good).null_count() for n in present]
+                                 + [good.sum().alias("__n"), pl.col(DAY).filter(good).min().alias("__lo"),
+                                    pl.col(DAY).filter(good).max().alias("__hi")]).row(0)
+        if seen[len(present)]:
+            gaps.update(n for n, k in zip(present, seen) if k)
+            lo, hi = seen[-2], seen[-1]
         else:
             lo = hi = dt.date(2000, 1, 1)
         for n in program.inputs:
@@ -226,6 +229,11 @@ class Canonical:
                 return [src.alias(target)], None, None
             return [pl.lit(None, pl.Boolean).alias(target)], present, None
         if k == "integer":
+            if dtype in (pl.Int8, pl.Int16, pl.Int32, pl.UInt8, pl.UInt16, pl.UInt32):
+                return [src.cast(pl.Int64).alias(target)], None, None
+            if dtype == pl.Int64:  # within the plan's range unless beyond 10**18
+                too_big = (src > LIMIT) | (src < -LIMIT)
+                return [pl.when(too_big).then(None).otherwise(src).alias(target)], too_big.fill_null(False), None
             if dtype in _INTEGER_TYPES:
                 wide = src.cast(pl.Int128)
                 too_big = present & (wide.abs() > LIMIT)
@@ -527,17 +535,39 @@ def json_text(s: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return pl.concat_str([pl.lit('"'), esc, pl.lit('"')]), odd
 
 
+def _any(frame: pl.DataFrame, x: pl.Expr) -> bool:
+    """Does ``x`` hold on any row of the batch? (Whole groups of the lines are left out where none needs them.)"""
+    return bool(frame.select(x.fill_null(False).any()).item())
+
+
+def _json_text(frame: pl.DataFrame, s: pl.Expr) -> tuple[pl.Expr, pl.Expr | None]:
+    """``json_text`` of a text column of the batch, without the escaping where no row of the batch needs it."""
+    if not _any(frame, s.str.contains(r'[\x00-\x1f"\\]')):
+        return pl.concat_str([pl.lit('"'), s, pl.lit('"')]), None
+    return json_text(s)
+
+
 def json_lines(book: Any, decided: Decided) -> tuple[pl.Series, list[int]]:
-    """The compact JSON line of every row (``FastDecision.to_json``), and rows to be written by the compiled path."""
+    """The compact JSON line of every row (``FastDecision.to_json``), and rows to be written by the compiled path.
+
+    The line is one concatenation of parts, column-wise; the parts that take few texts (the deciding rule, the
+    statuses of all outputs together) are looked up from texts made once per batch."""
     program: Program = book.program
     comp = compiler(program)
+    f = decided.frame
     odd: list[pl.Expr] = []
-    values: list[pl.Expr] = []
-    rules: list[pl.Expr] = []
-    status: list[pl.Expr] = []
+    parts: list[pl.Expr | str] = ['{"case":']
+    case_j, case_odd = _json_text(f, pl.col(CASE))
+    parts.extend([case_j, ',"values":{'])
+    if case_odd is not None:
+        odd.append(case_odd)
+    rule_names = list(program.rules)
+    rule_texts = [json.dumps(r, ensure_ascii=False) for r in rule_names]
+    status_cols: list[tuple[str, Any]] = []
     needs: list[pl.Expr] = []
     reasons: list[pl.Expr] = []
-    for o in program.outputs:
+    rules_parts: list[pl.Expr | str] = [',"rules":{']
+    for i, o in enumerate(program.outputs):
         c = decided.plan_outputs[o]
         key = json.dumps(o, ensure_ascii=False)
         kind = program.values[o].type.kind
@@ -553,20 +583,23 @@ def json_lines(book: Any, decided: Decided) -> tuple[pl.Series, list[int]]:
         elif kind == "date":
             vj = pl.concat_str([pl.lit('"'), v.cast(pl.Date).dt.to_string("%Y-%m-%d"), pl.lit('"')])
         elif kind in ("text", "enum"):
-            vj, o_odd = json_text(v.cast(pl.String))
-            odd.append(o_odd)
+            vj, o_odd = _json_text(f, v.cast(pl.String))
+            if o_odd is not None:
+                odd.append(o_odd)
         else:
             vj = pl.lit(None, pl.String)
             odd.append(v.is_not_null())
-        values.append(pl.concat_str([pl.lit(key + ":"), vj.fill_null("null")]))
-        rule = pl.col(f"{o}#rule") if is_expr(c["rule"]) else pl.lit(c["rule"], pl.String)
-        rules.append(pl.concat_str([pl.lit(key + ':'), pl.concat_str([pl.lit('"'), rule, pl.lit('"')]).fill_null("null")]))
+        parts.append(("," if i else "") + key + ":")
+        parts.append(vj.fill_null("null"))
+        rule = c["rule"]
+        rules_parts.append(("," if i else "") + key + ":")
+        if is_expr(rule):
+            rules_parts.append(pl.col(f"{o}#rule").replace_strict(rule_names, rule_texts,
+                                                                  return_dtype=pl.String).fill_null("null"))
+        else:
+            rules_parts.append(json.dumps(rule, ensure_ascii=False) if rule is not None else "null")
         st = pl.col(f"{o}#st") if is_expr(c["st"]) else c["st"]
-        if is_expr(st) or st != VALUE:
-            word = pl.concat_str([pl.lit(key + ':"'), status_name(lit(st, pl.UInt8)) if is_expr(st)
-                                  else pl.lit(STATUS_NAMES[st]), pl.lit('"')])  # type: ignore[index]
-            status.append(pl.when(lit(st) != VALUE).then(word).otherwise(pl.lit(None, pl.String))
-                          if is_expr(st) else word)
+        status_cols.append((key, st))
         nd = {w: (pl.col(f"{o}#n{w}") if is_expr(b) else b) for w, b in c["nd"].items()}
         if nd:
             names = []
@@ -584,30 +617,77 @@ def json_lines(book: Any, decided: Decided) -> tuple[pl.Series, list[int]]:
         reason = c["reason"]
         if reason is not None:
             r = pl.col(f"{o}#reason") if is_expr(reason) else pl.lit(reason, pl.String)
-            rj, r_odd = json_text(r)
-            odd.append(r_odd)
-            has = OR_status(st)
-            reasons.append(pl.when(has & r.is_not_null()).then(pl.concat_str([pl.lit(key + ":"), rj]))
-                           .otherwise(pl.lit(None, pl.String)))
+            has = OR_status(st) & r.is_not_null()
+            if _any(f, has):
+                rj, r_odd = json_text(r)
+                odd.append(has & r_odd)
+                reasons.append(pl.when(has).then(pl.concat_str([pl.lit(key + ":"), rj])).otherwise(pl.lit(None, pl.String)))
+    parts.append("}")
+    parts.extend(rules_parts)
+    parts.append("}")
+    parts.append(_status_group(f, status_cols))
+    needs = [x for x in needs if _any(f, x.is_not_null())]
+    for label, group in (("needs", needs), ("reason", reasons)):
+        if group:
+            joined = pl.concat_str(group, separator=",", ignore_nulls=True)
+            parts.append(pl.when(joined != "").then(pl.concat_str([pl.lit(f',"{label}":{{'), joined, pl.lit("}")]))
+                         .otherwise(pl.lit("")))
     scenario = (',"scenario":' + _DUMPS(program.scenario.name)) if program.scenario is not None else ""
-    case_j, case_odd = json_text(pl.col(CASE))
-    odd.append(case_odd)
+    parts.append(scenario + "}")
+    line = pl.concat_str(_merged(parts))
+    if odd:
+        res = f.select(line.alias("line"), pl.any_horizontal(odd).alias("odd"))
+        redo = res.select(pl.int_range(pl.len()).filter(pl.col("odd"))).to_series().to_list()
+        return res.get_column("line"), redo
+    return f.select(line.alias("line")).get_column("line"), []
 
-    def group(label: str, parts: list[pl.Expr]) -> pl.Expr:
-        if not parts:
-            return pl.lit("")
-        joined = pl.concat_str(parts, separator=",", ignore_nulls=True)
-        return pl.when(joined != "").then(pl.concat_str([pl.lit(f',"{label}":{{'), joined, pl.lit("}")])) \
-            .otherwise(pl.lit(""))
 
-    line = pl.concat_str([
-        pl.lit('{"case":'), case_j, pl.lit(',"values":{'),
-        pl.concat_str(values, separator=",") if values else pl.lit(""),
-        pl.lit('},"rules":{'), pl.concat_str(rules, separator=",") if rules else pl.lit(""), pl.lit("}"),
-        group("status", status), group("needs", needs), group("reason", reasons), pl.lit(scenario + "}")])
-    res = decided.frame.select(line.alias("line"), (pl.any_horizontal(odd) if odd else pl.lit(False)).alias("odd"))
-    redo = res.select(pl.int_range(pl.len()).filter(pl.col("odd"))).to_series().to_list()
-    return res.get_column("line"), redo
+def _merged(parts: list[pl.Expr | str]) -> list[pl.Expr]:
+    """The parts of a line, neighbouring texts as one literal."""
+    out: list[pl.Expr] = []
+    text = ""
+    for x in parts:
+        if isinstance(x, str):
+            text += x
+            continue
+        if text:
+            out.append(pl.lit(text))
+            text = ""
+        out.append(x)
+    if text:
+        out.append(pl.lit(text))
+    return out
+
+
+def _status_group(f: pl.DataFrame, cols: list[tuple[str, Any]]) -> pl.Expr | str:
+    """``,"status":{…}`` of the outputs whose status is not ``value`` (or nothing): the statuses of all outputs as one
+    number per row, and the text of each number the batch has, made once."""
+
+    def text(sts: list[int]) -> str:
+        entries = [f'{key}:"{STATUS_NAMES[code]}"' for (key, _st), code in zip(cols, sts) if code != VALUE]
+        return ',"status":{' + ",".join(entries) + "}" if entries else ""
+
+    varying = [(k, st) for k, (_key, st) in enumerate(cols) if is_expr(st)]
+    if not varying:
+        return text([st for _key, st in cols])
+    if len(varying) > 27:  # 5**27 is the most a UInt64 holds
+        entries = [pl.when(st != VALUE).then(pl.concat_str([pl.lit(key + ':"'), status_name(st), pl.lit('"')]))
+                   .otherwise(pl.lit(None, pl.String)) if is_expr(st) else pl.lit(f'{key}:"{STATUS_NAMES[st]}"' if
+                                                                                 st != VALUE else None, pl.String)
+                   for key, st in cols]
+        joined = pl.concat_str(entries, separator=",", ignore_nulls=True)
+        return pl.when(joined != "").then(pl.concat_str([pl.lit(',"status":{'), joined, pl.lit("}")])).otherwise(pl.lit(""))
+    code = pl.lit(0, pl.UInt64)
+    for j, (_k, st) in enumerate(varying):
+        code = code + st.cast(pl.UInt64) * (5**j)
+    codes = f.select(code.unique().alias("c")).get_column("c").to_list()
+    texts = []
+    for c in codes:
+        sts = [st for _key, st in cols]
+        for j, (k, _st) in enumerate(varying):
+            sts[k] = (c // 5**j) % 5
+        texts.append(text(sts))
+    return code.replace_strict(codes, texts, return_dtype=pl.String)
 
 
 def OR_status(st: Any) -> pl.Expr:
