@@ -433,8 +433,8 @@ def output_frame(book: Any, decided: Decided) -> pl.DataFrame:
         cols.append(v.alias(o))
         cols.append((pl.col(f"{o}#rule") if is_expr(c["rule"]) else pl.lit(c["rule"], pl.String)).alias(f"{o}.rule"))
         cols.append((status_name(st) if is_expr(c["st"]) else pl.lit(STATUS_NAMES[c["st"]])).alias(f"{o}.status"))
-        cols.append(needs_list(comp, {w: (pl.col(f"{o}#n{w}") if is_expr(b) else b) for w, b in c["nd"].items()})
-                    .alias(f"{o}.needs"))
+        cols.append(pl.lit(_needs_series(comp, f, {w: (pl.col(f"{o}#n{w}") if is_expr(b) else b)
+                                                   for w, b in c["nd"].items()})).alias(f"{o}.needs"))
         cols.append((pl.col(f"{o}#reason") if is_expr(c["reason"]) else pl.lit(c["reason"], pl.String))
                     .alias(f"{o}.reason"))
     cols.append(pl.lit(None, pl.String).alias("failure"))
@@ -446,29 +446,35 @@ def output_frame(book: Any, decided: Decided) -> pl.DataFrame:
     return out
 
 
-def needs_list(comp: Compiler, nd: dict[int, Any]) -> pl.Expr:
-    names = comp.input_names
-    items = []
-    for name in names:
-        w, b = divmod(comp.input_bit[name], WORD)
-        bits = nd.get(w)
-        if bits is None or (not is_expr(bits) and not (bits >> b) & 1):
-            continue
-        items.append(pl.when((lit(bits, pl.UInt64) & (1 << b)) != 0).then(pl.lit(name)).otherwise(pl.lit(None, pl.String)))
-    if not items:
-        return pl.lit([], pl.List(pl.String))
-    return pl.concat_list(items).list.drop_nulls()
+def _needs_series(comp: Compiler, f: pl.DataFrame, nd: dict[int, Any]) -> pl.Series:
+    """The needed inputs of every row as a list: the lists of the few bit patterns a batch has, made once and
+    joined on."""
+    words = sorted(nd)
+    if not words:
+        return pl.Series("needs", [[]] * f.height, dtype=pl.List(pl.String))
+    keys = f.select([lit(nd[w], pl.UInt64).fill_null(0).alias(f"w{w}") for w in words])
+    if keys.height == 0:
+        return pl.Series("needs", [], dtype=pl.List(pl.String))
+    found = keys.unique()
+    lists = []
+    for row in found.iter_rows():
+        bits = dict(zip(words, row))
+        lists.append([name for name in comp.input_names
+                      if (bits.get(comp.input_bit[name] // WORD, 0) >> (comp.input_bit[name] % WORD)) & 1])
+    table = found.with_columns(pl.Series("needs", lists, dtype=pl.List(pl.String)))
+    return keys.join(table, on=keys.columns, how="left", maintain_order="left").get_column("needs")
 
 
 def _scatter(book: Any, out: pl.DataFrame, fallback: dict[int, FastDecision | CaseFailure]) -> pl.DataFrame:
+    """The rows decided one by one put in their places: a frame of them, and the rows in their order again."""
     program: Program = book.program
     rows = sorted(fallback)
-    series = {c: out.get_column(c).clone() for c in out.columns}
+    cases = out.get_column("case").gather(rows).to_list()
     patch: dict[str, list[Any]] = {c: [] for c in out.columns}
-    for k in rows:
+    for k, name in zip(rows, cases):
         d = fallback[k]
         rec: dict[str, Any] = {c: None for c in out.columns}
-        rec["case"] = out.get_column("case")[k]
+        rec["case"] = name
         if program.scenario is not None:
             rec["scenario"] = program.scenario.name
         if isinstance(d, CaseFailure):
@@ -484,18 +490,12 @@ def _scatter(book: Any, out: pl.DataFrame, fallback: dict[int, FastDecision | Ca
                 rec[f"{o}.reason"] = d.reason.get(o)
         for c in out.columns:
             patch[c].append(rec[c])
-    idx = pl.Series(rows, dtype=pl.Int64)
-    for c in out.columns:
-        s = series[c]
-        if isinstance(s.dtype, pl.List) or s.dtype == pl.Null:
-            whole = s.to_list()
-            for k, v in zip(rows, patch[c]):
-                whole[k] = v
-            series[c] = pl.Series(c, whole, dtype=s.dtype if s.dtype != pl.Null else None, strict=False)
-            continue
-        values = pl.Series(c, patch[c], dtype=s.dtype, strict=False)
-        series[c] = s.scatter(idx, values)
-    return pl.DataFrame(list(series.values()))
+    schema = {c: (t if t != pl.Null else None) for c, t in out.schema.items()}
+    fixed = pl.DataFrame({c: pl.Series(c, patch[c], dtype=schema[c], strict=False) for c in out.columns})
+    index = "__index"
+    kept = out.with_row_index(index).filter(~pl.col(index).is_in(rows))
+    fixed = fixed.with_columns(pl.Series(index, rows, dtype=kept.schema[index]))
+    return pl.concat([kept, fixed.select(kept.columns)], how="vertical_relaxed").sort(index).drop(index)
 
 
 def decide_frame(book: Any, frame: Any, *, on: dt.date | None = None) -> Any:
