@@ -463,6 +463,221 @@ def _check_batch_output(path: Path, n: int, seed: int) -> int:
     return check("batch output", answers(), want())
 
 
+# ------------------------------------------------------------------ the columnar engine, file to file
+
+
+CLAIMS6_SCHEMA = {"id": "Int64", "insured_age": "Int64", "setting": "String", "treatment": "String",
+                  "belongs_with_gp": "Boolean", "chronic_list": "Boolean", "session_no": "Int64", "digital": "Boolean",
+                  "amount_cents": "Int64"}
+
+
+def polars_kernel(lf: Any) -> Any:
+    """The claims6 rules written by hand as Polars expressions: the peer of the columnar engine."""
+    import polars as pl
+
+    c = pl.col
+    physio, adult = c("treatment") == "physio", c("insured_age") >= 18
+    r_ins = (pl.when(~physio).then(pl.lit("R0")).when(adult & ~c("chronic_list")).then(pl.lit("R1"))
+             .when(adult & (c("session_no") <= 20)).then(pl.lit("R2")).when(adult).then(pl.lit("R2b"))
+             .when(c("session_no") <= 18).then(pl.lit("R3")).otherwise(pl.lit("R3b")))
+    first_line = (c("setting") == "hospital") & c("belongs_with_gp")
+    base = pl.when(first_line).then(pl.lit(1250, pl.Int64)).otherwise(c("amount_cents"))
+    no_ded = (c("setting") == "gp") | ~adult | (c("treatment") == "smoking_cessation")
+    return lf.select(
+        c("id").cast(pl.String).alias("case"), r_ins.is_in(["R0", "R2b", "R3"]).alias("insured"),
+        pl.when(c("digital")).then(base * 4 // 5).otherwise(base).alias("tariff"), (~no_ded).alias("deductible_applies"),
+        r_ins.alias("insured.rule"), pl.when(c("digital")).then(pl.lit("R6")).alias("tariff.rule"),
+        pl.when(no_ded).then(pl.lit("R5")).alias("deductible_applies.rule"))
+
+
+def polars_kernel_lines(df: Any) -> Any:
+    """The compact JSON line of each decision, as the engine writes it, by hand."""
+    import polars as pl
+
+    c = pl.col
+    js = {k: pl.when(c(k)).then(pl.lit("true")).otherwise(pl.lit("false")) for k in ("insured", "deductible_applies")}
+    quoted = {k: pl.concat_str([pl.lit('"'), c(k), pl.lit('"')]).fill_null("null")
+              for k in ("insured.rule", "tariff.rule", "deductible_applies.rule")}
+    status = (pl.when(c("tariff.rule").is_null() & c("deductible_applies.rule").is_null())
+              .then(pl.lit(',"status":{"tariff":"default","deductible_applies":"default"}'))
+              .when(c("tariff.rule").is_null()).then(pl.lit(',"status":{"tariff":"default"}'))
+              .when(c("deductible_applies.rule").is_null()).then(pl.lit(',"status":{"deductible_applies":"default"}'))
+              .otherwise(pl.lit("")))
+    return df.select(pl.concat_str([
+        pl.lit('{"case":"'), c("case"), pl.lit('","values":{"insured":'), js["insured"], pl.lit(',"tariff":'),
+        c("tariff").cast(pl.String), pl.lit(',"deductible_applies":'), js["deductible_applies"],
+        pl.lit('},"rules":{"insured":'), quoted["insured.rule"], pl.lit(',"tariff":'), quoted["tariff.rule"],
+        pl.lit(',"deductible_applies":'), quoted["deductible_applies.rule"], pl.lit("}"), status, pl.lit("}")]).alias("l"))
+
+
+def columnar_child(src_jsonl: str, src_parquet: str, out_dir: str, runs: int, shipped_rows: int) -> None:
+    """The columnar figures in this process (its Polars threads fixed by POLARS_MAX_THREADS before the import)."""
+    import polars as pl
+
+    from passendezorg.columnar_files import evaluate_columnar
+    from passendezorg.frames import decide_frame
+
+    out = Path(out_dir)
+    threads = os.environ.get("POLARS_MAX_THREADS", "")
+    book = load_rules(HERE / "claims6")
+    schema = {k: getattr(pl, t) for k, t in CLAIMS6_SCHEMA.items()}
+
+    def engine_pq() -> None:
+        evaluate_columnar(book, src_parquet, out / f"engine{threads}.parquet", on=DAY)
+
+    def engine_jl() -> None:
+        evaluate_columnar(book, src_jsonl, out / f"engine{threads}.jsonl", on=DAY)
+
+    def peer_pq() -> None:
+        polars_kernel(pl.scan_parquet(src_parquet)).collect().write_parquet(out / f"peer{threads}.parquet",
+                                                                            compression="lz4")
+
+    def peer_jl() -> None:
+        lines = polars_kernel_lines(polars_kernel(pl.read_ndjson(src_jsonl, schema=schema).lazy()).collect())
+        with open(out / f"peer{threads}.jsonl", "wb") as fh:
+            lines.write_csv(fh, include_header=False, quote_style="never")
+
+    figures: dict[str, Any] = {}
+    for name, fn in (("engine_parquet", engine_pq), ("peer_parquet", peer_pq), ("engine_jsonl", engine_jl),
+                     ("peer_jsonl", peer_jl)):
+        cpu, wall = timed(fn, 0, runs)
+        figures[name] = {"cpu": cpu, "wall": wall}
+    if shipped_rows:
+        rules = ROOT / "rules"
+        from passendezorg.cases import iter_case_paths, read_case_file
+
+        shipped = load_rules(rules)
+        facts: dict[str, list[Any]] = {name: [] for name in shipped.program.inputs}
+        days = []
+        for p in iter_case_paths([ROOT / "cases"]):
+            try:
+                _case, inputs, day = shipped.prepare(read_case_file(p))
+            except Exception:  # noqa: BLE001 - a malformed case file is not part of the figure
+                continue
+            for name in facts:
+                facts[name].append(inputs.get(name))
+            days.append(day)
+        types = {"integer": pl.Int64, "money": pl.Decimal(38, 2), "boolean": pl.Boolean, "date": pl.Date}
+        base = pl.DataFrame({**{n: pl.Series(n, v, dtype=types.get(shipped.program.inputs[n].type.kind, pl.String)
+                                             if shipped.program.inputs[n].type.kind != "decimal" else None,
+                                             strict=False)
+                                for n, v in facts.items()}, "on": pl.Series("on", days, dtype=pl.Date)})
+        big = pl.concat([base] * max(1, shipped_rows // base.height))
+        result: list[Any] = []
+
+        def shipped_pass() -> None:
+            result[:] = [decide_frame(shipped, big)]
+
+        cpu, wall = timed(shipped_pass, 0, max(1, runs // 2))
+        figures["shipped"] = {"cpu": cpu, "wall": wall, "rows": big.height, "cases": base.height}
+        decide_frame(shipped, base).write_parquet(out / f"shipped-base{threads}.parquet")
+        result[0].head(base.height * 2).write_parquet(out / f"shipped-big{threads}.parquet")
+    print(json.dumps(figures))
+
+
+def _check_columnar_outputs(tmp: Path, n: int, seed: int, threads: str) -> None:
+    """Every answer of the engine and of the peer, file to file, against the oracle; JSON lines byte for byte."""
+    import polars as pl
+
+    want = [oracle(c) for c in generate(n, seed)]
+    expect = pl.DataFrame({"insured": [a[0] for a in want], "tariff": [a[1] for a in want],
+                           "deductible_applies": [a[2] for a in want], "insured.rule": [a[3] for a in want],
+                           "deductible_applies.rule": [a[5] for a in want], "tariff.rule": [a[6] for a in want]},
+                          schema_overrides={"deductible_applies.rule": pl.String, "tariff.rule": pl.String})
+    for who in ("engine", "peer"):
+        got = pl.read_parquet(tmp / f"{who}{threads}.parquet").select(expect.columns)
+        check(f"columnar {who}, Parquet out ({threads} thread(s))", got.iter_rows(), expect.iter_rows())
+    engine_lines = (tmp / f"engine{threads}.jsonl").read_bytes()
+    if engine_lines != (tmp / f"peer{threads}.jsonl").read_bytes():
+        PROBLEMS.append(f"columnar: the engine's JSON lines differ from the hand-written Polars lines ({threads})")
+    decoded = pl.read_ndjson(tmp / f"engine{threads}.jsonl")
+    got_lines = decoded.select(pl.col("values").struct.field("insured"), pl.col("values").struct.field("tariff"),
+                               pl.col("values").struct.field("deductible_applies"),
+                               pl.col("rules").struct.field("insured").alias("insured.rule"),
+                               pl.col("rules").struct.field("deductible_applies").alias("deductible_applies.rule"),
+                               pl.col("rules").struct.field("tariff").alias("tariff.rule"))
+    check(f"columnar engine, JSON lines out ({threads} thread(s))", got_lines.iter_rows(), expect.iter_rows())
+
+
+def _check_shipped_columnar(tmp: Path, threads: str) -> None:
+    """The shipped cases through the columnar engine against the interpreter; the replicated frame row by row."""
+    import polars as pl
+
+    from passendezorg.batch import FastDecision, iter_fast
+
+    base = pl.read_parquet(tmp / f"shipped-base{threads}.parquet")
+    big = pl.read_parquet(tmp / f"shipped-big{threads}.parquet")
+    if not big.equals(pl.concat([base, base]).head(big.height)):
+        PROBLEMS.append("columnar, shipped book: the replicated frame does not repeat the answers of the cases")
+    book = load_rules(ROOT / "rules")
+    from passendezorg.cases import iter_case_paths, read_case_file
+
+    cases = []
+    for p in iter_case_paths([ROOT / "cases"]):
+        try:
+            cases.append(book.prepare(read_case_file(p))[0])
+        except Exception:  # noqa: BLE001
+            continue
+    wrong = 0
+    for row, ref in zip(base.iter_rows(named=True), iter_fast(book, cases)):
+        assert isinstance(ref, FastDecision)
+        for o in book.program.outputs:
+            if (row[o], row[f"{o}.rule"], row[f"{o}.status"]) != (ref.values[o], ref.rules[o], ref.status.get(o, "value")):
+                wrong += 1
+                break
+    if wrong:
+        PROBLEMS.append(f"columnar, shipped book: {wrong} of {len(cases)} cases differ from the compiled engine")
+
+
+def section_columnar(n: int, seed: int, runs: int, tmp: Path, shipped_rows: int) -> None:
+    say(f"== columnar engine, file to file: claims6, {n:,} claims; the shipped book, {shipped_rows:,} cases ==")
+    try:
+        import polars as pl
+    except ImportError:
+        say('not measured: the columnar engine needs the extra `columnar` (pip install "passendezorg[columnar]")\n')
+        return
+    src = tmp / "columnar-claims.jsonl"
+    write_claims(src, n, seed)
+    pq = tmp / "columnar-claims.parquet"
+    pl.read_ndjson(src).write_parquet(pq)
+    del pl
+    results = {}
+    for threads in ("1", "2"):
+        env = {**os.environ, "POLARS_MAX_THREADS": threads}
+        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--columnar-child", str(src), str(pq),
+                               str(tmp), str(runs), str(shipped_rows if threads == "1" else 0)],
+                              capture_output=True, text=True, check=False, env=env)
+        if proc.returncode != 0:
+            PROBLEMS.append(f"columnar ({threads} thread(s)) failed: {proc.stderr.strip()[-800:]}")
+            return
+        results[threads] = json.loads(proc.stdout.strip().splitlines()[-1])
+        _check_columnar_outputs(tmp, n, seed, threads)
+    _check_shipped_columnar(tmp, "1")
+    one, two = results["1"], results["2"]
+    say(f"{'':<44}{'1 core: claims/s CPU':>22}{'wall':>12}{'2 cores: wall':>15}   target (1 core)")
+    rows = [("claims6 Parquet -> Parquet, columnar engine", "engine_parquet", 2_000_000),
+            ("claims6 Parquet -> Parquet, Polars by hand", "peer_parquet", None),
+            ("claims6 JSON lines -> JSON lines, columnar", "engine_jsonl", 2_000_000),
+            ("claims6 JSON lines -> JSON lines, Polars by hand", "peer_jsonl", None)]
+    for label, key, target in rows:
+        speed = n / one[key]["cpu"]
+        note = "" if target is None else f">= {target / 1e6:.0f} M: {'met' if speed >= target else 'missed'}"
+        say(f"{label:<44}{rate(n, one[key]['cpu']):>22}{rate(n, one[key]['wall']):>12}{rate(n, two[key]['wall']):>15}   "
+            f"{note}")
+    sh = one["shipped"]
+    speed = sh["rows"] / sh["cpu"]
+    label = f"shipped book, {sh['cases']} cases x {sh['rows'] // sh['cases']:,}, decide_frame"
+    say(f"{label:<44}"
+        f"{rate(sh['rows'], sh['cpu']):>22}{rate(sh['rows'], sh['wall']):>12}{'':>15}   "
+        f">= 500,000: {'met' if speed >= 500_000 else 'missed'}")
+    say("engine / Polars by hand, 1 core: Parquet "
+        f"{100 * one['peer_parquet']['cpu'] / one['engine_parquet']['cpu']:.0f} %, JSON lines "
+        f"{100 * one['peer_jsonl']['cpu'] / one['engine_jsonl']['cpu']:.0f} % (every answer of both checked against "
+        "the oracle; the JSON lines of both are the same bytes; the shipped cases against the compiled engine)")
+    RESULTS["columnar"] = {"claims": n, "one_thread": one, "two_threads": two}
+    say()
+
+
 # ------------------------------------------------------------------ start-up
 
 
@@ -611,17 +826,24 @@ def main() -> int:
                     help="check the generated books every time (the first check of 10,000 rules takes about a minute)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    ap.add_argument("--only", choices=["claims6", "shipped", "batches", "startup", "scaling"], action="append",
+    ap.add_argument("--only", choices=["claims6", "shipped", "batches", "columnar", "startup", "scaling"],
+                    action="append",
                     help="run only these sections (repeatable)")
     ap.add_argument("--batch-child", nargs=3, metavar=("SRC", "OUT", "JOBS"), help=argparse.SUPPRESS)
+    ap.add_argument("--columnar-child", nargs=5, help=argparse.SUPPRESS)
+    ap.add_argument("--columnar", type=int, help="claims in the columnar files (default 1,000,000; quick 200,000)")
     args = ap.parse_args()
+    if args.columnar_child:
+        a, b, c, d, e = args.columnar_child
+        columnar_child(a, b, c, int(d), int(e))
+        return 0
     if args.batch_child:
         src, out, jobs = args.batch_child
         batch_child(src, out, int(jobs))
         return 0
     quick = args.quick
     runs = 3 if quick else 7
-    only = set(args.only or ["claims6", "shipped", "batches", "startup", "scaling"])
+    only = set(args.only or ["claims6", "shipped", "batches", "columnar", "startup", "scaling"])
     label = " (quick)" if quick else " (full)" if args.full else ""
     say(f"passendezorg benchmark{label}: Python {sys.version.split()[0]}, {os.cpu_count()} cores, "
         f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -635,6 +857,9 @@ def main() -> int:
             section_shipped(runs)
         if "batches" in only:
             section_batches(args.batch or (50_000 if quick else 1_000_000 if args.full else 200_000), args.seed, tmp)
+        if "columnar" in only:
+            section_columnar(args.columnar or (200_000 if quick else 1_000_000), args.seed, 3, tmp,
+                             100_000 if quick else 500_000)
         if "startup" in only:
             section_startup(tmp)
         if "scaling" in only:

@@ -433,8 +433,8 @@ def output_frame(book: Any, decided: Decided) -> pl.DataFrame:
         cols.append(v.alias(o))
         cols.append((pl.col(f"{o}#rule") if is_expr(c["rule"]) else pl.lit(c["rule"], pl.String)).alias(f"{o}.rule"))
         cols.append((status_name(st) if is_expr(c["st"]) else pl.lit(STATUS_NAMES[c["st"]])).alias(f"{o}.status"))
-        cols.append(pl.lit(_needs_series(comp, f, {w: (pl.col(f"{o}#n{w}") if is_expr(b) else b)
-                                                   for w, b in c["nd"].items()})).alias(f"{o}.needs"))
+        needs = _needs_series(comp, f, {w: (pl.col(f"{o}#n{w}") if is_expr(b) else b) for w, b in c["nd"].items()})
+        cols.append((needs if isinstance(needs, pl.Expr) else pl.lit(needs)).alias(f"{o}.needs"))
         cols.append((pl.col(f"{o}#reason") if is_expr(c["reason"]) else pl.lit(c["reason"], pl.String))
                     .alias(f"{o}.reason"))
     cols.append(pl.lit(None, pl.String).alias("failure"))
@@ -446,12 +446,12 @@ def output_frame(book: Any, decided: Decided) -> pl.DataFrame:
     return out
 
 
-def _needs_series(comp: Compiler, f: pl.DataFrame, nd: dict[int, Any]) -> pl.Series:
+def _needs_series(comp: Compiler, f: pl.DataFrame, nd: dict[int, Any]) -> pl.Series | pl.Expr:
     """The needed inputs of every row as a list: the lists of the few bit patterns a batch has, made once and
     joined on."""
     words = sorted(nd)
     if not words:
-        return pl.Series("needs", [[]] * f.height, dtype=pl.List(pl.String))
+        return pl.lit([], pl.List(pl.String))
     keys = f.select([lit(nd[w], pl.UInt64).fill_null(0).alias(f"w{w}") for w in words])
     if keys.height == 0:
         return pl.Series("needs", [], dtype=pl.List(pl.String))
