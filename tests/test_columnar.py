@@ -277,3 +277,38 @@ def test_shipped_cases_as_json_lines_byte_for_byte_also_under_a_scenario(shipped
         assert got.read_bytes() == ref.read_bytes()
         assert report.rows == len(lines) and report.fallbacks <= len(lines) // 10
     assert '"scenario":"eerstelijnstarief"}' in got.read_text(encoding="utf-8").splitlines()[0]
+
+
+def test_groups_of_facts_are_refused_with_what_to_do() -> None:
+    """A rule book with a group of facts (lists of records in a case) or an aggregate: the columnar engine says
+    which construct it cannot decide yet and to use the compiled engine, rather than deciding it row by row."""
+    from dataclasses import dataclass
+
+    from passendezorg.engines.columnar import Compiler
+    from passendezorg.errors import UsageError
+
+    program = load_rules(CLAIMS6).program
+    Compiler(program)  # no groups: accepted
+
+    @dataclass
+    class WithGroups:  # a checked rule book as the language with groups of facts gives it
+        groups: dict[str, Any]
+        values: Any
+        rules: Any
+
+    with pytest.raises(UsageError, match=r"`huishouden\.personen`.*evaluate FILE --jobs N"):
+        Compiler(WithGroups({"huishouden.personen": object()}, program.values, program.rules))  # type: ignore[arg-type]
+
+
+def test_a_rule_book_with_an_aggregate_is_refused(tmp_path: Path) -> None:
+    from passendezorg.errors import UsageError
+
+    (tmp_path / "g.pz").write_text(
+        "language english\nruleset g\n  source s \"S\"\ninput day : date\npeildatum day\n"
+        "group person in household.persons\n  field income : money\n"
+        "output total : money\nrule r \"sum\"\n  source s \"1\"\n  then total = sum(person.income)\n", encoding="utf-8")
+    report = check_path(tmp_path)
+    if report.program is None:
+        pytest.skip("groups of facts are not in this version of the language")
+    with pytest.raises(UsageError, match="groups of facts"):
+        decide_frame(RuleBook(report.program), pl.DataFrame({"day": [dt.date(2025, 1, 1)]}))

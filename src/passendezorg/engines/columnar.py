@@ -41,6 +41,7 @@ from typing import Any
 import polars as pl
 
 from .. import nodes as n
+from ..errors import UsageError
 from ..program import CheckedRule, Program, Table, ValueDecl
 
 # ------------------------------------------------------------------ constants of the representation
@@ -1205,6 +1206,7 @@ class Compiler:
     """The columnar form of one checked rule book: plans per profile, built once and kept."""
 
     def __init__(self, program: Program) -> None:
+        refuse_groups(program)
         self.program = program
         self.index = {name: k for k, name in enumerate(program.order)}
         self.input_bit = {name: k for k, name in enumerate(sorted(program.inputs))}
@@ -1351,6 +1353,37 @@ class Compiler:
         if cuts:
             period = pl.sum_horizontal([(pl.col(DAY) >= pl.lit(c)).cast(pl.Int32) for c in cuts]).cast(pl.Int32)
         return frame.lazy(), period
+
+
+def refuse_groups(program: Any) -> None:
+    """Groups of facts (lists of records in a case) and aggregates over them are not in the plan yet: a rule book
+    that uses them is refused, naming the construct, rather than decided row by row without saying so."""
+    what = None
+    groups = getattr(program, "groups", None) or {}
+    for path in groups:
+        what = f"the group of facts `{path}` (a list of records in a case)"
+        break
+    if what is None:
+        for decl in program.values.values():
+            if getattr(decl, "group", None):
+                what = f"`{decl.name}`, decided per record of the group `{decl.group}`"
+                break
+    if what is None:
+        exprs = [x for r in program.rules.values() for x in (r.when, r.value) if x is not None]
+        exprs += [x for d in program.values.values() for x in (d.definition, d.default) if x is not None]
+        while exprs and what is None:
+            e = exprs.pop()
+            if type(e).__name__ == "Aggregate":
+                what = f"an aggregate over the group `{getattr(e, 'group', '?')}` (line {e.span.line})"
+            elif isinstance(e, n.Ref) and e.kind == "field":
+                what = f"the field `{e.name}` of a record (line {e.span.line})"
+            else:
+                exprs.extend(x for x in vars(e).values() if isinstance(x, n.Expr))
+                exprs.extend(x for v in vars(e).values() if isinstance(v, tuple) for x in v if isinstance(x, n.Expr))
+    if what is not None:
+        raise UsageError(f"the columnar engine does not decide groups of facts yet: the rule book uses {what}; "
+                         "decide these cases with the compiled engine: `passendezorg evaluate FILE --jobs N` "
+                         "(or book.decide_many)")
 
 
 def decimal_text(x: pl.Expr, scale: int, disp: X, str_form: bool = False) -> pl.Expr:
