@@ -161,6 +161,10 @@ def test_shipped_book_and_a_scenario_on_the_executors(spark: Any) -> None:
     for book in (SHIPPED, SHIPPED.with_scenario("eerstelijnstarief")):
         got = pl.from_arrow(decide_spark(sdf, book).toArrow()).sort(pl.col("case").cast(pl.Int64))
         want = decide_frame(book, frame)
+        # a decimal that is not an amount travels as its exact text (its scale differs per batch)
+        texts = [o for o in book.program.outputs if book.program.values[o].type.kind == "decimal"]
+        assert texts, "the shipped book has a decimal output, so this checks how one travels"
+        want = want.with_columns([pl.col(o).cast(pl.Utf8) for o in texts])
         _same_rows(got, want)
     assert got["scenario"].unique().to_list() == ["eerstelijnstarief"]
 
