@@ -40,7 +40,12 @@ def book() -> Any:
         ("€ 12,34", MONEY, Decimal("12.34")),
         ("12.3", MONEY, Decimal("12.30")),
         (7, MONEY, Decimal("7.00")),
-        ("-5", MONEY, Decimal("-5.00")),
+        ("-5", DECIMAL, Decimal("-5")),
+        (-3, INTEGER, -3),
+        ("999999999999999999.99", MONEY, Decimal("999999999999999999.99")),
+        (10**18 - 1, INTEGER, 10**18 - 1),
+        ("12.", DECIMAL, Decimal("12")),
+        (1e16, MONEY, Decimal("10000000000000000.00")),
         (0.1, DECIMAL, Decimal("0.1")),
         ("0.65", DECIMAL, Decimal("0.65")),
         ("2024-02-29", n.TypeRef("date"), dt.date(2024, 2, 29)),
@@ -69,8 +74,28 @@ def test_facts_are_converted_to_their_declared_type(value: Any, type_: n.TypeRef
         (3.5, INTEGER, "input.x: expected an integer, got 3.5"),
         (True, INTEGER, "input.x: expected an integer, got true"),
         ("misschien", n.TypeRef("boolean"), 'input.x: expected true or false (ja or nee), got "misschien"'),
-        ("abc", DECIMAL, 'input.x: expected a number, got "abc"'),
-        ("NaN", DECIMAL, 'input.x: expected a finite number, got "NaN"'),
+        ("abc", DECIMAL, 'input.x: expected a number in plain digits, like 12.34, got "abc"'),
+        ("NaN", DECIMAL, 'input.x: expected a number in plain digits, like 12.34, got "NaN"'),
+        # only plain decimal digits, within the bounds (values.MAX_DIGITS), and no negative amounts
+        ("1_000", MONEY, 'input.x: expected an amount like 12.34, got "1_000"'),
+        ("\u0661\u0662\u0663", DECIMAL, 'input.x: expected a number in plain digits, like 12.34, got "\u0661\u0662\u0663"'),
+        ("1E+999999999", MONEY, 'input.x: expected an amount like 12.34, got "1E+999999999"'),
+        ("1e999999", DECIMAL, 'input.x: expected a number in plain digits, like 12.34, got "1e999999"'),
+        ("-1e400", MONEY, 'input.x: expected an amount like 12.34, got "-1e400"'),
+        (float("-inf"), MONEY, "input.x: the number is not finite, got -inf"),
+        (float("nan"), DECIMAL, "input.x: the number is not finite, got nan"),
+        ("-5", MONEY, 'input.x: an amount in a case is never negative, got "-5"'),
+        (-0.01, MONEY, "input.x: an amount in a case is never negative, got -0.01"),
+        ("1000000000000000000", MONEY,
+         "input.x: the number is out of range: more than 18 digits before the decimal point, got \"1000000000000000000\""),
+        (1e20, DECIMAL, "input.x: the number is out of range: more than 18 digits before the decimal point, got 1e+20"),
+        ("0." + "1" * 29, DECIMAL, "input.x: the number has more than 28 digits after the decimal point, got "
+                                   '"0.11111111111111111111111111111"'),
+        (10**18, INTEGER, "input.x: the number is out of range: an integer has at most 18 digits"),
+        (-(10**30), INTEGER, "input.x: the number is out of range: an integer has at most 18 digits"),
+        ("9" * 5000, INTEGER, "input.x: the number is out of range: more than 18 digits"),
+        ("21", INTEGER, 'input.x: expected an integer, got "21"'),
+        ("x" * 100, n.TypeRef("date"), 'input.x: expected a date (YYYY-MM-DD), got "' + "x" * 40 + '…" (100 characters)'),
         ("twaalf euro", MONEY, 'input.x: expected an amount like 12.34, got "twaalf euro"'),
         (False, MONEY, "input.x: expected an amount, got false"),
         (20240101, n.TypeRef("date"), "input.x: expected a date (YYYY-MM-DD), got 20240101"),
@@ -85,7 +110,7 @@ def test_facts_are_converted_to_their_declared_type(value: Any, type_: n.TypeRef
 )
 def test_a_fact_that_does_not_fit_names_its_path(value: Any, type_: n.TypeRef, message: str) -> None:
     with pytest.raises(CaseError) as info:
-        convert(value, type_, "input.x")
+        convert(value, type_, "input.x", fact=True)
     assert str(info.value) == message
 
 
@@ -311,3 +336,16 @@ def test_the_case_schema_rejects_what_the_loader_rejects(book: Any, data: dict[s
 
             compare(book, book.evaluate(case, dt.date(2024, 3, 1)), case)
     assert list(_validator(book).iter_errors(data)) != []
+
+
+def test_an_expected_amount_may_be_negative_where_a_fact_may_not() -> None:
+    assert convert("-5", MONEY, "expect.x") == Decimal("-5.00")
+    with pytest.raises(CaseError, match="never negative"):
+        convert(["1", "-5"], n.TypeRef("list", item=MONEY), "input.x", fact=True)
+
+
+def test_an_amount_up_to_the_bound_stays_exact_and_beyond_it_is_an_error() -> None:
+    """18 digits before the point (values.MAX_DIGITS) are read to the cent; one more is out of range."""
+    assert convert("123456789012345678.565", MONEY, "input.x") == Decimal("123456789012345678.57")
+    with pytest.raises(CaseError, match="out of range"):
+        convert("1234567890123456789.565", MONEY, "input.x")

@@ -61,8 +61,9 @@ def reference_lines(book: RuleBook, df: Any) -> list[str]:
         facts = {name: v for name, v in rec.items() if v is not None}
         try:
             inputs = typed_inputs(facts, book.program.inputs)
-        except CaseError as e:
-            lines.append(json.dumps({"error": str(e)}))
+        except CaseError as e:  # a fact no case may give (a negative amount, a number out of range): a failure record
+            lines.append(json.dumps({"format": "passendezorg.failure/1", "case": str(k + 1), "line": k + 1,
+                                     "error": str(e)}, ensure_ascii=False, separators=(",", ":")))
             continue
         results = Evaluation(book.program, inputs, day, trace=False).run()
         lines.append(outs.from_outcomes(str(k + 1), results).to_json())
@@ -249,15 +250,20 @@ def test_amounts_stay_exact(tmp_path: Path) -> None:
         input c.day : date
         peildatum c.day
         output share : money
+        output refund : money
         rule r1 "a third"
           source s "1"
           then share = c.amount * 0.335
+        rule r2 "a third back"
+          source s "2"
+          then refund = c.amount * -0.335
         """})
     book = load_rules(tmp_path)
-    df = pl.DataFrame({"c.amount": [Decimal("0.10"), Decimal("100.01"), Decimal("-0.01")],
+    df = pl.DataFrame({"c.amount": [Decimal("0.10"), Decimal("100.01"), Decimal("0.01")],
                        "c.day": [dt.date(2024, 1, 1)] * 3}, schema={"c.amount": pl.Decimal(38, 2), "c.day": pl.Date})
     out = decide_frame(book, df)
-    assert out["share"].to_list() == [Decimal("0.03"), Decimal("33.50"), Decimal("-0.00")]
+    assert out["share"].to_list() == [Decimal("0.03"), Decimal("33.50"), Decimal("0.00")]
+    assert out["refund"].to_list() == [Decimal("-0.03"), Decimal("-33.50"), Decimal("-0.00")]
 
 
 def test_shipped_cases_as_json_lines_byte_for_byte_also_under_a_scenario(shipped: RuleBook, tmp_path: Path) -> None:

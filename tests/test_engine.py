@@ -971,10 +971,15 @@ def test_rounding_a_very_large_amount_does_not_raise() -> None:
 def test_every_failure_message_of_the_engine_has_its_dutch_wording() -> None:
     """The Dutch rendering follows the engine's own message builders: a changed wording cannot slip through."""
     import datetime as dt
+    from decimal import Decimal
     from types import SimpleNamespace
 
-    from passendezorg.engines.semantics import Outcome, no_value_in_force, read_outcome, table_cell
+    from passendezorg.engines.semantics import Outcome, apply_binary, no_value_in_force, read_outcome, table_cell
     from passendezorg.explain import reason_text
+    from passendezorg.nodes import Duration
+    from passendezorg.values import OUT_OF_RANGE
+
+    span_at_line = SimpleNamespace(span=SimpleNamespace(line=12))
 
     day = dt.date(2024, 6, 1)
     no_rows = SimpleNamespace(name="t", dated=True, row_on=lambda keys, day: None)
@@ -987,6 +992,10 @@ def test_every_failure_message_of_the_engine_has_its_dutch_wording() -> None:
         table_cell(empty_cell, ("a",), "c", day).reason,
         read_outcome("x", Outcome("conflict")).reason,
         read_outcome("x", Outcome("error")).reason,
+        OUT_OF_RANGE,
+        apply_binary("+", dt.date(9999, 12, 31), Duration(1, "days"), span_at_line).reason,
+        apply_binary("-", dt.date(1, 1, 1), Duration(1, "years"), span_at_line).reason,
+        apply_binary("*", Decimal("9E+999990"), Decimal("9E+999990"), span_at_line).reason,
     ]
     for message in messages:
         assert reason_text(message, "nederlands") != message, message

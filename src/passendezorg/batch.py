@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .cases import CASE_FIELDS, Case, case_from_data, name_of
+from .cases import CASE_FIELDS, JSON_DECODER, Case, JsonProblem, case_from_data, decode_json, name_of
 from .engines.compiled import (
     BY_DEFINITION,
     NO_DEFAULT,
@@ -471,7 +471,7 @@ class _CsvLayout:
             if cell == "":
                 continue
             try:
-                inputs[col] = parse_cell(cell, t)
+                inputs[col] = parse_cell(cell, t, case=True)
             except ValueError as e:
                 raise CaseError(f"{where}: {col}", str(e)) from None
         name = cells[self.id_col].strip() or None if self.id_col is not None else None
@@ -501,7 +501,7 @@ class _Worker:
             return self._run_csv(start, end, first_line, out, tick)
         report = BatchReport()
         ev = self.ev
-        scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+        scan = JSON_DECODER.scan_once  # type: ignore[attr-defined]
         dumps = _DUMPS
         write = out.write
         before = ev.fallbacks
@@ -532,7 +532,7 @@ class _Worker:
                         data, stop = scan(text, 0)
                         if stop != len(text) and not text[stop:].isspace():
                             data = None
-                    except (ValueError, StopIteration):  # not JSON, or not UTF-8: the slow lane says which
+                    except (ValueError, StopIteration, RecursionError):  # the slow lane says what is wrong
                         data = None
                     if type(data) is dict and "input" not in data:
                         name = data.pop("id", None)
@@ -628,9 +628,9 @@ class _Worker:
                 decided = self._csv_case(line, lineno, where, lines)
             else:
                 try:
-                    data = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise CaseError(where, f"not valid JSON: {e.msg}") from None
+                    data = decode_json(line)
+                except JsonProblem as e:
+                    raise CaseError(where, e.message) from None
                 decided = ev.decide(data, None, where)
             if isinstance(decided, str):
                 write(decided)
@@ -705,7 +705,7 @@ def _case_id(raw: bytes) -> str | None:
     """The id of a line that failed, if it can be read at all."""
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if isinstance(data, dict):
         name = data.get("name") or data.get("id")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -15,6 +16,7 @@ import yaml
 from . import nodes as n
 from .check import suggest
 from .errors import CaseError
+from .values import MAX_DIGITS, PLAIN_INTEGER, bounded_decimal, in_range, parse_number
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -29,11 +31,35 @@ BOOLEAN_WORDS = {"true": True, "false": False, "ja": True, "nee": False, "yes": 
 """Booleans as words, in either keyword language, for case facts and expectations."""
 
 
-class _CaseLoader(yaml.SafeLoader):
-    """YAML's safe loader, except that an impossible date (2024-02-30) stays text.
+MAX_CASE_FILE_BYTES = 16 << 20
+"""The largest case file (YAML or JSON) passendezorg reads: 16 MiB."""
 
-    The typed conversion then reports it with its field path instead of YAML failing without one.
+
+class _CaseLoader(yaml.SafeLoader):
+    """YAML's safe loader, stricter about what it takes for a number and a mapping.
+
+    An impossible date (2024-02-30) and a number that is not plain decimal digits
+    (``1_000``, ``0x1F``, ``1:30``, ``.inf``) stay text, so the typed conversion
+    reports them with their field path; a key given twice in a mapping is an error
+    with its line (YAML itself keeps the last).
     """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: YAML says so itself
+                break
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"the key {key!r} is given twice (first on line {first.start_mark.line + 1})", key_node.start_mark)
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
 
 
 def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
@@ -43,12 +69,95 @@ def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         return loader.construct_scalar(node)  # type: ignore[arg-type]
 
 
+_YAML_INT = re.compile(r"[-+]?[0-9]+")
+_YAML_FLOAT = re.compile(r"[-+]?[0-9]*\.[0-9]+|[-+]?[0-9]+\.[0-9]*")
+
+
+def _int(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    text = loader.construct_scalar(node)  # type: ignore[arg-type]
+    if isinstance(text, str) and _YAML_INT.fullmatch(text) and len(text) <= 4000:
+        return int(text)
+    return text  # 0x1F, 1_000, 1:30, or a number too long to be a number: the typed conversion says what is wrong
+
+
+def _float(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    text = loader.construct_scalar(node)  # type: ignore[arg-type]
+    if isinstance(text, str) and _YAML_FLOAT.fullmatch(text) and len(text) <= 4000:
+        return float(text)
+    return text
+
+
 _CaseLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+_CaseLoader.add_constructor("tag:yaml.org,2002:int", _int)
+_CaseLoader.add_constructor("tag:yaml.org,2002:float", _float)
 
 
 def load_yaml(text: str) -> Any:
     """Parse YAML case data with the case loader."""
     return yaml.load(text, Loader=_CaseLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+class JsonProblem(Exception):
+    """Why a JSON text is not a case: ``message`` says what, ``line`` and ``column`` where (0 if unknown)."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0, syntax: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.syntax = syntax  # the JSON parser's own words, for a text that is not JSON at all
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _DuplicateKey(k)
+            seen.add(k)
+    return d
+
+
+JSON_DECODER = json.JSONDecoder(object_pairs_hook=_unique_object)
+"""Python's JSON decoder, except that a key given twice in one object is an error (Python keeps the last)."""
+
+
+def decode_json(text: str) -> Any:
+    """A JSON text as data; JsonProblem if it is not valid JSON, gives a key twice, nests too deeply or holds a
+    number too long to read."""
+    try:
+        return JSON_DECODER.decode(text)
+    except _DuplicateKey as e:
+        line, column = _key_position(text, e.key)
+        raise JsonProblem(f"the key {json.dumps(e.key, ensure_ascii=False)} is given twice in one mapping",
+                          line, column) from None
+    except json.JSONDecodeError as e:
+        raise JsonProblem(f"not valid JSON: {e.msg}", e.lineno, e.colno, e.msg) from None
+    except RecursionError:
+        raise JsonProblem("not valid as a case: it nests too deeply") from None
+    except ValueError:  # Python reads no integer of more than 4,300 digits
+        raise JsonProblem("not valid as a case: it holds a number with too many digits") from None
+
+
+def _key_position(text: str, key: str) -> tuple[int, int]:
+    """Where a key stands the second time (1-based line and column), or (0, 0) if it cannot be told."""
+    quoted = json.dumps(key)
+    first = text.find(quoted + ":")
+    if first < 0:
+        return 0, 0
+    pos = text.find(quoted, first + len(quoted))
+    while pos >= 0 and not text[pos + len(quoted):].lstrip(" \t\r\n").startswith(":"):
+        pos = text.find(quoted, pos + len(quoted))
+    if pos < 0:
+        return 0, 0
+    line = text.count("\n", 0, pos) + 1
+    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
 
 
 @dataclass(frozen=True)
@@ -66,23 +175,42 @@ class Case:
 
 
 def read_case_file(path: Path) -> Case:
-    """Read one case file; a malformed file raises CaseError naming the file."""
+    """Read one case file; a malformed file raises CaseError naming the file (and the line where it can)."""
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_CASE_FILE_BYTES + 1)
     except OSError as e:
-        raise CaseError(where, f"cannot read the file ({e.strerror})") from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else load_yaml(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        mark = getattr(e, "problem_mark", None)
-        if mark is not None:
-            where = f"{path}:{mark.line + 1}:{mark.column + 1}"
-        elif isinstance(e, json.JSONDecodeError):
-            where = f"{path}:{e.lineno}:{e.colno}"
-        raise CaseError(where, f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
-                        f"{getattr(e, 'problem', None) or getattr(e, 'msg', e)}") from None
+        raise CaseError(where, f"cannot read the file ({e.strerror or e})") from None
+    if len(raw) > MAX_CASE_FILE_BYTES:
+        raise CaseError(where, f"the file is larger than {MAX_CASE_FILE_BYTES >> 20} MiB; a case file holds one case")
+    text = utf8_text(raw, where)
+    if path.suffix == ".json":
+        try:
+            data = decode_json(text)
+        except JsonProblem as e:
+            raise CaseError(f"{path}:{e.line}:{e.column}" if e.line else where, e.message) from None
+    else:
+        try:
+            data = load_yaml(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            if mark is not None:
+                where = f"{path}:{mark.line + 1}:{mark.column + 1}"
+            raise CaseError(where, f"not valid YAML: {getattr(e, 'problem', None) or e}") from None
+        except RecursionError:
+            raise CaseError(where, "not valid as a case: it nests too deeply") from None
     return case_from_data(data, where, default_name=path.stem)
+
+
+def utf8_text(raw: bytes, where: str) -> str:
+    """Bytes as UTF-8 text; CaseError with the line and column of the first byte that is not UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise CaseError(f"{where}:{line}:{column}", f"not UTF-8 text ({e.reason}); save the file as UTF-8") from None
 
 
 def case_from_data(data: Any, where: str, default_name: str | None = None) -> Case:
@@ -141,14 +269,19 @@ def name_of(case: Case | Mapping[str, Any]) -> str | None:
 
 
 def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """The non-empty lines of a JSON-lines file as (line number, value), or the JSONDecodeError of a bad line."""
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
+    """The non-empty lines of a JSON-lines file as (line number, value), or the JsonProblem of a bad line."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
                 continue
             try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as e:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield lineno, JsonProblem(f"not UTF-8 text ({e.reason}) at column {e.start + 1}", 1, e.start + 1)
+                continue
+            try:
+                yield lineno, decode_json(line)
+            except JsonProblem as e:
                 yield lineno, e
 
 
@@ -176,6 +309,8 @@ def _date(v: Any, where: str) -> dt.date:
 
 def _show(v: Any) -> str:
     if isinstance(v, str):
+        if len(v) > 60:
+            return json.dumps(v[:40], ensure_ascii=False)[:-1] + f'…" ({len(v):,} characters)'
         return json.dumps(v, ensure_ascii=False)
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -186,8 +321,11 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-def convert(value: Any, t: n.TypeRef, where: str) -> Any:
-    """A fact from a case as a typed value; CaseError with the field path if it does not fit."""
+def convert(value: Any, t: n.TypeRef, where: str, *, fact: bool = False) -> Any:
+    """A value from a case as a typed value; CaseError with the field path if it does not fit.
+
+    A ``fact`` (an input, not an expected output) that is an amount is never negative.
+    """
     k = t.kind
     if k == "boolean":
         if isinstance(value, bool):
@@ -196,24 +334,37 @@ def convert(value: Any, t: n.TypeRef, where: str) -> Any:
             return BOOLEAN_WORDS[value.strip().lower()]
         raise CaseError(where, f"expected true or false (ja or nee), got {_show(value)}")
     if k == "integer":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
         if isinstance(value, float) and value.is_integer():
-            return int(value)
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not in_range(value):
+                raise CaseError(where, f"the number is out of range: an integer has at most {MAX_DIGITS} digits")
+            return value
+        if isinstance(value, str) and PLAIN_INTEGER.fullmatch(value.strip()):
+            try:
+                parse_number(value, "integer")
+            except ValueError as e:
+                raise CaseError(where, str(e)) from None
         raise CaseError(where, f"expected an integer, got {_show(value)}")
     if k in ("decimal", "money"):
+        what = "an amount" if k == "money" else "a number"
         if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-            raise CaseError(where, f"expected {'an amount' if k == 'money' else 'a number'}, got {_show(value)}")
-        text = str(value).strip()
-        if k == "money":
-            text = text.lstrip("€").strip().replace(",", ".")
+            raise CaseError(where, f"expected {what}, got {_show(value)}")
         try:
-            d = Decimal(text)
-        except InvalidOperation:
-            raise CaseError(where, f"expected {'an amount like 12.34' if k == 'money' else 'a number'}, "
-                            f"got {_show(value)}") from None
-        if not d.is_finite():
-            raise CaseError(where, f"expected a finite number, got {_show(value)}")
+            if isinstance(value, str):
+                text = value.strip()
+                if k == "money":
+                    text = text.removeprefix("€").strip().replace(",", ".")
+                d = Decimal(parse_number(text, k))
+            elif isinstance(value, float):
+                d = bounded_decimal(Decimal(repr(value)) if value == value and abs(value) != float("inf")
+                                    else Decimal("NaN"))
+            else:
+                d = bounded_decimal(Decimal(value))
+        except (ValueError, InvalidOperation) as e:
+            raise CaseError(where, f"{e}, got {_show(value)}") from None
+        if fact and k == "money" and d < 0:
+            raise CaseError(where, f"an amount in a case is never negative, got {_show(value)}")
         return n.money(d) if k == "money" else d
     if k == "date":
         return _date(value, where)
@@ -231,7 +382,7 @@ def convert(value: Any, t: n.TypeRef, where: str) -> Any:
         if not isinstance(value, list):
             raise CaseError(where, f"expected a list, got {_show(value)}")
         assert t.item is not None
-        return [convert(v, t.item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [convert(v, t.item, f"{where}[{i}]", fact=fact) for i, v in enumerate(value)]
     raise CaseError(where, f"unsupported type {t}")  # pragma: no cover
 
 
@@ -252,7 +403,7 @@ def typed_inputs(facts: Mapping[str, Any], inputs: Mapping[str, n.InputDecl], wh
             path = f"{where}input.{name}" if where else name
             if name in inputs:
                 if value is not None:
-                    out[name] = convert(value, inputs[name].type, path)
+                    out[name] = convert(value, inputs[name].type, path, fact=True)
             elif name in prefixes and isinstance(value, dict):
                 walk(value, name + ".")
             elif name in prefixes and value is None:

@@ -11,14 +11,15 @@ import datetime as dt
 import difflib
 import hashlib
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from . import nodes as n
 from .errors import Diagnostic
+from .files import MAX_TABLE_FILE_BYTES, FileRefused, read_inside
 from .program import (
     CheckedRule,
     Parameter,
@@ -31,6 +32,7 @@ from .program import (
     frozen,
 )
 from .source import Span, cell_spans, undecodable
+from .values import parse_number
 
 # ---------------------------------------------------------------- types
 
@@ -108,6 +110,10 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
 
 
 # ---------------------------------------------------------------- the checker
+
+MAX_EXCEPTION_DEPTH = 100
+"""How deeply exceptions may nest (an exception to an exception to …): every engine walks them."""
+
 
 Related = tuple[tuple[str, Span], ...]
 
@@ -383,20 +389,41 @@ class Checker:
                 continue
             try:
                 return prefix + path.resolve().relative_to(root.resolve()).as_posix()
-            except (ValueError, OSError):
+            except (ValueError, OSError, RuntimeError):  # RuntimeError: a symbolic link that loops
                 continue
         return given
+
+    def read_table_file(self, path: Path, file: str, table: str, span: Span) -> bytes | None:
+        """The bytes of a table file: a regular file, of bounded size, inside the rule book's folder (or the
+        scenario's); None, with the error, if it is not. A refused file is named, never quoted."""
+        folders = [f for f in (self.base, self.scenario_root) if f is not None] or [Path(span.file).parent]
+        if Path(file).is_absolute() or Path(file).drive:
+            self.error("table", f"table file `{file}` of table `{table}` is not read: it is an absolute path", span,
+                       f"name the table file relative to the rule file, inside the rule book's folder {folders[0]}")
+            return None
+        refused: FileRefused | None = None
+        for folder in folders:
+            try:
+                return read_inside(path, folder, MAX_TABLE_FILE_BYTES)
+            except FileRefused as e:
+                refused = refused if refused is not None and not refused.missing else e
+        assert refused is not None
+        if refused.missing:
+            self.error("table", f"table file `{file}` of table `{table}` cannot be read", span,
+                       f"looked for {path}; table files are named relative to the rule file")
+        else:
+            self.error("table", f"table file `{file}` of table `{table}` is not read: {refused.reason}", span,
+                       f"looked for {path}; a table file is a CSV file inside the rule book's folder {folders[0]}, "
+                       "named relative to the rule file")
+        return None
 
     def read_rows(self, decl: n.TableDecl, file: str, span: Span, ok: bool, scenario: bool = False
                   ) -> list[tuple[tuple[Any, ...], TableRow]] | None:
         """The rows of one table file, typed and checked (file, row, column in every error); None if it is bad."""
         columns = {c.name: c.type for c in decl.columns}
         path = Path(span.file).parent / file
-        try:
-            raw = path.read_bytes()
-        except (OSError, ValueError):  # ValueError: a NUL character in the name
-            self.error("table", f"table file `{file}` of table `{decl.name}` cannot be read", span,
-                       f"looked for {path}; table files are named relative to the rule file")
+        raw = self.read_table_file(path, file, decl.name, span)
+        if raw is None:
             return None
         self.table_bytes[self.table_name(path, file)] = raw
         shown = str(path)
@@ -418,6 +445,9 @@ class Checker:
         except StopIteration:
             self.error("table", f"{shown} is empty; it needs a header line", span)
             return None
+        except csv.Error as e:
+            self.error("table", f"{shown}: the header line is not valid CSV ({e})", span)
+            return None
         header_span = Span(shown, 1, 1, 1, len(sample) + 1)
         wanted = [(c.name, c.span if span == decl.span else span) for c in decl.columns] + [
             (c, span) for c in (decl.valid_from_column, decl.valid_until_column) if c]
@@ -438,8 +468,12 @@ class Checker:
         out: list[tuple[tuple[Any, ...], TableRow]] = []
         bad = 0
         end = reader.line_num
-        for record in reader:
+        for record in _csv_records(reader):
             lineno, end = end + 1, reader.line_num  # a quoted cell may hold line breaks: the row starts here
+            if isinstance(record, str):
+                self.error("table-row", f"{shown}, row {lineno}: {record}", Span(shown, lineno, 1))
+                bad += 1
+                continue
             if not any(cell.strip() for cell in record):
                 continue
             line = lines[lineno - 1] if lineno <= len(lines) else ""
@@ -710,22 +744,37 @@ class Checker:
                                (("the other rule", self.rules[parent].span),))
                 elif parent in children and name in rules:
                     children[parent].append(name)
-        # cycles among exceptions
+        # cycles among exceptions: a depth-first walk with its own stack (a chain of any length cannot overflow it)
         state: dict[str, int] = {}
-
-        def visit(r: str, path: list[str]) -> None:
-            state[r] = 1
-            for c in children.get(r, ()):
+        height: dict[str, int] = {}  # how many levels of exceptions a rule has below it, itself included
+        cyclic = False
+        for root in children:
+            if root in state:
+                continue
+            path = [root]
+            state[root] = 1
+            stack = [iter(children.get(root, ()))]
+            while stack:
+                c = next(stack[-1], None)
+                if c is None:
+                    done = path.pop()
+                    stack.pop()
+                    state[done] = 2
+                    height[done] = 1 + max((height.get(k, 0) for k in children.get(done, ())), default=0)
+                    continue
                 if state.get(c) == 1:
-                    cyc = path[path.index(c):] + [c] if c in path else [r, c]
+                    cyclic = True
+                    cyc = path[path.index(c):] + [c] if c in path else [path[-1], c]
                     self.error("cycle", "exceptions form a cycle: " + " → ".join(cyc), self.rules[c].span)
                 elif c not in state:
-                    visit(c, path + [c])
-            state[r] = 2
-
-        for r in children:
-            if r not in state:
-                visit(r, [r])
+                    state[c] = 1
+                    path.append(c)
+                    stack.append(iter(children.get(c, ())))
+        deepest = max(height, key=lambda r: (height[r], -rules[r].order), default=None)
+        if not cyclic and deepest is not None and height[deepest] > MAX_EXCEPTION_DEPTH:
+            self.error("exception", f"exceptions nest {height[deepest]} levels deep below rule `{deepest}`; at most "
+                       f"{MAX_EXCEPTION_DEPTH} levels are allowed", rules[deepest].span,
+                       "make some of them exceptions to the same rule, or give them conditions that exclude each other")
         return {k: tuple(sorted(v, key=lambda x: rules[x].order)) for k, v in children.items()}
 
     def check_cycles(self, values: dict[str, ValueDecl], rules: dict[str, CheckedRule]) -> list[str]:
@@ -739,10 +788,21 @@ class Checker:
         order: list[str] = []
         state: dict[str, int] = {}
         reported: set[frozenset[str]] = set()
-
-        def visit(v: str, path: list[str]) -> None:
-            state[v] = 1
-            for d in sorted(deps.get(v, ())):
+        # a depth-first walk with its own stack: a chain of values of any length cannot overflow it
+        for root in sorted(values, key=lambda x: (values[x].span.file, values[x].span.line)):
+            if root in state:
+                continue
+            path = [root]
+            state[root] = 1
+            stack = [iter(sorted(deps.get(root, ())))]
+            while stack:
+                d = next(stack[-1], None)
+                if d is None:
+                    done = path.pop()
+                    stack.pop()
+                    state[done] = 2
+                    order.append(done)
+                    continue
                 if d not in values:
                     continue
                 if state.get(d) == 1:
@@ -759,13 +819,9 @@ class Checker:
                         self.error("cycle", "values depend on each other in a cycle: " + "; ".join(steps), span,
                                    "a value cannot depend on itself; break the cycle")
                 elif d not in state:
-                    visit(d, path + [d])
-            state[v] = 2
-            order.append(v)
-
-        for v in sorted(values, key=lambda x: (values[x].span.file, values[x].span.line)):
-            if v not in state:
-                visit(v, [v])
+                    state[d] = 1
+                    path.append(d)
+                    stack.append(iter(sorted(deps.get(d, ()))))
         return order
 
     def check_overlaps(self, values: dict[str, ValueDecl], rules: dict[str, CheckedRule],
@@ -776,10 +832,12 @@ class Checker:
             related[r] = set()
 
         def descendants(r: str, acc: set[str]) -> set[str]:
-            for c in children.get(r, ()):
+            todo = list(children.get(r, ()))
+            while todo:
+                c = todo.pop()
                 if c not in acc:
                     acc.add(c)
-                    descendants(c, acc)
+                    todo.extend(children.get(c, ()))
             return acc
 
         for r in rules:
@@ -1258,43 +1316,63 @@ def _cut(row: TableRow, holes: list[tuple[dt.date | None, dt.date | None]]) -> l
             for a, b in pieces]
 
 
-def parse_cell(cell: str, t: n.TypeRef) -> Any:
-    """A CSV cell as a typed value; an empty cell is None (no value)."""
+def _csv_records(reader: Any) -> Iterator[list[str] | str]:
+    """The records of a CSV reader; a record the csv module cannot read comes as the text of its error."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:  # a cell longer than the csv module reads, a NUL character
+            yield f"not valid CSV ({e})"
+
+
+def parse_cell(cell: str, t: n.TypeRef, *, case: bool = False) -> Any:
+    """A CSV cell as a typed value; an empty cell is None (no value).
+
+    Numbers are plain digits within the bounds of every value (values.MAX_DIGITS);
+    in a ``case`` (not a table of the rule book) an amount is never negative.
+    """
     if cell == "":
         return None
     k = t.kind
+    shown = cell if len(cell) <= 40 else cell[:30] + "…"
     if k == "text":
         return cell
     if k == "enum":
         if cell not in t.choices:
-            raise ValueError(f"`{cell}` is not one of: {', '.join(t.choices)}")
+            raise ValueError(f"`{shown}` is not one of: {', '.join(t.choices)}")
         return cell
     if k == "integer":
         try:
-            return int(cell)
-        except ValueError:
-            raise ValueError(f"expected a whole number, got `{cell}`") from None
+            return parse_number(cell, "integer")
+        except ValueError as e:
+            if str(e).startswith("expected"):
+                raise ValueError(f"expected a whole number, got `{shown}`") from None
+            raise ValueError(f"{e}, got `{shown}`") from None
     if k in ("decimal", "money"):
-        text = cell.lstrip("€ ").replace(",", ".")
+        text = cell.strip().removeprefix("€").strip().replace(",", ".")
         try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise ValueError(f"expected {'an amount' if k == 'money' else 'a number'}, got `{cell}`") from None
-        if not value.is_finite():
-            raise ValueError(f"expected a finite number, got `{cell}`")
+            value = Decimal(parse_number(text, k))
+        except ValueError as e:
+            if str(e).startswith("expected"):
+                raise ValueError(f"expected {'an amount' if k == 'money' else 'a number'}, got `{shown}`") from None
+            raise ValueError(f"{e}, got `{shown}`") from None
+        if case and k == "money" and value < 0:
+            raise ValueError(f"an amount in a case is never negative, got `{shown}`")
         return n.money(value) if k == "money" else value
     if k == "date":
         try:
             return dt.date.fromisoformat(cell)
         except ValueError:
-            raise ValueError(f"expected a date (YYYY-MM-DD), got `{cell}`") from None
+            raise ValueError(f"expected a date (YYYY-MM-DD), got `{shown}`") from None
     if k == "boolean":
         low = cell.lower()
         if low in ("true", "ja", "yes", "1", "waar"):
             return True
         if low in ("false", "nee", "no", "0", "onwaar"):
             return False
-        raise ValueError(f"expected ja/nee (true/false), got `{cell}`")
+        raise ValueError(f"expected ja/nee (true/false), got `{shown}`")
     raise ValueError(f"columns of type {t} are not supported")
 
 

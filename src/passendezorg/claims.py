@@ -20,6 +20,7 @@ import csv
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -29,13 +30,13 @@ from typing import Any, Literal
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from .cases import Case, json_lines
+from .cases import Case, JsonProblem, json_lines
 from .check import suggest
 from .errors import PassendeZorgError, UsageError
 from .model import Decision, OutputDecision
 from .rulebook import RuleBook
 from .store import ENGINE_VERSION, Receipt, Store, cents, euros
-from .values import to_json
+from .values import PLAIN_INTEGER, to_json
 
 USED_INPUT = "verzekerde.eigen_risico_verbruikt"
 DEDUCTION_OUTPUT = "eigen_risico_inhouding"
@@ -368,6 +369,8 @@ class ClaimProcessor:
             _, inputs, day = self.rulebook.prepare(Case(c.input, c.claim_id))
         except PassendeZorgError as e:
             raise ClaimError(where, str(e)) from None
+        except RecursionError:
+            raise ClaimError(where, "the claim's facts nest too deeply") from None
         if self.used_input in inputs:
             raise ClaimError(where, f"input.{self.used_input} is read from the eigen risico ledger; leave it out "
                              "of the claim")
@@ -392,8 +395,13 @@ class ClaimProcessor:
 
     def _decide(self, p: _Prepared, kind: str, seq: int, supersedes: int | None, used_cents: int) -> dict[str, Any]:
         """The receipt (as a row to record) of deciding a claim with ``used_cents`` eigen risico used."""
-        decision, evaluated = self.evaluate(p.claim.claim_id, p.facts, euros(used_cents))
         where = p.claim.where or f"claim {p.claim.claim_id}"
+        try:
+            decision, evaluated = self.evaluate(p.claim.claim_id, p.facts, euros(used_cents))
+        except PassendeZorgError as e:
+            raise ClaimError(where, str(e)) from None
+        except Exception as e:  # noqa: BLE001 - one claim must not stop the others; the message says it is ours
+            raise ClaimError(where, f"internal error while deciding the claim: {type(e).__name__}: {e}") from None
         deduction = _amount(decision, self.deduction_output, where)
         payout = _amount(decision, self.payout_output, where) if self.payout_output else None
         return dict(
@@ -571,8 +579,11 @@ def count_claim_lines(path: Path) -> int:
 def _read_jsonl(path: Path) -> Iterator[Claim | ClaimError]:
     for lineno, data in json_lines(path):
         where = f"{path}:{lineno}"
-        if isinstance(data, json.JSONDecodeError):
-            yield ClaimError(where, f"not valid JSON (column {data.colno}): {data.msg.removesuffix(' at')}")
+        if isinstance(data, JsonProblem):
+            if data.syntax is not None:
+                yield ClaimError(where, f"not valid JSON (column {data.column}): {data.syntax.removesuffix(' at')}")
+            else:
+                yield ClaimError(where, data.message)
             continue
         try:
             yield Claim.from_data(data, where)
@@ -580,6 +591,7 @@ def _read_jsonl(path: Path) -> Iterator[Claim | ClaimError]:
             yield e
 
 
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, as the surrogateescape error handler keeps them
 _TRUE = {"true", "ja", "yes", "1", "waar"}
 _FALSE = {"false", "nee", "no", "0", "onwaar"}
 
@@ -589,10 +601,7 @@ def _cell(text: str, kind: str | None) -> Any:
     if kind == "boolean" and t.lower() in _TRUE | _FALSE:
         return t.lower() in _TRUE
     if kind == "integer":
-        try:
-            return int(t)
-        except ValueError:
-            return t
+        return int(t) if PLAIN_INTEGER.fullmatch(t) and len(t) <= 40 else t  # else the case's typing says what is wrong
     if kind == "list" and t.startswith("["):
         try:
             return json.loads(t)
@@ -603,9 +612,12 @@ def _cell(text: str, kind: str | None) -> Any:
 
 def _read_csv(path: Path, book: RuleBook) -> Iterator[Claim | ClaimError]:
     inputs = book.program.inputs
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         reader = csv.reader(fh)
-        header = next(reader, None)
+        try:
+            header = next(reader, None)
+        except csv.Error as e:
+            raise UsageError(f"{path}:1: the CSV header cannot be read ({e})") from None
         if header is None:
             return
         header = [h.strip() for h in header]
@@ -613,10 +625,21 @@ def _read_csv(path: Path, book: RuleBook) -> Iterator[Claim | ClaimError]:
             if key not in header:
                 raise UsageError(f"{path}:1: the CSV header has no `{key}` column")
         start = reader.line_num
-        for row in reader:
+        while True:
             where = f"{path}:{start + 1}"
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:  # a cell longer than the csv module reads, a NUL character
+                start = reader.line_num
+                yield ClaimError(where, f"not valid CSV: {e}")
+                continue
             start = reader.line_num
             if not any(c.strip() for c in row):
+                continue
+            if any(_NOT_UTF8.search(c) for c in row):
+                yield ClaimError(where, "not UTF-8 text; save the file as UTF-8")
                 continue
             if len(row) != len(header):
                 yield ClaimError(where, f"{len(row)} cells where the header has {len(header)} columns")

@@ -15,10 +15,11 @@ from typing import Any
 
 import click
 
-from .cases import Case, case_from_record, iter_case_paths, json_lines, read_case_file
+from .cases import Case, JsonProblem, case_from_record, iter_case_paths, json_lines, read_case_file
 from .cli_options import rules_option
 from .errors import CaseError, PassendeZorgError, UsageError
 from .explain import render_decision
+from .files import MAX_RULE_FILE_BYTES, FileRefused, read_inside
 from .logs import ENV_LOG_LEVEL, LOG_LEVELS, log_to_stderr
 from .model import CaseFailure, Decision
 from .program import Scenario
@@ -204,8 +205,8 @@ def _iter_cases_at(paths: list[Path]) -> Iterator[tuple[Case | CaseError, int | 
         if p.suffix == ".jsonl":
             for lineno, data in json_lines(p):
                 where = f"{p}:{lineno}"
-                if isinstance(data, json.JSONDecodeError):
-                    yield CaseError(where, f"not valid JSON: {data.msg}"), lineno
+                if isinstance(data, JsonProblem):
+                    yield CaseError(where, data.message), lineno
                     continue
                 try:
                     yield case_from_record(data, where, default_name=f"{p.stem}:{lineno}"), lineno
@@ -459,11 +460,18 @@ def fmt_cmd(paths: tuple[Path, ...], check_only: bool) -> None:
     from .format import format_file
     from .syntax import parse_text
 
-    files = [f for p in (paths or (Path(DEFAULT_RULES),)) for f in rule_files(p)]
+    files = [(f, p if p.is_dir() else f.resolve().parent) for p in (paths or (Path(DEFAULT_RULES),))
+             for f in rule_files(p)]
     unformatted = 0
     broken = 0
-    for f in files:
-        text = f.read_text(encoding="utf-8")
+    for f, folder in files:
+        try:
+            text = read_inside(f, folder, MAX_RULE_FILE_BYTES).decode("utf-8")
+        except (FileRefused, UnicodeDecodeError) as e:
+            broken += 1
+            why = e.reason if isinstance(e, FileRefused) else f"it is not UTF-8 text ({e.reason})"
+            click.echo(f"{f}: error: the rule file is not read: {why}", err=True)
+            continue
         parsed, diags = parse_text(text, str(f))
         if diags or parsed is None:
             broken += 1

@@ -236,7 +236,7 @@ class Canonical:
                 return [pl.when(too_big).then(None).otherwise(src).alias(target)], too_big.fill_null(False), None
             if dtype in _INTEGER_TYPES:
                 wide = src.cast(pl.Int128)
-                too_big = present & (wide.abs() > LIMIT)
+                too_big = present & (wide.abs() >= LIMIT)  # out of range (values.NUMBER_LIMIT): the case's error
                 return [pl.when(too_big).then(None).otherwise(wide).cast(pl.Int64).alias(target)], too_big, None
             return [pl.lit(None, pl.Int64).alias(target)], present, None
         if k in ("decimal", "money"):
@@ -295,13 +295,17 @@ class Canonical:
             mag = padded.cast(pl.Int128, strict=False)
             x = pl.when(whole.str.starts_with("-")).then(0 - mag).otherwise(mag)
             bad = present & (~fits | negative_zero)
+            if money:  # a negative amount is no fact of a case: the row's error says so
+                bad = bad | (present & whole.str.starts_with("-")).fill_null(False)
             x = pl.when(bad).then(None).otherwise(x)
             if money:
                 return self.to_cents(x, scale, bad, target)
             return [x.alias(target), frac.str.len_chars().cast(pl.Int32).alias(f"s:{name}")], bad, (scale, None)
         else:
             return [pl.lit(None, pl.Int128).alias(target)], present, (2 if money else 0, 2 if money else 0)
-        big = present & (x.abs() > LIMIT)
+        big = present & (x.abs() >= LIMIT)
+        if money:  # a negative amount is no fact of a case: the row's error says so
+            big = big | (present & (x < 0)).fill_null(False)
         x = pl.when(big).then(None).otherwise(x)
         if money:
             return self.to_cents(x, scale, big, target)

@@ -54,6 +54,12 @@ DUTCH: dict[str, str] = {
     "write `language english` or `taal nederlands` on the first line":
         "schrijf `taal nederlands` of `language english` op de eerste regel",
     "this expression nests more than {depth} levels deep": "deze uitdrukking is meer dan {depth} niveaus diep genest",
+    "`{value}` is not a valid number ({why})": "`{value}` is geen geldig getal ({why})",
+    "write numbers with the digits 0-9": "schrijf getallen met de cijfers 0-9",
+    "it is out of range: a number has at most {count} digits before the decimal point":
+        "het valt buiten het bereik: een getal heeft ten hoogste {count} cijfers voor de komma",
+    "a number has at most {count} digits after the decimal point":
+        "een getal heeft ten hoogste {count} cijfers na de komma",
     "split it into derived values, each with its own rule": "splits haar op in afgeleide waarden, elk met een eigen regel",
     "the file is not UTF-8 text ({why})": "het bestand is geen UTF-8-tekst ({why})",
     "invalid start byte": "ongeldige beginbyte",
@@ -144,6 +150,40 @@ DUTCH: dict[str, str] = {
     "a finite number": "een eindig getal",
     "ja/nee (true/false)": "ja/nee (true/false)",
     "columns of type {item} are not supported": "kolommen van het type {item} worden niet ondersteund",
+    "{reason}, got `{cell}`": "{reason}, maar er staat `{cell}`",
+    "an amount in a case is never negative, got `{cell}`": "een bedrag in een casus is nooit negatief, maar er staat `{cell}`",
+    "the number is out of range: more than {count} digits": "het getal valt buiten het bereik: meer dan {count} cijfers",
+    "the number is out of range: more than {count} digits before the decimal point":
+        "het getal valt buiten het bereik: meer dan {count} cijfers voor de komma",
+    "the number has more than {count} digits after the decimal point":
+        "het getal heeft meer dan {count} cijfers na de komma",
+    "{file}: the header line is not valid CSV ({why})": "{file}: de kopregel is geen geldige CSV ({why})",
+    "{file}, row {row}: {reason}": "{file}, rij {row}: {reason}",
+    "not valid CSV ({why})": "geen geldige CSV ({why})",
+    "table file `{file}` of table `{name}` is not read: it is an absolute path":
+        "het tabelbestand `{file}` van tabel `{name}` wordt niet gelezen: het is een absoluut pad",
+    "name the table file relative to the rule file, inside the rule book's folder {folder}":
+        "noem het tabelbestand vanuit de map van het regelbestand, binnen de map van het regelboek {folder}",
+    "table file `{file}` of table `{name}` is not read: {reason}":
+        "het tabelbestand `{file}` van tabel `{name}` wordt niet gelezen: {reason}",
+    "looked for {path}; a table file is a CSV file inside the rule book's folder {folder}, named relative to the "
+    "rule file": "gezocht naar {path}; een tabelbestand is een CSV-bestand binnen de map van het regelboek {folder}, "
+                 "genoemd vanuit de map van het regelbestand",
+    # why a file of the rule book is not read (files.FileRefused)
+    "it lies outside the rule book's folder {folder} (a symbolic link or `..` pointing out)":
+        "het ligt buiten de map van het regelboek {folder} (een symbolische koppeling of `..` die naar buiten wijst)",
+    "it is a symbolic link that loops (it points back to itself)":
+        "het is een symbolische koppeling die in een kring wijst (naar zichzelf terug)",
+    "it is not a regular file (a folder, a device or a pipe)":
+        "het is geen gewoon bestand (een map, een apparaat of een pijp)",
+    "it is larger than {size} ({count} bytes)": "het is groter dan {size} ({count} bytes)",
+    "it is larger than {size}": "het is groter dan {size}",
+    "it cannot be read ({why})": "het is niet te lezen ({why})",
+    "it cannot be found ({why})": "het is niet te vinden ({why})",
+    "its name holds a character a file name cannot hold": "de naam bevat een teken dat een bestandsnaam niet kan bevatten",
+    "the rule file is not read: {reason}": "het regelbestand wordt niet gelezen: {reason}",
+    "a rule file is a regular file inside the rule book's folder":
+        "een regelbestand is een gewoon bestand binnen de map van het regelboek",
     # ------------------------------------------------------------ parameters
     "parameter `{name}` has no values": "parameter `{name}` heeft geen waarden",
     "add `from <date> = <value>`; write `unknown` where no value is known":
@@ -193,6 +233,10 @@ DUTCH: dict[str, str] = {
         "een uitzondering bepaalt dezelfde uitvoer als de regel waar zij voor gaat",
     "the other rule": "de andere regel",
     "exceptions form a cycle: {path}": "uitzonderingen vormen een kring: {path}",
+    "exceptions nest {count} levels deep below rule `{name}`; at most {max} levels are allowed":
+        "uitzonderingen zijn {count} niveaus diep genest onder regel `{name}`; ten hoogste {max} niveaus zijn toegestaan",
+    "make some of them exceptions to the same rule, or give them conditions that exclude each other":
+        "maak een deel ervan uitzondering op dezelfde regel, of geef ze voorwaarden die elkaar uitsluiten",
     "values depend on each other in a cycle: {steps}": "waarden hangen in een kring van elkaar af: {steps}",
     "`{value}` uses `{other}` (rule `{rule}`)": "`{value}` gebruikt `{other}` (regel `{rule}`)",
     "`{value}` uses `{other}` (its definition)": "`{value}` gebruikt `{other}` (in de definitie)",

@@ -18,6 +18,7 @@ from .check import Checker, content_hash
 from .engines.interpreter import Evaluation
 from .engines.semantics import Outcome
 from .errors import CaseError, Diagnostic, PassendeZorgError, RuleBookError, UsageError
+from .files import MAX_RULE_FILE_BYTES, FileRefused, read_inside
 from .model import (
     CaseFailure,
     ConflictEntry,
@@ -31,7 +32,7 @@ from .model import (
     Source,
 )
 from .program import CheckedRule, Program, Scenario
-from .source import SourceRegistry, undecodable
+from .source import SourceRegistry, Span, undecodable
 from .values import to_json
 
 if TYPE_CHECKING:
@@ -114,8 +115,15 @@ def check_texts(path: str | Path, texts: Mapping[str | Path, str] | None = None,
         parsed: list[n.RuleFile] = []
         for f in paths:
             text_given = given.get(f.resolve())
-            data = text_given.encode("utf-8") if text_given is not None else f.read_bytes()
             shown = str(f)
+            try:  # a rule file is a regular file inside its folder, of bounded size
+                data = text_given.encode("utf-8") if text_given is not None else read_inside(
+                    f, folder if root.is_dir() or folder != base else f.resolve().parent, MAX_RULE_FILE_BYTES)
+            except FileRefused as e:
+                diagnostics.append(Diagnostic("error", "file", f"the rule file is not read: {e.reason}",
+                                              Span(shown, 1, 1), "a rule file is a regular file inside the rule "
+                                              "book's folder"))
+                continue
             raw[prefix + f.relative_to(folder).as_posix()] = data
             try:
                 text = data.decode("utf-8")

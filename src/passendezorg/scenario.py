@@ -302,7 +302,7 @@ def describe(ov: Overlay, checker: Checker, files: Iterable[str]) -> Scenario:
         if file is not None:
             try:
                 file = (Path(tc.span.file).parent / file).resolve().relative_to(ov.folder.resolve()).as_posix()
-            except (ValueError, OSError):
+            except (ValueError, OSError, RuntimeError):  # RuntimeError: a symbolic link that loops
                 pass
         changes.append(ScenarioChange(tc.kind, tc.name, tc.start, sources(tc.sources), tc.span, file))
     switched: dict[str, SwitchedOff] = {}

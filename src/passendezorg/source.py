@@ -44,15 +44,22 @@ class SourceRegistry:
         return lines[lineno - 1]
 
     def excerpt(self, span: Span) -> str:
-        """The source line with a caret under the span, or '' if unknown."""
+        """The source line with a caret under the span, or '' if unknown; a long line is cut to a window around it."""
         text = self.line(span.file, span.line)
         if text is None:
             return ""
         width = 1
         if span.end_line == span.line and span.end_column > span.column:
             width = span.end_column - span.column
+        column = max(span.column - 1, 0)
+        if len(text) > MAX_EXCERPT:
+            start = max(0, column - MAX_EXCERPT // 3)
+            end = start + MAX_EXCERPT
+            text = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+            column = column - start + (1 if start else 0)
+            width = max(1, min(width, len(text) - column))
         gutter = f"{span.line:>4} | "
-        pad = "".join("\t" if ch == "\t" else " " for ch in text[: max(span.column - 1, 0)])
+        pad = "".join("\t" if ch == "\t" else " " for ch in text[:column])
         return f"{gutter}{text}\n{' ' * len(gutter)}{pad}{'^' * width}"
 
 
@@ -89,3 +96,7 @@ def cell_spans(line: str, delimiter: str) -> list[tuple[int, int]]:
         if i >= len(line):
             return spans
         i += 1
+
+
+MAX_EXCERPT = 120
+"""The most characters of a source line an excerpt shows."""

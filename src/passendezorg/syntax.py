@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 import threading
@@ -18,6 +19,7 @@ from . import nodes as n
 from .errors import Diagnostic
 from .keywords import grammar_dir, keyword_table, typo_distance
 from .source import Span
+from .values import MAX_DIGITS, MAX_FRACTION_DIGITS
 
 LANGUAGES = ("english", "nederlands")
 LANGUAGE_ALIASES = {"english": "english", "en": "english", "nederlands": "nederlands", "nl": "nederlands", "dutch": "nederlands"}
@@ -304,24 +306,29 @@ def _written_length(text: str, pos: int, words: int) -> int:
 
 
 def _keyword_read_as_name(text: str, tok: Token, language: str) -> tuple[str, int, int] | None:
-    """When an expression is cut short, the next keyword is read as a name; find that keyword."""
+    """When an expression is cut short, the next keyword is read as a name; find that keyword.
+
+    The word just before the token (whitespace between), found by walking back from it: linear
+    in the length of that word and of its line, however long the file or its lines are.
+    """
     pos = tok.start_pos if tok.type != "$END" else len(text)
     if pos is None:
         return None
-    before = _mask_strings(text[:pos])
-    m = re.search(r"(\w+)\s*$", before)
-    if m is None:
-        return None
-    word = m.group(1)
+    end = pos
+    while end > 0 and text[end - 1].isspace():
+        end -= 1
+    start = end
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    word = text[start:end]
     words = {w for t, w in keyword_table(language).items() if " " not in w and t not in _VALUE_KEYWORDS}
-    if word not in words:
+    if not word or word not in words:
         return None
-    start = m.start(1)
-    if text[start:m.end(1)] != word or text[m.end(1):pos].strip():
-        return None  # the word sits in (or before) a quoted text: it was not read as a name
+    line_start = text.rfind("\n", 0, start) + 1
+    if _mask_strings(text[line_start:end])[start - line_start:] != word:
+        return None  # the word sits in a quoted text: it was not read as a name
     line = text.count("\n", 0, start) + 1
-    col = start - (text.rfind("\n", 0, start) + 1) + 1
-    return word, line, col
+    return word, line, start - line_start + 1
 
 
 def _end_position(text: str) -> tuple[int, int]:
@@ -338,6 +345,7 @@ class _Builder:
         self.language = language
         self.depth = 0
         self.offset = 0  # lines before the piece of the file being read
+        self.problems: list[Diagnostic] = []  # what is wrong in what was read (a number out of range)
 
     def span(self, meta: Any) -> Span:
         if getattr(meta, "empty", True) and not hasattr(meta, "line"):
@@ -672,6 +680,12 @@ class _Builder:
         d = str(t.data)
         tok = _ch(t)[0]
         text = str(tok)
+        if d in ("int_lit", "decimal_lit", "percent_lit", "money_lit", "duration_lit"):
+            why = _number_problem(text)
+            if why is not None:  # reported, and read as 0 so that the rest of the file is read as written
+                self.problems.append(Diagnostic("error", "syntax", f"`{_shown(text)}` is not a valid number ({why})",
+                                                self.tspan(tok), language=self.language))
+                text = "0" if d != "money_lit" else "€ 0"
         if d == "int_lit":
             return n.Literal(int(text), "integer", sp, text)
         if d == "decimal_lit":
@@ -722,6 +736,25 @@ class _BadDate(Exception):
         self.why = why
 
 
+def _number_problem(text: str) -> str | None:
+    """What is wrong with a number literal, if anything: digits other than 0-9, or out of the bounds every value
+    keeps (values.MAX_DIGITS)."""
+    body = text.lstrip("€ \t").rstrip("% \t").replace(",", ".")
+    whole, _, fraction = body.partition(".")
+    if not (whole.isascii() and whole.isdigit() and (not fraction or (fraction.isascii() and fraction.isdigit()))):
+        return "write numbers with the digits 0-9"
+    if len(whole.lstrip("0")) > MAX_DIGITS:
+        return f"it is out of range: a number has at most {MAX_DIGITS} digits before the decimal point"
+    if len(fraction) > MAX_FRACTION_DIGITS:
+        return f"a number has at most {MAX_FRACTION_DIGITS} digits after the decimal point"
+    return None
+
+
+def _shown(text: str) -> str:
+    """A token as a message quotes it: long ones cut short."""
+    return text if len(text) <= 40 else text[:30] + "…"
+
+
 class _TooDeep(Exception):
     def __init__(self, span: Span) -> None:
         self.span = span
@@ -765,25 +798,31 @@ def parse_text(text: str, path: str = "<text>") -> tuple[n.RuleFile | None, list
             )
         ]
     parser = parser_for(language)
-    comments = tuple(
-        n.Comment(text.count("\n", 0, m.start()) + 1, m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1, m.group(0),
-                  bool(text[text.rfind("\n", 0, m.start()) + 1: m.start()].strip()))
-        for m in re.finditer(r"#[^\n]*", _mask_strings(text))
-    )
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]  # where each line starts: positions by bisection
+
+    def comment(m: re.Match[str]) -> n.Comment:
+        k = bisect.bisect_right(starts, m.start()) - 1
+        return n.Comment(k + 1, m.start() - starts[k] + 1, m.group(0), bool(text[starts[k]:m.start()].strip()))
+
+    comments = tuple(comment(m) for m in re.finditer(r"#[^\n]*", _mask_strings(text)))
     builder = _Builder(path, language)
     try:
         tree = parser.parse(text)
         ruleset, items = builder.file(tree)
-        return n.RuleFile(path, language, ruleset, tuple(items), comments), []
+        return n.RuleFile(path, language, ruleset, tuple(items), comments), builder.problems
     except UnexpectedInput as e:
         first = _syntax_error(e, path, language, text).diagnostic
     except _BadDate as e:
         first = _bad_date(e, builder, language)
     except _TooDeep as e:
         first = _too_deep(e, language)
+    builder.problems.clear()  # the pieces are read again
     ruleset, items, unparsed, diagnostics = _recover(text, path, language, builder)
     if not diagnostics:  # pragma: no cover - the pieces always show the error the whole file had
         diagnostics = [first]
+    seen = {(d.span.line, d.span.column) for d in diagnostics}
+    diagnostics += [d for d in builder.problems if (d.span.line, d.span.column) not in seen]
+    diagnostics.sort(key=lambda d: (d.span.line, d.span.column))
     return n.RuleFile(path, language, ruleset, tuple(items), comments, tuple(unparsed)), diagnostics
 
 

@@ -33,13 +33,13 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, DivisionByZero, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .. import nodes as n
 from ..check import arith_type, disjoint
 from ..program import CheckedRule, Program, ValueDecl
-from ..values import CENT, Fail, Unknown, add_duration, age, round_value, store
+from ..values import CENT, NUMBER_LIMIT, Fail, Unknown, add_duration, age, all_in_range, round_value, store
 from .interpreter import Evaluation
 from .semantics import (
     ANY,
@@ -217,7 +217,7 @@ def _known(thunk: Callable[[], Any]) -> bool:
     """``x is known`` for a look-up: any missing fact or failure on the way means: not known."""
     try:
         thunk()
-    except (KeyError, _Bail, DivisionByZero, InvalidOperation):
+    except (KeyError, _Bail, ArithmeticError):  # a decimal error, a date out of range: the interpreter's Fail
         return False
     return True
 
@@ -255,6 +255,17 @@ def _minmax(func: str, args: list[Any]) -> Any:
     return apply_call(func, args, None)  # type: ignore[arg-type]
 
 
+def _in_range_list(v: list[Any]) -> list[Any]:
+    """A list value whose numbers are within range, else leave the two-valued block."""
+    if not all_in_range(v):
+        raise _Bail
+    return v
+
+
+_STORED_KINDS = ("integer", "decimal", "money", "list")
+"""The kinds whose computed values ``values.store`` checks (and normalises)."""
+
+
 def _to_decimal_store(v: Any) -> Any:
     return Decimal(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
@@ -267,7 +278,7 @@ def _days_between(a: dt.date, b: dt.date) -> int:
 _HELPERS: dict[str, Any] = {
     "_Bail": _Bail, "_bail": _bail, "_known": _known, "_row_on": _row_on, "_has_row": _has_row,
     "_rnd": _round_number, "_rhu": _round_half_up_ratio, "_minmax": _minmax, "_sdec": _to_decimal_store,
-    "_dbw": _days_between, "_age": age, "_adur": add_duration, "_D": Decimal, "_CENT": CENT,
+    "_dbw": _days_between, "_age": age, "_rgl": _in_range_list, "_adur": add_duration, "_D": Decimal, "_CENT": CENT,
     "_HU": ROUND_HALF_UP, "_FLOOR": ROUND_FLOOR, "_ONE": Decimal(1), "_new": tuple.__new__, "_FR": FastResult,
     # three-valued blocks
     "_isi": isinstance, "_BAD": (Unknown, Fail), "_fbad": first_bad, "_merge3": merge, "_bin3": apply_binary,
@@ -748,8 +759,17 @@ class _Gen:
         return f"_rnd({self.expr(arg)}, {down})"
 
     def stored(self, e: n.Expr, kind: str) -> str:
-        """An expression's value as the interpreter stores it (amounts to the cent, integers as decimals)."""
+        """An expression's value as the interpreter stores it (amounts to the cent, integers as decimals).
+
+        A number out of range leaves the two-valued block (the interpreter's ``store`` makes it a Fail): a
+        literal, a parameter and a stored value are within range already."""
         code = self.expr(e)
+        if kind in _STORED_KINDS and not (isinstance(e, n.Literal) or (isinstance(e, n.Ref) and e.kind in ("value", "param"))):
+            if kind == "list":
+                code = f"_rgl({code})"
+            else:
+                t = self.temp()
+                code = f"({t} if -{NUMBER_LIMIT} < ({t} := {code}) < {NUMBER_LIMIT} else _bail())"
         if kind == "money":
             if isinstance(e, n.Literal) or (isinstance(e, n.Ref) and e.kind == "value"):
                 return code
@@ -1292,7 +1312,7 @@ class _TriGen(_Gen):
         def value(r: str) -> str:
             w = f"_w{slot[r]}"
             call = f"{fns[id(p.rules[r].value)]}(i, day, V)"
-            if kind in ("money", "decimal"):
+            if kind in _STORED_KINDS:
                 call = f"_st3({call}, {kind!r})"
             return f"({w} if {w} is not _MS else ({w} := {call}))"
 
@@ -1363,7 +1383,7 @@ class _TriGen(_Gen):
         out.append("    D = None")
         if decl.default is not None:
             dflt = f"{fns[id(decl.default)]}(i, day, V)"
-            if kind in ("money", "decimal"):
+            if kind in _STORED_KINDS:
                 dflt = f"_st3({dflt}, {kind!r})"
             out.append("    if _NONE3 in T:")
             out.append(f"        D = {dflt}")
@@ -1462,11 +1482,12 @@ _TRI_HELPERS: dict[str, Any] = {}
 
 def _outcome_of_value(v: Any, kind: str) -> Outcome:
     """``Evaluation._from_value`` without facts: the outcome of a definition."""
+    v = store(v, kind)
     if isinstance(v, Fail):
         return Outcome("error", reason=v.reason)
     if isinstance(v, Unknown):
         return Outcome("undetermined", needs=sorted(v.needs), reason=needed_reason(v.needs))
-    return Outcome("value", value=store(v, kind))
+    return Outcome("value", value=v)
 
 
 def _definition(decl: ValueDecl, fns: Mapping[int, Callable[..., Any]]
@@ -1700,7 +1721,7 @@ def _typer_source(p: Program, consts: dict[str, Any]) -> str:
         if k == "boolean":
             lines.append(f"{pad}if v is not True and v is not False: return None")
         elif k == "integer":
-            lines.append(f"{pad}if _ty(v) is not int: return None")
+            lines.append(f"{pad}if _ty(v) is not int or not -{NUMBER_LIMIT} < v < {NUMBER_LIMIT}: return None")
         elif k == "text":
             lines.append(f"{pad}if _ty(v) is not str: return None")
         elif k == "enum":
@@ -1744,6 +1765,9 @@ def compile_typer(program: Program) -> Callable[[Mapping[str, Any]], dict[str, A
     audit(source, consts)
     dates: dict[str, dt.date] = {}
 
+    def fact(value: Any, t: n.TypeRef, where: str) -> Any:
+        return convert(value, t, where, fact=True)
+
     def parse_date(text: str) -> dt.date:
         d = dt.date.fromisoformat(text)  # a ValueError leaves the fast path: typed_inputs says what is wrong
         if len(dates) > 100_000:
@@ -1752,7 +1776,7 @@ def compile_typer(program: Program) -> Callable[[Mapping[str, Any]], dict[str, A
         return d
 
     namespace: dict[str, Any] = {"__builtins__": dict(_BUILTINS), "_M": _NO_VALUE, "_ty": type, "_DATE": dt.date,
-                                 "_dates": dates, "_date": parse_date, "_conv": convert}
+                                 "_dates": dates, "_date": parse_date, "_conv": fact}
     namespace.update(consts)
     exec(compile(source, "<passendezorg typer>", "exec"), namespace)  # noqa: S102 - audited, from checked names
     return namespace["_typer"]  # type: ignore[no-any-return]
@@ -1784,8 +1808,66 @@ class CompiledProgram:
         return {name: (s, v, r) for name, s, v, r in zip(self.names, fast.statuses, fast.values, fast.rules)}
 
 
+MAX_PASSED_VALUES = 100_000
+"""The most values the generated code passes on, over all values, to the blocks that decide them in three-valued
+logic (each gets every value it depends on, directly or not). A rule book beyond it (thousands of values in one
+chain) is not compiled: the interpreter decides its cases, and gives the same answers."""
+
+
 def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
-    """Generate and compile the fast path of a checked rule book (once; the result is immutable)."""
+    """Generate and compile the fast path of a checked rule book (once; the result is immutable).
+
+    A rule book whose generated code would be too large, or that Python cannot compile (expressions nested too
+    deeply for its parser), gets a program whose fast path decides nothing: the interpreter decides every case.
+    """
+    if _passed_values(program, MAX_PASSED_VALUES) > MAX_PASSED_VALUES:
+        return interpreted_program(program)
+    try:
+        return _compile_program(program, dispatch)
+    except (RecursionError, SyntaxError, MemoryError):
+        return interpreted_program(program)
+
+
+def interpreted_program(program: Program) -> CompiledProgram:
+    """A CompiledProgram without a fast path: ``run`` always gives None, and the interpreter decides."""
+    kinds = tuple(
+        BY_DEFINITION if program.values[v].definition is not None
+        else WITH_DEFAULT if program.values[v].default is not None else NO_DEFAULT
+        for v in program.order
+    )
+
+    def run(inputs: Mapping[str, Any], day: dt.date) -> FastResult | None:
+        return None
+
+    return CompiledProgram(program, "", tuple(program.order), kinds, None, run)
+
+
+def _passed_values(p: Program, limit: int) -> int:
+    """The number of values the generated code would pass on (the sum of ``value_dependencies``), counted as
+    bit sets without building them; counting stops past ``limit``."""
+    position = {name: k for k, name in enumerate(p.order)}
+    bits: dict[str, int] = {}
+    total = 0
+    for name in p.order:
+        decl = p.values[name]
+        direct: set[str] = set()
+        _refs(decl.definition, direct)
+        _refs(decl.default, direct)
+        for r in decl.rules:
+            _refs(p.rules[r].when, direct)
+            _refs(p.rules[r].value, direct)
+        mine = 0
+        for d in direct:
+            mine |= bits.get(d, 0) | (1 << position[d])
+        mine &= ~(1 << position[name])
+        bits[name] = mine
+        total += mine.bit_count()
+        if total > limit:
+            break
+    return total
+
+
+def _compile_program(program: Program, dispatch: bool) -> CompiledProgram:
     g = _Gen(program, dispatch)
     source = g.generate()
     audit(source, list(g.consts) + list(g.table_data))

@@ -171,11 +171,12 @@ class Evaluation:
                        overridden=overridden, facts=facts)
 
     def _from_value(self, v: Any, kind: str, rule: str | None, facts: dict[str, Any], status: str) -> Outcome:
+        v = store(v, kind)  # a number out of range is a Fail
         if isinstance(v, Fail):
             return Outcome("error", reason=v.reason, facts=facts)
         if isinstance(v, Unknown):
             return Outcome("undetermined", needs=sorted(v.needs), reason=needed_reason(v.needs), facts=facts)
-        return Outcome(status, value=store(v, kind), rule=rule, facts=facts)
+        return Outcome(status, value=v, rule=rule, facts=facts)
 
     # ---------------------------------------------------------------- expressions
 

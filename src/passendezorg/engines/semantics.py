@@ -15,7 +15,7 @@ from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Any
 
 from .. import nodes as n
-from ..values import Fail, Unknown, add_duration, age, round_value
+from ..values import OUT_OF_RANGE, Fail, OutOfRange, Unknown, add_duration, age, round_value
 
 # ------------------------------------------------------------------ outcomes
 
@@ -138,23 +138,28 @@ def apply_binary(op: str, a: Any, b: Any, e: n.Binary) -> Any:
         return a in b
     if op == "notin":
         return a not in b
-    if isinstance(b, n.Duration):
-        return add_duration(a, b.amount if op == "+" else -b.amount, b.unit)
-    if isinstance(a, n.Duration):
-        return add_duration(b, a.amount, a.unit)
-    if op == "+":
-        return _num(a) + _num(b) if _mixed(a, b) else a + b
-    if op == "-":
-        if isinstance(a, dt.date):
-            return (a - b).days
-        return _num(a) - _num(b) if _mixed(a, b) else a - b
-    if op == "*":
-        return _num(a) * _num(b) if _mixed(a, b) else a * b
-    if op == "/":
-        try:
-            return Decimal(a) / Decimal(b)
-        except (DivisionByZero, InvalidOperation):
-            return Fail(f"division by zero at line {e.span.line}")
+    try:
+        if isinstance(b, n.Duration):
+            return add_duration(a, b.amount if op == "+" else -b.amount, b.unit)
+        if isinstance(a, n.Duration):
+            return add_duration(b, a.amount, a.unit)
+        if op == "+":
+            return _num(a) + _num(b) if _mixed(a, b) else a + b
+        if op == "-":
+            if isinstance(a, dt.date):
+                return (a - b).days
+            return _num(a) - _num(b) if _mixed(a, b) else a - b
+        if op == "*":
+            return _num(a) * _num(b) if _mixed(a, b) else a * b
+        if op == "/":
+            try:
+                return Decimal(a) / Decimal(b)
+            except (DivisionByZero, InvalidOperation):
+                return Fail(f"division by zero at line {e.span.line}")
+    except OutOfRange as x:  # a date beyond 9999-12-31 or before 0001-01-01
+        return Fail(f"{x} (line {e.span.line})")
+    except ArithmeticError:  # a decimal beyond what the decimal context holds
+        return Fail(f"{OUT_OF_RANGE} (line {e.span.line})")
     raise AssertionError(op)  # pragma: no cover
 
 
