@@ -275,3 +275,297 @@ def test_a_batch_file_with_overflowing_cases_decides_every_case(make_rules: Call
     assert (report.cases, report.failures) == (5, 0)
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert all(r["reason"]["far"] == "no date after 9999-12-31 (line 22)" for r in records)
+
+
+# ---------------------------------------------------------------- 2. every failure reading or typing a case is that case's
+
+V1 = Path(__file__).resolve().parent / "rulebooks_store" / "v1"
+
+
+def _claim(k: int) -> dict[str, Any]:
+    return {"claim_id": f"C-{k}", "insured_id": f"V-{k % 3}",
+            "input": {"behandeling": {"datum": "2024-03-01", "soort": "ziekenhuiszorg", "bedrag": f"{100 + k}.00"}}}
+
+
+def _with(bedrag: str) -> bytes:
+    """A claim line whose amount is written as given (raw JSON text)."""
+    return (b'{"claim_id": "BAD", "insured_id": "V-9", "input": {"behandeling": {"datum": "2024-03-01", '
+            b'"soort": "ziekenhuiszorg", "bedrag": ' + bedrag.encode() + b"}}}")
+
+
+BAD_LINES: dict[str, bytes] = {
+    "exponent": _with('"1E+999999999"'),
+    "exponent, small": _with('"1e999999"'),
+    "minus exponent": _with('"-1e400"'),
+    "digits of 5000": _with("9" * 5000),
+    "digits of 5000, quoted": _with('"' + "9" * 5000 + '"'),
+    "underscores": _with('"1_000"'),
+    "arabic-indic digits": _with('"\u0661\u0660\u0660"'.encode("unicode_escape").decode().replace("\\\\", "\\")),
+    "negative": _with('"-100.00"'),
+    "infinity": _with("-Infinity"),
+    "over the bound": _with('"1000000000000000000"'),
+    "nested 3000 deep": _with("[" * 3000 + "]" * 3000),
+    "duplicate key": b'{"claim_id": "D", "claim_id": "E", "insured_id": "V-9", "input": {}}',
+    "duplicate fact": _with('"10.00", "bedrag": "20.00"'),
+    "invalid UTF-8": b'{"claim_id": "U", "insured_id": "V-\xff\xfe", "input": {}}',
+    "not JSON": b"{not json",
+    "not a mapping": b"[1, 2, 3]",
+}
+
+
+def _claims_file(path: Path) -> tuple[int, list[str]]:
+    """60 good claims with every bad line between them; the bad lines' names in file order."""
+    lines: list[bytes] = []
+    order: list[str] = []
+    good = 0
+    bad = iter(BAD_LINES.items())
+    for k in range(60):
+        lines.append(json.dumps(_claim(k)).encode())
+        good += 1
+        if k % 3 == 1:
+            item = next(bad, None)
+            if item is not None:
+                order.append(item[0])
+                lines.append(item[1])
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert len(order) == len(BAD_LINES)
+    return good, order
+
+
+def test_claims_process_records_every_good_claim_and_rejects_each_bad_one(tmp_path: Path) -> None:
+    from test_store_cli import run
+
+    path = tmp_path / "claims.jsonl"
+    good, bad = _claims_file(path)
+    result = run("claims", "process", path, "--rules", V1, "--db", f"sqlite:///{tmp_path / 'c.db'}", "--format", "json")
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.output)
+    assert (summary["claims"], summary["recorded"], summary["rejected"]) == (good + len(bad), good, len(bad))
+    reasons = [r["reason"] for r in summary["rejections"]]
+    assert all(r["where"].startswith(f"{path}:") for r in summary["rejections"])
+    assert not any("internal error" in r or "Traceback" in r for r in reasons)
+    text = " | ".join(reasons)
+    for needle in ("expected an amount like 12.34", "never negative", "out of range", "nests too deeply",
+                   "given twice", "not UTF-8", "not valid JSON", "too many digits"):
+        assert needle in text, needle
+
+
+def test_claims_process_with_workers_records_every_good_claim(tmp_path: Path) -> None:
+    from test_store_cli import run
+
+    path = tmp_path / "claims.jsonl"
+    good, bad = _claims_file(path)
+    result = run("claims", "process", path, "--rules", V1, "--db", f"sqlite:///{tmp_path / 'c.db'}", "--format",
+                 "json", "--workers", "2")
+    summary = json.loads(result.output)
+    assert (summary["recorded"], summary["rejected"]) == (good, len(bad)), result.output
+
+
+def _cases_file(path: Path) -> tuple[int, int]:
+    """The claims as JSON-lines cases (flat facts with an id): the good ones and the bad ones."""
+    good, _ = _claims_file(path)
+    lines = []
+    for raw in path.read_bytes().splitlines():
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            lines.append(raw)
+            continue
+        if isinstance(data, dict) and "input" in data and data.get("claim_id", "").startswith("C-"):
+            lines.append(json.dumps({"id": data["claim_id"], **data["input"]}).encode())
+        else:
+            lines.append(raw.replace(b'"claim_id"', b'"id"', 1).replace(b', "insured_id": "V-9"', b""))
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return good, len(lines) - good
+
+
+@pytest.mark.parametrize("jobs", [None, 1, 2])
+def test_evaluate_a_json_lines_file_decides_every_good_case(tmp_path: Path, jobs: int | None) -> None:
+    path = tmp_path / "cases.jsonl"
+    good, bad = _cases_file(path)
+    args = ["evaluate", str(path), "--rules", str(V1), "--format", "jsonl"]
+    if jobs is not None:
+        args += ["--jobs", str(jobs), "--out", str(tmp_path / "out.jsonl")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+    text = (tmp_path / "out.jsonl").read_text(encoding="utf-8") if jobs is not None else result.stdout
+    records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    decided = [r for r in records if "outputs" in r]
+    failed = [r for r in records if "error" in r]
+    assert (len(decided), len(failed)) == (good, bad)
+    assert not any("internal error" in r["error"] for r in failed)
+    assert f"{bad} " in result.stderr
+
+
+def test_evaluate_a_folder_decides_every_good_case_file(tmp_path: Path) -> None:
+    good = "input:\n  behandeling: {datum: 2024-03-01, soort: ziekenhuiszorg, bedrag: '12.50'}\n"
+    files: dict[str, bytes] = {
+        "a-good.yaml": good.encode(),
+        "b-not-utf8.yaml": good.encode().replace(b"12.50", b"12.50\xff"),
+        "c-deep.yaml": b"input:\n  behandeling: " + b"[" * 3000 + b"]" * 3000 + b"\n",
+        "d-deep.json": b'{"input": {"behandeling": ' + b"[" * 3000 + b"]" * 3000 + b"}}",
+        "e-bigint.json": b'{"input": {"behandeling": {"bedrag": ' + b"9" * 5000 + b"}}}",
+        "f-bigint.yaml": b"input:\n  behandeling: {bedrag: " + b"9" * 5000 + b"}\n",
+        "g-dup.json": b'{"input": {"behandeling": {"datum": "2024-03-01", "datum": "2024-03-02"}}}',
+        "h-dup.yaml": b"input:\n  behandeling:\n    datum: 2024-03-01\n    datum: 2024-03-02\n",
+        "i-exponent.yaml": good.replace("'12.50'", "'1E+999999999'").encode(),
+        "j-negative.yaml": good.replace("'12.50'", "'-12.50'").encode(),
+        "k-underscore.yaml": good.replace("'12.50'", "1_000").encode(),
+        "z-good.json": json.dumps({"input": {"behandeling": {"datum": "2024-03-01", "soort": "huisartsenzorg",
+                                                             "bedrag": 20}}}).encode(),
+    }
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    result = CliRunner().invoke(main, ["evaluate", str(folder), "--rules", str(V1), "--format", "jsonl"])
+    assert result.exit_code == 1
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len([r for r in records if "outputs" in r]) == 2
+    errors = [r["error"] for r in records if "error" in r]
+    assert len(errors) == 10
+    assert "10 case(s) could not be evaluated" in result.stderr
+    expected = {
+        "b-not-utf8.yaml:2:": "not UTF-8 text", "c-deep.yaml": "nests too deeply", "d-deep.json": "nests too deeply",
+        "e-bigint.json": "too many digits", "f-bigint.yaml": "out of range", "g-dup.json:1:": "given twice",
+        "h-dup.yaml:4:": "given twice", "i-exponent.yaml": "expected an amount like 12.34", "j-negative.yaml":
+        "never negative", "k-underscore.yaml": "expected an amount like 12.34",
+    }
+    for where, what in expected.items():
+        assert any(where in e and what in e for e in errors), (where, what, errors)
+
+
+def test_the_library_batch_calls_report_each_bad_case_and_decide_the_rest(tmp_path: Path) -> None:
+    book = load_rules(V1)
+    good = {"behandeling": {"datum": "2024-03-01", "soort": "ziekenhuiszorg", "bedrag": "12.50"}}
+    bad: list[Any] = [
+        {"behandeling": {"datum": "2024-03-01", "bedrag": "1E+999999999"}},
+        {"behandeling": {"datum": "2024-03-01", "bedrag": 10**5000}},
+        {"behandeling": {"datum": "2024-03-01", "bedrag": "-5"}},
+        {"behandeling": {"datum": "9999-12-31", "bedrag": float("inf")}},
+        [1, 2, 3],
+        "not a case",
+        None,
+    ]
+    cases = [good, *bad, good]
+    for results in (list(book.evaluate_many(cases)), book.decide_many(cases), book.decide_many(cases * 600, jobs=2)):
+        assert len(results) % len(cases) == 0
+        for k, r in enumerate(results):
+            assert isinstance(r, CaseFailure) == (k % len(cases) not in (0, len(cases) - 1)), (k, r)
+    src = tmp_path / "cases.jsonl"
+    good_lines = [json.dumps({"id": k, **good}) for k in range(50)]
+    bad_lines = [json.dumps(b) for b in bad if isinstance(b, (list, str))] + [
+        '{"behandeling": {"datum": "2024-03-01", "bedrag": "1E+999999999"}}',
+        '{"behandeling": {"datum": "2024-03-01", "bedrag": ' + "9" * 5000 + "}}",
+        '{"behandeling": {"datum": "2024-03-01", "bedrag": -Infinity}}',
+        '{"behandeling": {"datum": "2024-03-01", "datum": "2024-03-02"}}',
+        '{"behandeling": ' + "[" * 3000 + "]" * 3000 + "}",
+    ]
+    src.write_text("\n".join(good_lines[:25] + bad_lines + good_lines[25:]) + "\n", encoding="utf-8")
+    report = evaluate_file(book, src, tmp_path / "out.jsonl")
+    assert (report.cases, report.failures) == (50 + len(bad_lines), len(bad_lines))
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r.get("line") for r in records if "error" in r] == list(range(26, 26 + len(bad_lines)))
+    assert not any("internal error" in r["error"] for r in records if "error" in r)
+
+
+# ---------------------------------------------------------------- 5. databases: a clear error that says what to do
+
+
+def _store_error(url: str) -> str:
+    from passendezorg.store import Store, StoreError
+
+    with pytest.raises(StoreError) as info:
+        store = Store(url)
+        try:
+            store.counts()
+        finally:
+            store.close()
+    return str(info.value)
+
+
+def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 100, encoding="utf-8")
+    assert _store_error(f"sqlite:///{path}") == (
+        f"{path} is not a SQLite database (or it is encrypted): passendezorg keeps its store in a SQLite file of its "
+        "own; give the path of that file, or a new file name")
+
+
+def test_a_damaged_database_says_to_restore_it(tmp_path: Path) -> None:
+    from passendezorg.store import Store
+
+    path = tmp_path / "claims.db"
+    Store(f"sqlite:///{path}").close()
+    data = bytearray(path.read_bytes())
+    for i in range(200, len(data), 7):
+        data[i] = 0xAB
+    path.write_bytes(bytes(data))
+    message = _store_error(f"sqlite:///{path}")
+    assert message.startswith(f"the database {path} is damaged (SQLite: database disk image is malformed)")
+    assert "Restore it from a backup" in message
+
+
+def test_a_folder_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    if os.name == "posix" and os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+    elif os.path.isdir("/proc"):
+        folder = Path("/proc")  # no one, not even root, makes a file here
+    else:
+        pytest.skip("no folder here that cannot be written")
+    message = _store_error(f"sqlite:///{folder / 'claims.db'}")
+    assert message.startswith(f"cannot open the database {folder / 'claims.db'}: SQLite could not open or create it")
+    assert f"Make sure the folder {folder} exists and is writable" in message
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="the holder of a lock is told on Linux")
+def test_a_lock_held_too_long_names_the_process_that_holds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    from passendezorg.store import Store, StoreError
+
+    path = tmp_path / "claims.db"
+    Store(f"sqlite:///{path}").close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+         "c.execute('BEGIN IMMEDIATE'); print('holding', flush=True); time.sleep(60)", str(path)],
+        stdout=subprocess.PIPE, text=True)
+    store: Store | None = None
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        monkeypatch.setenv("PASSENDEZORG_DB_TIMEOUT", "0.5")
+        began = time.monotonic()
+        with pytest.raises(StoreError) as info:
+            store = Store(f"sqlite:///{path}")
+            with store.transaction():
+                pass
+        assert time.monotonic() - began < 30
+        message = str(info.value)
+        assert message.startswith(f"the database {path} is locked by another writer for longer than 0.5 s; "
+                                  f"it is held by process {holder.pid} (")
+        assert "$PASSENDEZORG_DB_TIMEOUT sets how many seconds to wait" in message
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+        if store is not None:
+            store.close()
+
+
+def test_claims_process_on_a_broken_database_exits_with_the_reason(tmp_path: Path) -> None:
+    from test_store_cli import run
+
+    path = tmp_path / "claims.jsonl"
+    path.write_text(json.dumps(_claim(1)) + "\n", encoding="utf-8")
+    db = tmp_path / "notes.db"
+    db.write_text("not a database\n" * 100, encoding="utf-8")
+    result = run("claims", "process", path, "--rules", V1, "--db", str(db))
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"error: {db} is not a SQLite database (or it is encrypted): passendezorg keeps its "
+                                     "store in a SQLite file of its own; give the path of that file, or a new file name")

@@ -57,7 +57,7 @@ from .engines.compiled import (
 )
 from .engines.interpreter import Evaluation
 from .engines.semantics import Outcome
-from .errors import CaseError, PassendeZorgError, UsageError
+from .errors import CaseError, PassendeZorgError, UsageError, internal_error
 from .model import CaseFailure, FastDecision
 from .program import Program
 from .progress import Progress
@@ -304,12 +304,16 @@ def iter_fast(book: Any, cases: Iterable[Case | Mapping[str, Any]], on: dt.date 
                 case, inputs, day = book.prepare(item, on)
                 yield ev.fast(case.name, inputs, day)
                 continue
+            if not isinstance(item, Mapping):
+                raise CaseError("case", f"a case is a mapping of facts (or a Case), not {type(item).__name__}")
             data = dict(item)
             decided = ev.decide(data, None, "case")
             assert isinstance(decided, FastDecision)
             yield decided
         except PassendeZorgError as e:
             yield CaseFailure(case=name, index=index, error=str(e))
+        except Exception as e:  # noqa: BLE001 - one case must not stop the others
+            yield CaseFailure(case=name, index=index, error=internal_error(None, e))
 
 
 def evaluate_many(book: Any, cases: Iterable[Case | Mapping[str, Any]], *, jobs: int = 1,
@@ -646,8 +650,7 @@ class _Worker:
             write("\n")
         except Exception as e:  # noqa: BLE001 - one case must not stop a batch of a million
             report.failures += 1
-            write(CaseFailure(case=self._case_id(raw), line=lineno,
-                              error=f"{where}: internal error: {type(e).__name__}: {e}").to_json())
+            write(CaseFailure(case=self._case_id(raw), line=lineno, error=internal_error(where, e)).to_json())
             write("\n")
 
     def _case_id(self, raw: bytes) -> str | None:

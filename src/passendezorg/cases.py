@@ -318,7 +318,11 @@ def _show(v: Any) -> str:
         return "nothing"
     if isinstance(v, (dict, list)):
         return "a mapping" if isinstance(v, dict) else "a list"
-    return str(v)
+    try:
+        text = str(v)
+    except ValueError:  # an integer of more than 4,300 digits
+        return "a number of more than 4,300 digits"
+    return text if len(text) <= 60 else f"{text[:40]}… ({len(text):,} characters)"
 
 
 def convert(value: Any, t: n.TypeRef, where: str, *, fact: bool = False) -> Any:

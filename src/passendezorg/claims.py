@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from .cases import Case, JsonProblem, json_lines
 from .check import suggest
-from .errors import PassendeZorgError, UsageError
+from .errors import PassendeZorgError, UsageError, internal_error
 from .model import Decision, OutputDecision
 from .rulebook import RuleBook
 from .store import ENGINE_VERSION, Receipt, Store, cents, euros
@@ -400,8 +400,8 @@ class ClaimProcessor:
             decision, evaluated = self.evaluate(p.claim.claim_id, p.facts, euros(used_cents))
         except PassendeZorgError as e:
             raise ClaimError(where, str(e)) from None
-        except Exception as e:  # noqa: BLE001 - one claim must not stop the others; the message says it is ours
-            raise ClaimError(where, f"internal error while deciding the claim: {type(e).__name__}: {e}") from None
+        except Exception as e:  # noqa: BLE001 - one claim must not stop the others
+            raise ClaimError(None, internal_error(where, e)) from None
         deduction = _amount(decision, self.deduction_output, where)
         payout = _amount(decision, self.payout_output, where) if self.payout_output else None
         return dict(

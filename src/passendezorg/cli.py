@@ -17,7 +17,7 @@ import click
 
 from .cases import Case, JsonProblem, case_from_record, iter_case_paths, json_lines, read_case_file
 from .cli_options import rules_option
-from .errors import CaseError, PassendeZorgError, UsageError
+from .errors import CaseError, PassendeZorgError, UsageError, internal_error
 from .explain import render_decision
 from .files import MAX_RULE_FILE_BYTES, FileRefused, read_inside
 from .logs import ENV_LOG_LEVEL, LOG_LEVELS, log_to_stderr
@@ -270,6 +270,12 @@ def evaluate(cases: tuple[Path, ...], rules_dir: Path | None, fmt: str, on: dt.d
         except CaseError as e:
             failed += 1
             _emit_failure(CaseFailure(case=item.name, index=index, line=line, error=str(e)), fmt)
+            continue
+        except PassendeZorgError:
+            raise
+        except Exception as e:  # noqa: BLE001 - one case must not stop the others
+            failed += 1
+            _emit_failure(CaseFailure(case=item.name, error=internal_error(item.path or item.name, e)), fmt)
             continue
         if fmt == "jsonl":
             click.echo(decision.to_json())

@@ -210,7 +210,7 @@ def run_batch(path: Path, rules: Path, db: str | None, workers: int, names: dict
 
     from .claims import ClaimProcessor, ClaimResult, count_claim_lines, read_claims
     from .rulebook import load_rules
-    from .store import first_line
+    from .store import StoreError, first_line
 
     book = load_rules(rules)
     summary = Summary(str(path))
@@ -255,6 +255,10 @@ def run_batch(path: Path, rules: Path, db: str | None, workers: int, names: dict
         raise BatchInterrupted(_interrupted(summary, "interrupted")) from None
     except BatchInterrupted as e:
         raise BatchInterrupted(_interrupted(summary, str(e))) from None
+    except StoreError as e:
+        raise BatchInterrupted(f"{e}\nThe batch stopped after {summary.read} claim(s) of {summary.file}; the claims "
+                               "recorded so far are kept, and running the same command again finishes the batch "
+                               "without counting them twice.") from None
     except DBAPIError as e:
         raise BatchInterrupted(_interrupted(summary, f"the database failed: {first_line(e)}")) from None
     finally:

@@ -124,3 +124,12 @@ class CaseError(PassendeZorgError):
         self.where = where
         self.message = message
         super().__init__(f"{where}: {message}")
+
+
+def internal_error(where: str | None, e: BaseException) -> str:
+    """The message of a failure passendezorg did not foresee, for one case of a batch (the others go on).
+
+    It should never be seen: the fuzz tests look for it. It names the case and the exception.
+    """
+    text = str(e).splitlines()[0] if str(e) else ""
+    return f"{where or 'case'}: internal error: {type(e).__name__}: {text[:200]}; please report it"

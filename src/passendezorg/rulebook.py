@@ -17,7 +17,7 @@ from .cases import Case, case_from_data, name_of, typed_inputs
 from .check import Checker, content_hash
 from .engines.interpreter import Evaluation
 from .engines.semantics import Outcome
-from .errors import CaseError, Diagnostic, PassendeZorgError, RuleBookError, UsageError
+from .errors import CaseError, Diagnostic, PassendeZorgError, RuleBookError, UsageError, internal_error
 from .files import MAX_RULE_FILE_BYTES, FileRefused, read_inside
 from .model import (
     CaseFailure,
@@ -305,6 +305,8 @@ class RuleBook:
     def prepare(self, case: Case | Mapping[str, Any], on: dt.date | None = None) -> tuple[Case, dict[str, Any], dt.date]:
         """Validate a case: typed inputs and the date it is read on. CaseError if malformed."""
         if not isinstance(case, Case):
+            if not isinstance(case, Mapping):
+                raise CaseError("case", f"a case is a mapping of facts (or a Case), not {type(case).__name__}")
             data = dict(case)
             case = case_from_data(data if "input" in data else {"input": data}, "case")
         where = f"{case.path}: " if case.path else ""
@@ -343,6 +345,9 @@ class RuleBook:
                 yield self.evaluate(case, on, engine=engine)
             except PassendeZorgError as e:
                 yield CaseFailure(case=name_of(case), index=index, error=str(e))
+            except Exception as e:  # noqa: BLE001 - one case must not stop the others
+                yield CaseFailure(case=name_of(case), index=index,
+                                  error=internal_error(case.path if isinstance(case, Case) else None, e))
 
     def decide_many(
         self, cases: Iterable[Case | Mapping[str, Any]], *, jobs: int = 1, on: dt.date | None = None

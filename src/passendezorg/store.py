@@ -33,7 +33,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -43,10 +43,13 @@ from .rulebook import RuleBook, load_rules
 from .version import __version__
 
 ENV_DB = "PASSENDEZORG_DB"
+ENV_DB_TIMEOUT = "PASSENDEZORG_DB_TIMEOUT"
 DEFAULT_DB = "sqlite:///passendezorg.db"
 SCHEMA_VERSION = 1
 ENGINE_VERSION = __version__
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+"""How long a SQLite writer waits for another one's lock before the store gives up (``$PASSENDEZORG_DB_TIMEOUT``
+in seconds changes it)."""
 
 ReceiptKind = Literal["decision", "correction", "withdrawal"]
 
@@ -262,14 +265,29 @@ def shown_url(url: str) -> str:
         return url
 
 
+def busy_timeout_ms() -> int:
+    """How long a SQLite writer waits for a lock: ``$PASSENDEZORG_DB_TIMEOUT`` seconds, else one minute."""
+    raw = os.environ.get(ENV_DB_TIMEOUT)
+    if not raw:
+        return SQLITE_BUSY_TIMEOUT_MS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise UsageError(f"${ENV_DB_TIMEOUT} is {raw!r}; give the number of seconds to wait for a lock") from None
+    if not 0 <= seconds <= 86_400:
+        raise UsageError(f"${ENV_DB_TIMEOUT} is {raw!r}; give a number of seconds from 0 to 86400")
+    return int(seconds * 1000)
+
+
 def _sqlite_setup(engine: Engine) -> None:
     """Let the store, not pysqlite, begin transactions, and begin them IMMEDIATE: writers queue."""
+    timeout = busy_timeout_ms()
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout = {timeout}")
         cur.execute("PRAGMA foreign_keys = ON")
         if engine.url.database not in (None, "", ":memory:"):
             cur.execute("PRAGMA journal_mode = WAL")
@@ -288,7 +306,7 @@ def make_engine(url: str) -> Engine:
                          "postgresql+psycopg://user@host/db)") from None
     kwargs: dict[str, Any] = {}
     if u.get_backend_name() == "sqlite":
-        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        kwargs["connect_args"] = {"timeout": busy_timeout_ms() / 1000, "check_same_thread": False}
         if u.database in (None, "", ":memory:"):
             kwargs["poolclass"] = StaticPool
         elif u.database:
@@ -317,6 +335,120 @@ def first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(orig).__name__
 
 
+# ------------------------------------------------------------------ what went wrong with a SQLite file
+
+
+def sqlite_problem(e: BaseException, url: str) -> StoreError | None:
+    """A clear StoreError for what SQLite reports about its file (locked, damaged, not a database, read-only),
+    saying what to do; None for anything else (a constraint, a server database), which callers handle."""
+    if isinstance(e, IntegrityError) or not isinstance(e, DBAPIError):
+        return None
+    try:
+        u = sa.make_url(url)
+    except ArgumentError:
+        return None
+    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:"):
+        return None
+    path = Path(u.database or "").expanduser()
+    text = first_line(e).lower()
+    if "locked" in text or "busy" in text:
+        seconds = busy_timeout_ms() / 1000
+        holders = lock_holders(path)
+        who = ("; it is held by " + ", ".join(f"process {pid} ({cmd})" for pid, cmd in holders)) if holders else ""
+        return StoreError(f"the database {path} is locked by another writer for longer than {seconds:g} s{who}. "
+                          "Wait until it is done and run the command again, or stop it; "
+                          f"${ENV_DB_TIMEOUT} sets how many seconds to wait")
+    if "not a database" in text:
+        return StoreError(f"{path} is not a SQLite database (or it is encrypted): passendezorg keeps its store in a "
+                          "SQLite file of its own; give the path of that file, or a new file name")
+    if "malformed" in text or "corrupt" in text:
+        return StoreError(f"the database {path} is damaged (SQLite: {first_line(e)}). Restore it from a backup; "
+                          f"`sqlite3 {path} .recover` can rescue what it still holds into a new file")
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"the database {path} cannot be written (SQLite: {first_line(e)}): make the file and its "
+                          f"folder {path.parent} writable for this user, or give another --db")
+    if "unable to open" in text:
+        return StoreError(f"cannot open the database {path}: SQLite could not open or create it (and the -wal and "
+                          f"-shm files beside it). Make sure the folder {path.parent} exists and is writable for this "
+                          "user, or give another --db")
+    if "disk i/o" in text or "full" in text:
+        return StoreError(f"the database {path} cannot be written: {first_line(e)}. Check that the disk has room "
+                          "and works, then run the command again")
+    return None
+
+
+def lock_holders(path: Path) -> list[tuple[int, str]]:
+    """The other processes that hold a lock on a SQLite file (or its -wal and -shm files), with their command
+    lines; where the platform cannot tell (no /proc/locks), those that have the file open; else nothing."""
+    files = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+    keys: set[tuple[int, int, int]] = set()
+    for f in files:
+        try:
+            st = os.stat(f)
+        except OSError:
+            continue
+        keys.add((os.major(st.st_dev), os.minor(st.st_dev), st.st_ino))
+    me = os.getpid()
+    pids: list[int] = []
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                fields = line.split()
+                if len(fields) < 6 or "->" in fields:  # a process waiting for the lock, not holding it
+                    continue
+                try:
+                    pid = int(fields[4])
+                    major, minor, inode = fields[5].split(":")
+                    key = (int(major, 16), int(minor, 16), int(inode))
+                except ValueError:
+                    continue
+                if key in keys and pid not in (me, -1) and pid not in pids:
+                    pids.append(pid)
+    except OSError:
+        pass
+    if not pids:
+        pids = _processes_with_open(files, me)
+    out = []
+    for pid in pids[:5]:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read(4096).replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        except OSError:
+            cmd = ""
+        out.append((pid, (cmd[:120] + "…" if len(cmd) > 120 else cmd) or "command unknown"))
+    return out
+
+
+def _processes_with_open(files: list[Path], me: int) -> list[int]:
+    """Processes (other than this one) with one of ``files`` open, from /proc/<pid>/fd (Linux; else none)."""
+    wanted = set()
+    for f in files:
+        try:
+            wanted.add(str(f.resolve()))
+        except OSError:
+            continue
+    found: list[int] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            fds = os.listdir(f"/proc/{entry}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{entry}/fd/{fd}") in wanted:
+                    found.append(int(entry))
+                    break
+            except OSError:
+                continue
+    return found
+
+
 # ------------------------------------------------------------------ the store
 
 
@@ -333,13 +465,25 @@ class Store:
         self.engine = make_engine(self.url)
         self._rulebooks: dict[str, RuleBook] = {}
         try:
-            self._setup_schema()
+            with self._translated():
+                self._setup_schema()
         except OperationalError as e:
             self.engine.dispose()
             raise StoreError(f"cannot open the database {shown_url(self.url)}: {first_line(e)}") from None
         except BaseException:
             self.engine.dispose()
             raise
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """What SQLite says about its file (locked too long, damaged, not a database, read-only) as a StoreError."""
+        try:
+            yield
+        except DBAPIError as e:
+            problem = sqlite_problem(e, self.url)
+            if problem is None:
+                raise
+            raise problem from None
 
     @property
     def dialect(self) -> str:
@@ -387,7 +531,7 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """An ORM session whose transaction commits when the block ends and rolls back on an error."""
-        with Session(self.engine, expire_on_commit=False) as s:
+        with self._translated(), Session(self.engine, expire_on_commit=False) as s:
             try:
                 yield s
                 s.commit()
@@ -398,7 +542,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A connection in a transaction that commits when the block ends and rolls back on an error."""
-        with self.engine.begin() as conn:
+        with self._translated(), self.engine.begin() as conn:
             yield conn
 
     def lock_accounts(self, conn: Connection, accounts: Iterable[tuple[str, int]]) -> None:

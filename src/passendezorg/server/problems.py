@@ -144,6 +144,13 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def _library_error(request: Request, exc: Exception) -> Response:
+    from ..store import StoreError
+
+    if isinstance(exc, StoreError):  # the database cannot be used (locked, damaged, not writable): say what and why
+        log.warning("the database failed: %s", exc, extra={"request_id": request.state.request_id}
+                    if hasattr(request.state, "request_id") else None)
+        return problem_response(request.scope, 503, f"{exc}; try again later", kind="database-unavailable",
+                                title="Database unavailable")
     if isinstance(exc, CaseError):
         p = case_problem(exc)
         return problem_response(request.scope, p.status_code, p.detail, kind=p.kind, title=p.title, errors=p.errors)
