@@ -569,3 +569,30 @@ def test_claims_process_on_a_broken_database_exits_with_the_reason(tmp_path: Pat
     assert result.exit_code == 1
     assert result.output.strip() == (f"error: {db} is not a SQLite database (or it is encrypted): passendezorg keeps its "
                                      "store in a SQLite file of its own; give the path of that file, or a new file name")
+
+
+def test_dates_are_written_yyyy_mm_dd_only_and_the_fast_lane_types_them() -> None:
+    from passendezorg.engines.compiled import compile_typer
+
+    from passendezorg.cases import convert
+    from passendezorg.errors import CaseError
+    from passendezorg.nodes import TypeRef
+
+    for text in ("20240101", "2024-W01-1", "2024-1-1", "\u0662\u0660\u0662\u0664-01-01"):
+        with pytest.raises(CaseError, match="expected a date"):
+            convert(text, TypeRef("date"), "input.d", fact=True)
+    typer = compile_typer(load_rules(V1).program)
+    assert typer({"behandeling": {"datum": "2024-03-01"}}) == {"behandeling.datum": __import__("datetime").date(2024, 3, 1)}
+    assert typer({"behandeling": {"datum": "20240301"}}) is None  # the slow lane says what is wrong
+
+
+def test_a_yaml_case_nested_deeply_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    from passendezorg.cases import read_case_file
+    from passendezorg.errors import CaseError
+
+    path = tmp_path / "deep.yaml"
+    path.write_text("input: {a: " + "[" * 100_000 + "]" * 100_000 + "}\n", encoding="utf-8")
+    began = time.monotonic()
+    with pytest.raises(CaseError, match="nests too deeply"):
+        read_case_file(path)
+    assert time.monotonic() - began < 5

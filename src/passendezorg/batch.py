@@ -61,7 +61,7 @@ from .errors import CaseError, PassendeZorgError, UsageError, internal_error
 from .model import CaseFailure, FastDecision
 from .program import Program
 from .progress import Progress
-from .values import to_json
+from .values import parse_date, to_json
 from .workers import FORK, Pool, WorkerFailure, jobs_for
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ class _Evaluator:
                 if type(on) is not str:
                     return None
                 try:
-                    day = dt.date.fromisoformat(on)
+                    day = parse_date(on)
                 except ValueError:
                     return None
             return (str(name) if name is not None else default_name), facts, day
@@ -465,7 +465,7 @@ class _CsvLayout:
 
         try:
             cells = self.cells(line)
-        except csv.Error as e:
+        except csv.Error as e:  # a quote left open, a cell longer than the csv module reads
             raise CaseError(where, f"not valid CSV: {e}" + _quotes_hint(lineno, lines)) from None
         if len(cells) != self.width:
             raise CaseError(where, f"has {len(cells)} cells, the header has {self.width}" + _quotes_hint(lineno, lines))
@@ -482,7 +482,7 @@ class _CsvLayout:
         day = None
         if self.on_col is not None and cells[self.on_col].strip():
             try:
-                day = dt.date.fromisoformat(cells[self.on_col].strip())
+                day = parse_date(cells[self.on_col].strip())
             except ValueError:
                 raise CaseError(f"{where}: on", f"expected a date (YYYY-MM-DD), got {cells[self.on_col]!r}") from None
         return name, inputs, day

@@ -16,7 +16,7 @@ import yaml
 from . import nodes as n
 from .check import suggest
 from .errors import CaseError
-from .values import MAX_DIGITS, PLAIN_INTEGER, bounded_decimal, in_range, parse_number
+from .values import MAX_DIGITS, PLAIN_INTEGER, bounded_decimal, in_range, parse_date, parse_number
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -93,8 +93,32 @@ _CaseLoader.add_constructor("tag:yaml.org,2002:float", _float)
 
 
 def load_yaml(text: str) -> Any:
-    """Parse YAML case data with the case loader."""
+    """Parse YAML case data with the case loader; RecursionError if it nests too deeply.
+
+    YAML's scanner takes time in proportion to the nesting of ``[`` and ``{`` for each token it
+    reads: text nested beyond ``MAX_FLOW_NESTING`` is refused before it is read.
+    """
+    if _flow_nesting(text) > MAX_FLOW_NESTING:
+        raise RecursionError(f"the text nests more than {MAX_FLOW_NESTING} levels deep")
     return yaml.load(text, Loader=_CaseLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+MAX_FLOW_NESTING = 100
+"""How deeply ``[…]`` and ``{…}`` may nest in a YAML case (a case needs a few levels)."""
+_FLOW = re.compile(r"[\[\]{}]")
+
+
+def _flow_nesting(text: str) -> int:
+    """The deepest nesting of brackets in a text (counting those in quoted texts too: an upper bound)."""
+    if text.count("[") + text.count("{") <= MAX_FLOW_NESTING:
+        return 0
+    depth = deepest = 0
+    for m in _FLOW.finditer(text):
+        depth = depth + 1 if m.group() in "[{" else max(0, depth - 1)
+        deepest = max(deepest, depth)
+        if deepest > MAX_FLOW_NESTING:
+            break
+    return deepest
 
 
 class JsonProblem(Exception):
@@ -301,7 +325,7 @@ def _date(v: Any, where: str) -> dt.date:
         return v
     if isinstance(v, str):
         try:
-            return dt.date.fromisoformat(v)
+            return parse_date(v)
         except ValueError:
             pass
     raise CaseError(where, f"expected a date (YYYY-MM-DD), got {_show(v)}")

@@ -32,7 +32,7 @@ from .program import (
     frozen,
 )
 from .source import Span, cell_spans, undecodable
-from .values import parse_number
+from .values import parse_date, parse_number
 
 # ---------------------------------------------------------------- types
 
@@ -1363,7 +1363,7 @@ def parse_cell(cell: str, t: n.TypeRef, *, case: bool = False) -> Any:
         return n.money(value) if k == "money" else value
     if k == "date":
         try:
-            return dt.date.fromisoformat(cell)
+            return parse_date(cell)
         except ValueError:
             raise ValueError(f"expected a date (YYYY-MM-DD), got `{shown}`") from None
     if k == "boolean":

@@ -24,6 +24,7 @@ from .logs import ENV_LOG_LEVEL, LOG_LEVELS, log_to_stderr
 from .model import CaseFailure, Decision
 from .program import Scenario
 from .rulebook import ENGINES, CheckReport, RuleBook, check_engine, check_path, load_rules, rule_files
+from .values import parse_date
 
 DEFAULT_RULES = "rules"
 
@@ -50,7 +51,7 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        return parse_date(value)
     except ValueError:
         raise click.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from None
 

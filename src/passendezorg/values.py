@@ -40,6 +40,16 @@ def all_in_range(values: list[Any]) -> bool:
     return all(all_in_range(v) if isinstance(v, list) else in_range(v) for v in values)
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(text: str) -> dt.date:
+    """A date written YYYY-MM-DD, and only so (Python also reads 20240101 and week dates); ValueError if not."""
+    if not _ISO_DATE.fullmatch(text):
+        raise ValueError(f"not a date written YYYY-MM-DD: {text[:40]!r}")
+    return dt.date.fromisoformat(text)
+
+
 def parse_number(text: str, kind: str) -> int | Decimal:
     """A number written in plain decimal digits, with an optional sign and decimal point, within the bounds.
 

@@ -39,7 +39,7 @@ from typing import Any
 from .. import nodes as n
 from ..check import arith_type, disjoint
 from ..program import CheckedRule, Program, ValueDecl
-from ..values import CENT, NUMBER_LIMIT, Fail, Unknown, add_duration, age, all_in_range, round_value, store
+from ..values import CENT, NUMBER_LIMIT, Fail, Unknown, add_duration, age, all_in_range, parse_date, round_value, store
 from .interpreter import Evaluation
 from .semantics import (
     ANY,
@@ -1768,15 +1768,15 @@ def compile_typer(program: Program) -> Callable[[Mapping[str, Any]], dict[str, A
     def fact(value: Any, t: n.TypeRef, where: str) -> Any:
         return convert(value, t, where, fact=True)
 
-    def parse_date(text: str) -> dt.date:
-        d = dt.date.fromisoformat(text)  # a ValueError leaves the fast path: typed_inputs says what is wrong
+    def date_of(text: str) -> dt.date:
+        d = parse_date(text)  # a ValueError leaves the fast path: typed_inputs says what is wrong
         if len(dates) > 100_000:
             dates.clear()
         dates[text] = d
         return d
 
     namespace: dict[str, Any] = {"__builtins__": dict(_BUILTINS), "_M": _NO_VALUE, "_ty": type, "_DATE": dt.date,
-                                 "_dates": dates, "_date": parse_date, "_conv": fact}
+                                 "_dates": dates, "_date": date_of, "_conv": fact}
     namespace.update(consts)
     exec(compile(source, "<passendezorg typer>", "exec"), namespace)  # noqa: S102 - audited, from checked names
     return namespace["_typer"]  # type: ignore[no-any-return]
