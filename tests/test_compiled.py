@@ -460,7 +460,7 @@ def test_cache_reuses_the_checked_book_and_notices_changed_tables(tmp_path: Path
     shutil.copytree(BOOKS / "dated", book)
     cache = tmp_path / "cache"
     first = load_cached(book, cache)
-    assert len(list(cache.glob("*.pickle"))) == 1
+    assert len(list(cache.glob("rulebook-*.pzc"))) == 1
     second = load_cached(book, cache)
     assert second.content_hash == first.content_hash
     assert second.program.tables["tarieven"].rows == first.program.tables["tarieven"].rows

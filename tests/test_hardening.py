@@ -572,9 +572,8 @@ def test_claims_process_on_a_broken_database_exits_with_the_reason(tmp_path: Pat
 
 
 def test_dates_are_written_yyyy_mm_dd_only_and_the_fast_lane_types_them() -> None:
-    from passendezorg.engines.compiled import compile_typer
-
     from passendezorg.cases import convert
+    from passendezorg.engines.compiled import compile_typer
     from passendezorg.errors import CaseError
     from passendezorg.nodes import TypeRef
 
@@ -596,3 +595,133 @@ def test_a_yaml_case_nested_deeply_is_refused_before_it_is_read(tmp_path: Path) 
     with pytest.raises(CaseError, match="nests too deeply"):
         read_case_file(path)
     assert time.monotonic() - began < 5
+
+
+# ---------------------------------------------------------------- 4. caches safe by construction
+
+POISON_MARK = "passendezorg-poisoned"
+
+
+class _Poison:
+    """A pickle that runs code when it is loaded: what an attacker would plant in a cache."""
+
+    def __init__(self, mark: Path) -> None:
+        self.mark = mark
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, (f"touch {self.mark}",))
+
+
+def _poison(mark: Path) -> bytes:
+    import pickle
+
+    return pickle.dumps(_Poison(mark))
+
+
+def _entries(cache: Path, prefix: str) -> list[Path]:
+    return sorted(cache.glob(f"{prefix}-*.pzc"))
+
+
+def test_a_poisoned_rule_book_entry_does_not_run(tmp_path: Path) -> None:
+    from passendezorg import cache as cache_module
+    from passendezorg.cache import MAGIC, CacheWarning
+    from passendezorg.rulebook import load_cached
+
+    cache = tmp_path / "cache"
+    first = load_cached(V1, cache)
+    [entry] = _entries(cache, "rulebook")
+    mark = tmp_path / POISON_MARK
+    for planted in (_poison(mark), MAGIC + b"\0" * 32 + _poison(mark), MAGIC + os.urandom(32) + _poison(mark)):
+        entry.write_bytes(planted)  # unsigned, and signed with a key that is not this user's
+        with pytest.warns(CacheWarning, match="does not carry your passendezorg's signature"):
+            book = load_cached(V1, cache)
+        assert not mark.exists(), "a planted entry ran code"
+        assert book.content_hash == first.content_hash
+        cache_module._warned.clear()  # each planted entry warns again
+    assert load_cached(V1, cache).content_hash == first.content_hash  # rebuilt and signed again: no warning
+
+
+def test_a_poisoned_parser_entry_does_not_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PASSENDEZORG_CACHE": str(cache)}
+    build = "from passendezorg.syntax import parser_for; parser_for('english'); parser_for('nederlands')"
+    subprocess.run([sys.executable, "-c", build], env=env, check=True, capture_output=True)
+    entries = _entries(cache, "parser")
+    assert len(entries) == 2
+    mark = tmp_path / POISON_MARK
+    for entry in entries:
+        entry.write_bytes(_poison(mark))
+    out = subprocess.run([sys.executable, "-c", build + "; print('parsed')"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "parsed"
+    assert "does not carry your passendezorg's signature" in out.stderr
+    assert not mark.exists(), "a planted parser ran code"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="owners and modes are POSIX")
+def test_a_cache_folder_others_can_write_is_not_used(tmp_path: Path) -> None:
+    from passendezorg.cache import CacheWarning
+    from passendezorg.rulebook import load_cached
+
+    cache = tmp_path / "shared"
+    cache.mkdir()
+    cache.chmod(0o777)
+    mark = tmp_path / POISON_MARK
+    (cache / "key").write_bytes(b"k" * 32)  # planted: a key the attacker knows
+    with pytest.warns(CacheWarning, match="can be written by other users.*chmod 700"):
+        book = load_cached(V1, cache)
+    assert book.evaluate({"behandeling": {"datum": "2024-03-01", "soort": "fysiotherapie", "bedrag": "10.00"}})
+    assert _entries(cache, "rulebook") == [] and not mark.exists()  # neither read nor written
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="giving a folder to another user needs root")
+def test_a_cache_folder_of_another_user_is_not_used(tmp_path: Path) -> None:
+    from passendezorg.cache import CacheWarning
+    from passendezorg.rulebook import load_cached
+
+    cache = tmp_path / "theirs"
+    cache.mkdir(mode=0o700)
+    os.chown(cache, 54321, 54321)
+    with pytest.warns(CacheWarning, match="belongs to another user"):
+        load_cached(V1, cache)
+    assert _entries(cache, "rulebook") == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="owners and modes are POSIX")
+def test_the_cache_is_written_private_and_a_key_others_can_read_is_refused(tmp_path: Path) -> None:
+    import stat as st
+
+    from passendezorg import cache as cache_module
+    from passendezorg.cache import CacheWarning
+    from passendezorg.rulebook import load_cached
+
+    cache = tmp_path / "new" / "cache"
+    load_cached(V1, cache)
+    assert st.S_IMODE(cache.stat().st_mode) == 0o700
+    for f in cache.iterdir():
+        assert st.S_IMODE(f.stat().st_mode) == 0o600, f
+    assert not [f for f in cache.iterdir() if f.name.endswith(".tmp")]
+    (cache / "key").chmod(0o644)
+    cache_module._warned.clear()
+    with pytest.warns(CacheWarning, match="can be read by other users"):
+        load_cached(V1, cache)
+
+
+def test_the_command_line_says_once_that_it_goes_on_without_the_cache(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from passendezorg import cache as cache_module
+
+    cache = tmp_path / "shared"
+    cache.mkdir()
+    cache.chmod(0o777)
+    monkeypatch.setenv("PASSENDEZORG_CACHE", str(cache))
+    cache_module._warned.clear()
+    case = tmp_path / "case.yaml"
+    case.write_text("input:\n  behandeling: {datum: 2024-03-01, soort: fysiotherapie, bedrag: '10.00'}\n",
+                    encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", str(case), "--rules", str(V1)])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "can be written by other users" in warnings[0]

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,11 +62,25 @@ def _color() -> bool:
 
 
 class Group(click.Group):
-    """Shows passendezorg's own errors once, with their exit code, and no traceback."""
+    """Shows passendezorg's own errors once, with their exit code, and no traceback; a cache it cannot trust as
+    one line on standard error (never fatal: the command goes on without it)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from .cache import CacheWarning
+
+        shown = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, CacheWarning):
+                click.echo(f"warning: {message}", err=True)
+            else:
+                shown(message, category, *args, **kwargs)
+
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", CacheWarning)
+                warnings.showwarning = show
+                return super().invoke(ctx)
         except PassendeZorgError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(e.exit_code)

@@ -18,7 +18,7 @@ from .check import Checker, content_hash
 from .engines.interpreter import Evaluation
 from .engines.semantics import Outcome
 from .errors import CaseError, Diagnostic, PassendeZorgError, RuleBookError, UsageError, internal_error
-from .files import MAX_RULE_FILE_BYTES, FileRefused, read_inside
+from .files import MAX_RULE_FILE_BYTES, MAX_TABLE_FILE_BYTES, FileRefused, read_inside
 from .model import (
     CaseFailure,
     ConflictEntry,
@@ -448,7 +448,7 @@ class RuleBook:
 
 # ------------------------------------------------------------------ the cache of checked rule books
 
-CACHE_FORMAT = "2"
+CACHE_FORMAT = "3"
 """Changes whenever what the cache stores changes shape; part of every entry's key."""
 
 
@@ -468,18 +468,18 @@ def load_cached(path: str | Path, directory: Path | None = None, *, scenarios: s
 
     The key is a hash of every rule file's name and bytes (the scenario's too, with ``scenario``, the folder
     of a scenario); the entry also records the hash of every table file, so a changed table invalidates it.
-    Raises RuleBookError like ``load_rules``. The cache lives in
-    ``$PASSENDEZORG_CACHE`` or ``~/.cache/passendezorg`` (mode 0700): like
-    ``__pycache__``, whoever can write there can run code as you.
+    Raises RuleBookError like ``load_rules``. The cache lives in ``$PASSENDEZORG_CACHE`` or
+    ``~/.cache/passendezorg``; an entry is unpickled only from a private folder and only with this
+    user's signature (see ``cache.py``): a cache that cannot be trusted is passed by, with a warning.
     """
     import copyreg
     import hashlib
-    import os
+    import io
     import pickle
     import sys
     from types import MappingProxyType
 
-    from .cache import cache_dir
+    from .cache import read_entry, write_entry
     from .version import __version__
 
     root = Path(path)
@@ -495,30 +495,34 @@ def load_cached(path: str | Path, directory: Path | None = None, *, scenarios: s
     h.update(f"{CACHE_FORMAT}\0{sys.version}\0{__version__}\0".encode())
     if scenario is not None:  # a scenario's record names its folder (its cases are found there)
         h.update(f"{scenario}\0{scenario.resolve()}\0".encode())
+    readable = True
     for name, f in listed:
-        h.update(name.encode("utf-8") + b"\0" + f.read_bytes() + b"\0")
-    where = directory or cache_dir()
-    entry = where / f"{h.hexdigest()}.pickle"
+        try:
+            h.update(name.encode("utf-8") + b"\0" + read_inside(f, f.resolve().parent, MAX_RULE_FILE_BYTES) + b"\0")
+        except FileRefused:  # `check` says why it is not read
+            readable = False
+            break
+    entry = f"rulebook-{h.hexdigest()}.pzc"
 
     def book(program: Program, warnings: list[Diagnostic]) -> RuleBook:
         return RuleBook(program, warnings, path=path, scenarios=scenarios, cache=True)
 
     began = time.perf_counter()
-    if entry.is_file():
+    payload = read_entry(entry, directory) if readable else None
+    if payload is not None:  # written and signed by this user's passendezorg: safe to unpickle
         try:
-            with entry.open("rb") as fh:
-                tables, program, warnings = pickle.load(fh)
+            tables, program, warnings = pickle.loads(payload)
             if all(_file_digest(Path(name)) == digest for name, digest in tables.items()):
                 log.info("rule book %s from the cache in %.3f s (%s)", path, time.perf_counter() - began,
                          program.content_hash)
                 log.debug("cache hit: %s", entry)
                 return book(program, warnings)
-            log.info("cache miss for rule book %s: a table changed since %s", path, entry.name)
-        except Exception as e:  # noqa: BLE001 - a stale or broken entry is rebuilt
-            log.info("cache miss for rule book %s: the entry %s cannot be read (%s)", path, entry.name,
+            log.info("cache miss for rule book %s: a table changed since %s", path, entry)
+        except Exception as e:  # noqa: BLE001 - a stale entry or one of another version is rebuilt
+            log.info("cache miss for rule book %s: the entry %s cannot be read (%s)", path, entry,
                      type(e).__name__)
     else:
-        log.info("cache miss for rule book %s: not checked before (%s)", path, entry.name)
+        log.info("cache miss for rule book %s: not checked before (%s)", path, entry)
     report = check_path(root, scenario=scenario)
     if report.program is None:
         log.info("rule book %s: %d error(s) in %d file(s)", path, len(report.errors), report.files)
@@ -536,17 +540,16 @@ def load_cached(path: str | Path, directory: Path | None = None, *, scenarios: s
     tables = {str(where_is(name)): hashlib.sha256(data).hexdigest()
               for name, data in program.files.items() if name not in rule_names}
     try:
-        where.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as out:
-            pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
-            pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _mappingproxy_reduce}
-            pickler.dump((tables, program, report.warnings))
-        os.replace(tmp, entry)
-        log.debug("cache stored: %s", entry)
-    except (OSError, pickle.PicklingError, TypeError, AttributeError) as e:
-        log.warning("the checked rule book %s cannot be kept in the cache %s (%s); the next run checks it again",
-                    path, where, e)
+        out = io.BytesIO()
+        pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _mappingproxy_reduce}
+        pickler.dump((tables, program, report.warnings))
+        if readable:
+            write_entry(entry, out.getvalue(), directory)
+            log.debug("cache stored: %s", entry)
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as e:
+        log.warning("the checked rule book %s cannot be kept in the cache (%s); the next run checks it again",
+                    path, e)
     return book(program, report.warnings)
 
 
@@ -554,6 +557,6 @@ def _file_digest(path: Path) -> str | None:
     import hashlib
 
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        return hashlib.sha256(read_inside(path, path.parent, MAX_TABLE_FILE_BYTES)).hexdigest()
+    except FileRefused:
         return None

@@ -9,7 +9,6 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Tree
@@ -43,37 +42,48 @@ def grammar_text(language: str) -> str:
     return text + "\n" + (d / f"keywords_{language}.lark").read_text(encoding="utf-8")
 
 
-def _parser_cache_file(language: str, grammar: str) -> Path | None:
-    """Where the built parser is kept between runs (building it takes most of a cold start)."""
+def _parser_entry(language: str, grammar: str, options: dict[str, Any]) -> str:
+    """The cache entry of a built parser (building it takes most of a cold start): grammar, options and lark's
+    version in its name."""
     import hashlib
 
     import lark
 
-    from .cache import cache_dir
+    digest = hashlib.sha256(f"{lark.__version__}\0{sorted(options.items())}\0{grammar}".encode()).hexdigest()[:24]
+    return f"parser-{language}-{digest}.pzc"
 
-    where = cache_dir()
+
+def _build_parser(language: str) -> Lark:
+    """The parser of one keyword set: from the cache when this user's passendezorg signed it there (lark's loader
+    unpickles: see cache.py), else built and kept."""
+    import io
+
+    from .cache import read_entry, write_entry
+
+    text = grammar_text(language)
+    options: dict[str, Any] = {"parser": "lalr", "lexer": "contextual", "propagate_positions": True,
+                               "maybe_placeholders": False}
+    entry = _parser_entry(language, text, options)
+    payload = read_entry(entry)
+    if payload is not None:
+        try:
+            return Lark.load(io.BytesIO(payload))
+        except Exception:  # noqa: BLE001 - an entry of another lark: built again below
+            pass
+    parser = Lark(text, **options)
+    out = io.BytesIO()
     try:
-        where.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError:
-        return None
-    digest = hashlib.sha256(f"{lark.__version__}\0{grammar}".encode()).hexdigest()[:24]
-    return where / f"parser-{language}-{digest}.lark"
+        parser.save(out)
+        write_entry(entry, out.getvalue())
+    except Exception:  # noqa: BLE001 - no cache: only slower next time
+        pass
+    return parser
 
 
 def parser_for(language: str) -> Lark:
     with _lock:
         if language not in _parsers:
-            text = grammar_text(language)
-            options: dict[str, Any] = {"parser": "lalr", "lexer": "contextual", "propagate_positions": True,
-                                       "maybe_placeholders": False}
-            cached = _parser_cache_file(language, text)
-            if cached is not None:
-                try:
-                    _parsers[language] = Lark(text, cache=str(cached), **options)
-                except (OSError, EOFError, ValueError):  # an unwritable or broken cache: build it here
-                    _parsers[language] = Lark(text, **options)
-            else:
-                _parsers[language] = Lark(text, **options)
+            _parsers[language] = _build_parser(language)
         return _parsers[language]
 
 
