@@ -182,7 +182,7 @@ N_KILL = 3000
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes through /proc")
 def test_a_batch_whose_worker_is_killed_can_be_run_again_without_double_counting(db_url: str,  # noqa: F811
                                                                                    tmp_path: Path) -> None:
-    claims = make_claims(N_KILL, 100, seed=5)  # long enough that the kill lands mid-batch
+    claims = make_claims(N_KILL, 100, seed=5)
     path = write_jsonl(tmp_path / "claims.jsonl", claims)
     args = ["claims", "process", str(path), "--rules", str(V1), "--db", db_url, "--workers", "2"]
     Store(db_url).close()
@@ -191,12 +191,24 @@ def test_a_batch_whose_worker_is_killed_can_be_run_again_without_double_counting
         with Store(db_url) as store:
             deadline = time.monotonic() + 120
             workers: list[int] = []
-            while not workers or store.counts()["receipts"] < 100:
-                assert batch.poll() is None, "the batch ended before a worker could be killed"
+            while len(workers) < 2 or store.counts()["receipts"] < 100:
+                assert batch.poll() is None, "the batch ended before its workers could be stopped"
                 assert time.monotonic() < deadline, "the batch recorded nothing"
                 workers = _workers_of(batch.pid) or workers
                 time.sleep(0.02)
-        os.kill(workers[0], signal.SIGKILL)
+            # the workers are frozen where they are (in a transaction, deciding, or waiting for claims): the batch
+            # cannot go on, so the kill surely lands in the middle of it, with claims still to be recorded
+            stopped = []
+            for w in workers:
+                try:
+                    os.kill(w, signal.SIGSTOP)
+                    stopped.append(w)
+                except ProcessLookupError:  # pragma: no cover - a worker ends only when the pool closes
+                    pass
+            assert stopped and batch.poll() is None
+            assert store.counts()["receipts"] < N_KILL
+        for w in stopped:  # every worker dies: whichever gets the next claims fails them, and the batch stops
+            os.kill(w, signal.SIGKILL)
         out, err = batch.communicate(timeout=300)
     finally:
         if batch.poll() is None:
