@@ -149,6 +149,13 @@ def _parse_decimal_text(s: pl.Expr, money: bool) -> tuple[pl.Expr, pl.Expr, pl.E
     return ok, parts.struct.field("field_0"), parts.struct.field("field_1").fill_null("")
 
 
+def _list_dtype(t: Any) -> Any:
+    """The type of an empty list column the plan can compare its items with (the rows are decided one by one)."""
+    item = t.item.kind if t.item is not None else "text"
+    return pl.List({"integer": pl.Int64, "boolean": pl.Boolean, "date": pl.Date, "decimal": pl.Int128,
+                    "money": pl.Int128}.get(item, pl.String))
+
+
 class Canonical:
     """A frame's facts as the plan reads them: ``i:<input>`` typed columns, ``s:<input>`` decimals per row, the day,
     and the rows that must be decided one by one (``BAD``)."""
@@ -212,7 +219,7 @@ class Canonical:
                 dtype = {"boolean": pl.Boolean, "integer": pl.Int64, "date": pl.Date, "text": pl.String,
                          "enum": pl.String, "money": pl.Int128, "decimal": pl.Int128}.get(kind, pl.String)
                 if kind == "list":
-                    dtype = pl.List(pl.String)  # type: ignore[assignment]
+                    dtype = _list_dtype(program.inputs[n].type)
                 self.frame = self.frame.with_columns(pl.lit(None, dtype).alias(f"i:{n}"))
                 if kind in ("money", "decimal"):
                     scales[n] = (2 if kind == "money" else 0, 2 if kind == "money" else 0)
@@ -267,7 +274,7 @@ class Canonical:
                 return [pl.when(bad).then(None).otherwise(src).alias(target)], bad, None
             bad = present & src.list.eval(pl.element().is_null()).list.any().fill_null(False)
             return [pl.when(bad).then(None).otherwise(src).alias(target)], bad, None
-        return [pl.lit(None, pl.List(pl.String) if k == "list" else pl.String).alias(target)], present, None
+        return [pl.lit(None, _list_dtype(t) if k == "list" else pl.String).alias(target)], present, None
 
     def number(self, name: str, k: str, dtype: Any) -> tuple[list[pl.Expr], pl.Expr | None, tuple[int, int | None]]:
         src = pl.col(name)

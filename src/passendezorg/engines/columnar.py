@@ -47,7 +47,8 @@ from ..program import CheckedRule, Program, Table, ValueDecl
 # ------------------------------------------------------------------ constants of the representation
 
 LIMIT = 10**18
-"""The largest magnitude of a scaled integer the plan keeps; beyond it the row is decided by the compiled engine.
+"""A scaled integer the plan keeps is smaller than this in magnitude (as every number is: values.NUMBER_LIMIT); at
+or beyond it the row is decided by the compiled engine.
 Products of two such numbers fit in Int128, so no operation can overflow before the check."""
 
 MAX_SCALE = 18
@@ -758,7 +759,8 @@ class Plan:
             if e.op == "-":
                 if a.kind == "duration":
                     raise Unsupported("a negated duration")
-                v = 0 - lit(a.v) if is_expr(a.v) else -a.v  # Polars has no negation of Int128
+                # None: never known; Polars has no negation of Int128
+                v = None if a.v is None else 0 - lit(a.v) if is_expr(a.v) else -a.v
                 return T(v, a.kind, a.nd, a.f, a.maybe, a.num)
             return a
         if isinstance(e, n.IsKnown):
@@ -784,7 +786,7 @@ class Plan:
         if e.kind in ("money", "decimal") or isinstance(v, Decimal):
             return self.const_num(Decimal(v), "money" if e.kind == "money" else "decimal")  # type: ignore[arg-type]
         if isinstance(v, int):
-            if abs(v) > LIMIT:
+            if abs(v) >= LIMIT:
                 raise Unsupported("a very large integer")
             return T(v, "integer")
         if isinstance(v, dt.date):
@@ -1030,7 +1032,14 @@ class Plan:
             date, dur = (a, b) if b.kind == "duration" else (b, a)
             assert dur.duration is not None
             amount = dur.duration.amount if (op == "+" or a.kind == "duration") else -dur.duration.amount
-            return strict([date], self.c.add_duration(lit(date.v), amount, dur.duration.unit), "date")
+            days = abs(amount) * {"days": 1, "months": 31, "years": 366}[dur.duration.unit]
+            if days > (dt.date.max - dt.date.min).days:
+                return self.give_up([date], "date")  # beyond 0001-01-01 … 9999-12-31 from any date: the row's error
+            value = self.c.add_duration(lit(date.v), amount, dur.duration.unit)
+            t = strict([date], value, "date")
+            # a date out of the range a date has is an error of the value: the compiled engine says which
+            self.bad(AND(t.known, (value < pl.lit(dt.date.min)) | (value > pl.lit(dt.date.max))))
+            return t
         if a.kind == "date" and op == "-":
             return strict([a, b], (lit(a.v) - lit(b.v)).dt.total_days().cast(pl.Int64), "integer")
         if a.kind == "ratio" or b.kind == "ratio":
@@ -1047,8 +1056,8 @@ class Plan:
             if is_expr(res):
                 wide = {"+": lit(a.v).cast(pl.Int128) + lit(b.v), "-": lit(a.v).cast(pl.Int128) - lit(b.v),
                         "*": lit(a.v).cast(pl.Int128) * lit(b.v)}[op]
-                self.bad(AND(t.known, wide.abs() > LIMIT))
-            elif res is not None and abs(res) > LIMIT:
+                self.bad(AND(t.known, wide.abs() >= LIMIT))
+            elif res is not None and abs(res) >= LIMIT:
                 raise Unsupported("a very large integer")
             return t
         kind = "money" if "money" in (a.kind, b.kind) else "decimal"
@@ -1069,7 +1078,7 @@ class Plan:
             t0 = strict([a, b], True, "boolean")
             self.bad(AND(t0.known, (res == 0) & ((lit(a.v) < 0) | (lit(b.v) < 0))))  # -0 keeps its sign in Decimal
         t = strict([a, b], res, kind, Num(s, disp))
-        self.bad(AND(t.known, res.abs() > LIMIT))
+        self.bad(AND(t.known, res.abs() >= LIMIT))
         return t
 
     def quotient(self, a: T, b: T, e: n.Binary) -> T:
@@ -1180,7 +1189,7 @@ def scaled_int(d: Decimal) -> tuple[int | None, int, int]:
     if scale > MAX_SCALE:
         return None, 0, 0
     x = int(d.scaleb(scale))
-    if abs(x) > LIMIT:
+    if abs(x) >= LIMIT:
         return None, 0, 0
     return x, scale, disp
 
