@@ -725,3 +725,15 @@ def test_the_command_line_says_once_that_it_goes_on_without_the_cache(tmp_path: 
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 1 and "can be written by other users" in warnings[0]
+
+
+def test_a_rule_file_larger_than_the_limit_is_refused_with_a_clear_error(make_rules: Callable[..., Path],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import passendezorg.rulebook as rulebook
+
+    folder = make_rules({"rules.pz": TABLE_BOOK.format(file="data/codes.csv"), "data/codes.csv": "code\nA\n"})
+    monkeypatch.setattr(rulebook, "MAX_RULE_FILE_BYTES", 100)
+    report = check_path(folder)
+    size = (folder / "rules.pz").stat().st_size
+    assert [d.message for d in report.errors] == [f"the rule file is not read: it is larger than 100 bytes ({size:,} bytes)"]
+    assert report.errors[0].span.line == 1

@@ -65,6 +65,7 @@ class ScenarioSummary:
 
 def available(folder: Path) -> list[ScenarioSummary]:
     """The scenarios in ``folder`` (a sub-folder with rule files each), by name; headers only, nothing checked."""
+    from .files import MAX_RULE_FILE_BYTES, FileRefused, read_inside
     from .syntax import parse_text
 
     out: list[ScenarioSummary] = []
@@ -77,9 +78,9 @@ def available(folder: Path) -> list[ScenarioSummary]:
         title = None
         sources: list[SourceInfo] = []
         for f in files:
-            try:
-                parsed, _ = parse_text(f.read_text(encoding="utf-8"), str(f))
-            except (OSError, UnicodeDecodeError):
+            try:  # a regular file inside the scenario's folder, as `check` reads it
+                parsed, _ = parse_text(read_inside(f, sub, MAX_RULE_FILE_BYTES).decode("utf-8"), str(f))
+            except (FileRefused, UnicodeDecodeError):
                 continue
             header = parsed.ruleset if parsed is not None else None
             if header is None or not header.scenario:
