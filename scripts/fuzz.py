@@ -15,12 +15,10 @@ failure of it is a finding, printed with its seed. Exits 1 if there is any findi
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import random
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -50,6 +48,11 @@ def _claims(args: tuple[int, int]) -> F.Tally:
     return tally
 
 
+def _task(task: tuple[str, tuple[int, ...]]) -> F.Tally:
+    kind, args = task
+    return _rule_texts(args) if kind == "rule texts" else _claims(args)  # type: ignore[arg-type]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rule-texts", type=int, default=100_000, help="rule texts to check (default 100,000)")
@@ -73,16 +76,23 @@ def main() -> int:
             for k in range((args.cases + CLAIMS_PER_RUN - 1) // CLAIMS_PER_RUN)]
     total = F.Tally()
     done = 0
-    # processes of a pool that may start processes of their own (batches on two workers, the rete engine's worker)
-    with ProcessPoolExecutor(max(1, args.jobs), mp_context=mp.get_context("fork")) as pool:
-        for future in as_completed([pool.submit(_rule_texts, c) for c in chunks]):
-            total.merge(future.result())
+    from passendezorg.workers import Pool, WorkerFailure
+
+    tasks: list[tuple[str, tuple[int, ...]]] = [("rule texts", c) for c in chunks] + [("claims", r) for r in runs]
+    # workers that may start processes of their own (batches on two workers, the rete engine's worker)
+    with Pool(_task, max(1, args.jobs)) as pool:
+        for (kind, task), tally in zip(tasks, pool.map(tasks, ahead=1)):
+            if isinstance(tally, WorkerFailure):  # a crash of a whole worker is a finding too
+                print(f"\n{kind} {task}: {tally}", file=sys.stderr, flush=True)
+                total.find("worker", kind, f"the worker failed: {tally}", task)
+                continue
+            for finding in tally.findings:  # as soon as they are found: a long run need not end to be read
+                print(f"\n{finding}", file=sys.stderr, flush=True)
+            total.merge(tally)
             done += 1
             print(f"\r{min(done * step, args.rule_texts):,} of {args.rule_texts:,} rule texts, "
                   f"{len(total.findings)} finding(s), {time.perf_counter() - began:.0f} s", end="", file=sys.stderr,
                   flush=True)
-        for future in as_completed([pool.submit(_claims, r) for r in runs]):
-            total.merge(future.result())
     print(file=sys.stderr)
     if unavailable_reason() is not None:
         print(f"(the rete engine is not installed here: {unavailable_reason()})")

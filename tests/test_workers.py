@@ -167,3 +167,32 @@ def _alive(pid: int) -> bool:
             return fh.read().split(") ")[-1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def _sum_of_squares_in_a_pool(n: int) -> int:
+    with Pool(_square, 2) as inner:
+        return sum(r for r in inner.map(range(n)) if not isinstance(r, WorkerFailure))
+
+
+@pytest.mark.skipif(not workers.FORK, reason="workers are forked")
+def test_a_worker_may_run_a_pool_of_its_own() -> None:
+    """A batch on two workers inside a worker (the fuzzing command does this): the inner pool starts and its
+    workers stop with it."""
+    with Pool(_sum_of_squares_in_a_pool, 2) as outer:
+        assert list(outer.map([3, 4, 5])) == [5, 14, 30]
+
+
+def test_a_pool_left_open_does_not_keep_the_program_from_ending(tmp_path: Path) -> None:
+    script = tmp_path / "left_open.py"
+    script.write_text(textwrap.dedent("""
+        from passendezorg.workers import Pool
+        pool = Pool(abs, 2)
+        print(list(pool.map([-1, -2])))
+    """), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1, 2]"

@@ -94,6 +94,11 @@ class Pool(Generic[T, R]):
         self._inline_ready = False
         self._lock = threading.Lock()
         self.closed = False
+        # workers are not daemonic (a worker may run a pool of its own): they are stopped when this process exits,
+        # before multiprocessing waits for its children, even if the pool was never closed
+        from multiprocessing.util import Finalize
+
+        Finalize(self, _stop_all, args=(self._workers,), exitpriority=100)
 
     # ------------------------------------------------------------ use
 
@@ -238,7 +243,7 @@ class _Worker:
                 stream.flush()
             except (OSError, ValueError):
                 pass
-        self.proc = ctx.Process(target=_serve, args=(fn, init, child, parent), daemon=True, name=name)
+        self.proc = ctx.Process(target=_serve, args=(fn, init, child, parent), daemon=False, name=name)
         # the worker shares the parent's objects copy-on-write: keep the collector from touching (and so copying) them
         gc.freeze()
         try:
@@ -285,6 +290,12 @@ class _Worker:
         if self.proc.is_alive():
             self.proc.kill()
             self.proc.join(1.0)
+
+
+def _stop_all(workers: list[_Worker]) -> None:
+    for w in workers:
+        w.stop()
+    workers.clear()
 
 
 def _wait_time(busy: list[_Worker]) -> float | None:
