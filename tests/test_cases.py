@@ -248,12 +248,6 @@ def test_evaluate_a_case_object_and_many(book: Any) -> None:
     assert results[2].to_json() == book.evaluate(cases[1]).to_json()
 
 
-def test_an_amount_of_any_size_stays_exact() -> None:
-    """The default decimal context stops at 28 digits; an amount beyond that is still read to the cent."""
-    big = "1234567890123456789012345678901234.565"
-    assert convert(big, MONEY, "input.x") == Decimal("1234567890123456789012345678901234.57")
-
-
 # ---------------------------------------------------------------- the case schema
 
 
@@ -303,7 +297,7 @@ def test_the_case_schema_accepts_what_the_loader_accepts(book: Any, data: dict[s
     assert list(_validator(book).iter_errors(data)) == []  # and so does the schema
 
 
-@pytest.mark.parametrize(("word", "amount"), [("Ja", "€ 21,67"), (" nee ", 21.5), ("TRUE", "1_000.5"), (False, "12")])
+@pytest.mark.parametrize(("word", "amount"), [("Ja", "€ 21,67"), (" nee ", 21.5), ("TRUE", "1000.5"), (False, "12")])
 def test_the_case_schema_takes_yes_and_no_as_words_and_amounts_as_text(word: Any, amount: Any) -> None:
     shipped = load_rules(Path(__file__).resolve().parents[1] / "rules")
     data = {"input": {"verzekerde": {"geboortedatum": "1980-01-01", "wlz_indicatie": word},
@@ -320,6 +314,8 @@ def test_the_case_schema_takes_yes_and_no_as_words_and_amounts_as_text(word: Any
     {"input": {"behandeling": {"zitting": "twintig"}}},
     {"input": {"behandeling": {"zitin": 3}}},
     {"input": {"behandeling.zitin": 3}},
+    {"input": {"behandeling": {"zitting": "1_000"}}},
+    {"input": {"behandeling": {"zitting": "1e3"}}},
     {"input": {}, "naam": "x"},
     {"input": {}, "name": ["x"]},
     {"input": {}, "description": 3},

@@ -14,9 +14,9 @@ from . import nodes as n
 from .cases import BOOLEAN_WORDS, XFAIL_FIELDS
 from .rulebook import RuleBook
 
-_DIGITS = r"\d(_?\d)*"
-_NUMBER = rf"[+-]?({_DIGITS}(\.({_DIGITS})?)?|\.{_DIGITS})([eE][+-]?{_DIGITS})?"
-_AMOUNT = rf"[+-]?({_DIGITS}([.,]({_DIGITS})?)?|[.,]{_DIGITS})([eE][+-]?{_DIGITS})?"
+_DIGITS = r"[0-9]+"  # plain decimal digits, as the loader reads them (no `_`, no exponent, no other scripts)
+_NUMBER = rf"[+-]?({_DIGITS}(\.({_DIGITS})?)?|\.{_DIGITS})"
+_AMOUNT = rf"[+-]?({_DIGITS}([.,]({_DIGITS})?)?|[.,]{_DIGITS})"
 
 
 def _any_case(word: str) -> str:
