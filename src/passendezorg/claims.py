@@ -37,10 +37,10 @@ from .model import Decision, OutputDecision
 from .rulebook import RuleBook
 from .store import ENGINE_VERSION, Receipt, Store, cents, euros
 from .values import PLAIN_INTEGER, to_json
-
-USED_INPUT = "verzekerde.eigen_risico_verbruikt"
-DEDUCTION_OUTPUT = "eigen_risico_inhouding"
-PAYOUT_OUTPUT = "vergoeding"
+from .yearly import DEDUCTION_OUTPUT as DEDUCTION_OUTPUT  # the names claim processing uses by default
+from .yearly import PAYOUT_OUTPUT as PAYOUT_OUTPUT
+from .yearly import USED_INPUT as USED_INPUT
+from .yearly import Counter, YearlyLedger
 
 CLAIM_FIELDS = ("claim_id", "insured_id", "input")
 
@@ -280,7 +280,9 @@ class ClaimProcessor:
     def _record_locked(self, conn: Connection, prepared: list[_Prepared]) -> list[Receipt | ClaimError]:
         accounts = [(p.claim.insured_id, p.year) for p in prepared]
         self.store.lock_accounts(conn, accounts)
-        used = self.store.used_cents_many(conn, accounts)
+        ledger = YearlyLedger((Counter(self.used_input, self.deduction_output),))
+        for (person, year), used_cents in self.store.used_cents_many(conn, accounts).items():
+            ledger.seed(person, year, [euros(used_cents)])
         chains = self.store.claim_chains(conn, [p.claim.claim_id for p in prepared])
         out: list[Receipt | ClaimError | int] = []  # an int: the index of a row to record
         rows: list[dict[str, Any]] = []
@@ -290,12 +292,11 @@ class ClaimProcessor:
                 if chain:
                     out.append(self._seen(p, chain))
                     continue
-                account = (p.claim.insured_id, p.year)
-                row = self._decide(p, "decision", 1, None, used[account])
+                row = self._decide(p, "decision", 1, None, cents(ledger.used(p.claim.insured_id, p.year)[0]))
             except ClaimError as e:
                 out.append(e)
                 continue
-            used[account] += row["deduction_cents"]
+            ledger.record(p.claim.insured_id, p.year, {}, {self.deduction_output: euros(row["deduction_cents"])}.get)
             chains[p.claim.claim_id] = [_pending(row, len(rows))]
             out.append(len(rows))
             rows.append(row)
@@ -610,8 +611,36 @@ def _cell(text: str, kind: str | None) -> Any:
     return t
 
 
+class ClaimColumns:
+    """The header of a CSV file of claims: ``claim_id``, ``insured_id`` and one column per input.
+
+    ``claim(row, where)`` reads one row: an empty cell is a missing fact, and
+    cells are read as the rule book's input types.
+    """
+
+    def __init__(self, header: list[str], inputs: Mapping[str, Any], where: str) -> None:
+        self.header = [h.strip() for h in header]
+        for key in ("claim_id", "insured_id"):
+            if key not in self.header:
+                raise UsageError(f"{where}: the CSV header has no `{key}` column")
+        self.kinds = [None if name in ("claim_id", "insured_id") or name not in inputs else inputs[name].type.kind
+                      for name in self.header]
+        self.insured_column = self.header.index("insured_id")
+
+    def claim(self, row: list[str], where: str) -> Claim:
+        if len(row) != len(self.header):
+            raise ClaimError(where, f"{len(row)} cells where the header has {len(self.header)} columns")
+        values = dict(zip(self.header, row))
+        facts = {}
+        for name, kind, text in zip(self.header, self.kinds, row):
+            if name in ("claim_id", "insured_id") or not text.strip():
+                continue
+            facts[name] = _cell(text, kind)
+        return Claim.from_data({"claim_id": values["claim_id"], "insured_id": values["insured_id"], "input": facts},
+                               where)
+
+
 def _read_csv(path: Path, book: RuleBook) -> Iterator[Claim | ClaimError]:
-    inputs = book.program.inputs
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         reader = csv.reader(fh)
         try:
@@ -620,10 +649,7 @@ def _read_csv(path: Path, book: RuleBook) -> Iterator[Claim | ClaimError]:
             raise UsageError(f"{path}:1: the CSV header cannot be read ({e})") from None
         if header is None:
             return
-        header = [h.strip() for h in header]
-        for key in ("claim_id", "insured_id"):
-            if key not in header:
-                raise UsageError(f"{path}:1: the CSV header has no `{key}` column")
+        columns = ClaimColumns(header, book.program.inputs, f"{path}:1")
         start = reader.line_num
         while True:
             where = f"{path}:{start + 1}"
@@ -641,19 +667,8 @@ def _read_csv(path: Path, book: RuleBook) -> Iterator[Claim | ClaimError]:
             if any(_NOT_UTF8.search(c) for c in row):
                 yield ClaimError(where, "not UTF-8 text; save the file as UTF-8")
                 continue
-            if len(row) != len(header):
-                yield ClaimError(where, f"{len(row)} cells where the header has {len(header)} columns")
-                continue
-            values = dict(zip(header, row))
-            facts = {}
-            for name, text in values.items():
-                if name in ("claim_id", "insured_id") or not text.strip():
-                    continue
-                decl = inputs.get(name)
-                facts[name] = _cell(text, decl.type.kind if decl is not None else None)
             try:
-                yield Claim.from_data({"claim_id": values["claim_id"], "insured_id": values["insured_id"],
-                                       "input": facts}, where)
+                yield columns.claim(row, where)
             except ClaimError as e:
                 yield e
 
