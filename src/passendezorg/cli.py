@@ -563,10 +563,12 @@ def lsp_cmd(tcp: str | None) -> None:
 from .cli_claims import register as _register_claims  # noqa: E402 - the commands need `main` defined
 from .cli_docs import register as _register_docs  # noqa: E402
 from .cli_serve import register as _register_serve  # noqa: E402
+from .cli_simulate import register as _register_simulate  # noqa: E402
 
 _register_claims(main)
 _register_docs(main)
 _register_serve(main)
+_register_simulate(main)
 
 
 def run() -> None:  # pragma: no cover - console entry
