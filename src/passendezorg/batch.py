@@ -719,7 +719,7 @@ def _case_id(raw: bytes) -> str | None:
 _QUOTE_OR_NEWLINE = re.compile(rb'["\n]')
 
 
-def _ranges(path: Path, start: int, size: int, pieces: int, quoted: bool = False) -> list[tuple[int, int, int]]:
+def line_ranges(path: Path, start: int, size: int, pieces: int, quoted: bool = False) -> list[tuple[int, int, int]]:
     """Byte ranges [a, b) that each start at a record, with the number of the line they start at.
 
     A record is a line; with ``quoted`` (CSV) a line break inside quotes does not end one: a range starts
@@ -869,7 +869,7 @@ def _parallel(worker: _Worker, path: Path, start: int, size: int, jobs: int, str
     import multiprocessing as mp
 
     pieces = max(jobs * 4, (size - start) // CHUNK_BYTES + 1)
-    ranges = _ranges(path, start, size, pieces, quoted=worker.layout is not None)
+    ranges = line_ranges(path, start, size, pieces, quoted=worker.layout is not None)
     tmp = Path(tempfile.mkdtemp(prefix="passendezorg-batch-"))
     counter = mp.get_context("fork").Value("q", 0)  # bytes done, across workers: for the progress display
 

@@ -1,10 +1,11 @@
-"""The `population` command: a seeded population of claims to simulate on.
+"""The `population` and `simulate` commands: what a proposal would do to a population of claims.
 
 ``register(group)`` adds them to a click group (the main CLI calls it).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -12,8 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .errors import UsageError
+
 if TYPE_CHECKING:
     from .rulebook import RuleBook
+    from .simulate import Simulation
 
 
 def _rules_dir(rules: str | None) -> Path:
@@ -84,9 +88,100 @@ def population_cmd(persons: int, seed: int, out: Path | None, years: tuple[int, 
         click.echo(f"note: left out, the rule book does not know {', '.join(checked.not_in_rulebook)}", err=True)
 
 
+# ---------------------------------------------------------------- simulate
+
+
+@click.command("simulate")
+@click.argument("claims", type=click.Path(path_type=Path))
+@click.option("--scenario", "scenarios", multiple=True, required=True, metavar="NAME",
+              help="a scenario of the rule book to compare with the law in force (repeatable)")
+@click.option("--by", "by", multiple=True, metavar="FIELD",
+              help="break results down by an input, a value of the rule book, year, month or age_band "
+                   "(repeatable; default: behandeling.soort and age_band)")
+@click.option("--out", "out", type=click.Path(path_type=Path), metavar="DIR",
+              help="write the report (report.html, report.json, CSV tables) into DIR")
+@click.option("--parquet", is_flag=True, help="with --out: the tables also as Parquet (needs pyarrow)")
+@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules or $PASSENDEZORG_RULES)")
+@click.option("--sample", type=click.IntRange(0, 1000), default=12, show_default=True,
+              help="changed claims per scenario to explain side by side")
+@click.option("--jobs", "-j", type=click.IntRange(0, 256), default=0, show_default=True, metavar="N",
+              help="worker processes (0: one per core)")
+@click.option("--input-format", "input_format", type=click.Choice(["jsonl", "csv", "parquet"]),
+              help="the format of CLAIMS (default: from its name)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="what to print: a summary, or the whole report as JSON")
+def simulate_cmd(claims: Path, scenarios: tuple[str, ...], by: tuple[str, ...], out: Path | None, parquet: bool,
+                 rules_dir: str | None, sample: int, jobs: int, input_format: str | None, fmt: str) -> None:
+    """Decide every claim of CLAIMS under the law in force and under each scenario, and compare.
+
+    Each insured person's claims are replayed in date order under each rule book, so
+    the eigen risico and the other yearly caps carry from claim to claim as in claim
+    processing. CLAIMS is JSON lines, CSV or Parquet with claim_id, insured_id and the
+    facts of each claim (as `passendezorg population` writes them).
+    """
+    from .report import simulation_json, write_report
+    from .simulate import simulate
+
+    if parquet and out is None:
+        raise UsageError("--parquet writes the report's tables: give --out DIR")
+    book = _load(rules_dir)
+    if getattr(book, "with_scenario", None) is None:
+        raise UsageError("this rule book has no scenarios: this version of passendezorg cannot apply "
+                         f"--scenario {scenarios[0]} (the library takes variant rule books: "
+                         "simulate(book, claims, {name: RuleBook}))")
+    if parquet:
+        from .population import require_pyarrow
+
+        require_pyarrow("Parquet output")
+    sim = simulate(book, claims, list(scenarios), by=list(by) or None, sample=sample, jobs=jobs, fmt=input_format)
+    written = write_report(sim, out, parquet=parquet) if out is not None else []
+    if fmt == "json":
+        click.echo(json.dumps(simulation_json(sim), indent=2, ensure_ascii=False))
+    else:
+        click.echo("\n".join(summary_lines(sim)))
+    if written:
+        click.echo(f"report: {written[1] if len(written) > 1 else written[0]} ({len(written)} files in {out})", err=True)
+
+
+def summary_lines(sim: Simulation) -> list[str]:
+    """The text a person reads after a simulation: totals and their change, who changed, the yearly maxima."""
+    from .report import euro, signed_euro
+    from .simulate import BASE
+
+    keys = [v.key for v in sim.variants]
+    width = max(len(k) for k in keys) + 2
+    lines = [f"{sim.claims} claim(s) of {sim.persons} insured person(s) from {sim.source}, decided under "
+             f"{len(keys)} rule books in {sim.seconds:.1f} s ({sim.jobs} worker(s))"]
+    if sim.rejected:
+        lines.append(f"  {sim.rejected} claim(s) could not be read and were left out; the first:")
+        lines.extend(f"    {w}: {e}" for w, e in sim.rejections[:5])
+    for v in sim.scenarios:
+        lines.append(f"  {v.key}: {v.title}")
+        lines.append(f"    changed: {sim.changed_claims[v.key]} claim(s) of {sim.changed_persons[v.key]} person(s)"
+                     + (f"; {sim.rule_only[v.key]} more decided by another rule with the same values"
+                        if sim.rule_only[v.key] else ""))
+    lines.append("")
+    for o in sim.outputs.values():
+        if not o.money:
+            continue
+        lines.append(f"{o.name}")
+        for k in keys:
+            change = "" if k == BASE else f"  {signed_euro(o.change(k))}"
+            lines.append(f"  {k:<{width}}{euro(o.totals[k]):>20}{change}")
+    for y in sim.yearly:
+        lines.append("")
+        lines.append(f"reached the yearly {y.label} (of {y.person_years} person-years with claims)")
+        for k in keys:
+            moved = "" if k == BASE else (f"  ({y.moved[k]['only_in_force']} no longer, {y.moved[k]['only_scenario']} "
+                                          f"newly; {y.moved[k]['earlier']} earlier, {y.moved[k]['later']} later)")
+            lines.append(f"  {k:<{width}}{y.total(k):>20}{moved}")
+    return lines
+
+
 def register(group: click.Group) -> None:
-    """Add the `population` command to ``group``."""
+    """Add the `population` and `simulate` commands to ``group``."""
     group.add_command(population_cmd)
+    group.add_command(simulate_cmd)
 
 
-__all__ = ["register"]
+__all__ = ["register", "summary_lines"]

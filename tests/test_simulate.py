@@ -1,0 +1,444 @@
+"""Simulation: every claim under the law in force and under each scenario, each person replayed in date order.
+
+The totals are checked against a small population computed by hand (a cap per treatment changes who
+reaches the yearly eigen risico, and when), and against evaluating the same claims directly, one by
+one, with the interpreter and the same replay (and, for the law in force, against claim processing).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from passendezorg import Case, RuleBook, load_rules
+from passendezorg.errors import UsageError
+from passendezorg.population import generate, nested, plan, write_claims
+from passendezorg.report import render_html, simulation_json, tables, write_report
+from passendezorg.simulate import BASE, Simulation, simulate
+from passendezorg.yearly import USED_INPUT, YearlyLedger, counters_for
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOKS = ROOT / "tests" / "rulebooks_simulation"
+D = Decimal
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[RuleBook, RuleBook]:
+    return load_rules(BOOKS / "in_force"), load_rules(BOOKS / "cap_165_50")
+
+
+def claim(cid: str, who: str, born: str, day: str, kind: str, amount: str) -> dict[str, Any]:
+    return {"claim_id": cid, "insured_id": who, "input": {
+        "verzekerde": {"geboortedatum": born},
+        "behandeling": {"datum": day, "soort": kind, "bedrag": amount}}}
+
+
+ADULT, CHILD = "1980-06-01", "2015-06-01"
+MSZ, DIAG, GP = "medisch_specialistische_zorg", "eerstelijnsdiagnostiek", "huisartsenzorg"
+
+# A population worked out by hand. In force: € 385 a year. The proposal: € 165, at most € 50 per treatment
+# in hospital care. The file is not in date order: each person's claims are replayed by date.
+HAND = [
+    claim("A2", "A", ADULT, "2025-06-05", MSZ, "200.00"),   # in force: 85 (385 reached in June); cap: 50
+    claim("C3", "C", ADULT, "2025-03-30", MSZ, "500.00"),   # in force: 185 (reached in March); cap: 0
+    claim("A1", "A", ADULT, "2025-03-10", MSZ, "300.00"),   # in force: 300; cap: 50
+    claim("B1", "B", ADULT, "2025-02-01", MSZ, "1000.00"),  # in force: 385 (reached in February); cap: 50
+    claim("C1", "C", ADULT, "2025-01-15", DIAG, "100.00"),  # both: 100
+    claim("C2", "C", ADULT, "2025-02-20", DIAG, "100.00"),  # in force: 100; cap: 65 (165 reached in February)
+    claim("D1", "D", CHILD, "2025-04-01", MSZ, "800.00"),   # a child: nothing
+    claim("E1", "E", ADULT, "2025-05-05", GP, "30.00"),     # huisartsenzorg: exempt
+]
+
+
+def test_a_cap_per_treatment_changes_who_reaches_the_yearly_eigen_risico_and_when(
+        small: tuple[RuleBook, RuleBook], tmp_path: Path) -> None:
+    in_force, cap = small
+    sim = simulate(in_force, HAND, {"cap": cap}, by=["behandeling.soort", "month"], jobs=1)
+    assert (sim.claims, sim.persons, sim.person_years, sim.rejected) == (8, 5, 5, 0)
+    ded, pay = sim.outputs["eigen_risico_inhouding"], sim.outputs["vergoeding"]
+    assert ded.totals == {BASE: D("1155.00"), "cap": D("315.00")}
+    assert pay.totals == {BASE: D("1875.00"), "cap": D("2715.00")}
+    assert ded.change("cap") == D("-840.00") and pay.change("cap") == D("840.00")
+    assert sim.changed_claims == {"cap": 5} and sim.changed_persons == {"cap": 3}
+    assert ded.changed == {"cap": 5} and sim.rule_only == {"cap": 0}
+
+    [er] = sim.yearly
+    assert er.input == "verzekerde.eigen_risico_verbruikt" and er.person_years == 5
+    assert er.reached[BASE] == [0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]  # B in February, C in March, A in June
+    assert er.reached["cap"] == [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]  # only C, and a month earlier
+    assert er.moved["cap"] == {"both": 1, "only_in_force": 2, "only_scenario": 0, "earlier": 1, "later": 0,
+                               "same_month": 0}
+
+    rules = {(r.output, r.before, r.after): (r.claims, r.before_total, r.after_total) for r in sim.rules["cap"]}
+    assert rules == {
+        ("eigen_risico_inhouding", "inhouding", "inhouding_ten_hoogste_50_per_behandeling"):
+            (4, D("955.00"), D("150.00")),
+        ("eigen_risico_inhouding", "inhouding", "inhouding"): (1, D("100.00"), D("65.00")),
+        ("vergoeding", "vergoeding_na_inhouding", "vergoeding_na_inhouding"): (5, D("1045.00"), D("1885.00")),
+    }
+    kinds = {b.value: b for b in sim.breakdowns["behandeling.soort"]}
+    assert (kinds[MSZ].claims, kinds[MSZ].changed["cap"]) == (5, 4)
+    assert kinds[MSZ].totals["vergoeding"] == {BASE: D("1845.00"), "cap": D("2650.00")}
+    assert kinds[DIAG].totals["vergoeding"] == {BASE: D("0.00"), "cap": D("35.00")}
+    assert kinds[GP].totals["vergoeding"] == {BASE: D("30.00"), "cap": D("30.00")}
+    months = {b.value: b.claims for b in sim.breakdowns["month"]}
+    assert months == {"2025-01": 1, "2025-02": 2, "2025-03": 2, "2025-04": 1, "2025-05": 1, "2025-06": 1}
+
+    # every changed claim is in the sample, explained under both rule books with the amount used by then
+    sampled = {c.claim_id: c for c in sim.sample["cap"]}
+    assert set(sampled) == {"A1", "A2", "B1", "C2", "C3"}
+    c3 = sampled["C3"]
+    assert c3.changed == ["eigen_risico_inhouding", "vergoeding"]
+    assert c3.used_before == {"verzekerde.eigen_risico_verbruikt": D("200.00")}
+    assert c3.used_after == {"verzekerde.eigen_risico_verbruikt": D("165.00")}
+    assert c3.before.outputs["eigen_risico_inhouding"].value == "185.00"
+    assert c3.after.outputs["eigen_risico_inhouding"].rule.name == "inhouding_ten_hoogste_50_per_behandeling"
+    assert c3.after.outputs["eigen_risico_inhouding"].value == "0.00"
+
+
+def test_the_result_does_not_depend_on_the_workers_or_the_file_format(small: tuple[RuleBook, RuleBook],
+                                                                     tmp_path: Path) -> None:
+    in_force, cap = small
+    claims = list(_random_claims(random.Random(7), 300))
+    jsonl = tmp_path / "claims.jsonl"
+    jsonl.write_text("".join(json.dumps(c) + "\n" for c in claims), encoding="utf-8")
+    flat = [{"claim_id": c["claim_id"], "insured_id": c["insured_id"],
+             "input": {f"{group}.{k}": v for group, facts in c["input"].items() for k, v in facts.items()}}
+            for c in claims]
+    write_claims(flat, tmp_path / "claims.csv", in_force.program)
+    results = [_comparable(simulate(in_force, jsonl, {"cap": cap}, jobs=1)),
+               _comparable(simulate(in_force, jsonl, {"cap": cap}, jobs=2)),
+               _comparable(simulate(in_force, tmp_path / "claims.csv", {"cap": cap}, jobs=2)),
+               _comparable(simulate(in_force, claims, {"cap": cap}, jobs=1))]
+    pytest.importorskip("pyarrow")
+    write_claims(flat, tmp_path / "claims.parquet", in_force.program)
+    results.append(_comparable(simulate(in_force, tmp_path / "claims.parquet", {"cap": cap}, jobs=2)))
+    for other in results[1:]:
+        assert other == results[0]
+
+
+def _comparable(sim: Simulation) -> dict[str, Any]:
+    data = simulation_json(sim)
+    del data["run"], data["claims_file"]
+    for lst in data["sample"].values():  # where a claim is read from differs between the files
+        for c in lst:
+            del c["where"]
+    return data
+
+
+def _random_claims(rnd: random.Random, n: int) -> Iterator[dict[str, Any]]:
+    for k in range(n):
+        who = f"P{rnd.randrange(40)}"
+        born = ADULT if int(who[1:]) % 5 else CHILD
+        yield claim(f"K{k}", who, born, f"{rnd.choice([2024, 2025])}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}",
+                    rnd.choice([MSZ, MSZ, DIAG, GP]), f"{rnd.randint(1, 90000) / 100:.2f}")
+
+
+def direct(book: RuleBook, claims: list[dict[str, Any]]) -> dict[str, Any]:
+    """The oracle: each person's claims in date order (then file order), one by one with the interpreter."""
+    ledger = YearlyLedger(counters_for(book.program))
+    totals: dict[str, Decimal] = {}
+    decided: dict[str, dict[str, Any]] = {}
+    reached = set()
+    order = sorted(range(len(claims)), key=lambda i: (claims[i]["insured_id"], _date_of(claims[i]), i))
+    for i in order:
+        c = claims[i]
+        facts = json.loads(json.dumps(c["input"]))
+        year = int(_date_of(c)[:4])
+        used = ledger.inputs(c["insured_id"], year)
+        for name, amount in used.items():
+            group, key = name.split(".", 1)
+            facts.setdefault(group, {})[key] = str(amount)
+        d = book.evaluate(Case(facts, c["claim_id"]))
+        values = {name: (Decimal(o.value) if o.type == "money" and o.value is not None else o.value)
+                  for name, o in d.outputs.items()}
+        values.update({name: Decimal(o.value) for name, o in d.derived.items() if o.type == "money" and o.value})
+        ledger.record(c["insured_id"], year, {}, values.get)
+        decided[c["claim_id"]] = {name: (o.status, o.value) for name, o in d.outputs.items()}
+        for name, o in d.outputs.items():
+            if o.type == "money" and o.status in ("value", "default"):
+                totals[name] = totals.get(name, D("0.00")) + Decimal(o.value)  # type: ignore[arg-type]
+        limit = values.get("eigen_risico_jaarbedrag")
+        if limit is not None and ledger.used(c["insured_id"], year)[0] >= limit:
+            reached.add((c["insured_id"], year))
+    return {"totals": totals, "decided": decided, "reached": len(reached)}
+
+
+def _date_of(c: dict[str, Any]) -> str:
+    return str(c["input"]["behandeling"]["datum"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60))
+def test_totals_equal_deciding_each_claim_directly_small_book(small: tuple[RuleBook, RuleBook], seed: int,
+                                                               n: int) -> None:
+    in_force, cap = small
+    claims = list(_random_claims(random.Random(seed), n))
+    sim = simulate(in_force, claims, {"cap": cap}, jobs=1, sample=0)
+    _agrees(sim, claims, {BASE: in_force, "cap": cap})
+
+
+def _agrees(sim: Simulation, claims: list[dict[str, Any]], books: dict[str, RuleBook]) -> None:
+    oracle = {k: direct(b, claims) for k, b in books.items()}
+    for name, o in sim.outputs.items():
+        if o.money:
+            for k in books:
+                assert o.totals[k] == oracle[k]["totals"].get(name, D("0.00")), (name, k)
+    for k in books:
+        if k == BASE:
+            continue
+        changed = [cid for cid, out in oracle[BASE]["decided"].items() if out != oracle[k]["decided"][cid]]
+        assert sim.changed_claims[k] == len(changed)
+        assert sim.changed_persons[k] == len({c["insured_id"] for c in claims if c["claim_id"] in changed})
+    for y in sim.yearly:
+        for k in books:
+            assert y.total(k) == oracle[k]["reached"]
+
+
+# ------------------------------------------------------------------ the shipped rule book
+
+
+PROPOSAL_CAP = """taal nederlands
+regelset voorstel_per_behandeling
+  titel "Voorstel voor de test: ten hoogste € 50 eigen risico per behandeling in de medisch-specialistische zorg"
+  bron test_voorstel_50 "Voorstel (test): ten hoogste € 50 per behandeling"
+
+regel test_eigen_risico_per_behandeling
+  "Ten hoogste € 50 eigen risico per behandeling in de medisch-specialistische zorg"
+  uitzondering op eigen_risico_inhouding_berekend
+  bron test_voorstel_50
+  als eigen_risico_van_toepassing en behandeling.soort = medisch_specialistische_zorg
+  dan eigen_risico_inhouding = min(resterend_eigen_risico, vergoedbaar_bedrag, € 50,00)
+"""
+
+PROPOSAL_DIGITAL = """taal nederlands
+regelset voorstel_digitaal
+  titel "Voorstel voor de test: geen eigen risico voor digitale zorg"
+  bron test_voorstel_digitaal "Voorstel (test): geen eigen risico voor digitale zorg"
+
+regel test_geen_eigen_risico_digitaal
+  "Geen eigen risico voor digitaal geleverde medisch-specialistische zorg en ggz"
+  uitzondering op eigen_risico_geldt
+  bron test_voorstel_digitaal
+  als behandeling.soort in [medisch_specialistische_zorg, ggz] en behandeling.digitaal
+  dan eigen_risico_van_toepassing = nee
+"""
+
+
+def variant_of_rules(folder: Path, extra: str) -> RuleBook:
+    """The shipped rule book with one file of proposed rules added: a variant rule book for the tests."""
+    import shutil
+
+    shutil.copytree(ROOT / "rules", folder)
+    (folder / "voorstel_test.pz").write_text(extra, encoding="utf-8")
+    return load_rules(folder)
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("shipped")
+    book = load_rules(ROOT / "rules")
+    variants = {"cap": variant_of_rules(tmp / "cap", PROPOSAL_CAP),
+                "digital": variant_of_rules(tmp / "digital", PROPOSAL_DIGITAL)}
+    claims = list(generate(book, 120, seed=11))
+    path = tmp / "claims.jsonl"
+    write_claims(claims, path, book.program, plan(book).columns)
+    nested_claims = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    sim = simulate(book, path, variants, jobs=2, sample=5)
+    return {"book": book, "variants": variants, "path": path, "claims": nested_claims, "sim": sim, "tmp": tmp}
+
+
+def test_totals_equal_deciding_each_claim_directly_shipped_book(shipped: dict[str, Any]) -> None:
+    sim: Simulation = shipped["sim"]
+    assert sim.claims == len(shipped["claims"]) and sim.rejected == 0
+    assert sim.changed_claims["cap"] > 0 and sim.changed_claims["digital"] > 0
+    _agrees(sim, shipped["claims"], {BASE: shipped["book"], **shipped["variants"]})
+
+
+def test_totals_in_force_equal_claim_processing(shipped: dict[str, Any]) -> None:
+    from passendezorg.claims import ClaimProcessor
+
+    book: RuleBook = shipped["book"]
+    claims = sorted(shipped["claims"], key=lambda c: (c["insured_id"], _date_of(c)))
+    # claim processing keeps the eigen risico in its ledger; the other yearly caps (seated transport, dietary
+    # advice) are facts the insurer gives, here kept with the same helper the simulation uses
+    others = YearlyLedger([c for c in counters_for(book.program) if c.input != USED_INPUT])
+    deducted, paid = D("0.00"), D("0.00")
+    with ClaimProcessor(book, f"sqlite:///{shipped['tmp'] / 'claims.db'}") as processor:
+        for c in claims:
+            year = int(_date_of(c)[:4])
+            facts = json.loads(json.dumps(c["input"]))
+            for name, amount in others.inputs(c["insured_id"], year).items():
+                group, key = name.split(".", 1)
+                facts[group][key] = str(amount)
+            receipt = processor.process({**c, "input": facts})
+            _, inputs, _ = book.prepare(Case(facts))
+            outputs = {k: Decimal(v) if isinstance(v, str) and k in ("eigen_bijdrage",) else v
+                       for k, v in receipt.outputs.items()}
+            others.record(c["insured_id"], year, inputs, outputs.get)
+            deducted += receipt.deduction
+            paid += receipt.payout or D("0.00")
+    sim: Simulation = shipped["sim"]
+    assert deducted == sim.outputs["eigen_risico_inhouding"].totals[BASE]
+    assert paid == sim.outputs["vergoeding"].totals[BASE]
+
+
+def test_breakdowns_add_up_to_the_totals(shipped: dict[str, Any]) -> None:
+    sim: Simulation = shipped["sim"]
+    assert [f.name for f in sim.fields] == ["behandeling.soort", "age_band"]
+    for buckets in sim.breakdowns.values():
+        assert sum(b.claims for b in buckets) == sim.claims
+        for k in ("cap", "digital"):
+            assert sum(b.changed[k] for b in buckets) == sim.changed_claims[k]
+        for name, o in sim.outputs.items():
+            if o.money:
+                for k in (BASE, "cap", "digital"):
+                    assert sum((b.totals[name][k] for b in buckets), D("0.00")) == o.totals[k]
+    bands = {b.value for b in sim.breakdowns["age_band"]}
+    assert bands <= {"0-17", "18-34", "35-49", "50-64", "65-74", "75+"} and "0-17" in bands
+
+
+def test_the_report_is_written_as_html_json_and_csv(shipped: dict[str, Any], tmp_path: Path) -> None:
+    sim: Simulation = shipped["sim"]
+    files = write_report(sim, tmp_path / "report")
+    names = {f.name for f in files}
+    assert {"report.html", "report.json", "totals.csv", "rules.csv", "yearly.csv", "sample.csv",
+            "breakdown-behandeling.soort.csv", "breakdown-age_band.csv"} <= names
+    data = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
+    assert data["format"] == "passendezorg.simulation/1"
+    assert data["outputs"]["vergoeding"]["totals"]["cap"] == str(sim.outputs["vergoeding"].totals["cap"])
+    with (tmp_path / "report" / "totals.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    total = next(r for r in rows if r["output"] == "vergoeding" and r["variant"] == "cap")
+    assert Decimal(total["total_or_claims"]) == sim.outputs["vergoeding"].totals["cap"]
+    page = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert page.count("<svg class='pz-chart'") >= 3
+    assert page.count("class=\"pz-sample\"") == sum(len(v) for v in sim.sample.values()) > 0
+    # nothing is fetched: no script, no stylesheet, image or frame from anywhere
+    assert "<script" not in page and " src=" not in page and "<link" not in page
+    assert "Content-Security-Policy" in page
+
+
+def test_parquet_tables_when_pyarrow_is_there(shipped: dict[str, Any], tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    sim: Simulation = shipped["sim"]
+    write_report(sim, tmp_path, parquet=True)
+    table = pq.read_table(tmp_path / "totals.parquet").to_pylist()
+    row = next(r for r in table if r["output"] == "vergoeding" and r["variant"] == BASE)
+    assert Decimal(row["total_or_claims"]) == sim.outputs["vergoeding"].totals[BASE]
+
+
+def test_without_pyarrow_parquet_says_what_to_install(shipped: dict[str, Any], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real = builtins.__import__
+
+    def no_pyarrow(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "pyarrow" or name.startswith("pyarrow."):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
+    with pytest.raises(UsageError, match=r'pip install "passendezorg\[simulate\]"'):
+        write_report(shipped["sim"], tmp_path, parquet=True)
+    (tmp_path / "claims.parquet").write_bytes(b"PAR1")
+    with pytest.raises(UsageError, match="reading Parquet claims needs pyarrow, which is not installed"):
+        simulate(shipped["book"], tmp_path / "claims.parquet", shipped["variants"])
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_a_bad_claim_is_reported_with_its_line_and_the_rest_go_on(small: tuple[RuleBook, RuleBook],
+                                                                  tmp_path: Path) -> None:
+    in_force, cap = small
+    lines = [json.dumps(c) for c in HAND]
+    lines.insert(2, "{not json")
+    lines.insert(4, json.dumps(claim("X1", "X", ADULT, "2025-13-01", MSZ, "1.00")))
+    lines.insert(6, json.dumps({**claim("X2", "X", ADULT, "2025-01-01", MSZ, "1.00"), "insured": "X"}))
+    used = claim("X3", "X", ADULT, "2025-01-01", MSZ, "1.00")
+    used["input"]["verzekerde"]["eigen_risico_verbruikt"] = "10.00"
+    lines.insert(8, json.dumps(used))
+    lines.insert(9, "")
+    path = tmp_path / "claims.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sim = simulate(in_force, path, {"cap": cap}, jobs=2)
+    assert sim.claims == 8 and sim.rejected == 4
+    where = dict(sim.rejections)
+    assert where[f"{path}:3"].startswith("not valid JSON")
+    assert "expected a date" in where[f"{path}:5: input.behandeling.datum"]
+    assert "unknown field `insured`" in where[f"{path}:7"]
+    assert "leave it out of the claim" in where[f"{path}:9"]
+    assert sim.outputs["vergoeding"].totals[BASE] == D("1875.00")  # the good claims, as computed by hand
+
+
+def test_fields_and_scenarios_are_checked_before_anything_runs(small: tuple[RuleBook, RuleBook],
+                                                               tmp_path: Path) -> None:
+    in_force, cap = small
+    with pytest.raises(UsageError, match="did you mean `behandeling.soort`"):
+        simulate(in_force, HAND, {"cap": cap}, by=["behandeling.sort"])
+    with pytest.raises(UsageError, match="at least one scenario"):
+        simulate(in_force, HAND, {})
+    with pytest.raises(UsageError, match="no such claims file"):
+        simulate(in_force, tmp_path / "missing.jsonl", {"cap": cap})
+    with pytest.raises(UsageError, match="JSON lines"):
+        simulate(in_force, tmp_path / "claims.txt", {"cap": cap})
+    if getattr(in_force, "with_scenario", None) is None:
+        with pytest.raises(UsageError, match="this rule book has no scenarios"):
+            simulate(in_force, HAND, ["eigen_risico_165"])
+
+
+def test_the_html_report_escapes_what_it_shows(small: tuple[RuleBook, RuleBook]) -> None:
+    in_force, cap = small
+    evil = [claim("<b>x</b>", "<i>p</i>", ADULT, "2025-01-01", MSZ, "500.00")]
+    page = render_html(simulate(in_force, evil, {"cap": cap}, jobs=1))
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert tables(simulate(in_force, evil, {"cap": cap}, jobs=1))["sample"][1][0][1] == "<b>x</b>"
+
+
+def test_claims_in_memory_take_nested_or_flat_facts(small: tuple[RuleBook, RuleBook]) -> None:
+    in_force, cap = small
+    flat = [{"claim_id": c["claim_id"], "insured_id": c["insured_id"],
+             "input": {f"{g}.{k}": v for g, facts in c["input"].items() for k, v in facts.items()}} for c in HAND]
+    assert nested(flat[0]["input"]) == HAND[0]["input"]
+    sim = simulate(in_force, flat, {"cap": cap}, jobs=1)
+    assert sim.outputs["vergoeding"].totals == {BASE: D("1875.00"), "cap": D("2715.00")}
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_the_summary_says_totals_changes_and_who_reaches_the_yearly_maximum(small: tuple[RuleBook, RuleBook]) -> None:
+    from passendezorg.cli_simulate import summary_lines
+
+    in_force, cap = small
+    text = "\n".join(summary_lines(simulate(in_force, HAND, {"cap": cap}, jobs=1)))
+    assert "8 claim(s) of 5 insured person(s)" in text
+    assert "changed: 5 claim(s) of 3 person(s)" in text
+    assert "€ 1.875,00" in text and "+€ 840,00" in text
+    assert "reached the yearly eigen risico (of 5 person-years with claims)" in text
+    assert "(2 no longer, 0 newly; 1 earlier, 0 later)" in text
+
+
+def test_simulate_command_needs_scenarios_of_the_rule_book(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from passendezorg.cli import main
+
+    path = tmp_path / "claims.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in HAND), encoding="utf-8")
+    args = ["simulate", str(path), "--rules", str(BOOKS / "in_force")]
+    result = CliRunner().invoke(main, [*args, "--scenario", "cap", "--parquet"])
+    assert result.exit_code == 2 and "--parquet writes the report's tables: give --out DIR" in result.output
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "Missing option '--scenario'" in result.output
