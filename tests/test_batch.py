@@ -293,7 +293,7 @@ def test_csv_ranges_start_where_the_csv_module_starts_a_record(rows: list[list[s
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rows.csv"
         path.write_bytes(data)
-        ranges = _ranges(path, 0, len(data), pieces, quoted=True)
+        ranges = line_ranges(path, 0, len(data), pieces, quoted=True)
     assert ranges[0][0] == 0 and ranges[-1][1] == len(data)
     for (a, b, first), nxt in zip(ranges, ranges[1:] + [(len(data), 0, 0)]):
         assert a in starts and starts[a] == first

@@ -376,6 +376,8 @@ class _Run:
         # per variant: where each output sits among the compiled values, and how a missing rule reads
         self.out_pos = [[cp.names.index(o) for o in self.outputs] for cp in self.cps]
         self.out_kind = [[cp.kinds[k] for k in pos] for cp, pos in zip(self.cps, self.out_pos)]
+        self.pickers = [_picker(pos) for pos in self.out_pos]
+        self.pick_other = _picker([j for j in range(len(self.outputs)) if not self.money[j]])
         counters = [counters_for(v.book.program) for v in variants]
         if any(c != counters[0] for c in counters[1:]):
             raise UsageError("a scenario keeps other yearly caps than the rule book in force (an input or output "
@@ -538,18 +540,16 @@ class _Run:
 
     # ---------------------------------------------------------- pass 2: a partition, person by person
 
-    def _read(self, k: int, tally: _Tally) -> dict[str, list[tuple[dt.date, int, str, str, dict[str, Any]]]]:
-        """The claims of partition ``k``, typed, grouped by insured person; bad ones go to the tally's rejections."""
-        persons: dict[str, list[tuple[dt.date, int, str, str, dict[str, Any]]]] = {}
-        typer = self.typer
-        inputs_decl = self.program.inputs
-        peil = self.peildatum
-        state_inputs = set(c.input for c in self.counters)
-        columns = self.header
-        shown = self.shown
-        seq = 0
-        import csv
+    def _read(self, k: int, tally: _Tally) -> dict[str, list[tuple[dt.date, int, str, int, dict[str, Any]]]]:
+        """The claims of partition ``k``, typed, grouped by insured person; bad ones go to the tally's rejections.
 
+        Each claim is (date, its place in the file, claim id, line number, typed inputs)."""
+        persons: dict[str, list[tuple[dt.date, int, str, int, dict[str, Any]]]] = {}
+        typer = self.typer
+        peil = self.peildatum or ""
+        state_inputs = {c.input for c in self.counters}
+        loads = json.loads
+        seq = 0
         for r in range(len(self.ranges)):
             path = self._part_file(r, k)
             if not path.exists():
@@ -558,42 +558,66 @@ class _Run:
                 for record in fh:
                     tab = record.index(b"\t")
                     lineno = int(record[:tab])
-                    where = f"{shown}:{lineno}"
                     seq += 1
-                    try:
+                    inputs = None
+                    if self.header is None:
+                        # the common case, checked in place: {"claim_id": "…", "insured_id": "…", "input": {…}}
                         try:
-                            text = record[tab + 1:].decode("utf-8")
-                        except UnicodeDecodeError as e:
-                            raise ClaimError(where, f"not UTF-8 text ({e.reason})") from None
-                        if columns is None:
-                            try:
-                                data = json.loads(text)
-                            except json.JSONDecodeError as e:
-                                raise ClaimError(where, f"not valid JSON (column {e.colno}): "
-                                                 f"{e.msg.removesuffix(' at')}") from None
-                            claim = Claim.from_data(data, where)
-                        else:
-                            row = next(csv.reader([text.rstrip("\r\n")]), [])
-                            claim = columns.claim(row, where)
-                        facts = claim.input
-                        inputs = typer(facts) if type(facts) is dict else None
-                        if inputs is None:
-                            try:
-                                inputs = typed_inputs(facts, inputs_decl, f"{where}: ")
-                            except CaseError as e:
-                                raise ClaimError(e.where, e.message) from None
-                        used = state_inputs.intersection(inputs)
-                        if used:
-                            raise ClaimError(where, f"input.{sorted(used)[0]} is what the person used so far this "
-                                             "year: the simulation keeps it per person; leave it out of the claim")
-                        day = inputs.get(peil) if peil else None
-                        if day is None:
-                            raise ClaimError(where, f"the claim has no {peil} (its peildatum)")
-                    except ClaimError as e:
-                        tally.reject(e.where or where, e.message)
-                        continue
-                    persons.setdefault(claim.insured_id, []).append((day, seq, claim.claim_id, where, inputs))
+                            data = loads(record[tab + 1:])
+                        except ValueError:
+                            data = None
+                        if type(data) is dict and len(data) == 3:
+                            cid, who, facts = data.get("claim_id"), data.get("insured_id"), data.get("input")
+                            if type(cid) is str and type(who) is str and type(facts) is dict and cid and who \
+                                    and cid.strip() == cid and who.strip() == who:
+                                inputs = typer(facts)
+                                if inputs is not None and not state_inputs.intersection(inputs):
+                                    day = inputs.get(peil)
+                                    if day is not None:
+                                        persons.setdefault(who, []).append((day, seq, cid, lineno, inputs))
+                                        continue
+                    claim = self._claim(record[tab + 1:], lineno, tally)  # the long way, with its error if any
+                    if claim is not None:
+                        persons.setdefault(claim[0], []).append((claim[2], seq, claim[1], lineno, claim[3]))
         return persons
+
+    def _claim(self, raw: bytes, lineno: int, tally: _Tally) -> tuple[str, str, dt.date, dict[str, Any]] | None:
+        """One line read and checked the long way: (insured id, claim id, date, typed inputs), or None when it is
+        rejected (the tally gets the reason, with the file and line)."""
+        import csv
+
+        where = f"{self.shown}:{lineno}"
+        try:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ClaimError(where, f"not UTF-8 text ({e.reason})") from None
+            if self.header is None:
+                try:
+                    data = json.loads(text)
+                except json.JSONDecodeError as e:
+                    raise ClaimError(where, f"not valid JSON (column {e.colno}): {e.msg.removesuffix(' at')}") from None
+                claim = Claim.from_data(data, where)
+            else:
+                claim = self.header.claim(next(csv.reader([text.rstrip("\r\n")]), []), where)
+            facts = claim.input
+            inputs = self.typer(facts) if type(facts) is dict else None
+            if inputs is None:
+                try:
+                    inputs = typed_inputs(facts, self.program.inputs, f"{where}: ")
+                except CaseError as e:
+                    raise ClaimError(e.where, e.message) from None
+            used = {c.input for c in self.counters}.intersection(inputs)
+            if used:
+                raise ClaimError(where, f"input.{sorted(used)[0]} is what the person used so far this year: the "
+                                 "simulation keeps it per person; leave it out of the claim")
+            day = inputs.get(self.peildatum) if self.peildatum else None
+            if day is None:
+                raise ClaimError(where, f"the claim has no {self.peildatum} (its peildatum)")
+        except ClaimError as e:
+            tally.reject(e.where or where, e.message)
+            return None
+        return claim.insured_id, claim.claim_id, day, inputs
 
     def _decide(self, k: int) -> _Tally:
         tally = _Tally(self)
@@ -603,14 +627,12 @@ class _Run:
             self._person(person, items, tally)
         return tally
 
-    def _run_one(self, vi: int, inputs: dict[str, Any], day: dt.date) -> tuple[tuple[Any, ...], tuple[Any, ...],
-                                                                              dict[int, str] | None]:
-        """One claim under one rule book: every value, its deciding rule, and the statuses the fast path found."""
+    def _slow(self, vi: int, fast: Any, inputs: dict[str, Any], day: dt.date) -> tuple[tuple[Any, ...], tuple[Any, ...],
+                                                                                dict[int, str]]:
+        """A claim the two-valued blocks did not decide entirely: every value, its deciding rule, and the statuses
+        of the values decided in three-valued logic (or by the interpreter, when the fast path gave nothing)."""
         cp = self.cps[vi]
-        fast = cp.run(inputs, day)
         if fast is not None:
-            if fast[3] is None:
-                return fast[0], fast[1], None
             return fast[0], fast[1], {k: o.status for k, o in fast.decided.items()}
         results = Evaluation(cp.program, inputs, day, trace=False).run()
         vals = tuple(results[nm].value if results[nm].known else None for nm in cp.names)
@@ -631,43 +653,50 @@ class _Run:
                 return "undetermined"
         return "value"
 
-    def _person(self, person: str, items: list[tuple[dt.date, int, str, str, dict[str, Any]]], tally: _Tally) -> None:
+    def _person(self, person: str, items: list[tuple[dt.date, int, str, int, dict[str, Any]]], tally: _Tally) -> None:
         nv = len(self.variants)
         names = [c.input for c in self.counters]
+        zeros = [ZERO] * len(names)
         accounts: list[dict[int, list[Decimal]]] = [{} for _ in range(nv)]
         reached: list[dict[tuple[int, int], int]] = [{} for _ in range(nv)]  # (counter, year) -> month reached
         changed_person = [False] * nv
         years: set[int] = set()
-        pick = [_picker(pos) for pos in self.out_pos]
+        plan = [(vi, accounts[vi], reached[vi], cp.run, self.chargers[vi], self.pickers[vi])
+                for vi, cp in enumerate(self.cps)]
         limits = self.limits
         getters = self.field_getters
-        for day, _seq, claim_id, where, inputs in items:
+        for day, _seq, claim_id, lineno, inputs in items:
             year = day.year
             years.add(year)
             results = []
-            for vi in range(nv):
-                acc = accounts[vi].get(year)
+            for vi, accs, got, run, charge, pick in plan:
+                acc = accs.get(year)
                 if acc is None:
-                    acc = accounts[vi][year] = [ZERO] * len(names)
+                    acc = accs[year] = list(zeros)
                 for name, amount in zip(names, acc):
                     inputs[name] = amount
                 used = tuple(acc)
-                vals, rules, extra = self._run_one(vi, inputs, day)
-                self.chargers[vi](acc, inputs, vals)
+                fast = run(inputs, day)
+                if fast is not None and fast[3] is None:
+                    vals, rules, extra = fast[0], fast[1], None
+                else:
+                    vals, rules, extra = self._slow(vi, fast, inputs, day)
+                charge(acc, inputs, vals)
                 for ci, pos in limits:
-                    if (ci, year) not in reached[vi]:
-                        limit = vals[pos[vi]]  # type: ignore[index]
+                    if (ci, year) not in got:
+                        limit = vals[pos[vi]]
                         if limit is not None and acc[ci] >= limit:
-                            reached[vi][(ci, year)] = day.month
-                results.append((pick[vi](vals), pick[vi](rules), extra, used, vals))
+                            got[(ci, year)] = day.month
+                results.append((pick(vals), pick(rules), extra, used, vals))
             base_vals = results[0][4]
-            key = tuple(g(inputs, base_vals, day) for g in getters)
+            key = tuple([g(inputs, base_vals, day) for g in getters])
             changed = tally.claim(self, key, results)
-            for s in range(1, nv):
-                if changed[s]:
+            if changed:
+                for s in changed:
                     changed_person[s] = True
                     if self.sample:
-                        tally.offer(s, claim_id, person, where, day, inputs, results[0][3], results[s][3], self)
+                        tally.offer(s, claim_id, person, f"{self.shown}:{lineno}", day, inputs, results[0][3],
+                                    results[s][3], self)
         tally.persons += 1
         tally.person_years += len(years)
         for s in range(1, nv):
@@ -708,8 +737,10 @@ class _Tally:
         # breakdown cube: key -> [claims, base sums (one per money output), then per scenario: changed, deltas]
         self.cube: dict[tuple[str, ...], list[Any]] = {}
         self.width = len(self.money_idx)
-        # non-money outputs: (variant, output, value) -> claims (scenarios: the difference from the law in force)
+        # non-money outputs: (variant, output, value) -> claims (scenarios: the difference from the law in force);
+        # under the law in force first counted per combination of values (one look-up per claim)
         self.counts: dict[tuple[int, int, Any], int] = {}
+        self.base_other: dict[tuple[Any, ...], int] = {}
         # money outputs not decided: (variant, output, status) -> claims (scenarios: differences)
         self.undecided: dict[tuple[int, int, str], int] = {}
         self.changed_output = [[0] * no for _ in range(nv)]
@@ -727,8 +758,8 @@ class _Tally:
 
     # ---------------------------------------------------------- per claim
 
-    def claim(self, run: _Run, key: tuple[str, ...], results: list[tuple[Any, ...]]) -> list[bool]:
-        """Count one claim decided under every variant; which scenarios changed it."""
+    def claim(self, run: _Run, key: tuple[str, ...], results: list[tuple[Any, ...]]) -> list[int]:
+        """Count one claim decided under every variant; the scenarios (by position) that changed it."""
         self.claims += 1
         cell = self.cube.get(key)
         w = self.width
@@ -742,19 +773,18 @@ class _Tally:
             if v is not None:
                 cell[m] += v
         counts = self.counts
-        for j in self.other_idx:
-            v = bvals[j]
-            if v is None:
-                v = ("status", run.status(0, j, brules, bextra))
-            key2 = (0, j, v)
-            counts[key2] = counts.get(key2, 0) + 1
+        other = run.pick_other(bvals)
+        if None in other:
+            other = tuple(("status", run.status(0, j, brules, bextra)) if v is None else v
+                          for j, v in zip(self.other_idx, other))
+        self.base_other[other] = self.base_other.get(other, 0) + 1
         if bextra is not None or None in bvals:
             for j in money:
                 if bvals[j] is None:
                     st = run.status(0, j, brules, bextra)
                     k3 = (0, j, st)
                     self.undecided[k3] = self.undecided.get(k3, 0) + 1
-        changed = [False] * self.nv
+        changed: list[int] = []
         for s in range(1, self.nv):
             svals, srules, sextra, _sused, _ = results[s]
             if svals == bvals and srules == brules and sextra is None and bextra is None:
@@ -790,7 +820,7 @@ class _Tally:
                         entry[1] += b if b is not None else ZERO
                         entry[2] += a if a is not None else ZERO
             if value_changed:
-                changed[s] = True
+                changed.append(s)
                 cell[off] += 1
                 self.changed_claims[s] += 1
             elif svals != bvals or srules != brules:
@@ -862,6 +892,8 @@ class _Tally:
                     mine[i] += v
         for key1, n1 in other.counts.items():
             self.counts[key1] = self.counts.get(key1, 0) + n1
+        for key0, n0 in other.base_other.items():
+            self.base_other[key0] = self.base_other.get(key0, 0) + n0
         for key2, n2 in other.undecided.items():
             self.undecided[key2] = self.undecided.get(key2, 0) + n2
         for s in range(self.nv):
@@ -901,6 +933,9 @@ def _decided(status: str) -> bool:
 
 def _result(run: _Run, t: _Tally, shown: str) -> Simulation:
     keys = [v.key for v in run.variants]
+    for combination, n in t.base_other.items():
+        for j, v in zip(t.other_idx, combination):
+            t.counts[(0, j, v)] = t.counts.get((0, j, v), 0) + n
     outputs: dict[str, OutputSummary] = {}
     money_pos = {j: m for m, j in enumerate(t.money_idx, 1)}
     w = t.width

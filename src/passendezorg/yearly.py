@@ -142,18 +142,16 @@ class YearlyLedger:
         """``charge`` for decisions given as a tuple of values aligned with ``names`` (the compiled fast path's
         form): the positions are looked up once, not per claim."""
         position = {name: k for k, name in enumerate(names)}
-        steps = tuple((i, c.when, c.amount, position.get(c.amount)) for i, c in enumerate(self.counters))
+        steps = tuple((i, c.when[0] if c.when else (None, None), c.when[1:], c.amount, position.get(c.amount))
+                      for i, c in enumerate(self.counters))
 
         def charge(account: list[Decimal], inputs: Mapping[str, Any], values: Sequence[Any]) -> None:
-            for i, when, name, k in steps:
-                counts = True
-                for key, want in when:
-                    if inputs.get(key) != want:
-                        counts = False
-                        break
-                if not counts:
+            for i, (key, want), more, name, k in steps:
+                if key is not None and inputs.get(key) != want:
+                    continue  # the usual case: another kind of care
+                if more and any(inputs.get(kk) != ww for kk, ww in more):
                     continue
-                amount = inputs.get(name) if name in inputs or k is None else values[k]
+                amount = inputs.get(name) if k is None or name in inputs else values[k]
                 if amount is not None and amount.__class__ is not bool:
                     account[i] += amount
 
