@@ -370,11 +370,14 @@ def test_a_bad_claim_is_reported_with_its_line_and_the_rest_go_on(small: tuple[R
     used["input"]["verzekerde"]["eigen_risico_verbruikt"] = "10.00"
     lines.insert(8, json.dumps(used))
     lines.insert(9, "")
+    lines.append(json.dumps(HAND[0]))  # the same claim again: decided once
     path = tmp_path / "claims.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     sim = simulate(in_force, path, {"cap": cap}, jobs=2)
-    assert sim.claims == 8 and sim.rejected == 4
+    assert sim.claims == 8 and sim.rejected == 5
     where = dict(sim.rejections)
+    assert where[f"{path}:{len(lines)}"] == "claim A2 of A was read before (line 1); a claim id is decided once, as in " \
+        "claim processing"
     assert where[f"{path}:3"].startswith("not valid JSON")
     assert "expected a date" in where[f"{path}:5: input.behandeling.datum"]
     assert "unknown field `insured`" in where[f"{path}:7"]

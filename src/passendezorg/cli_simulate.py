@@ -161,13 +161,17 @@ def summary_lines(sim: Simulation) -> list[str]:
                      + (f"; {sim.rule_only[v.key]} more decided by another rule with the same values"
                         if sim.rule_only[v.key] else ""))
     lines.append("")
-    for o in sim.outputs.values():
-        if not o.money:
+    money = [o for o in sim.outputs.values() if o.money]
+    for o in money:
+        if not any(o.change(k) for k in keys[1:]):
             continue
         lines.append(f"{o.name}")
         for k in keys:
             change = "" if k == BASE else f"  {signed_euro(o.change(k))}"
             lines.append(f"  {k:<{width}}{euro(o.totals[k]):>20}{change}")
+    same = [o.name for o in money if not any(o.change(k) for k in keys[1:])]
+    if same:
+        lines.append(f"the same under every scenario: {', '.join(same)}")
     for y in sim.yearly:
         lines.append("")
         lines.append(f"reached the yearly {y.label} (of {y.person_years} person-years with claims)")

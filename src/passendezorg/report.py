@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .explain import render_decision
+from .explain import render_decision, show_value
 from .model import Decision, OutputDecision
 from .population import require_pyarrow
 from .simulate import BASE, Simulation
@@ -251,6 +251,7 @@ class _Html:
             + (f"<td>{count(sim.changed_claims[v.key])}</td><td>{count(sim.changed_persons[v.key])}</td>"
                f"<td>{count(sim.rule_only[v.key])}</td>" if v.key != BASE else "<td>–</td><td>–</td><td>–</td>")
             + "</tr>" for v in sim.variants)
+        run = f" Run: {sim.seconds:.1f} s on {sim.jobs} worker(s)." if sim.seconds else ""
         rejected = (f" {count(sim.rejected)} claim(s) could not be read and were left out "
                     "(<a href='#rejections'>see below</a>)." if sim.rejected else "")
         return f"""<h1>What the proposals would do</h1>
@@ -260,7 +261,7 @@ that the eigen risico and the other yearly caps carry from one claim to the next
 <table class="pz-table" id="variants"><thead><tr><th>rule book</th><th>key</th><th>content hash</th>
 <th>claims changed</th><th>persons changed</th><th>only another rule</th></tr></thead><tbody>{rows}</tbody></table>
 <p class="pz-note">A claim changed when a scenario gives any output another value (or status). "Only another rule":
-the same values, decided by another rule. Run: {sim.seconds:.1f} s on {sim.jobs} worker(s).</p>"""
+the same values, decided by another rule.{run}</p>"""
 
     # ---------------------------------------------------------- totals
 
@@ -424,7 +425,7 @@ scenario</th><th>claims</th><th>amount in force</th><th>amount under the scenari
 · <span class="pz-muted">{esc(c.where)}</span></h4>
 <p>changed: {", ".join(f"<code>{esc(o)}</code>" for o in c.changed)}</p>
 <div class="pz-sides">{self.side(self.titles[BASE], c.before, c.used_before, c.changed)}
-{self.side(self.titles[k], c.after, c.used_after, c.changed)}</div></section>""")
+{self.side(f"{k}: {self.titles[k]}" if self.titles[k] != k else k, c.after, c.used_after, c.changed)}</div></section>""")
         return "\n".join(out)
 
     def side(self, title: str, d: Decision, used: dict[str, Decimal], changed: list[str]) -> str:
@@ -434,19 +435,25 @@ scenario</th><th>claims</th><th>amount in force</th><th>amount under the scenari
             detail = ""
             if name in changed and rule is not None:
                 source = "; ".join(s.title + (f", {s.detail}" if s.detail else "") for s in rule.sources)
-                facts = ", ".join(f"{k} = {v}" for k, v in o.facts.items())
+                facts = ", ".join(f"{k} = {show_value(v, '', self.language)}" for k, v in o.facts.items())
+                changes = getattr(o, "scenario_changes", None) or []  # under a scenario: what of it decided
+                by = ", ".join(f"{c.kind} {c.name}" for c in changes)
                 detail = (f"<div class='pz-rule-title'>{esc(rule.title or '')}</div>"
+                          + (f"<div class='pz-scenario'>decided by the scenario's {esc(by)}</div>" if by else "")
                           + (f"<div class='pz-src'>{esc(source)}</div>" if source else "")
                           + (f"<div class='pz-facts'>{esc(facts)}</div>" if facts else ""))
             rows.append(f"<tr{' class=pz-changed' if name in changed else ''}><th><code>{esc(name)}</code></th>"
                         f"<td class='num'>{esc(self.value_text(o))}</td>"
                         f"<td>{f'<code>{esc(rule.name)}</code>' if rule else ''}{detail}</td></tr>")
-        state = ", ".join(f"<code>{esc(k)}</code> = {esc(euro(v) if 'verbruikt' in k or 'eigen' in k else v)}"
+        inputs = self.sim.variants[0].book.program.inputs
+        state = ", ".join(f"<code>{esc(k)}</code> = "
+                          f"{esc(euro(v) if k in inputs and inputs[k].type.kind == 'money' else format(v, 'f'))}"
                           for k, v in used.items())
         text = render_decision(d, self.language)
         return f"""<div class="pz-side"><h5>{esc(title)}</h5>
 <p class="pz-state">used so far this year: {state or "–"}</p>
-<table class="pz-table pz-compact"><tbody>{"".join(rows)}</tbody></table>
+<table class="pz-table pz-compact"><colgroup><col class="pz-c1"><col class="pz-c2"><col></colgroup>
+<tbody>{"".join(rows)}</tbody></table>
 <details><summary>the full explanation</summary><pre>{esc(text)}</pre></details></div>"""
 
     def value_text(self, o: OutputDecision) -> str:
@@ -600,7 +607,9 @@ code { font: 13px ui-monospace, SFMono-Regular, Menlo, monospace; background: va
 .pz-sample { border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; margin: 14px 0; }
 .pz-sides { display: grid; grid-template-columns: 1fr 1fr; gap: 14px; }
 .pz-side { min-width: 0; } .pz-side pre { white-space: pre-wrap; font-size: 12px; background: var(--soft); padding: 8px; }
-.pz-compact th, .pz-compact td { padding: 2px 6px; }
+.pz-compact { table-layout: fixed; width: 100%; } .pz-compact th, .pz-compact td { padding: 2px 6px; overflow-wrap: anywhere; }
+.pz-compact col.pz-c1 { width: 40%; } .pz-compact col.pz-c2 { width: 14%; }
+.pz-scenario { color: #e65100; font-size: 12px; }
 tr.pz-changed { background: #fff4e0; }
 .pz-src, .pz-facts, .pz-state { color: var(--muted); font-size: 12px; }
 .pz-rule-title { font-size: 12.5px; }

@@ -545,6 +545,7 @@ class _Run:
 
         Each claim is (date, its place in the file, claim id, line number, typed inputs)."""
         persons: dict[str, list[tuple[dt.date, int, str, int, dict[str, Any]]]] = {}
+        seen: dict[tuple[str, str], int] = {}  # (person, claim id) -> the line it was first read from
         typer = self.typer
         peil = self.peildatum or ""
         state_inputs = {c.input for c in self.counters}
@@ -573,12 +574,20 @@ class _Run:
                                 inputs = typer(facts)
                                 if inputs is not None and not state_inputs.intersection(inputs):
                                     day = inputs.get(peil)
-                                    if day is not None:
+                                    if day is not None and (who, cid) not in seen:
+                                        seen[(who, cid)] = lineno
                                         persons.setdefault(who, []).append((day, seq, cid, lineno, inputs))
                                         continue
                     claim = self._claim(record[tab + 1:], lineno, tally)  # the long way, with its error if any
-                    if claim is not None:
-                        persons.setdefault(claim[0], []).append((claim[2], seq, claim[1], lineno, claim[3]))
+                    if claim is None:
+                        continue
+                    first = seen.get((claim[0], claim[1]))
+                    if first is not None:
+                        tally.reject(f"{self.shown}:{lineno}", f"claim {claim[1]} of {claim[0]} was read before (line "
+                                     f"{first}); a claim id is decided once, as in claim processing")
+                        continue
+                    seen[(claim[0], claim[1])] = lineno
+                    persons.setdefault(claim[0], []).append((claim[2], seq, claim[1], lineno, claim[3]))
         return persons
 
     def _claim(self, raw: bytes, lineno: int, tally: _Tally) -> tuple[str, str, dt.date, dict[str, Any]] | None:
