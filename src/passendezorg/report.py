@@ -221,6 +221,15 @@ class _Html:
         self.language = sim.variants[0].book.program.language
         self.charts = 0
 
+    def name(self, key: str) -> str:
+        """How tables and charts name a rule book: the law in force, or the scenario's name (its title is in the
+        table of rule books at the top)."""
+        return "law in force" if key == BASE else key
+
+    def heading(self, key: str) -> str:
+        name, title = self.name(key), self.titles[key]
+        return name if title == name else f"{name}: {title}"
+
     def color(self, key: str) -> str:
         return COLORS[self.keys.index(key) % len(COLORS)]
 
@@ -241,7 +250,7 @@ class _Html:
 
     def legend(self, keys: Sequence[str]) -> str:
         return "<p class='pz-legend'>" + "".join(
-            f"<span><i style='background:{self.color(k)}'></i>{esc(self.titles[k])}</span>" for k in keys) + "</p>"
+            f"<span><i style='background:{self.color(k)}'></i>{esc(self.name(k))}</span>" for k in keys) + "</p>"
 
     def intro(self) -> str:
         sim = self.sim
@@ -278,9 +287,9 @@ the same values, decided by another rule.{run}</p>"""
                 change = "".join("<td></td>" for _ in self.keys[1:])
             changed = "".join(f"<td class='num'>{count(o.changed.get(k, 0))}</td>" for k in self.keys[1:])
             rows.append(f"<tr><th><code>{esc(o.name)}</code></th>{cells}{change}{changed}</tr>")
-        head = ("<th>output</th>" + "".join(f"<th>{esc(self.titles[k])}</th>" for k in self.keys)
-                + "".join(f"<th>change: {esc(self.titles[k])}</th>" for k in self.keys[1:])
-                + "".join(f"<th>claims changed: {esc(self.titles[k])}</th>" for k in self.keys[1:]))
+        head = ("<th>output</th>" + "".join(f"<th>{esc(self.name(k))}</th>" for k in self.keys)
+                + "".join(f"<th>change: {esc(self.name(k))}</th>" for k in self.keys[1:])
+                + "".join(f"<th>claims changed: {esc(self.name(k))}</th>" for k in self.keys[1:]))
         moved = [o for o in money if any(o.change(k) for k in self.keys[1:])]
         chart = self.change_chart("Change in the total of each amount", [(o.name, {k: o.change(k) for k in self.keys[1:]})
                                                                         for o in moved]) if moved else \
@@ -306,7 +315,7 @@ the same values, decided by another rule.{run}</p>"""
         out = []
         for y in sim.yearly:
             rows = "".join(
-                f"<tr><td><i class='pz-dot' style='background:{self.color(k)}'></i>{esc(self.titles[k])}</td>"
+                f"<tr><td><i class='pz-dot' style='background:{self.color(k)}'></i>{esc(self.name(k))}</td>"
                 f"<td class='num'>{count(y.total(k))}</td>"
                 f"<td class='num'>{self.pct(y.total(k), y.person_years)}</td>"
                 + (f"<td class='num'>{self.median_month(y.reached[k])}</td>")
@@ -367,8 +376,8 @@ of <code>{esc(y.input)}</code>, and in which month they reached it.</p>
                 chart = self.change_chart(f"Change in {main} by {fname}", moved) if moved else \
                     f"<p>No scenario changes {esc(main)} for any value of {esc(fname)}.</p>"
             head = (f"<th>{esc(fname)}</th><th>claims</th>"
-                    + "".join(f"<th>changed: {esc(self.titles[k])}</th>" for k in self.keys[1:])
-                    + "".join(f"<th>{esc(o)}: {esc(self.titles[k])}</th>" for o in money for k in self.keys))
+                    + "".join(f"<th>changed: {esc(self.name(k))}</th>" for k in self.keys[1:])
+                    + "".join(f"<th>{esc(o)}: {esc(self.name(k))}</th>" for o in money for k in self.keys))
             rows = "".join(
                 f"<tr><th>{esc(b.value)}</th><td class='num'>{count(b.claims)}</td>"
                 + "".join(f"<td class='num'>{count(b.changed[k])}</td>" for k in self.keys[1:])
@@ -396,7 +405,7 @@ of <code>{esc(y.input)}</code>, and in which month they reached it.</p>
                 f"<td class='num'>{euro(r.before_total) if r.before_total is not None else ''}</td>"
                 f"<td class='num'>{euro(r.after_total) if r.after_total is not None else ''}</td></tr>"
                 for r in lst[:60])
-            out.append(f"""<h3>{esc(self.titles[k])}</h3>
+            out.append(f"""<h3>{esc(self.heading(k))}</h3>
 <div class="pz-scroll"><table class="pz-table"><thead><tr><th>output</th><th>rule in force</th><th>rule under the
 scenario</th><th>claims</th><th>amount in force</th><th>amount under the scenario</th></tr></thead>
 <tbody>{rows or "<tr><td colspan='6'>no claim changed</td></tr>"}</tbody></table></div>""")
@@ -416,7 +425,7 @@ scenario</th><th>claims</th><th>amount in force</th><th>amount under the scenari
                "the scenario on the right, with the eigen risico the person had used by then under each.</p>"]
         for k in self.keys[1:]:
             items = sim.sample[k]
-            out.append(f"<h3>{esc(self.titles[k])}</h3>")
+            out.append(f"<h3>{esc(self.heading(k))}</h3>")
             if not items:
                 out.append("<p>No claim changed.</p>")
             for c in items:
@@ -425,7 +434,7 @@ scenario</th><th>claims</th><th>amount in force</th><th>amount under the scenari
 · <span class="pz-muted">{esc(c.where)}</span></h4>
 <p>changed: {", ".join(f"<code>{esc(o)}</code>" for o in c.changed)}</p>
 <div class="pz-sides">{self.side(self.titles[BASE], c.before, c.used_before, c.changed)}
-{self.side(f"{k}: {self.titles[k]}" if self.titles[k] != k else k, c.after, c.used_after, c.changed)}</div></section>""")
+{self.side(self.heading(k), c.after, c.used_after, c.changed)}</div></section>""")
         return "\n".join(out)
 
     def side(self, title: str, d: Decision, used: dict[str, Decimal], changed: list[str]) -> str:
@@ -504,7 +513,7 @@ scenario</th><th>claims</th><th>amount in force</th><th>amount under the scenari
                 y0, y1 = sorted((y(v), y(Decimal(0))))
                 parts.append(f"<rect class='pz-bar' x='{x0 + i * bar_w:.1f}' y='{y0:.1f}' width='{bar_w - 1:.1f}' "
                              f"height='{max(0.5, y1 - y0):.1f}' fill='{self.color(k)}'>"
-                             f"<title>{esc(label)} · {esc(self.titles[k])}: {esc(euro(v) if money else v)}</title></rect>")
+                             f"<title>{esc(label)} · {esc(self.name(k))}: {esc(euro(v) if money else v)}</title></rect>")
             parts.append(f"<text x='{left + (g + 0.5) * group_w:.1f}' y='{height - bottom + 16}' "
                          f"text-anchor='middle' class='pz-label'>{esc(label[:18])}</text>")
         return self.figure(title, width, height, parts, self.keys)
@@ -535,7 +544,7 @@ scenario</th><th>claims</th><th>amount in force</th><th>amount under the scenari
                 v = per.get(k, Decimal(0))
                 a, b = sorted((x(v), zero))
                 parts.append(f"<rect class='pz-bar' x='{a:.1f}' y='{y0 + i * 12:.1f}' width='{max(0.5, b - a):.1f}' "
-                             f"height='10' fill='{self.color(k)}'><title>{esc(label)} · {esc(self.titles[k])}: "
+                             f"height='10' fill='{self.color(k)}'><title>{esc(label)} · {esc(self.name(k))}: "
                              f"{esc(signed_euro(v))}</title></rect>")
                 parts.append(f"<text x='{max(a, b) + 4 if v >= 0 else a - 4:.1f}' y='{y0 + i * 12 + 9:.1f}' "
                              f"text-anchor='{'start' if v >= 0 else 'end'}' class='pz-value'>{esc(signed_euro(v))}</text>")
@@ -562,7 +571,7 @@ scenario</th><th>claims</th><th>amount in force</th><th>amount under the scenari
         for k, values in series.items():
             points = " ".join(pt(m, v) for m, v in enumerate(values))
             parts.append(f"<polyline class='pz-line' points='{points}' fill='none' stroke='{self.color(k)}' "
-                         f"stroke-width='2.5'><title>{esc(self.titles[k])}: {count(values[-1] if values else 0)} "
+                         f"stroke-width='2.5'><title>{esc(self.name(k))}: {count(values[-1] if values else 0)} "
                          f"of {count(total)} by December</title></polyline>")
         return self.figure(title, width, height, parts, list(series))
 
