@@ -80,10 +80,11 @@ def test_claims_cover_the_kinds_of_care_persons_and_dates(book: Any, claims: lis
     seen = collections.Counter(c["input"][KIND_INPUT] for c in claims)
     assert len(seen) >= len(kinds) - 6  # the rarest kinds need more persons than a test draws
     assert seen.most_common(1)[0][0] == "huisartsenzorg"
-    persons = {c["insured_id"] for c in claims}
+    persons: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    for c in claims:
+        persons[c["insured_id"]].append(c)
     assert 1200 < len(persons) <= 1500  # a few persons have no claim in the year
-    for person in persons:
-        mine = [c for c in claims if c["insured_id"] == person]
+    for mine in persons.values():
         dates = [c["input"]["behandeling.datum"] for c in mine]
         assert dates == sorted(dates) and all(d.startswith("2025-") for d in dates)
         assert len({c["input"][BIRTH_INPUT] for c in mine}) == 1

@@ -24,10 +24,10 @@ def _rules_dir(rules: str | None) -> Path:
     return Path(rules or os.environ.get("PASSENDEZORG_RULES") or "rules")
 
 
-def _load(rules: str | None) -> RuleBook:
+def _load(rules: str | None, scenarios: Path | None = None) -> RuleBook:
     from .rulebook import load_rules
 
-    return load_rules(_rules_dir(rules), cache=True)
+    return load_rules(_rules_dir(rules), cache=True, scenarios=scenarios)
 
 
 # ---------------------------------------------------------------- population
@@ -102,6 +102,8 @@ def population_cmd(persons: int, seed: int, out: Path | None, years: tuple[int, 
               help="write the report (report.html, report.json, CSV tables) into DIR")
 @click.option("--parquet", is_flag=True, help="with --out: the tables also as Parquet (needs pyarrow)")
 @click.option("--rules", "rules_dir", help="rule book folder (default: ./rules or $PASSENDEZORG_RULES)")
+@click.option("--scenarios", "scenarios_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="the folder of scenarios (default: $PASSENDEZORG_SCENARIOS, else scenarios/ beside the rules folder)")
 @click.option("--sample", type=click.IntRange(0, 1000), default=12, show_default=True,
               help="changed claims per scenario to explain side by side")
 @click.option("--jobs", "-j", type=click.IntRange(0, 256), default=0, show_default=True, metavar="N",
@@ -111,7 +113,8 @@ def population_cmd(persons: int, seed: int, out: Path | None, years: tuple[int, 
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="what to print: a summary, or the whole report as JSON")
 def simulate_cmd(claims: Path, scenarios: tuple[str, ...], by: tuple[str, ...], out: Path | None, parquet: bool,
-                 rules_dir: str | None, sample: int, jobs: int, input_format: str | None, fmt: str) -> None:
+                 rules_dir: str | None, scenarios_dir: Path | None, sample: int, jobs: int, input_format: str | None,
+                 fmt: str) -> None:
     """Decide every claim of CLAIMS under the law in force and under each scenario, and compare.
 
     Each insured person's claims are replayed in date order under each rule book, so
@@ -124,11 +127,7 @@ def simulate_cmd(claims: Path, scenarios: tuple[str, ...], by: tuple[str, ...], 
 
     if parquet and out is None:
         raise UsageError("--parquet writes the report's tables: give --out DIR")
-    book = _load(rules_dir)
-    if getattr(book, "with_scenario", None) is None:
-        raise UsageError("this rule book has no scenarios: this version of passendezorg cannot apply "
-                         f"--scenario {scenarios[0]} (the library takes variant rule books: "
-                         "simulate(book, claims, {name: RuleBook}))")
+    book = _load(rules_dir, scenarios_dir)
     if parquet:
         from .population import require_pyarrow
 
@@ -168,7 +167,9 @@ def summary_lines(sim: Simulation) -> list[str]:
         lines.append(f"{o.name}")
         for k in keys:
             change = "" if k == BASE else f"  {signed_euro(o.change(k))}"
-            lines.append(f"  {k:<{width}}{euro(o.totals[k]):>20}{change}")
+            undecided = ", ".join(f"{n} {status.strip('()')}" for status, n in o.counts.get(k, {}).items())
+            lines.append(f"  {k:<{width}}{euro(o.totals[k]):>20}{change}"
+                         + (f"  (not decided: {undecided})" if undecided else ""))
     same = [o.name for o in money if not any(o.change(k) for k in keys[1:])]
     if same:
         lines.append(f"the same under every scenario: {', '.join(same)}")

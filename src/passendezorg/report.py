@@ -280,7 +280,8 @@ the same values, decided by another rule.{run}</p>"""
         rows = []
         for o in sim.outputs.values():
             if o.money:
-                cells = "".join(f"<td class='num'>{euro(o.totals[k])}</td>" for k in self.keys)
+                cells = "".join(f"<td class='num'>{euro(o.totals[k])}{self.undecided(o.counts.get(k, {}))}</td>"
+                                for k in self.keys)
                 change = "".join(f"<td class='num'>{signed_euro(o.change(k))}</td>" for k in self.keys[1:])
             else:
                 cells = "".join(f"<td>{self.counts_text(o.counts.get(k, {}))}</td>" for k in self.keys)
@@ -299,6 +300,14 @@ the same values, decided by another rule.{run}</p>"""
 <div class="pz-scroll"><table class="pz-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>
 <p class="pz-note">Amounts are exact sums of the decided amounts; an output that could not be decided for a claim
 (a missing fact, a value not in force) is counted under its status instead.</p>"""
+
+    @staticmethod
+    def undecided(counts: dict[str, int]) -> str:
+        """Under an amount: the claims for which it could not be decided, by status."""
+        if not counts:
+            return ""
+        return "<div class='pz-undecided'>" + ", ".join(f"{count(n)} {esc(status)}" for status, n in counts.items()) \
+            + " not decided</div>"
 
     def counts_text(self, counts: dict[str, int]) -> str:
         return "<br>".join(f"<span title='{esc(v)}'>{esc(self.short(v) if v else '(empty)')}</span>: {count(n)}"
@@ -619,6 +628,7 @@ code { font: 13px ui-monospace, SFMono-Regular, Menlo, monospace; background: va
 .pz-compact { table-layout: fixed; width: 100%; } .pz-compact th, .pz-compact td { padding: 2px 6px; overflow-wrap: anywhere; }
 .pz-compact col.pz-c1 { width: 40%; } .pz-compact col.pz-c2 { width: 14%; }
 .pz-scenario { color: #e65100; font-size: 12px; }
+.pz-undecided { color: #b71c1c; font-size: 12px; white-space: normal; }
 tr.pz-changed { background: #fff4e0; }
 .pz-src, .pz-facts, .pz-state { color: var(--muted); font-size: 12px; }
 .pz-rule-title { font-size: 12.5px; }

@@ -33,7 +33,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -95,15 +95,13 @@ class Field:
 
 def variants_of(book: RuleBook, scenarios: Sequence[str] | Mapping[str, RuleBook]) -> list[Variant]:
     """The rule book in force and the scenarios: names become ``book.with_scenario(name)``."""
+    if book.scenario is not None:
+        raise UsageError(f"a simulation compares scenarios with the law in force: give the rule book in force, not "
+                         f"the one under scenario `{book.scenario.name}`")
     if isinstance(scenarios, Mapping):
         items = [(str(name), b) for name, b in scenarios.items()]
     else:
-        names = [str(s) for s in scenarios]
-        with_scenario: Callable[[str], RuleBook] | None = getattr(book, "with_scenario", None)
-        if names and with_scenario is None:
-            raise UsageError("this rule book has no scenarios (this version of passendezorg cannot overlay one on "
-                             "it); give the scenarios as rule books: simulate(book, claims, {name: RuleBook})")
-        items = [(name, with_scenario(name)) for name in names] if with_scenario is not None else []
+        items = [(str(name), book.with_scenario(str(name))) for name in scenarios]
     if not items:
         raise UsageError("give at least one scenario to compare with the law in force")
     seen: set[str] = set()
@@ -112,8 +110,7 @@ def variants_of(book: RuleBook, scenarios: Sequence[str] | Mapping[str, RuleBook
         if not name or name == BASE or name in seen:
             raise UsageError(f"scenario names must be distinct and not `{BASE}`; got `{name}` twice or reserved")
         seen.add(name)
-        scenario = getattr(b, "scenario", None)
-        title = getattr(scenario, "title", None) or name
+        title = b.scenario.title if b.scenario is not None and b.scenario.title else name
         out.append(Variant(name, str(title), b))
     base = book.program
     for v in out[1:]:
@@ -369,7 +366,17 @@ class _Run:
         base = variants[0].book.program
         self.program = base
         self.peildatum = base.peildatum
-        self.typer = compile_typer(base)
+        # the facts a claim may give: the inputs of the law in force, and those a scenario adds (which the law in
+        # force does not read)
+        merged = dict(base.inputs)
+        for v in variants[1:]:
+            for name, decl in v.book.program.inputs.items():
+                known = merged.setdefault(name, decl)
+                if str(known.type) != str(decl.type):
+                    raise UsageError(f"scenario `{v.key}` declares the input `{name}` as {decl.type}; another rule "
+                                     f"book as {known.type}")
+        self.inputs = merged
+        self.typer = compile_typer(replace(base, inputs=merged) if len(merged) > len(base.inputs) else base)
         self.cps: list[CompiledProgram] = [compiled(v.book.program) for v in variants]
         self.outputs = list(base.outputs)
         self.money = [base.values[o].type.kind == "money" for o in self.outputs]
@@ -407,7 +414,7 @@ class _Run:
         import csv
 
         header = next(csv.reader([text]), [])
-        return ClaimColumns(header, self.program.inputs, f"{self.shown}:1"), len(first)
+        return ClaimColumns(header, self.inputs, f"{self.shown}:1"), len(first)
 
     def _getter(self, f: Field) -> Callable[[Mapping[str, Any], tuple[Any, ...], dt.date], str]:
         if f.kind == "year":
@@ -613,7 +620,7 @@ class _Run:
             inputs = self.typer(facts) if type(facts) is dict else None
             if inputs is None:
                 try:
-                    inputs = typed_inputs(facts, self.program.inputs, f"{where}: ")
+                    inputs = typed_inputs(facts, self.inputs, f"{where}: ")
                 except CaseError as e:
                     raise ClaimError(e.where, e.message) from None
             used = {c.input for c in self.counters}.intersection(inputs)
@@ -1024,10 +1031,11 @@ def _explain(run: _Run, s: int, heap: list[tuple[int, str, dict[str, Any]]]) -> 
     for _h, _id, rec in sorted(heap, key=lambda item: (-item[0], item[1])):
         decisions = []
         for vi, used in ((0, rec["used_before"]), (s, rec["used_after"])):
-            facts = dict(rec["facts"])
+            book = run.variants[vi].book
+            facts = {k: v for k, v in rec["facts"].items() if k in book.program.inputs}  # its own inputs only
             facts.update(zip(names, used))
             try:
-                decisions.append(run.variants[vi].book.evaluate(Case(facts, rec["claim_id"])))
+                decisions.append(book.evaluate(Case(facts, rec["claim_id"])))
             except PassendeZorgError as e:  # pragma: no cover - the fast path decided the same facts
                 raise PassendeZorgError(f"{rec['where']}: the sampled claim could not be explained: {e}") from None
         before, after = decisions
