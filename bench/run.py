@@ -686,66 +686,19 @@ def section_columnar(n: int, seed: int, runs: int, tmp: Path, shipped_rows: int)
 SIMULATION_SCENARIOS = ("eigen_risico_150_per_behandeling", "digitale_zorg")
 """The shipped scenarios the simulation is measured with, when the rule book has scenarios."""
 
-VARIANT_CAP = """taal nederlands
-regelset voorstel_bench_per_behandeling
-  titel "Voorstel voor de benchmark: ten hoogste € 150 eigen risico per behandeling in de medisch-specialistische zorg"
-  bron bench_voorstel_150 "Voorstel (benchmark): ten hoogste € 150 per behandeling"
-
-regel bench_eigen_risico_per_behandeling
-  "Ten hoogste € 150 eigen risico per behandeling in de medisch-specialistische zorg"
-  uitzondering op eigen_risico_inhouding_berekend
-  bron bench_voorstel_150
-  als eigen_risico_van_toepassing en behandeling.soort = medisch_specialistische_zorg
-  dan eigen_risico_inhouding = min(resterend_eigen_risico, vergoedbaar_bedrag, € 150,00)
-"""
-
-VARIANT_DIGITAL = """taal nederlands
-regelset voorstel_bench_digitaal
-  titel "Voorstel voor de benchmark: geen eigen risico voor digitale zorg"
-  bron bench_voorstel_digitaal "Voorstel (benchmark): geen eigen risico voor digitale zorg"
-
-regel bench_geen_eigen_risico_digitaal
-  "Geen eigen risico voor digitaal geleverde medisch-specialistische zorg en ggz"
-  uitzondering op eigen_risico_geldt
-  bron bench_voorstel_digitaal
-  als behandeling.soort in [medisch_specialistische_zorg, ggz] en behandeling.digitaal
-  dan eigen_risico_van_toepassing = nee
-"""
-
-
-def _simulation_variants(book: Any, tmp: Path) -> tuple[Any, str]:
-    """The two scenarios to simulate: the shipped ones, or (a rule book without scenarios) two variant rule books,
-    each the shipped rule book with one file of proposed rules added."""
-    if getattr(book, "with_scenario", None) is not None:
-        try:
-            names = {s.name for s in book.scenarios()}
-        except Exception:  # noqa: BLE001 - no scenarios folder: the variants below
-            names = set()
-        if set(SIMULATION_SCENARIOS) <= names:
-            return list(SIMULATION_SCENARIOS), "the shipped scenarios " + " and ".join(SIMULATION_SCENARIOS)
-    variants = {}
-    for name, text in (("cap_150", VARIANT_CAP), ("digital", VARIANT_DIGITAL)):
-        folder = tmp / f"variant-{name}"
-        if not folder.exists():
-            shutil.copytree(ROOT / "rules", folder)
-            (folder / "voorstel_bench.pz").write_text(text, encoding="utf-8")
-        variants[name] = load_rules(folder, cache=True)
-    return variants, "two variant rule books (a cap of € 150 per treatment; no eigen risico for digital care)"
-
-
-def simulation_child(src: str, jobs: int, tmp: str) -> None:
+def simulation_child(src: str, jobs: int) -> None:
     """Run one simulation in this (fresh) process and print its figures as JSON: peak RSS is this run's alone."""
     from passendezorg.simulate import simulate
 
     book = load_rules(ROOT / "rules", cache=True)
-    scenarios, what = _simulation_variants(book, Path(tmp))
+    scenarios = list(SIMULATION_SCENARIOS)
     t0 = time.perf_counter()
     c0 = time.process_time()
     sim = simulate(book, src, scenarios, jobs=jobs, progress=False)
     wall = time.perf_counter() - t0
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({"wall": wall, "claims": sim.claims, "persons": sim.persons, "rejected": sim.rejected,
-                      "changed": sim.changed_claims, "scenarios": what, "jobs": sim.jobs,
+                      "changed": sim.changed_claims, "jobs": sim.jobs,
                       "sample": sum(len(v) for v in sim.sample.values()),
                       "rss_self_mb": peak_rss_mb(), "rss_children_mb": peak_rss_mb(resource.RUSAGE_CHILDREN),
                       "cpu_self": time.process_time() - c0, "cpu_children": kids.ru_utime + kids.ru_stime,
@@ -760,6 +713,10 @@ def section_simulation(n: int, seed: int, tmp: Path) -> None:
     say(f"== simulation: {n:,} claims decided under the rule book in force and two scenarios, "
         "each person replayed in date order ==")
     book = load_rules(ROOT / "rules", cache=True)
+    missing = sorted(set(SIMULATION_SCENARIOS) - {s.name for s in book.scenarios()})
+    if missing:
+        PROBLEMS.append(f"simulation: the rule book has no scenario {', '.join(missing)}")
+        return
     sample = sum(1 for _ in population(book, 2000, seed))
     persons = max(1, round(n * 2000 / sample))
     src = tmp / "population.jsonl"
@@ -767,8 +724,8 @@ def section_simulation(n: int, seed: int, tmp: Path) -> None:
     written = write_population(population(book, persons, seed), src, book.program, plan(book).columns)
     say(f"generated a population of {persons:,} persons with {written:,} claims ({src.stat().st_size / 1e6:.0f} MB) "
         f"in {time.perf_counter() - t0:.1f} s")
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--simulation-child", str(src), "0",
-                           str(tmp)], capture_output=True, text=True, check=False)
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--simulation-child", str(src), "0"],
+                          capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         PROBLEMS.append(f"simulation failed: {proc.stderr.strip()[-500:]}")
         return
@@ -780,7 +737,7 @@ def section_simulation(n: int, seed: int, tmp: Path) -> None:
     rss = max(f["rss_self_mb"], f["rss_children_mb"])
     per_claim = (f["cpu_self"] + f["cpu_children"]) / max(1, f["claims"]) * 1e6
     free = f["cpu_self"] + f["cpu_children"] / max(1, f["jobs"])
-    say(f"scenarios: {f['scenarios']}; {f['jobs']} worker process(es)")
+    say(f"scenarios: {', '.join(SIMULATION_SCENARIOS)} (shipped); {f['jobs']} worker process(es)")
     say(f"wall {f['wall']:.1f} s for {f['claims']:,} claims of {f['persons']:,} persons under 3 rule books "
         f"(target < 60 s: {'met' if f['wall'] < 60 else 'missed'})")
     say(f"peak RSS: parent {f['rss_self_mb']:.0f} MB, largest worker {f['rss_children_mb']:.0f} MB "
@@ -950,7 +907,7 @@ def main() -> int:
     ap.add_argument("--columnar", type=int, help="claims in the columnar files (default 1,000,000; quick 200,000)")
     ap.add_argument("--simulation", type=int,
                     help="claims in the simulation (default 1,000,000: the issue's figure; quick 100,000)")
-    ap.add_argument("--simulation-child", nargs=3, metavar=("SRC", "JOBS", "TMP"), help=argparse.SUPPRESS)
+    ap.add_argument("--simulation-child", nargs=2, metavar=("SRC", "JOBS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.columnar_child:
         a, b, c, d, e = args.columnar_child
@@ -961,8 +918,8 @@ def main() -> int:
         batch_child(src, out, int(jobs))
         return 0
     if args.simulation_child:
-        src, jobs, sim_tmp = args.simulation_child
-        simulation_child(src, int(jobs), sim_tmp)
+        src, jobs = args.simulation_child
+        simulation_child(src, int(jobs))
         return 0
     quick = args.quick
     runs = 3 if quick else 7
