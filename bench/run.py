@@ -718,12 +718,23 @@ def section_simulation(n: int, seed: int, tmp: Path) -> None:
         PROBLEMS.append(f"simulation: the rule book has no scenario {', '.join(missing)}")
         return
     sample = sum(1 for _ in population(book, 2000, seed))
-    persons = max(1, round(n * 2000 / sample))
     src = tmp / "population.jsonl"
     t0 = time.perf_counter()
-    written = write_population(population(book, persons, seed), src, book.program, plan(book).columns)
-    say(f"generated a population of {persons:,} persons with {written:,} claims ({src.stat().st_size / 1e6:.0f} MB) "
-        f"in {time.perf_counter() - t0:.1f} s")
+    persons: set[str] = set()
+
+    def claims() -> Iterable[dict[str, Any]]:
+        """At least n claims: whole persons, drawn until there are enough (10 % more persons than estimated)."""
+        count = 0
+        for c in population(book, round(n * 2000 / sample * 1.1) + 1, seed):
+            if count >= n and c["insured_id"] not in persons:
+                return
+            persons.add(c["insured_id"])
+            count += 1
+            yield c
+
+    written = write_population(claims(), src, book.program, plan(book).columns)
+    say(f"generated a population of {len(persons):,} persons with {written:,} claims "
+        f"({src.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--simulation-child", str(src), "0"],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
