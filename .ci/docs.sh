@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# CI for the documentation site: build it with `mkdocs build --strict` (the rule catalogue and the
-# command line reference are generated fresh by the build), then open it in headless Chromium
-# (Debian's package, installed here if missing) and check what a reader meets: a rule's title and
-# source link, highlighted rule code (also in the language reference), every exception diagram drawn
-# by mermaid with the whole text of each box inside it, no table wider than its column, `lang="nl"`
-# on the Dutch catalogue, the offline search (scripts/browser_check.py says how).
+# CI for the documentation site: build it with `mkdocs build --strict` (the rule catalogue, the
+# command line reference and an example simulation report are generated fresh by the build), then
+# open it in headless Chromium (Debian's package, installed here if missing) and check what a reader
+# meets: a rule's title and source link, highlighted rule code (also in the language reference),
+# every exception diagram drawn by mermaid with the whole text of each box inside it, no table wider
+# than its column, `lang="nl"` on the Dutch catalogue, the offline search, and the simulation
+# report's charts and changed claims side by side (scripts/browser_check.py says how).
 # The screenshots are kept in artefacts/ (not in git). Any failure stops the script with exit 1.
 #
 # Expects .venv with `pip install -e ".[dev]"` (or ".[docs]"); creates it if it is missing.

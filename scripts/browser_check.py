@@ -22,7 +22,11 @@ In the live DOM, after the scripts have run, it checks:
   the page declares its language: `nl` for the Dutch catalogue, `en` for the rest (of the
   hundreds of pages of example cases, which share one layout, the 15 with the longest table
   rows; --every-case opens them all);
-- that the site's own search finds the rule (a Dutch page) and a word of an English page.
+- that the site's own search finds the rule (a Dutch page) and a word of an English page;
+- on the example report of `passendezorg simulate` that the build generates
+  (guide/simulation-example/report.html), that its charts are drawn (inline SVG with bars
+  and lines, laid out at their size) and that the sample of changed claims shows both
+  decisions side by side, the changed outputs marked on both sides with different values.
 
 It fails on an uncaught script error. It keeps screenshots under artefacts/ (a build
 artefact, not in git): the rule, its code, the language reference, and whole exception
@@ -392,6 +396,25 @@ TABLE_FIT = r"""(() => {
   return out;
 })()"""
 
+REPORT = "guide/simulation-example/report.html"
+
+REPORT_DOM = """(() => {
+  const charts = Array.from(document.querySelectorAll('svg.pz-chart')).map(svg => {
+    const r = svg.getBoundingClientRect();
+    return {width: r.width, height: r.height, title: (svg.querySelector('title') || {}).textContent || '',
+            marks: svg.querySelectorAll('rect.pz-bar, polyline.pz-line').length};
+  });
+  const samples = Array.from(document.querySelectorAll('section.pz-sample')).map(section => {
+    const sides = Array.from(section.querySelectorAll('.pz-sides > .pz-side'));
+    const boxes = sides.map(side => side.getBoundingClientRect());
+    const changed = sides.map(side => Array.from(side.querySelectorAll('tr.pz-changed')).map(
+      tr => [tr.querySelector('th').textContent.trim(), tr.querySelector('td').textContent.trim()]));
+    return {id: section.id, sides: sides.length, changed: changed,
+            apart: boxes.length === 2 && boxes[1].left >= boxes[0].right - 1 && Math.abs(boxes[1].top - boxes[0].top) < 2};
+  });
+  return {charts: charts, samples: samples};
+})()"""
+
 SEARCH = """(() => {
   const meta = document.querySelector('.md-search-result__meta');
   if (!meta || /Initializing/i.test(meta.textContent)) return null;
@@ -531,6 +554,37 @@ def largest_diagram_page(site: Path) -> str | None:
     return best[1] if best else None
 
 
+def check_report(browser: Browser, base: str, artefacts: Path, shots: list[Path]) -> list[str]:
+    """The simulation report: charts drawn with marks at their size, and changed claims explained side by side."""
+    problems: list[str] = []
+    browser.open(f"{base}/{REPORT}")
+    found = browser.evaluate(REPORT_DOM)
+    drawn = [c for c in found["charts"] if c["marks"] > 0 and c["width"] > 200 and c["height"] > 40]
+    if len(drawn) < 3:
+        problems.append(f"{REPORT}: {len(drawn)} chart(s) drawn with bars or lines (of {len(found['charts'])}); "
+                        "expected the totals, the yearly eigen risico and a breakdown")
+    if not found["samples"]:
+        problems.append(f"{REPORT}: no changed claim explained side by side")
+    for sample in found["samples"]:
+        where = f"{REPORT}#{sample['id']}"
+        if sample["sides"] != 2 or not sample["apart"]:
+            problems.append(f"{where}: the two decisions are not side by side ({sample['sides']} side(s))")
+            continue
+        before, after = sample["changed"]
+        if not before or [o for o, _v in before] != [o for o, _v in after]:
+            problems.append(f"{where}: the changed outputs are not marked alike on both sides ({before} / {after})")
+        elif all(b[1] == a[1] for b, a in zip(before, after)):
+            problems.append(f"{where}: the outputs marked as changed show the same values on both sides")
+    if drawn:
+        shots.append(_screenshot(browser, "document.querySelector('svg.pz-chart')", 40,
+                                 artefacts / "simulation-chart.png"))
+    if found["samples"]:
+        first = json.dumps(found["samples"][0]["id"])
+        shots.append(_screenshot(browser, f"document.getElementById({first})", 16,
+                                 artefacts / "simulation-sample.png"))
+    return problems
+
+
 def check_site(binary: str, base: str, site: Path, texts: dict[str, list[str]], ruleset_page: str, output_page: str,
                name: str, title: str, url: str, artefacts: Path, every_case: bool = False
                ) -> tuple[list[str], list[Path], dict[str, Any]]:
@@ -639,6 +693,11 @@ def check_site(binary: str, base: str, site: Path, texts: dict[str, list[str]], 
                         problems.append(f"search: the search for {query} does not lead to {target}")
                 problems += [f"search: script error: {e}" for e in browser.script_errors()]
                 outside.update(browser.requests())
+
+            # the example report of a simulation: its charts and its changed claims side by side
+            problems += check_report(browser, base, artefacts, shots)
+            problems += [f"{REPORT}: script error: {e}" for e in browser.script_errors()]
+            outside.update(browser.requests())
         finally:
             browser.close()
     for request in sorted(outside):
@@ -648,7 +707,7 @@ def check_site(binary: str, base: str, site: Path, texts: dict[str, list[str]], 
 
 
 SCREENSHOTS = ("catalogue-ruleset.png", "catalogue-rule-code.png", "language-code.png", "catalogue-output.png",
-               "catalogue-output-largest.png")
+               "catalogue-output-largest.png", "simulation-chart.png", "simulation-sample.png")
 
 
 def main() -> int:
@@ -672,6 +731,8 @@ def main() -> int:
         for page in (ruleset_page, output_page):
             if not (args.site / page / "index.html").exists():
                 raise CheckFailed(f"{args.site / page}: the page is not in the built site")
+        if not (args.site / REPORT).exists():
+            raise CheckFailed(f"{args.site / REPORT}: the example simulation report is not in the built site")
         args.artefacts.mkdir(parents=True, exist_ok=True)
         for old in SCREENSHOTS:
             (args.artefacts / old).unlink(missing_ok=True)
@@ -692,7 +753,8 @@ def main() -> int:
           f"diagram drawn by mermaid with its whole text in its boxes (on {output_page} at {seen.get('text_px') or 0:.1f} "
           f"px, the largest, on {largest}, at {largest_px or 0:.1f} px); on all {seen.get('pages')} pages no table "
           "wider than its column and the page's language declared (nl for the catalogue); the offline search "
-          "finds a Dutch and an English page; no script errors, no request off the local server")
+          "finds a Dutch and an English page; the example simulation report's charts and its changed claims "
+          "side by side; no script errors, no request off the local server")
     for shot in shots:
         print(f"  screenshot: {shot}")
     return 0

@@ -503,6 +503,40 @@ regel inhouding_ten_hoogste_50_per_behandeling
 """
 
 
+def test_the_readme_commands_write_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's "Simulate a proposal" commands, as written, only with fewer persons."""
+    import re
+    import shlex
+
+    from click.testing import CliRunner
+
+    from passendezorg.cli import main
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Simulate a proposal", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None
+    commands = [shlex.split(line)[1:] for line in block.group(1).splitlines() if line.strip()]
+    assert [c[0] for c in commands] == ["population", "simulate"]
+    book = load_rules(ROOT / "rules")
+    scenarios = [c[i + 1] for c in commands for i, a in enumerate(c) if a == "--scenario"]
+    available = {s.name for s in book.scenarios()} if hasattr(book, "scenarios") else set()
+    if not set(scenarios) <= available:
+        pytest.skip(f"the rule book has no scenarios {', '.join(scenarios)} (yet)")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PASSENDEZORG_RULES", str(ROOT / "rules"))
+    for args in commands:
+        args = ["300" if args[i - 1] == "--persons" else a for i, a in enumerate(args)]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+    report = tmp_path / "report"
+    data = json.loads((report / "report.json").read_text(encoding="utf-8"))
+    assert [v["key"] for v in data["variants"]] == [BASE, *scenarios]
+    assert all(data["changed"][s]["claims"] > 0 for s in scenarios)
+    assert (report / "totals.csv").is_file() and (report / "yearly.csv").is_file()
+    assert (report / "report.html").read_text(encoding="utf-8").count("<svg class='pz-chart'") >= 3
+
+
 def test_facts_only_a_scenario_reads_are_given_to_it_and_an_amount_it_cannot_decide_is_counted_apart() -> None:
     """bundelprijs_zorgpad adds the input behandeling.zorgpad; its bundle prices are not known (an error, no 0)."""
     book = load_rules(ROOT / "rules")
@@ -522,3 +556,35 @@ def test_facts_only_a_scenario_reads_are_given_to_it_and_an_amount_it_cannot_dec
     assert c.claim_id == "K1" and "tarief" in c.changed
     assert c.before.outputs["tarief"].value == "240.00"
     assert c.after.outputs["tarief"].status == "error" and "bundelprijs" in (c.after.outputs["tarief"].reason or "")
+
+
+def test_the_guide_shows_the_summary_of_its_own_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/guide/simulation.md: the summary it shows is what its two commands print (the run time aside)."""
+    import re
+
+    from click.testing import CliRunner
+
+    from passendezorg.cli import main
+
+    guide = (ROOT / "docs" / "guide" / "simulation.md").read_text(encoding="utf-8")
+    block = re.search(r"```sh\n(passendezorg population .*?)```", guide, re.S)
+    shown = re.search(r"```text\n(\d+ claim\(s\) of .*?)```", guide, re.S)
+    assert block is not None and shown is not None
+    commands = [line.split()[1:] for line in block.group(1).splitlines() if line.strip()]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PASSENDEZORG_RULES", str(ROOT / "rules"))
+    population = CliRunner().invoke(main, commands[0])
+    assert population.exit_code == 0, population.output
+    summary = CliRunner().invoke(main, [a for a in commands[1] if a not in ("--out", "report")])
+    assert summary.exit_code == 0, summary.output
+    got = re.sub(r"in [0-9.]+ s \(\d+ worker", "in … s (2 worker", summary.stdout)
+    assert got.strip() == shown.group(1).strip()
+    # the library example of the guide, on the same claims, beside the rule book and its scenarios
+    library = re.search(r"```python\n(.*?)```", guide.split("## As a library", 1)[1], re.S)
+    assert library is not None
+    (tmp_path / "rules").symlink_to(ROOT / "rules")
+    (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
+    namespace: dict[str, Any] = {}
+    exec(compile(library.group(1), "docs/guide/simulation.md", "exec"), namespace)  # noqa: S102 - the guide's code
+    assert namespace["sim"].claims == int(shown.group(1).split()[0])
+    assert (tmp_path / "report" / "report.html").is_file()

@@ -1,10 +1,12 @@
-"""mkdocs hook: generate the rule catalogue and the command line reference at build time.
+"""mkdocs hook: generate the rule catalogue, the command line reference and an example simulation report at build time.
 
 Nothing generated is written into docs/: on every build (and every reload of
 `mkdocs serve`) the hook checks the rule book, evaluates the example cases, and
-adds the catalogue's pages under catalogus/ and the page reference/cli.md to the
-site in memory; the `catalogus/index.md` entry of the nav in mkdocs.yml is replaced
-by the catalogue's own navigation. So `mkdocs build --strict` alone builds the
+adds the catalogue's pages under catalogus/, the page reference/cli.md and an
+example report of `passendezorg simulate` (guide/simulation-example/: a generated
+population under two shipped scenarios) to the site in memory; the
+`catalogus/index.md` entry of the nav in mkdocs.yml is replaced by the catalogue's
+own navigation. So `mkdocs build --strict` alone builds the
 whole site, and the catalogue cannot drift from the rule book.
 
 The rule book and the cases are read from rules/ and cases/ next to mkdocs.yml,
@@ -29,8 +31,12 @@ from mkdocs.structure.files import File, Files, InclusionLevel
 
 CATALOGUE = "catalogus"
 CLI_REFERENCE = "reference/cli.md"
+SIMULATION_EXAMPLE = "guide/simulation-example"
+EXAMPLE_SCENARIOS = ("eigen_risico_150_per_behandeling", "digitale_zorg")
+EXAMPLE_PERSONS = 400
 
 _pages: dict[str, str] = {}
+_static: dict[str, str] = {}
 
 
 def _prefix(entry: Any) -> Any:
@@ -82,9 +88,40 @@ def on_config(config: Any) -> Any:
     _pages.clear()
     _pages.update({f"{CATALOGUE}/{rel}": text for rel, text in pages.items()})
     _pages[CLI_REFERENCE] = cli_reference_markdown(main)
+    _static.clear()
+    _static.update(_simulation_example(book, rules))
     if config.get("nav") and not _replace(config["nav"], _prefix(nav)):
         raise PluginError(f"mkdocs.yml: the nav has no entry `{CATALOGUE}/index.md` to put the catalogue in")
     return config
+
+
+def _simulation_example(book: Any, rules: Path) -> dict[str, str]:
+    """The example report the simulation guide links to: a generated population under two shipped scenarios."""
+    import json
+
+    from passendezorg.errors import PassendeZorgError
+    from passendezorg.population import generate
+    from passendezorg.report import render_html, simulation_json
+    from passendezorg.simulate import simulate
+
+    try:
+        names = {s.name for s in book.scenarios()}
+    except PassendeZorgError:  # no folder of scenarios beside this rule book
+        names = set()
+    missing = [s for s in EXAMPLE_SCENARIOS if s not in names]
+    if missing:
+        note = (f"<!doctype html><html lang=en><meta charset=utf-8><title>No example report</title><p>No example "
+                f"report: the rule book in {rules} has no scenario {', '.join(missing)}.</p></html>\n")
+        return {f"{SIMULATION_EXAMPLE}/report.html": note}
+    try:
+        sim = simulate(book, generate(book, EXAMPLE_PERSONS, seed=1), list(EXAMPLE_SCENARIOS), jobs=1, sample=6)
+    except PassendeZorgError as e:
+        raise PluginError(f"the example simulation cannot be made from {rules}:\n{e}") from None
+    data = simulation_json(sim)
+    data["run"] = {}  # the time it took is not part of the page: the same book gives the same bytes
+    sim.seconds = 0.0
+    return {f"{SIMULATION_EXAMPLE}/report.html": render_html(sim),
+            f"{SIMULATION_EXAMPLE}/report.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n"}
 
 
 def on_files(files: Files, config: Any) -> Files:
@@ -97,6 +134,8 @@ def on_files(files: Files, config: Any) -> Files:
         case_page = uri.startswith(f"{CATALOGUE}/casussen/") and uri != f"{CATALOGUE}/casussen/index.md"
         inclusion = InclusionLevel.NOT_IN_NAV if case_page else InclusionLevel.UNDEFINED
         files.append(File.generated(config, uri, content=text, inclusion=inclusion))
+    for uri, text in sorted(_static.items()):
+        files.append(File.generated(config, uri, content=text))
     return files
 
 
