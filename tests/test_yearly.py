@@ -34,31 +34,34 @@ def test_an_amount_that_is_not_known_adds_nothing() -> None:
 
 
 def test_a_counter_counts_only_the_claims_it_names_and_can_take_an_input() -> None:
-    vervoer, dieet = STANDARD_COUNTERS[1], STANDARD_COUNTERS[2]
-    ledger = YearlyLedger([vervoer, dieet])
-    decided = {"eigen_bijdrage": D("40.00")}.get
+    hours = Counter("verzekerde.dietetiek_uren_verbruikt", "behandeling.uren",
+                    when=(("behandeling.soort", "dietetiek"), ("behandeling.binnen_ketenzorg", False)))
+    vervoer = STANDARD_COUNTERS[1]
+    ledger = YearlyLedger([vervoer, hours])
+    decided = {"eigen_bijdrage_vervoer": D("40.00")}.get
     ledger.record("V-1", 2025, {"behandeling.soort": "zittend_ziekenvervoer"}, decided)
-    ledger.record("V-1", 2025, {"behandeling.soort": "mondzorg"}, decided)  # another kind: not this cap
-    ledger.record("V-1", 2025, {"behandeling.soort": "dieetadvisering", "behandeling.binnen_ketenzorg": False,
-                                "behandeling.uren": D("1.5")}, decided)
-    ledger.record("V-1", 2025, {"behandeling.soort": "dieetadvisering", "behandeling.binnen_ketenzorg": True,
-                                "behandeling.uren": D("2")}, decided)  # within ketenzorg: does not count
+    ledger.record("V-1", 2025, {"behandeling.soort": "dietetiek", "behandeling.binnen_ketenzorg": False,
+                                "behandeling.uren": D("1.5")}, {}.get)
+    ledger.record("V-1", 2025, {"behandeling.soort": "dietetiek", "behandeling.binnen_ketenzorg": True,
+                                "behandeling.uren": D("2")}, {}.get)  # within ketenzorg: does not count
+    ledger.record("V-1", 2025, {"behandeling.soort": "mondzorg", "behandeling.uren": D("3")}, {}.get)
     assert ledger.used("V-1", 2025) == (D("40.00"), D("1.5"))
 
 
 def test_the_fast_charger_adds_what_charge_adds() -> None:
     counters = STANDARD_COUNTERS
-    names = ("eigen_risico_inhouding", "eigen_bijdrage")
+    names = ("eigen_risico_inhouding", "eigen_bijdrage_vervoer", "gvs_eigen_bijdrage", "behandeluren_geteld")
     slow, fast = YearlyLedger(counters), YearlyLedger(counters)
     charge = fast.charger(names)
-    claims = [({"behandeling.soort": "zittend_ziekenvervoer"}, (D("12.00"), D("30.00"))),
-              ({"behandeling.soort": "dieetadvisering", "behandeling.binnen_ketenzorg": False,
-                "behandeling.uren": D("0.5")}, (D("7.00"), D("0.00"))),
-              ({"behandeling.soort": "huisartsenzorg"}, (None, D("0.00")))]
+    claims = [({"behandeling.soort": "zittend_ziekenvervoer"}, (D("12.00"), D("30.00"), D("0.00"), D("0"))),
+              ({"behandeling.soort": "dietetiek"}, (D("7.00"), D("0.00"), D("0.00"), D("0.5"))),
+              ({"behandeling.soort": "ergotherapie"}, (D("0.00"), D("0.00"), D("0.00"), D("2"))),
+              ({"behandeling.soort": "geneesmiddel"}, (D("20.00"), D("0.00"), D("9.50"), D("0"))),
+              ({"behandeling.soort": "huisartsenzorg"}, (None, D("0.00"), D("0.00"), D("0")))]
     for inputs, values in claims:
         slow.record("V", 2025, inputs, dict(zip(names, values)).get)
         charge(fast.account("V", 2025), inputs, values)
-    assert slow.used("V", 2025) == fast.used("V", 2025) == (D("19.00"), D("30.00"), D("0.5"))
+    assert slow.used("V", 2025) == fast.used("V", 2025) == (D("39.00"), D("30.00"), D("9.50"), D("0.5"), D("2"))
 
 
 def test_seed_starts_a_year_from_what_was_used_before() -> None:
@@ -69,7 +72,7 @@ def test_seed_starts_a_year_from_what_was_used_before() -> None:
         ledger.seed("V-1", 2025, [])
 
 
-def test_the_shipped_rule_book_keeps_all_three_caps() -> None:
+def test_the_shipped_rule_book_keeps_all_its_caps() -> None:
     program = load_rules(ROOT / "rules").program
     assert [c.input for c in counters_for(program)] == [c.input for c in STANDARD_COUNTERS]
 

@@ -173,13 +173,20 @@ def summary_lines(sim: Simulation) -> list[str]:
     same = [o.name for o in money if not any(o.change(k) for k in keys[1:])]
     if same:
         lines.append(f"the same under every scenario: {', '.join(same)}")
+    same = []
     for y in sim.yearly:
+        if all(y.reached[k] == y.reached[BASE] for k in keys[1:]):
+            same.append(f"{y.label} ({y.total(BASE)})")
+            continue
         lines.append("")
         lines.append(f"reached the yearly {y.label} (of {y.person_years} person-years with claims)")
         for k in keys:
             moved = "" if k == BASE else (f"  ({y.moved[k]['only_in_force']} no longer, {y.moved[k]['only_scenario']} "
                                           f"newly; {y.moved[k]['earlier']} earlier, {y.moved[k]['later']} later)")
             lines.append(f"  {k:<{width}}{y.total(k):>20}{moved}")
+    if same:
+        lines.append("")
+        lines.append(f"reached as often and as early under every scenario: {', '.join(same)}")
     return lines
 
 

@@ -83,7 +83,7 @@ class FactSpec:
     """How one fact of a claim (or of a person) is drawn."""
 
     name: str
-    how: str  # value, choices, share, range, amount, table, sequence
+    how: str  # value, choices, share, range, amount, table, sequence, days_before
     where: str
     values: tuple[Any, ...] = ()  # value: (v,); choices: the values
     cumulative: tuple[float, ...] = ()  # choices: cumulative weights
@@ -294,9 +294,11 @@ class _Reader:
 
     def fact(self, name: str, spec: Any, where: str) -> FactSpec:
         spec = self.mapping(spec, where)
-        hows = [k for k in ("value", "choices", "share", "range", "amount", "table", "sequence") if k in spec]
+        hows = [k for k in ("value", "choices", "share", "range", "amount", "table", "sequence", "days_before")
+                if k in spec]
         if len(hows) != 1:
-            raise self.fail(where, "give exactly one of value, choices, share, range, amount, table, sequence")
+            raise self.fail(where, "give exactly one of value, choices, share, range, amount, table, sequence, "
+                            "days_before")
         how = hows[0]
         unknown = set(spec) - {how, "once", "ages"} - _FIGURE_KEYS
         if unknown:
@@ -324,11 +326,12 @@ class _Reader:
             if p > 1:
                 raise self.fail(f"{where}.share", "a share is at most 1")
             return FactSpec(name, how, where, lo=p, once=once, ages=ages)
-        if how == "range":
+        if how in ("range", "days_before"):
             lo, hi = (v if isinstance(v, list) and len(v) == 2 else (None, None))
             a, b = self.number(lo, f"{where}.range", -1e18), self.number(hi, f"{where}.range", -1e18)
-            if a != int(a) or b != int(b) or a > b:
-                raise self.fail(f"{where}.range", "expected [lo, hi]: two whole numbers, lo not above hi")
+            if a != int(a) or b != int(b) or a > b or (how == "days_before" and a < 0):
+                raise self.fail(f"{where}.{how}", "expected [lo, hi]: two whole numbers, lo not above hi"
+                                + (", not below 0" if how == "days_before" else ""))
             return FactSpec(name, how, where, lo=a, hi=b, once=once, ages=ages)
         if how == "amount":
             spread = self.mapping(v, f"{where}.amount")
@@ -430,6 +433,8 @@ def plan(book: Any, profile: Profile | None = None) -> Plan:
                 raise ProfileError(f"{profile.path}: {spec.where}", f"table `{table.name}` has no rows")
         elif spec.how == "share" and t.kind != "boolean":
             raise ProfileError(f"{profile.path}: {spec.where}", f"a share draws ja or nee; `{spec.name}` is {t}")
+        elif spec.how == "days_before" and t.kind != "date":
+            raise ProfileError(f"{profile.path}: {spec.where}", f"days_before draws a date; `{spec.name}` is {t}")
         elif spec.how in ("range", "sequence") and t.kind not in ("integer", "decimal"):
             raise ProfileError(f"{profile.path}: {spec.where}", f"a {spec.how} draws whole numbers; `{spec.name}` is {t}")
         elif spec.how == "amount" and t.kind not in ("money", "decimal"):
@@ -533,7 +538,7 @@ def draw(p: Plan, persons: int, seed: int, years: Sequence[int], first: int = 0)
         person: dict[str, Any] = {BIRTH_INPUT: born.isoformat()}
         for f in p.person_facts:
             if f.spec.ages is None or f.spec.ages[0] <= age0 <= f.spec.ages[1]:
-                person[f.spec.name] = _draw(f, rnd, 0)
+                person[f.spec.name] = _draw(f, rnd, dt.date(years[0], 1, 1))
         claims: list[tuple[dt.date, int, dict[str, Any]]] = []
         counters: dict[str, int] = {}
         for year in years:
@@ -567,10 +572,10 @@ def draw(p: Plan, persons: int, seed: int, years: Sequence[int], first: int = 0)
                             facts[spec.name] = counters[key]
                         elif spec.once:
                             if spec.name not in once:
-                                once[spec.name] = _draw(f, rnd, age)
+                                once[spec.name] = _draw(f, rnd, day)
                             facts[spec.name] = once[spec.name]
                         else:
-                            facts[spec.name] = _draw(f, rnd, age)
+                            facts[spec.name] = _draw(f, rnd, day)
                     claims.append((day, len(claims), facts))
         claims.sort(key=lambda c: (c[0], c[1]))
         for number, (_day, _order, facts) in enumerate(claims, 1):
@@ -603,7 +608,8 @@ def _poisson(mean: float, rnd: random.Random) -> int:
     return k
 
 
-def _draw(f: _Fact, rnd: random.Random, age: int) -> Any:
+def _draw(f: _Fact, rnd: random.Random, day: dt.date) -> Any:
+    """A fact's value for a claim on ``day`` (for a person's fact: the first day of the first year)."""
     spec = f.spec
     how = spec.how
     if how == "value":
@@ -619,6 +625,8 @@ def _draw(f: _Fact, rnd: random.Random, age: int) -> Any:
         return f"{cents // 100}.{cents % 100:02d}"
     if how == "table":
         return f.values[rnd.randrange(len(f.values))]
+    if how == "days_before":
+        return (day - dt.timedelta(days=rnd.randint(int(spec.lo), int(spec.hi)))).isoformat()
     raise AssertionError(how)  # pragma: no cover - sequences are counted by the caller
 
 

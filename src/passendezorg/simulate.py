@@ -47,6 +47,7 @@ from .engines.interpreter import Evaluation
 from .errors import CaseError, PassendeZorgError, UsageError
 from .model import Decision
 from .population import claims_format, require_pyarrow
+from .program import Parameter
 from .progress import Progress
 from .rulebook import RuleBook
 from .values import to_json
@@ -392,9 +393,19 @@ class _Run:
         self.counters: tuple[Counter, ...] = counters[0]
         self.ledgers = [YearlyLedger(self.counters) for _ in variants]
         self.chargers = [ledger.charger(cp.names) for ledger, cp in zip(self.ledgers, self.cps)]
-        self.limits = [(i, [cp.names.index(c.limit) if c.limit in cp.names else None for cp in self.cps])
-                       for i, c in enumerate(self.counters) if c.limit is not None]
-        self.limits = [(i, pos) for i, pos in self.limits if all(p is not None for p in pos)]
+        # the yearly maximum of a cap: a value of each rule book's decision (its position), or a parameter
+        self.limits: list[tuple[int, list[int | Parameter]]] = []
+        for i, c in enumerate(self.counters):
+            where: list[int | Parameter] = []
+            for cp in self.cps:
+                if c.limit is None:
+                    break
+                if c.limit in cp.names:
+                    where.append(cp.names.index(c.limit))
+                elif c.limit in cp.program.parameters:
+                    where.append(cp.program.parameters[c.limit])
+            if c.limit is not None and len(where) == len(self.cps):
+                self.limits.append((i, where))
         self.field_getters = [self._getter(f) for f in fields]
         size = path.stat().st_size
         self.header, self.start = self._header()
@@ -698,9 +709,14 @@ class _Run:
                 else:
                     vals, rules, extra = self._slow(vi, fast, inputs, day)
                 charge(acc, inputs, vals)
-                for ci, pos in limits:
+                for ci, where in limits:
                     if (ci, year) not in got:
-                        limit = vals[pos[vi]]
+                        source = where[vi]
+                        if isinstance(source, int):
+                            limit = vals[source]
+                        else:
+                            period = source.period_on(day)
+                            limit = period.value if period is not None else None
                         if limit is not None and acc[ci] >= limit:
                             got[(ci, year)] = day.month
                 results.append((pick(vals), pick(rules), extra, used, vals))

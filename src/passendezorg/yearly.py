@@ -59,11 +59,14 @@ EIGEN_RISICO = Counter(USED_INPUT, DEDUCTION_OUTPUT, limit="eigen_risico_jaarbed
 
 STANDARD_COUNTERS: tuple[Counter, ...] = (
     EIGEN_RISICO,
-    Counter("verzekerde.eigen_bijdrage_vervoer_verbruikt", "eigen_bijdrage",
-            when=(("behandeling.soort", "zittend_ziekenvervoer"),), label="eigen bijdrage zittend ziekenvervoer"),
-    Counter("verzekerde.dieetadvisering_uren_verbruikt", "behandeling.uren",
-            when=(("behandeling.soort", "dieetadvisering"), ("behandeling.binnen_ketenzorg", False)),
-            label="uren dieetadvisering"),
+    Counter("verzekerde.eigen_bijdrage_vervoer_verbruikt", "eigen_bijdrage_vervoer", limit="zzv_eigen_bijdrage_per_jaar",
+            label="eigen bijdrage zittend ziekenvervoer"),
+    Counter("verzekerde.gvs_eigen_bijdrage_verbruikt", "gvs_eigen_bijdrage", limit="gvs_eigen_bijdrage_maximum",
+            label="GVS-eigen bijdrage"),
+    Counter("verzekerde.dietetiek_uren_verbruikt", "behandeluren_geteld", when=(("behandeling.soort", "dietetiek"),),
+            limit="dietetiek_maximum_uren", label="uren diëtetiek"),
+    Counter("verzekerde.ergotherapie_uren_verbruikt", "behandeluren_geteld",
+            when=(("behandeling.soort", "ergotherapie"),), limit="ergotherapie_maximum_uren", label="uren ergotherapie"),
 )
 """The yearly caps of the shipped rule book; a rule book keeps those whose names it declares."""
 
