@@ -196,6 +196,41 @@ def test_totals_equal_deciding_each_claim_directly_small_book(small: tuple[RuleB
     _agrees(sim, claims, {BASE: in_force, "cap": cap})
 
 
+SCENARIO_GUARDED = """taal nederlands
+scenario ten_hoogste_50
+  titel "Ten hoogste € 50 per behandeling"
+  bron voorstel "Voorstel: ten hoogste € 50 per behandeling in de medisch-specialistische zorg" voorstel
+
+regel ten_hoogste_50
+  "In de medisch-specialistische zorg wordt per behandeling ten hoogste € 50 ingehouden"
+  uitzondering op inhouding
+  bron voorstel
+  als behandeling.soort = medisch_specialistische_zorg en leeftijd >= 18
+  dan eigen_risico_inhouding = min(resterend_eigen_risico, behandeling.bedrag, € 50,00)
+"""
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> tuple[RuleBook, RuleBook]:
+    """The small rule book with a scenario that only adds a rule for hospital care: out of its reach, a claim of a
+    person whose year stands as in force is decided once."""
+    folder = tmp_path_factory.mktemp("scenarios")
+    (folder / "ten_hoogste_50").mkdir()
+    (folder / "ten_hoogste_50" / "cap.pz").write_text(SCENARIO_GUARDED, encoding="utf-8")
+    book = load_rules(BOOKS / "in_force", scenarios=folder)
+    return book, book.with_scenario("ten_hoogste_50")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60))
+def test_totals_equal_deciding_each_claim_directly_under_a_scenario_with_a_reach(guarded: tuple[RuleBook, RuleBook],
+                                                                                 seed: int, n: int) -> None:
+    in_force, scenario = guarded
+    claims = list(_random_claims(random.Random(seed), n))
+    sim = simulate(in_force, claims, ["ten_hoogste_50"], jobs=1, sample=0)
+    _agrees(sim, claims, {BASE: in_force, "ten_hoogste_50": scenario})
+
+
 def _agrees(sim: Simulation, claims: list[dict[str, Any]], books: dict[str, RuleBook]) -> None:
     oracle = {k: direct(b, claims) for k, b in books.items()}
     for name, o in sim.outputs.items():
@@ -272,6 +307,27 @@ def test_totals_equal_deciding_each_claim_directly_shipped_book(shipped: dict[st
     assert sim.claims == len(shipped["claims"]) and sim.rejected == 0
     assert sim.changed_claims["cap"] > 0 and sim.changed_claims["digital"] > 0
     _agrees(sim, shipped["claims"], {BASE: shipped["book"], **shipped["variants"]})
+
+
+def test_totals_under_the_shipped_scenarios_equal_deciding_each_claim_directly(shipped: dict[str, Any]) -> None:
+    """Under scenarios the simulation decides a claim out of a scenario's reach once (see reach); the oracle decides
+    every claim under every rule book."""
+    book: RuleBook = shipped["book"]
+    names = ["eigen_risico_150_per_behandeling", "digitale_zorg"]
+    sim = simulate(book, shipped["path"], names, jobs=2, sample=3)
+    assert all(sim.changed_claims[n] > 0 for n in names)
+    _agrees(sim, shipped["claims"], {BASE: book, **{n: book.with_scenario(n) for n in names}})
+
+
+def test_the_reach_of_a_scenario_is_the_kinds_of_care_its_changes_name() -> None:
+    from passendezorg.simulate import reach
+
+    book = load_rules(ROOT / "rules")
+    kind = "behandeling.soort"
+    assert reach(book.with_scenario("digitale_zorg"), book, kind) == {"medisch_specialistische_zorg", "ggz"}
+    assert reach(book.with_scenario("eigen_risico_150_per_behandeling"), book, kind) == {"medisch_specialistische_zorg"}
+    assert reach(book.with_scenario("eigen_risico_165"), book, kind) is None  # a parameter of the law in force
+    assert reach(book, book, kind) is None and reach(book.with_scenario("digitale_zorg"), book, None) is None
 
 
 def test_totals_in_force_equal_claim_processing(shipped: dict[str, Any]) -> None:

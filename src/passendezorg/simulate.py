@@ -377,6 +377,7 @@ class _Run:
                     raise UsageError(f"scenario `{v.key}` declares the input `{name}` as {decl.type}; another rule "
                                      f"book as {known.type}")
         self.inputs = merged
+        self.scenario_inputs = frozenset(merged) - frozenset(base.inputs)
         self.typer = compile_typer(replace(base, inputs=merged) if len(merged) > len(base.inputs) else base)
         self.cps: list[CompiledProgram] = [compiled(v.book.program) for v in variants]
         self.outputs = list(base.outputs)
@@ -406,6 +407,9 @@ class _Run:
                     where.append(cp.program.parameters[c.limit])
             if c.limit is not None and len(where) == len(self.cps):
                 self.limits.append((i, where))
+        self.dispatch = self.cps[0].dispatch_input
+        self.reach: list[frozenset[Any] | None] = [None]
+        self.reach += [reach(v.book, variants[0].book, self.dispatch) for v in variants[1:]]
         self.field_getters = [self._getter(f) for f in fields]
         size = path.stat().st_size
         self.header, self.start = self._header()
@@ -692,26 +696,43 @@ class _Run:
                 for vi, cp in enumerate(self.cps)]
         limits = self.limits
         getters = self.field_getters
+        dispatch = self.dispatch
+        reach = self.reach
+        own_inputs = self.scenario_inputs
+        base_charge = self.chargers[0]
         for day, _seq, claim_id, lineno, inputs in items:
             year = day.year
             years.add(year)
-            results = []
+            results: list[tuple[Any, ...]] = []
+            kind = inputs.get(dispatch) if dispatch is not None else None
             for vi, accs, got, run, charge, pick in plan:
                 acc = accs.get(year)
                 if acc is None:
                     acc = accs[year] = list(zeros)
-                for name, amount in zip(names, acc):
-                    inputs[name] = amount
-                used = tuple(acc)
-                fast = run(inputs, day)
-                if fast is not None and fast[3] is None:
-                    vals, rules, extra = fast[0], fast[1], None
+                source_vi = vi
+                reachable = reach[vi]
+                if reachable is not None and kind is not None and kind not in reachable \
+                        and tuple(acc) == results[0][3] and not (own_inputs and not own_inputs.isdisjoint(inputs)):
+                    # no change of this scenario can reach a claim of this kind, and the person's year stands as
+                    # under the law in force: the decision is the law in force's, without deciding it again
+                    vals = results[0][4]
+                    results.append(results[0])
+                    base_charge(acc, inputs, vals)
+                    source_vi = 0
                 else:
-                    vals, rules, extra = self._slow(vi, fast, inputs, day)
-                charge(acc, inputs, vals)
+                    for name, amount in zip(names, acc):
+                        inputs[name] = amount
+                    used = tuple(acc)
+                    fast = run(inputs, day)
+                    if fast is not None and fast[3] is None:
+                        vals, rules, extra = fast[0], fast[1], None
+                    else:
+                        vals, rules, extra = self._slow(vi, fast, inputs, day)
+                    charge(acc, inputs, vals)
+                    results.append((pick(vals), pick(rules), extra, used, vals))
                 for ci, where in limits:
                     if (ci, year) not in got:
-                        source = where[vi]
+                        source = where[source_vi]
                         if isinstance(source, int):
                             limit = vals[source]
                         else:
@@ -719,7 +740,6 @@ class _Run:
                             limit = period.value if period is not None else None
                         if limit is not None and acc[ci] >= limit:
                             got[(ci, year)] = day.month
-                results.append((pick(vals), pick(rules), extra, used, vals))
             base_vals = results[0][4]
             key = tuple([g(inputs, base_vals, day) for g in getters])
             changed = tally.claim(self, key, results)
@@ -735,6 +755,64 @@ class _Run:
             if changed_person[s]:
                 tally.changed_persons[s] += 1
         tally.yearly(self, reached, years)
+
+
+def reach(book: RuleBook, in_force: RuleBook, dispatch: str | None) -> frozenset[Any] | None:
+    """The values of the dispatch input (the kind of care) of the claims whose decision a scenario's changes can
+    make differ from the law in force's; None: any claim (or not a scenario of this rule book).
+
+    Found from what the scenario records: the rules it adds and switches off, each with the kinds of care its
+    condition names (a rule whose condition names none reaches every claim), and the parameters and tables it
+    changes (one of the rule book in force reaches every claim; one it declares itself is read only by its own
+    rules). A claim out of reach, of a person whose year stands as under the law in force, is decided as under the
+    law in force.
+    """
+    sc = book.scenario
+    if sc is None or dispatch is None or book.program.content_hash == in_force.program.content_hash:
+        return None
+    declared = {name for _kind, name in sc.declared}
+    if any(name not in declared for name in (*sc.parameters, *sc.tables)):
+        return None
+    rules = [book.program.rules.get(name) for name in sc.rules]
+    rules += [in_force.program.rules.get(name) for name in sc.switched_off]
+    out: set[Any] = set()
+    for rule in rules:
+        if rule is None:
+            return None
+        kinds = _kinds_named(rule.when, dispatch)
+        if kinds is None:
+            return None
+        out |= kinds
+    return frozenset(out)
+
+
+def _kinds_named(when: Any, dispatch: str) -> set[Any] | None:
+    """The values a condition requires of the dispatch input (``soort = x``, ``soort in [x, y]`` among the
+    conditions joined by ``and``); None if it requires none."""
+    from . import nodes as n
+
+    parts = [when] if when is not None else []
+    found: set[Any] | None = None
+    while parts:
+        e = parts.pop()
+        if isinstance(e, n.Binary) and e.op == "and":
+            parts += [e.left, e.right]
+            continue
+        if not (isinstance(e, n.Binary) and e.op in ("=", "in")):
+            continue
+        left, right = e.left, e.right
+        if e.op == "=" and isinstance(left, n.Literal):
+            left, right = right, left
+        if not (isinstance(left, n.Ref) and left.kind == "input" and left.name == dispatch):
+            continue
+        if e.op == "=" and isinstance(right, n.Literal):
+            values = {right.value}
+        elif e.op == "in" and isinstance(right, n.ListLit) and all(isinstance(x, n.Literal) for x in right.items):
+            values = {x.value for x in right.items if isinstance(x, n.Literal)}
+        else:
+            continue
+        found = values if found is None else found & values
+    return found
 
 
 def _picker(pos: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
