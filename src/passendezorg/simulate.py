@@ -14,8 +14,10 @@ person, so that all claims of a person land in one partition. Then each worker
 takes whole partitions: it reads one, groups its claims by person, sorts them by
 date (and, on the same date, by their place in the file), replays each person
 under every rule book with the compiled fast path (batch.compiled), and sends
-back only totals. The parent never holds the claims. Explanations are made only
-for a small sample of changed claims, with ``RuleBook.evaluate``, after the run.
+back only totals. The parent never holds the claims. A claim that no change of a
+scenario can reach (``reach``), of a person whose year stands as under the law in
+force, is decided once. Explanations are made only for a small sample of changed
+claims, with ``RuleBook.evaluate``, after the run.
 
 Totals are exact (Decimal). For every claim the sums under the law in force are
 kept; a scenario adds, for the claims it changes, the difference. A claim that
