@@ -278,7 +278,7 @@ def test_csv_ranges_start_where_the_csv_module_starts_a_record(rows: list[list[s
     import csv as csv_module
     import tempfile
 
-    from passendezorg.batch import _ranges
+    from passendezorg.batch import line_ranges
 
     starts = {}
     data = b""

@@ -100,9 +100,9 @@ def test_a_cap_per_treatment_changes_who_reaches_the_yearly_eigen_risico_and_whe
     assert c3.changed == ["eigen_risico_inhouding", "vergoeding"]
     assert c3.used_before == {"verzekerde.eigen_risico_verbruikt": D("200.00")}
     assert c3.used_after == {"verzekerde.eigen_risico_verbruikt": D("165.00")}
-    assert c3.before.outputs["eigen_risico_inhouding"].value == "185.00"
+    assert c3.before.outputs["eigen_risico_inhouding"].value == Decimal("185.00")
     assert c3.after.outputs["eigen_risico_inhouding"].rule.name == "inhouding_ten_hoogste_50_per_behandeling"
-    assert c3.after.outputs["eigen_risico_inhouding"].value == "0.00"
+    assert c3.after.outputs["eigen_risico_inhouding"].value == Decimal("0.00")
 
 
 def test_the_result_does_not_depend_on_the_workers_or_the_file_format(small: tuple[RuleBook, RuleBook],
@@ -620,7 +620,7 @@ def test_facts_only_a_scenario_reads_are_given_to_it_and_an_amount_it_cannot_dec
     assert sim.changed_claims == {"bundelprijs_zorgpad": 1}
     [c] = sim.sample["bundelprijs_zorgpad"]
     assert c.claim_id == "K1" and "tarief" in c.changed
-    assert c.before.outputs["tarief"].value == "240.00"
+    assert c.before.outputs["tarief"].value == Decimal("240.00")
     assert c.after.outputs["tarief"].status == "error" and "bundelprijs" in (c.after.outputs["tarief"].reason or "")
 
 

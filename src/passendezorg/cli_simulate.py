@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cli_options import rules_option
 from .errors import UsageError
 
 if TYPE_CHECKING:
@@ -20,11 +21,11 @@ if TYPE_CHECKING:
     from .simulate import Simulation
 
 
-def _rules_dir(rules: str | None) -> Path:
+def _rules_dir(rules: Path | None) -> Path:
     return Path(rules or os.environ.get("PASSENDEZORG_RULES") or "rules")
 
 
-def _load(rules: str | None, scenarios: Path | None = None) -> RuleBook:
+def _load(rules: Path | None, scenarios: Path | None = None) -> RuleBook:
     from .rulebook import load_rules
 
     return load_rules(_rules_dir(rules), cache=True, scenarios=scenarios)
@@ -42,11 +43,11 @@ def _load(rules: str | None, scenarios: Path | None = None) -> RuleBook:
               help="a calendar year of claims (repeatable; default: the profile's year)")
 @click.option("--profile", type=click.Path(path_type=Path), metavar="FILE",
               help="a population profile (default: the one shipped with passendezorg)")
-@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules or $PASSENDEZORG_RULES)")
+@rules_option()
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]),
               help="the file format (default: from the name of --out)")
 def population_cmd(persons: int, seed: int, out: Path | None, years: tuple[int, ...], profile: Path | None,
-                   rules_dir: str | None, fmt: str | None) -> None:
+                   rules_dir: Path | None, fmt: str | None) -> None:
     """Generate a seeded population of claims across every kind of care the rule book knows.
 
     Every figure comes from the profile (ages, care use per person and year, the
@@ -101,7 +102,7 @@ def population_cmd(persons: int, seed: int, out: Path | None, years: tuple[int, 
 @click.option("--out", "out", type=click.Path(path_type=Path), metavar="DIR",
               help="write the report (report.html, report.json, CSV tables) into DIR")
 @click.option("--parquet", is_flag=True, help="with --out: the tables also as Parquet (needs pyarrow)")
-@click.option("--rules", "rules_dir", help="rule book folder (default: ./rules or $PASSENDEZORG_RULES)")
+@rules_option()
 @click.option("--scenarios", "scenarios_dir", type=click.Path(path_type=Path), metavar="DIR",
               help="the folder of scenarios (default: $PASSENDEZORG_SCENARIOS, else scenarios/ beside the rules folder)")
 @click.option("--sample", type=click.IntRange(0, 1000), default=12, show_default=True,
@@ -113,7 +114,7 @@ def population_cmd(persons: int, seed: int, out: Path | None, years: tuple[int, 
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="what to print: a summary, or the whole report as JSON")
 def simulate_cmd(claims: Path, scenarios: tuple[str, ...], by: tuple[str, ...], out: Path | None, parquet: bool,
-                 rules_dir: str | None, scenarios_dir: Path | None, sample: int, jobs: int, input_format: str | None,
+                 rules_dir: Path | None, scenarios_dir: Path | None, sample: int, jobs: int, input_format: str | None,
                  fmt: str) -> None:
     """Decide every claim of CLAIMS under the law in force and under each scenario, and compare.
 
