@@ -82,7 +82,9 @@ def keywords_of(language: str) -> dict[str, Any]:
             "captures": {"1": {"name": scope(KIND_SCOPES[KEYWORD_KINDS[terminal]])}, "2": {"name": scope(name_scope)}},
         }
 
-    functions = sorted(FUNCTIONS[language], key=lambda f: (-len(f), f))
+    # a function whose name is a keyword (`round`, `afronden`: rounding with a unit and a mode) is that keyword
+    words_written = {w.removesuffix(r"\b") for w in words.values()}
+    functions = sorted((f for f in FUNCTIONS[language] if f not in words_written), key=lambda f: (-len(f), f))
     rules: list[dict[str, Any]] = [
         {"include": "#comment"},
         {"include": "#string"},
@@ -149,7 +151,7 @@ def grammar() -> dict[str, Any]:
         "number": {
             "patterns": [
                 {"match": r"\d{4}-\d{2}-\d{2}", "name": scope("constant.numeric.date")},
-                {"match": r"€[ \t]*\d+(?:[.,]\d{1,2})?", "name": scope("constant.numeric.money")},
+                {"match": r"€[ \t]*\d+(?:[.,]\d+)*(?:,[–-](?![\w(]))?", "name": scope("constant.numeric.money")},
                 {"match": r"\d+(?:\.\d+)?[ \t]*%", "name": scope("constant.numeric.percentage")},
                 {"match": r"\d+\.\d+", "name": scope("constant.numeric.decimal")},
                 {"match": r"\d+", "name": scope("constant.numeric.integer")},

@@ -248,6 +248,20 @@ def test_evaluate_a_case_object_and_many(book: Any) -> None:
     assert results[2].to_json() == book.evaluate(cases[1]).to_json()
 
 
+@pytest.mark.parametrize("given", ["795.474999", "0.001", 12.345])
+def test_an_amount_with_more_than_cents_is_refused_not_rounded(given: object) -> None:
+    with pytest.raises(CaseError) as e:
+        convert(given, MONEY, "input.declaratie.bedrag")
+    assert e.value.where == "input.declaratie.bedrag"
+    assert "more digits than an amount in cents" in e.value.message
+
+
+def test_an_amount_in_cents_may_be_written_with_trailing_zeros_or_a_comma() -> None:
+    assert convert("12.500", MONEY, "x") == Decimal("12.50")
+    assert convert("€ 12,5", MONEY, "x") == Decimal("12.50")
+    assert convert(7, MONEY, "x") == Decimal("7.00")
+
+
 # ---------------------------------------------------------------- the case schema
 
 

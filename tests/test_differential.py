@@ -71,11 +71,8 @@ def _constants(program: Program) -> dict[str, set[Any]]:
     def walk(e: Any) -> None:
         if isinstance(e, n.Literal):
             found.setdefault(e.kind, set()).add(e.value)
-        for name in ("left", "right", "operand"):
-            if hasattr(e, name):
-                walk(getattr(e, name))
-        for name in ("args", "items", "keys"):
-            for x in getattr(e, name, ()):
+        if e is not None:
+            for x in n.children(e):
                 walk(x)
 
     for r in program.rules.values():
@@ -196,7 +193,8 @@ class Gen:
             f"{self.integer(depth - 1)} - {self.pick(simple)}",
             f"{self.pick(simple)} * 2",
             "age(c.born, c.day)", "year(c.day)", "count(c.tags)", "codes[c.label].points",
-            "days_between(c.born, c.day)", "round(c.dec)", "round_down(c.dec * 1.5)",
+            "days_between(c.born, c.day)", "round(c.dec)", "round_down(c.dec * 1.5)", "round(c.dec, half even)",
+            "round(c.dec * 2.5, towards zero)", f"({self.pick(simple)} if {self.condition(1)} else {self.pick(simple)})",
             f"min({self.pick(simple)}, {self.pick(simple)})", f"max({self.pick(simple)}, 3)",
             f"abs({self.pick(simple)})", f"-{self.pick(simple)}",
         ])
@@ -206,7 +204,8 @@ class Gen:
         if depth <= 0 or self.chance(0.5):
             return self.pick(simple)
         return self.pick([f"{self.integer(0)} / {self.integer(0)}", f"{self.pick(simple)} * 1.5",
-                          f"{self.decimal(depth - 1)} + {self.decimal(depth - 1)}", "c.amt / c.amt"])
+                          f"{self.decimal(depth - 1)} + {self.decimal(depth - 1)}", "c.amt / c.amt",
+                          f"({self.pick(simple)} if {self.condition(1)} else {self.integer(0)})"])
 
     def money(self, depth: int = 2) -> str:
         simple = ["c.amt", "p_amount", "€ 12,50", "€ 0", "€ 385,00", *self.refs("money")]
@@ -214,7 +213,11 @@ class Gen:
             return self.pick(simple)
         return self.pick([f"{self.pick(simple)} * 2", f"{self.money(depth - 1)} + {self.money(depth - 1)}",
                           f"round({self.pick(simple)} * 0.3)", f"round_down({self.pick(simple)} / 3)",
-                          f"min({self.pick(simple)}, € 10,00)", f"{self.pick(simple)} * p_rate"])
+                          f"min({self.pick(simple)}, € 10,00)", f"{self.pick(simple)} * p_rate",
+                          f"round({self.pick(simple)} * 0.333, to whole euros, down)",
+                          f"round({self.pick(simple)} / 7, to cents, half even)", f"{self.pick(simple)} * 0.0325",
+                          f"round({self.pick(simple)} * 1.5, up)",
+                          f"({self.money(depth - 1)} if {self.condition(1)} else {self.pick(simple)})"])
 
     def date(self, depth: int = 1) -> str:
         simple = ["c.day", "c.born", "2021-06-30", "2000-02-29", *self.refs("date")]

@@ -16,7 +16,7 @@ import yaml
 from . import nodes as n
 from .check import suggest
 from .errors import CaseError
-from .values import MAX_DIGITS, PLAIN_INTEGER, bounded_decimal, in_range, parse_date, parse_number
+from .values import MAX_DIGITS, PLAIN_INTEGER, bounded_decimal, in_range, parse_date, parse_number, round_money, whole_cents
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -349,10 +349,12 @@ def _show(v: Any) -> str:
     return text if len(text) <= 60 else f"{text[:40]}… ({len(text):,} characters)"
 
 
-def convert(value: Any, t: n.TypeRef, where: str, *, fact: bool = False) -> Any:
+def convert(value: Any, t: n.TypeRef, where: str, *, fact: bool = False, cents: bool = True) -> Any:
     """A value from a case as a typed value; CaseError with the field path if it does not fit.
 
-    A ``fact`` (an input, not an expected output) that is an amount is never negative.
+    A ``fact`` (an input, not an expected output) that is an amount is never negative. An amount is
+    exact to the cent (``cents``): more digits than that are an error, never rounded away.
+    Expectations of derived amounts, which are exact, pass ``cents=False``.
     """
     k = t.kind
     if k == "boolean":
@@ -393,7 +395,15 @@ def convert(value: Any, t: n.TypeRef, where: str, *, fact: bool = False) -> Any:
             raise CaseError(where, f"{e}, got {_show(value)}") from None
         if fact and k == "money" and d < 0:
             raise CaseError(where, f"an amount in a case is never negative, got {_show(value)}")
-        return n.money(d) if k == "money" else d
+        if k == "money":
+            if not cents:
+                return d
+            if not whole_cents(d):
+                raise CaseError(where, f"{_show(value)} has more digits than an amount in cents; amounts are exact "
+                                "to the cent and are never rounded here (give the amount in cents, or make the "
+                                "input a decimal)")
+            return round_money(d)
+        return d
     if k == "date":
         return _date(value, where)
     if k == "text":
@@ -410,7 +420,7 @@ def convert(value: Any, t: n.TypeRef, where: str, *, fact: bool = False) -> Any:
         if not isinstance(value, list):
             raise CaseError(where, f"expected a list, got {_show(value)}")
         assert t.item is not None
-        return [convert(v, t.item, f"{where}[{i}]", fact=fact) for i, v in enumerate(value)]
+        return [convert(v, t.item, f"{where}[{i}]", fact=fact, cents=cents) for i, v in enumerate(value)]
     raise CaseError(where, f"unsupported type {t}")  # pragma: no cover
 
 

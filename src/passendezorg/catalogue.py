@@ -29,6 +29,7 @@ from .explain import reason_text
 from .model import Decision
 from .program import CheckedRule, Parameter, Program, SourceInfo, Table, ValueDecl
 from .rulebook import RuleBook
+from .values import money_text
 
 MARKER = "<!-- gegenereerd door passendezorg catalogue: niet met de hand bewerken -->"
 FRONT_MATTER = ("---", "lang: nl", "---")
@@ -75,9 +76,9 @@ def dutch_number(v: Decimal | int) -> str:
 
 
 def dutch_money(v: Decimal) -> str:
-    q = v.quantize(Decimal("0.01"))
-    sign = "-" if q < 0 else ""
-    whole, _, cents = f"{abs(q):f}".partition(".")
+    """An amount the Dutch way, with every digit it has (at least the cents): € 1.234,56, € 0,0325."""
+    sign = "-" if v < 0 else ""
+    whole, _, cents = money_text(abs(v)).partition(".")
     return f"{sign}€ {int(whole):,}".replace(",", ".") + f",{cents}"
 
 
@@ -184,12 +185,12 @@ _CALL_WORDING = {
     ("days_between", 2): "het aantal dagen van {0} tot {1}",
     ("count", 1): "het aantal in {0}",
     ("abs", 1): "de absolute waarde van {0}",
-    ("round_money", 1): "{0}, afgerond op hele centen",
-    ("round_down_money", 1): "{0}, naar beneden afgerond op hele centen",
-    ("round", 1): "{0}, afgerond op een heel getal",
-    ("round_down", 1): "{0}, naar beneden afgerond op een heel getal",
 }
 """How a function call reads in the catalogue, by function and number of arguments."""
+
+ROUNDING_WORDS = {"half_up": "", "half_even": "half naar even ", "down": "naar beneden ", "up": "naar boven ",
+                  "towards_zero": "naar nul toe "}
+"""How a rounding mode reads before `afgerond` (half up is plain rounding: *afgerond*)."""
 
 
 class DutchRenderer:
@@ -228,6 +229,8 @@ class DutchRenderer:
             return left
         if isinstance(e, n.Binary):
             return "boolean" if e.op in ("and", "or", "=", "!=", "<", "<=", ">", ">=", "in", "notin") else None
+        if isinstance(e, n.Conditional):
+            return self.type_of(e.then) or self.type_of(e.otherwise)
         if isinstance(e, n.Call):
             if e.func in ("age", "year", "days_between", "count", "round", "round_down"):
                 return "integer"
@@ -333,6 +336,9 @@ class DutchRenderer:
             return self.value(e.operand, 7), 7
         if isinstance(e, n.IsKnown):
             return self.condition_inline(e), 4
+        if isinstance(e, n.Conditional):
+            return (f"{self.value(e.then, 1)} als {self.condition_inline(e.condition)}, en anders "
+                    f"{self.value(e.otherwise)}"), 0
         assert isinstance(e, n.Binary)
         if e.op in ("+", "-") and self.type_of(e.right) == "duration":
             when = "na" if e.op == "+" else "vóór"
@@ -346,6 +352,11 @@ class DutchRenderer:
     def call(self, e: n.Call) -> str:
         a = [self.value(x, 5) for x in e.args]
         f = e.func
+        if f in ("round", "round_down", "round_money", "round_down_money") and len(a) == 1:
+            mode = e.mode or ("down" if f.startswith("round_down") else "half_up")
+            unit = "een heel getal" if f in ("round", "round_down") else \
+                "hele euro's" if e.unit == "euros" else "hele centen"
+            return f"{a[0]}, {ROUNDING_WORDS[mode]}afgerond op {unit}"
         if f in ("min", "max"):
             return f"het {'kleinste' if f == 'min' else 'grootste'} van " + self.enumerate(a, "en")
         wording = _CALL_WORDING.get((f, len(a)))
@@ -1483,21 +1494,8 @@ def refs(e: n.Expr) -> Iterable[tuple[str, str]]:
         yield (e.kind, e.name)
     elif isinstance(e, n.Lookup):
         yield ("table", e.table)
-        for k in e.keys:
-            yield from refs(k)
-    elif isinstance(e, n.Call):
-        for a in e.args:
-            yield from refs(a)
-    elif isinstance(e, (n.ListLit, n.TupleLit)):
-        for i in e.items:
-            yield from refs(i)
-    elif isinstance(e, n.Unary):
-        yield from refs(e.operand)
-    elif isinstance(e, n.IsKnown):
-        yield from refs(e.operand)
-    elif isinstance(e, n.Binary):
-        yield from refs(e.left)
-        yield from refs(e.right)
+    for child in n.children(e):
+        yield from refs(child)
 
 
 def _row_count(t: Table) -> int:

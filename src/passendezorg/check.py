@@ -32,7 +32,7 @@ from .program import (
     frozen,
 )
 from .source import Span, cell_spans, undecodable
-from .values import parse_date, parse_number
+from .values import parse_date, parse_number, round_money, whole_cents
 
 # ---------------------------------------------------------------- types
 
@@ -896,10 +896,15 @@ class Checker:
     def type_of_settled(self, r: n.Expr, expected: n.TypeRef) -> n.TypeRef:
         if isinstance(r, n.Literal) and r.kind == "enum":
             return n.TypeRef("enum", (str(r.value),))
+        if isinstance(r, n.Conditional):
+            return unify(self.type_of_settled(r.then, expected), self.type_of_settled(r.otherwise, expected)) or ERROR
         return ERROR
 
     def settle(self, e: n.Expr, context: n.TypeRef) -> n.Expr:
         """Resolve a bare name that was not a declared name, using the type it stands against."""
+        if isinstance(e, n.Conditional):  # both values were bare names
+            then, otherwise = self.settle(e.then, context), self.settle(e.otherwise, context)
+            return n.Conditional(then, e.condition, otherwise, e.span, context.kind)
         if isinstance(e, n.Literal) and e.kind == "enum":
             e = n.Var((str(e.value),), e.span)
         if not isinstance(e, n.Var):
@@ -920,6 +925,14 @@ class Checker:
 
     def names(self) -> list[str]:
         return [*self.inputs, *self.derived, *self.outputs, *self.params, *self.table_decls]
+
+    def unresolved(self, e: n.Expr) -> None:
+        """Report the bare names in ``e`` that nothing resolved (a name, or both values of a conditional value)."""
+        if isinstance(e, n.Conditional):
+            self.unresolved(e.then)
+            self.unresolved(e.otherwise)
+        elif isinstance(e, n.Var):
+            self.unknown_name(e)
 
     def unknown_name(self, e: n.Var) -> None:
         name = e.name
@@ -971,13 +984,36 @@ class Checker:
         if isinstance(e, n.TupleLit):
             items = [self.finished(i) for i in e.items]
             return n.TupleLit(tuple(r for r, _ in items), e.span), n.TypeRef("tuple")
+        if isinstance(e, n.Conditional):
+            return self.conditional(e)
         raise AssertionError(e)  # pragma: no cover
+
+    def conditional(self, e: n.Conditional) -> tuple[n.Expr, n.TypeRef]:
+        """``a if c else b``: a condition, and two values of one type (a bare choice takes the other's type)."""
+        cr, ct = self.finished(e.condition)
+        if ct.kind not in ("boolean", "error"):
+            self.error("type", f"the condition of a conditional value must be a condition, but this is {type_name(ct)}",
+                       _span(cr), "compare it with something to make a condition")
+        a, at = self.expr(e.then)
+        b, bt = self.expr(e.otherwise)
+        if at.kind == "pending" and bt.kind == "pending":
+            return n.Conditional(a, cr, b, e.span), PENDING
+        if at.kind == "pending":
+            a, at = self.settle(a, bt), self.settled_type(a, bt)
+        if bt.kind == "pending":
+            b, bt = self.settle(b, at), self.settled_type(b, at)
+        self.check_choice_literal(a, at, b, bt)
+        t = unify(at, bt)
+        if t is None:
+            self.error("type", f"a conditional value gives values of one type, but this is {type_name(at)} "
+                       f"and the other is {type_name(bt)}", e.span, _conversion_hint(bt, at))
+            t = ERROR
+        return n.Conditional(a, cr, b, e.span, t.kind), t
 
     def finished(self, e: n.Expr) -> tuple[n.Expr, n.TypeRef]:
         r, t = self.expr(e)
         if t.kind == "pending":
-            assert isinstance(r, n.Var)
-            self.unknown_name(r)
+            self.unresolved(r)
             return r, ERROR
         return r, t
 
@@ -1021,8 +1057,8 @@ class Checker:
         rr, rt = self.expr(e.right)
         if op in ("=", "!=", "<", "<=", ">", ">="):
             if lt.kind == "pending" and rt.kind == "pending":
-                self.unknown_name(lr)  # type: ignore[arg-type]
-                self.unknown_name(rr)  # type: ignore[arg-type]
+                self.unresolved(lr)
+                self.unresolved(rr)
                 return n.Binary(op, lr, rr, e.span), BOOLEAN
             if lt.kind == "pending":
                 lr, lt = self.settle(lr, rt), self.settled_type(lr, rt)
@@ -1039,7 +1075,7 @@ class Checker:
             return n.Binary(op, lr, rr, e.span), BOOLEAN
         if op in ("in", "notin"):
             if rt.kind == "pending":
-                self.unknown_name(rr)  # type: ignore[arg-type]
+                self.unresolved(rr)
                 return n.Binary(op, lr, rr, e.span), BOOLEAN
             if rt.kind == "table":
                 assert isinstance(rr, n.Ref)
@@ -1081,10 +1117,10 @@ class Checker:
             return n.Binary(op, lr, rr, e.span), BOOLEAN
         # arithmetic
         if lt.kind == "pending":
-            self.unknown_name(lr)  # type: ignore[arg-type]
+            self.unresolved(lr)
             lt = ERROR
         if rt.kind == "pending":
-            self.unknown_name(rr)  # type: ignore[arg-type]
+            self.unresolved(rr)
             rt = ERROR
         result = arith_type(op, lt, rt)
         if result is None:
@@ -1099,6 +1135,8 @@ class Checker:
         return n.Binary(op, lr, rr, e.span), result
 
     def settled_type(self, e: n.Expr, context: n.TypeRef) -> n.TypeRef:
+        if isinstance(e, n.Conditional):
+            return unify(self.settled_type(e.then, context), self.settled_type(e.otherwise, context)) or ERROR
         if isinstance(e, n.Var) and context.kind == "enum":
             return n.TypeRef("enum", (e.parts[0],)) if e.parts[0] in context.choices else ERROR
         return ERROR
@@ -1156,8 +1194,12 @@ class Checker:
                 want(0, ("money", "decimal", "integer"), "an amount or a number")
                 t = types[0]
                 if t.kind == "money":
-                    return n.Call(canonical + "_money", call.args, e.span), MONEY
-                return call, t if t.kind == "error" else INTEGER
+                    return n.Call(canonical + "_money", call.args, e.span, e.unit, e.mode), MONEY
+                if e.unit is not None and t.kind != "error":
+                    self.error("type", f"only an amount is rounded to cents or whole euros; this is {type_name(t)}, "
+                               "which is rounded to a whole number", e.span,
+                               "leave out the unit, or round an amount (€)")
+                return n.Call(canonical, call.args, e.span, None, e.mode), t if t.kind == "error" else INTEGER
             return call, ERROR
         if canonical == "abs":
             if need(1):
@@ -1206,6 +1248,29 @@ class Checker:
                        suggest(e.column, cols) or f"its columns are: {', '.join(cols)}")
             return e, ERROR
         return n.Lookup(e.table, tuple(resolved), e.column, e.span), cols[e.column]
+
+
+def unify(a: n.TypeRef, b: n.TypeRef) -> n.TypeRef | None:
+    """The one type of two values that may stand in the same place (the values of a conditional value), or None."""
+    if a.kind == "error" or b.kind == "error":
+        return ERROR
+    if is_numeric(a) and is_numeric(b):
+        return DECIMAL if "decimal" in (a.kind, b.kind) else INTEGER
+    if a.kind == b.kind == "enum":
+        return n.TypeRef("enum", tuple(dict.fromkeys(a.choices + b.choices)))
+    if {a.kind, b.kind} == {"enum", "text"}:
+        return a if a.kind == "enum" else b  # a text literal beside a choice is checked as a choice
+    if a.kind == b.kind == "list":
+        assert a.item is not None and b.item is not None
+        if a.item.kind in ("pending", "error"):
+            return b
+        if b.item.kind in ("pending", "error"):
+            return a
+        item = unify(a.item, b.item)
+        return n.TypeRef("list", item=item) if item is not None else None
+    if a.kind == b.kind and a.kind in ("money", "date", "boolean", "text", "duration"):
+        return a
+    return None
 
 
 def arith_type(op: str, a: n.TypeRef, b: n.TypeRef) -> n.TypeRef | None:
@@ -1332,6 +1397,8 @@ def parse_cell(cell: str, t: n.TypeRef, *, case: bool = False) -> Any:
 
     Numbers are plain digits within the bounds of every value (values.MAX_DIGITS);
     in a ``case`` (not a table of the rule book) an amount is never negative.
+    An amount keeps every digit written (a table's amount may be more precise than a cent); in a
+    case more digits than cents is an error, never rounded away.
     """
     if cell == "":
         return None
@@ -1360,7 +1427,11 @@ def parse_cell(cell: str, t: n.TypeRef, *, case: bool = False) -> Any:
             raise ValueError(f"{e}, got `{shown}`") from None
         if case and k == "money" and value < 0:
             raise ValueError(f"an amount in a case is never negative, got `{shown}`")
-        return n.money(value) if k == "money" else value
+        if k == "money":
+            if case and not whole_cents(value):
+                raise ValueError(f"`{shown}` has more digits than an amount in cents; amounts are never rounded here")
+            return value if value.as_tuple().exponent <= -2 else round_money(value)  # type: ignore[operator]
+        return value
     if k == "date":
         try:
             return parse_date(cell)

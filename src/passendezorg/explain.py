@@ -14,7 +14,7 @@ from .engines.semantics import Outcome
 from .format import Formatter
 from .model import Decision, OutputDecision
 from .program import CheckedRule, Program
-from .values import Fail, Unknown, to_json
+from .values import Fail, Unknown, money_text, to_json
 
 LABELS = {
     "english": {
@@ -50,7 +50,7 @@ def show_value(v: Any, type_: str, language: str) -> str:
     if isinstance(v, bool):
         return lab["yes"] if v else lab["no"]
     if type_ == "money":
-        text = f"{Decimal(str(v)):.2f}"
+        text = money_text(Decimal(str(v)))
         return "€ " + (text.replace(".", ",") if language == "nederlands" else text)
     if isinstance(v, list):
         return "[" + ", ".join(show_value(x, "", language) for x in v) + "]"

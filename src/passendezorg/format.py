@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from . import nodes as n
 from .keywords import keyword_table
+from .values import money_text
 
 TYPE_WORDS = {
     "english": {"boolean": "boolean", "integer": "integer", "decimal": "decimal", "money": "money", "date": "date",
@@ -27,6 +28,9 @@ CANONICAL_FUNCS = {
                    "round_down": "afronden_omlaag", "round_down_money": "afronden_omlaag",
                    "days_between": "dagen_tussen", "count": "aantal"},
 }
+ROUND_UNIT_KEYWORDS = {"cents": "KW_TO_CENTS", "euros": "KW_TO_EUROS"}
+ROUND_MODE_KEYWORDS = {"half_up": "KW_HALF_UP", "half_even": "KW_HALF_EVEN", "down": "KW_DOWN", "up": "KW_UP",
+                       "towards_zero": "KW_TOWARDS_ZERO"}
 PREC = {"or": 1, "and": 2, "not": 3, "=": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4, "notin": 4,
         "+": 5, "-": 5, "*": 6, "/": 6}
 WIDTH = 96
@@ -43,8 +47,16 @@ class Formatter:
     # ------------------------------------------------------------ values
 
     def money(self, v: Decimal) -> str:
-        text = f"{v:.2f}"
-        return "€ " + (text.replace(".", ",") if self.language == "nederlands" else text)
+        """An amount with every digit it has (at least the cents): `€ 1.234,56` in Dutch, `€ 1234.56` in English."""
+        text = money_text(v)
+        whole, _, fraction = text.partition(".")
+        if len(fraction) == 3:
+            fraction += "0"  # `€ 12,345` and `€ 12.345` read two ways; `€ 12,3450` does not
+        if self.language != "nederlands":
+            return f"€ {whole}.{fraction}"
+        sign = "-" if whole.startswith("-") else ""
+        grouped = f"{int(whole.lstrip('-')):,}".replace(",", ".")
+        return f"€ {sign}{grouped},{fraction}"
 
     def literal(self, e: n.Literal) -> str:
         v = e.value
@@ -100,13 +112,24 @@ class Formatter:
             return e.name, 9
         if isinstance(e, n.Call):
             name = CANONICAL_FUNCS[self.language].get(e.func, e.func)
-            return f"{name}({', '.join(self.expr(a) for a in e.args)})", 9
+            args = [self.expr(a, 1) for a in e.args]
+            if e.unit is not None or e.mode is not None:
+                name = self.k("KW_ROUND")
+                if e.unit is not None:
+                    args.append(self.k(ROUND_UNIT_KEYWORDS[e.unit]))
+                if e.mode is not None:
+                    args.append(self.k(ROUND_MODE_KEYWORDS[e.mode]))
+            return f"{name}({', '.join(args)})", 9
         if isinstance(e, n.Lookup):
-            return f"{e.table}[{', '.join(self.expr(a) for a in e.keys)}].{e.column}", 9
+            return f"{e.table}[{', '.join(self.expr(a, 1) for a in e.keys)}].{e.column}", 9
         if isinstance(e, n.ListLit):
-            return "[" + ", ".join(self.expr(a) for a in e.items) + "]", 9
+            return "[" + ", ".join(self.expr(a, 1) for a in e.items) + "]", 9
         if isinstance(e, n.TupleLit):
-            return "(" + ", ".join(self.expr(a) for a in e.items) + ")", 9
+            return "(" + ", ".join(self.expr(a, 1) for a in e.items) + ")", 9
+        if isinstance(e, n.Conditional):
+            comma = "," if self.language == "nederlands" else ""
+            return (f"{self.expr(e.then, 1)} {self.k('KW_IF')} {self.expr(e.condition, 1)}{comma} "
+                    f"{self.k('KW_ELSE')} {self.expr(e.otherwise)}", 0)
         if isinstance(e, n.Unary):
             if e.op == "not":
                 return f"{self.k('KW_NOT')} {self.expr(e.operand, 3)}", 3

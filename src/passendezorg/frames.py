@@ -320,13 +320,13 @@ class Canonical:
 
     def to_cents(self, x: pl.Expr, scale: int, bad: pl.Expr, target: str) -> tuple[list[pl.Expr], pl.Expr,
                                                                                    tuple[int, int | None]]:
-        """An amount to the cent, half up (``nodes.money``); a negative amount that rounds to zero leaves the plan."""
+        """An amount in cents. An amount with more than cents is never rounded: its row leaves the plan, and the
+        case's own reading reports it (``cases.convert``) with its field."""
         if scale <= 2:
             return [(x * 10 ** (2 - scale)).alias(target)], bad, (2, 2)
         q = 10 ** (scale - 2)
-        r = pl.when(x >= 0).then((x + q // 2) // q).otherwise(0 - ((0 - x + q // 2) // q))
-        neg_zero = (r == 0) & (x < 0)
-        return [pl.when(neg_zero).then(None).otherwise(r).alias(target)], bad | neg_zero.fill_null(False), (2, 2)
+        sub_cent = (x % q != 0).fill_null(False)
+        return [pl.when(sub_cent).then(None).otherwise(x // q).alias(target)], bad | sub_cent, (2, 2)
 
 
 # ------------------------------------------------------------------ running the plan

@@ -69,7 +69,9 @@ def _rules(language: str) -> dict[str, list[Any]]:
         groups = bygroups(kind, Whitespace, name_token)  # type: ignore[no-untyped-call]
         return rf"{BEFORE}({_keyword(language, terminal)})\b([ \t]+)({name})\b", groups
 
-    functions = "|".join(sorted(FUNCTIONS[language], key=lambda f: (-len(f), f)))
+    # a function whose name is a keyword (`round`, `afronden`: rounding with a unit and a mode) is that keyword
+    written = {w.removesuffix(r"\b") for w in keyword_patterns(language).values()}
+    functions = "|".join(sorted((f for f in FUNCTIONS[language] if f not in written), key=lambda f: (-len(f), f)))
     root: list[Any] = [
         (r"[ \t]+", Whitespace),
         (r"\r?\n", Whitespace),
@@ -78,7 +80,7 @@ def _rules(language: str) -> dict[str, list[Any]]:
         (rf"{BEFORE}(\d+)([ \t]*)({_alternation(language, by_kind['unit'])})\b",
          bygroups(Number.Integer, Whitespace, KIND_TOKENS["unit"])),  # type: ignore[no-untyped-call]
         (r"\d{4}-\d{2}-\d{2}", Literal.Date),
-        (r"€[ \t]*\d+(?:[.,]\d{1,2})?", Number),
+        (r"€[ \t]*\d+(?:[.,]\d+)*(?:,[–-](?![\w(]))?", Number),
         (r"\d+(?:\.\d+)?[ \t]*%", Number),
         (r"\d+\.\d+", Number.Float),
         (r"\d+", Number.Integer),

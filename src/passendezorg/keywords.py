@@ -27,11 +27,13 @@ KEYWORD_KINDS = {
                      "KW_FROM", "KW_UNTIL", "KW_DEFAULT", "KW_OFF"), "clause"),
     **dict.fromkeys(("KW_TITLE", "KW_SOURCE", "KW_URL", "KW_FILE", "KW_KEY", "KW_COLUMN", "KW_PROPOSAL"),
                     "attribute"),
-    **dict.fromkeys(("KW_AND", "KW_OR", "KW_NOT", "KW_IN", "KW_NOT_IN", "KW_IS_KNOWN", "KW_IS_MISSING"), "operator"),
+    **dict.fromkeys(("KW_AND", "KW_OR", "KW_NOT", "KW_IN", "KW_NOT_IN", "KW_IS_KNOWN", "KW_IS_MISSING", "KW_IF",
+                     "KW_ELSE", "KW_ROUND"), "operator"),
     **dict.fromkeys(("KW_BOOLEAN", "KW_INTEGER", "KW_DECIMAL", "KW_MONEY", "KW_DATE", "KW_TEXT", "KW_ONE_OF",
                      "KW_LIST_OF"), "type"),
-    **dict.fromkeys(("KW_TRUE", "KW_FALSE", "KW_UNKNOWN"), "constant"),
-    **dict.fromkeys(("KW_DAYS", "KW_MONTHS", "KW_YEARS"), "unit"),
+    **dict.fromkeys(("KW_TRUE", "KW_FALSE", "KW_UNKNOWN", "KW_HALF_UP", "KW_HALF_EVEN", "KW_DOWN", "KW_UP",
+                     "KW_TOWARDS_ZERO"), "constant"),
+    **dict.fromkeys(("KW_DAYS", "KW_MONTHS", "KW_YEARS", "KW_TO_CENTS", "KW_TO_EUROS"), "unit"),
 }
 
 _keywords: dict[str, dict[str, str]] = {}

@@ -297,6 +297,40 @@ DUTCH: dict[str, str] = {
     "its columns are: {names}": "de kolommen zijn: {names}",
     "the key `{key}` of table `{name}` is {type}, but this is {type2}":
         "de sleutel `{key}` van tabel `{name}` is {type}, maar dit is {type2}",
+    # ------------------------------------------------------------ amounts, conditional values, rounding
+    "write amounts as € 12,34, € 12.34 or € 1.234,56": "schrijf bedragen als € 12,34, € 12.34 of € 1.234,56",
+    "`{amount}` is not an amount": "`{amount}` is geen bedrag",
+    "`{amount}` is written with English grouping": "`{amount}` is geschreven met Engelse groepering",
+    "write the Dutch way, with a decimal comma: € 1.234,56 (or € 1234.56)":
+        "schrijf op zijn Nederlands, met een decimale komma: € 1.234,56 (of € 1234.56)",
+    "`{amount}` can be read two ways: a dot followed by three digits groups thousands in Dutch notation":
+        "`{amount}` is op twee manieren te lezen: een punt met drie cijfers erachter scheidt in Nederlandse notatie "
+        "duizendtallen",
+    "write € {whole},{fraction} for an amount with three decimals, or group thousands from the left (€ 1.234)":
+        "schrijf € {whole},{fraction} voor een bedrag met drie decimalen, of scheid duizendtallen vanaf links (€ 1.234)",
+    "`{amount}` can be read two ways: a comma followed by three digits groups thousands in English notation":
+        "`{amount}` is op twee manieren te lezen: een komma met drie cijfers erachter scheidt in Engelse notatie "
+        "duizendtallen",
+    "write € {whole}.{fraction} for {euros} euros (Dutch notation), or € {whole2},{fraction2}0 for an amount with "
+    "three decimals":
+        "schrijf € {whole}.{fraction} voor {euros} euro (Nederlandse notatie), of € {whole2},{fraction2}0 voor een "
+        "bedrag met drie decimalen",
+    "`{amount}` groups its digits wrongly: a dot groups three digits, counted from the decimal comma":
+        "`{amount}` groepeert de cijfers verkeerd: een punt scheidt drie cijfers, geteld vanaf de decimale komma",
+    "write € 1.234.567,89, or the digits without dots": "schrijf € 1.234.567,89, of de cijfers zonder punten",
+    "`{amount}`: `,–` stands for no cents and follows the whole euros":
+        "`{amount}`: `,–` betekent geen centen en staat na de hele euro's",
+    "write € 2.112,– or € 2.112,00": "schrijf € 2.112,– of € 2.112,00",
+    "`{value}` has more digits than an amount in cents; amounts are never rounded here":
+        "`{value}` heeft meer cijfers dan een bedrag in centen; bedragen worden hier nooit afgerond",
+    "the condition of a conditional value must be a condition, but this is {type}":
+        "de voorwaarde van een voorwaardelijke waarde moet een voorwaarde zijn, maar dit is {type}",
+    "a conditional value gives values of one type, but this is {type} and the other is {type2}":
+        "een voorwaardelijke waarde geeft waarden van één type, maar dit is {type} en de andere is {type2}",
+    "only an amount is rounded to cents or whole euros; this is {type}, which is rounded to a whole number":
+        "alleen een bedrag wordt afgerond op centen of hele euro's; dit is {type}, dat wordt afgerond op een heel "
+        "getal",
+    "leave out the unit, or round an amount (€)": "laat de eenheid weg, of rond een bedrag (€) af",
     # ------------------------------------------------------------ scenarios and proposals
     "`{name}` is a scenario: a scenario lives in its own folder (scenarios/{folder}/), not in the rule book in force":
         "`{name}` is een scenario: een scenario staat in een eigen map (scenarios/{folder}/), niet in het geldende "

@@ -65,9 +65,14 @@ class Var:
 
 @dataclass(frozen=True)
 class Call:
+    """A function call. ``unit`` and ``mode`` are the rounding a rule names: ``afronden(x, op hele euro's,
+    naar beneden)`` has unit ``euros`` (or ``cents``) and mode ``down`` (a key of values.ROUNDING_MODES)."""
+
     func: str
     args: tuple[Expr, ...]
     span: Span = field(compare=False)
+    unit: str | None = None
+    mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,17 @@ class IsKnown:
 
 
 @dataclass(frozen=True)
+class Conditional:
+    """A conditional value: ``then if condition else otherwise`` (``… indien …, en anders …``), in three-valued logic."""
+
+    then: Expr
+    condition: Expr
+    otherwise: Expr
+    span: Span = field(compare=False)
+    kind: str | None = field(default=None, compare=False)  # set by the checker: the type of both values
+
+
+@dataclass(frozen=True)
 class Ref:
     """A resolved name, made by the checker: ``kind`` is input, value, param or table."""
 
@@ -125,7 +141,24 @@ class Ref:
     span: Span = field(compare=False)
 
 
-Expr = Literal | Var | Ref | Call | Lookup | ListLit | TupleLit | Unary | Binary | IsKnown
+Expr = Literal | Var | Ref | Call | Lookup | ListLit | TupleLit | Unary | Binary | IsKnown | Conditional
+
+def children(e: Expr) -> tuple[Expr, ...]:
+    """The expressions directly inside ``e``, left to right: what every walk over an expression visits."""
+    if isinstance(e, Binary):
+        return (e.left, e.right)
+    if isinstance(e, (Unary, IsKnown)):
+        return (e.operand,)
+    if isinstance(e, Call):
+        return e.args
+    if isinstance(e, Lookup):
+        return e.keys
+    if isinstance(e, (ListLit, TupleLit)):
+        return e.items
+    if isinstance(e, Conditional):
+        return (e.then, e.condition, e.otherwise)
+    return ()
+
 
 # ---------------------------------------------------------------- declarations
 

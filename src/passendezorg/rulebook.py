@@ -33,7 +33,7 @@ from .model import (
 )
 from .program import CheckedRule, Program, Scenario
 from .source import SourceRegistry, Span, undecodable
-from .values import to_json
+from .values import to_json, typed_json
 
 if TYPE_CHECKING:
     from .scenario import ScenarioSummary
@@ -383,17 +383,25 @@ class RuleBook:
             self._rule_refs[name] = ref
         return ref
 
+    def _json(self, value: Any, t: n.TypeRef) -> Any:
+        return typed_json(value, t.kind, t.item.kind if t.item is not None else None)
+
+    def _fact_json(self, name: str, value: Any) -> Any:
+        decl = self.program.values.get(name)
+        return self._json(value, decl.type) if decl is not None else to_json(value)
+
     def output_decision(self, name: str, o: Outcome, changes: list[tuple[str, str]] | None = None) -> OutputDecision:
         decl = self.program.values[name]
         return OutputDecision(
             status=o.status,  # type: ignore[arg-type]
-            value=o.value if o.known else None,
+            # the typed JSON form (an amount's exact digits, at least the cents) becomes a Python value again
+            value=self._json(o.value, decl.type) if o.known else None,
             type=str(decl.type),
             rule=self.rule_ref(o.rule) if o.rule else None,
             concurring=list(o.concurring),
-            facts={k: to_json(v) for k, v in sorted(o.facts.items())},
+            facts={k: self._fact_json(k, v) for k, v in sorted(o.facts.items())},
             overridden=[Overridden(rule=self.rule_ref(r), by=by) for r, by in o.overridden],
-            conflict=[ConflictEntry(rule=self.rule_ref(r), value=v) for r, v in o.conflict],
+            conflict=[ConflictEntry(rule=self.rule_ref(r), value=self._json(v, decl.type)) for r, v in o.conflict],
             needs=list(o.needs),
             reason=o.reason,
             scenario_changes=None if changes is None else [ScenarioChangeRef(kind=k, name=v)  # type: ignore[arg-type]

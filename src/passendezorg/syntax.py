@@ -18,7 +18,7 @@ from . import nodes as n
 from .errors import Diagnostic
 from .keywords import grammar_dir, keyword_table, typo_distance
 from .source import Span
-from .values import MAX_DIGITS, MAX_FRACTION_DIGITS
+from .values import MAX_DIGITS, MAX_FRACTION_DIGITS, AmountError, parse_amount
 
 LANGUAGES = ("english", "nederlands")
 LANGUAGE_ALIASES = {"english": "english", "en": "english", "nederlands": "nederlands", "nl": "nederlands", "dutch": "nederlands"}
@@ -122,8 +122,10 @@ _TOKEN_WORDS = {
 
 _VALUE_TOKENS = {
     "NAME", "INT", "STRING", "DECIMAL", "PERCENT", "MONEY", "DATE", "LPAR", "LSQB", "ADD_OP",
-    "KW_TRUE", "KW_FALSE", "KW_NOT",
+    "KW_TRUE", "KW_FALSE", "KW_NOT", "KW_ROUND",
 }
+_QUIET_TOKENS = {"KW_IF", "KW_WHERE"}
+"""Tokens that may continue any expression but are seldom what was meant: named only when nothing else fits."""
 _OPERATOR_TOKENS = {
     "EQ", "COMP_OP", "ADD_OP", "MUL_OP", "KW_AND", "KW_OR", "KW_IN", "KW_NOT_IN", "KW_IS_KNOWN", "KW_IS_MISSING",
     "DOT", "LSQB", "LPAR", "KW_DAYS", "KW_MONTHS", "KW_YEARS",
@@ -139,6 +141,8 @@ def _describe_expected(expected: set[str], language: str) -> str:
     if expected - _SCENARIO_CHANGES:
         expected = expected - _SCENARIO_CHANGES
     words = []
+    if expected - _QUIET_TOKENS:
+        expected = expected - _QUIET_TOKENS
     if {"NAME", "INT", "STRING"} <= expected:
         words.append("a value or a name")
         expected = {e for e in expected if e not in _VALUE_TOKENS}
@@ -206,7 +210,7 @@ def _syntax_error(e: UnexpectedInput, path: str, language: str, text: str, offse
         elif ch == "=":
             hint = "compare with a single `=`"
         elif ch == "€":
-            hint = "write amounts as € 12,34 or € 12.34 (no thousands separators)"
+            hint = "write amounts as € 12,34, € 12.34 or € 1.234,56"
         elif ch in "&|!":
             kws = keyword_table(language)
             hint = f"write `{kws['KW_AND']}`, `{kws['KW_OR']}` and `{kws['KW_NOT']}` as words"
@@ -659,6 +663,16 @@ class _Builder:
         if d == "call":
             args = tuple(self.expr(a) for a in k[1:])
             return n.Call(str(k[0]), args, sp)
+        if d == "round_call":
+            unit = mode = None
+            for c in _ch(t):
+                if isinstance(c, Tree) and c.data == "round_unit":
+                    unit = ROUND_UNITS[_ch(c)[0].type]
+                elif isinstance(c, Tree) and c.data == "round_mode":
+                    mode = ROUND_MODES[_ch(c)[0].type]
+            return n.Call(str(_ch(t)[0]), (self.expr(k[0]),), sp, unit, mode)
+        if d == "conditional":
+            return n.Conditional(self.expr(k[0]), self.expr(k[1]), self.expr(k[-1]), sp)
         if d == "lookup":
             return n.Lookup(str(k[0]), tuple(self.expr(a) for a in k[1:-1]), str(k[-1]), sp)
         if d == "list_lit":
@@ -691,7 +705,14 @@ class _Builder:
         tok = _ch(t)[0]
         text = str(tok)
         if d in ("int_lit", "decimal_lit", "percent_lit", "money_lit", "duration_lit"):
-            why = _number_problem(text)
+            # an amount in Dutch notation (`€ 2.112,–`) is checked once it is read, as its digits
+            why = _number_problem(text) if d != "money_lit" or any(
+                c.isdigit() and not c.isascii() for c in text) else None
+            if why is None and d == "money_lit":
+                try:
+                    why = _number_problem(format(parse_amount(text.lstrip("€ \t")), "f"))
+                except AmountError:
+                    pass  # reported below, with how to write it
             if why is not None:  # reported, and read as 0 so that the rest of the file is read as written
                 self.problems.append(Diagnostic("error", "syntax", f"`{_shown(text)}` is not a valid number ({why})",
                                                 self.tspan(tok), language=self.language))
@@ -703,8 +724,11 @@ class _Builder:
         if d == "percent_lit":
             return n.Literal(Decimal(text.rstrip("% \t")) / 100, "decimal", sp, text)
         if d == "money_lit":
-            amount = text.lstrip("€ \t").replace(",", ".")
-            return n.Literal(n.money(amount), "money", sp, text)
+            try:
+                amount = parse_amount(text.lstrip("€ \t"))
+            except AmountError as e:
+                raise _BadAmount(tok, str(e), e.hint) from None
+            return n.Literal(amount, "money", sp, text)
         if d == "date_lit":
             return n.Literal(_date(tok), "date", sp, text)
         if d == "string_lit":
@@ -765,10 +789,22 @@ def _shown(text: str) -> str:
     return text if len(text) <= 40 else text[:30] + "…"
 
 
+class _BadAmount(Exception):
+    def __init__(self, tok: Token, why: str, hint: str) -> None:
+        self.tok = tok
+        self.why = why
+        self.hint = hint
+
+
 class _TooDeep(Exception):
     def __init__(self, span: Span) -> None:
         self.span = span
 
+
+ROUND_UNITS = {"KW_TO_CENTS": "cents", "KW_TO_EUROS": "euros"}
+ROUND_MODES = {"KW_HALF_UP": "half_up", "KW_HALF_EVEN": "half_even", "KW_DOWN": "down", "KW_UP": "up",
+               "KW_TOWARDS_ZERO": "towards_zero"}
+"""The rounding a rule names, by keyword (the same in every keyword set): unit and mode as nodes.Call keeps them."""
 
 MAX_NESTING = 100
 """How deeply one expression may nest (`and`/`or` chains do not count: they are read flat)."""
@@ -824,6 +860,8 @@ def parse_text(text: str, path: str = "<text>") -> tuple[n.RuleFile | None, list
         first = _syntax_error(e, path, language, text).diagnostic
     except _BadDate as e:
         first = _bad_date(e, builder, language)
+    except _BadAmount as e:
+        first = _bad_amount(e, builder, language)
     except _TooDeep as e:
         first = _too_deep(e, language)
     builder.problems.clear()  # the pieces are read again
@@ -839,6 +877,10 @@ def parse_text(text: str, path: str = "<text>") -> tuple[n.RuleFile | None, list
 def _bad_date(e: _BadDate, builder: _Builder, language: str) -> Diagnostic:
     return Diagnostic("error", "syntax", f"`{e.tok}` is not a valid date ({e.why})", builder.tspan(e.tok),
                       language=language)
+
+
+def _bad_amount(e: _BadAmount, builder: _Builder, language: str) -> Diagnostic:
+    return Diagnostic("error", "syntax", e.why, builder.tspan(e.tok), e.hint, language=language)
 
 
 def _mask_strings(text: str) -> str:
@@ -962,6 +1004,10 @@ def _read_piece(
         except _BadDate as e:
             builder.offset = offset
             error = _Found(_bad_date(e, builder, language), e.tok.line or 1)
+            builder.offset = 0
+        except _BadAmount as e:
+            builder.offset = offset
+            error = _Found(_bad_amount(e, builder, language), e.tok.line or 1)
             builder.offset = 0
         except _TooDeep as e:
             error = _Found(_too_deep(e, language), e.span.line - offset)

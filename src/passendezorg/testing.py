@@ -292,9 +292,11 @@ def differences_of(book: RuleBook, decision: Decision, case: Case) -> list[Diffe
                     problems.append(Difference(name, f"status {status}", f"{_describe(o, decl.type.kind, lang)}"))
             elif key == "value":
                 value_where = f"{where}.value" if isinstance(want, dict) else where
-                check_precision(expected, decl.type, value_where)
+                # an output's amount is decided to the cent; a derived amount is exact, to any digit
+                if decl.is_output:
+                    check_precision(expected, decl.type, value_where)
                 try:
-                    typed = convert(expected, decl.type, value_where)
+                    typed = convert(expected, decl.type, value_where, cents=decl.is_output)
                 except CaseError as e:
                     raise CaseError(value_where, e.message) from None
                 got = None

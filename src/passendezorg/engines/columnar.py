@@ -18,7 +18,10 @@ once, with the interpreter's semantics (LANGUAGE.md 1-8), column by column:
 
 Amounts and decimals are exact: scaled integers (Int128) with a known number
 of decimals, never floats; the rounding of amounts is in one place
-(``Num.rounded`` and ``store``). Where a row needs something the plan does
+(``Num.rounded`` and ``store``: an output's amount to the cent, a derived amount
+exact; rounding half up or down, to cents, whole euros or whole numbers). Conditional
+values, groups of records and the other rounding modes are not in the plan: the
+rows that need them go to the compiled engine. Where a row needs something the plan does
 not express exactly — a number outside the exact range, a division whose
 quotient is not stored as an amount, a negative zero, more than one distinct
 value where the combination needs them all — the row is marked, and the
@@ -414,7 +417,7 @@ class Plan:
         kind = decl.type.kind
         if decl.definition is not None:
             try:
-                t = self.store(self.expr(decl.definition), kind)
+                t = self.store(self.expr(decl.definition), kind, decl)
             except Unsupported:
                 self.bad(True)
                 t = T(None, kind, {}, None, True, Num(0, 0) if kind in ("money", "decimal") else None)
@@ -427,7 +430,7 @@ class Plan:
         for r_name in decl.rules:
             r = rules[r_name]
             try:
-                t = self.store(self.expr(r.value), kind)
+                t = self.store(self.expr(r.value), kind, decl)
                 vals[r_name] = self.fix_t(t) if t.items is None else t
             except Unsupported:
                 vals[r_name] = T(None, kind, {}, None, True, Num(0, 0) if kind in ("money", "decimal") else None)
@@ -436,7 +439,7 @@ class Plan:
         default_broken = False
         if decl.default is not None:  # before the rules' outcomes: its decimals count in the scale they compare at
             try:
-                default = self.store(self.expr(decl.default), kind)
+                default = self.store(self.expr(decl.default), kind, decl)
             except Unsupported:
                 default = T(None, kind, {}, None, True, Num(0, 0) if kind in ("money", "decimal") else None)
                 default_broken = True
@@ -675,10 +678,14 @@ class Plan:
 
     # -------------------------------------------------------------- storing values
 
-    def store(self, t: T, kind: str) -> T:
-        """``values.store``: an amount to the cent (half up), an integer given for a decimal as a Decimal."""
-        if kind == "money" and t.kind in ("money", "decimal") and t.num is not None and t.items is None:
+    def store(self, t: T, kind: str, decl: ValueDecl) -> T:
+        """``values.store``: an output's amount to the cent (half up; a derived amount stays exact), an integer
+        given for a decimal as a Decimal."""
+        if kind == "money" and decl.is_output and t.kind in ("money", "decimal") and t.num is not None \
+                and t.items is None:
             return self.rounded(t, 2, down=False, kind="money")
+        if kind == "list" and decl.is_output and decl.type.item is not None and decl.type.item.kind == "money":
+            raise Unsupported("a list of amounts, each rounded as an output")
         if kind == "decimal" and t.kind == "integer":
             return T(t.v, "decimal", t.nd, t.f, t.maybe, Num(0, 0))
         if t.kind == "ratio":
@@ -1109,15 +1116,18 @@ class Plan:
         args = [self.expr(x) for x in e.args]
         if f in ("round", "round_down", "round_money", "round_down_money"):
             a = args[0]
-            down = f.startswith("round_down")
+            mode = e.mode or ("down" if f.startswith("round_down") else "half_up")
+            if mode not in ("half_up", "down"):
+                raise Unsupported(f"rounding {mode}")
+            down = mode == "down"
             money = f.endswith("_money")
             if a.num is None and a.kind != "ratio":
                 if money:
                     a = T(a.v, "decimal", a.nd, a.f, a.maybe, Num(0, 0))
                 else:
                     return a
-            r = self.rounded(a, 2 if money else 0, down, "money" if money else "integer")
-            return r
+            places = 0 if e.unit == "euros" else 2 if money else 0
+            return self.rounded(a, places, down, "money" if money else "integer")
         if any(a.kind == "ratio" for a in args):
             return self.give_up(args, "decimal")
         if any(a.v is None and a.items is None for a in args):

@@ -39,7 +39,20 @@ from typing import Any
 from .. import nodes as n
 from ..check import arith_type, disjoint
 from ..program import CheckedRule, Program, ValueDecl
-from ..values import CENT, NUMBER_LIMIT, Fail, Unknown, add_duration, age, all_in_range, parse_date, round_value, store
+from ..values import (
+    CENT,
+    NUMBER_LIMIT,
+    ROUNDING_MODES,
+    Fail,
+    Unknown,
+    add_duration,
+    age,
+    all_in_range,
+    parse_date,
+    round_money,
+    round_value,
+    store,
+)
 from .interpreter import Evaluation
 from .semantics import (
     ANY,
@@ -50,6 +63,7 @@ from .semantics import (
     apply_binary,
     apply_call,
     combine_sets,
+    conditional_unknown,
     first_bad,
     merge,
     needed_reason,
@@ -240,8 +254,17 @@ def _has_row(rows: _DatedRows, key: Any, day: dt.date) -> bool:
     return False
 
 
-def _round_number(value: Any, down: bool) -> int:
-    return round_value(value, "number", down)  # type: ignore[no-any-return]
+def _round_number(value: Any, down: bool, mode: str | None = None) -> int:
+    return round_value(value, "number", down, None, mode)  # type: ignore[no-any-return]
+
+
+def _round_cents(v: Any) -> Any:
+    return round_money(v) if isinstance(v, Decimal) else v
+
+
+def _money_list(v: list[Any]) -> list[Any]:
+    """A list of amounts as a money output keeps it: each rounded to the cent."""
+    return store(v, "list", True, "money")  # type: ignore[no-any-return]
 
 
 def _round_half_up_ratio(t: int, p: int, q: int) -> int:
@@ -278,7 +301,8 @@ def _days_between(a: dt.date, b: dt.date) -> int:
 _HELPERS: dict[str, Any] = {
     "_Bail": _Bail, "_bail": _bail, "_known": _known, "_row_on": _row_on, "_has_row": _has_row,
     "_rnd": _round_number, "_rhu": _round_half_up_ratio, "_minmax": _minmax, "_sdec": _to_decimal_store,
-    "_dbw": _days_between, "_age": age, "_rgl": _in_range_list, "_adur": add_duration, "_D": Decimal, "_CENT": CENT,
+    "_mlist": _money_list, "_dbw": _days_between, "_age": age, "_rgl": _in_range_list, "_adur": add_duration,
+    "_D": Decimal, "_CENT": CENT,
     "_HU": ROUND_HALF_UP, "_FLOOR": ROUND_FLOOR, "_ONE": Decimal(1), "_new": tuple.__new__, "_FR": FastResult,
     # three-valued blocks
     "_isi": isinstance, "_BAD": (Unknown, Fail), "_fbad": first_bad, "_merge3": merge, "_bin3": apply_binary,
@@ -323,6 +347,13 @@ def _kind_of(p: Program, e: n.Expr) -> str:
             return "boolean"
         t = arith_type(e.op, n.TypeRef(_kind_of(p, e.left)), n.TypeRef(_kind_of(p, e.right)))
         return t.kind if t is not None else "error"
+    if isinstance(e, n.Conditional):
+        if e.kind is not None:
+            return e.kind
+        sides = {_kind_of(p, e.then), _kind_of(p, e.otherwise)}
+        if sides <= {"integer", "decimal"}:
+            return "decimal" if "decimal" in sides else "integer"
+        return _kind_of(p, e.then)
     if isinstance(e, n.Call):
         f = e.func
         if f in ("age", "year", "days_between", "count", "round", "round_down"):
@@ -597,6 +628,9 @@ class _Gen:
             return self.binary(e)
         if isinstance(e, n.Call):
             return self.call(e)
+        if isinstance(e, n.Conditional):
+            code = f"({self.expr(e.then)} if {self.expr(e.condition)} else {self.expr(e.otherwise)})"
+            return f"_sdec{code}" if e.kind == "decimal" else code
         raise AssertionError(f"cannot compile {type(e).__name__}")
 
     def condition(self, e: n.Expr) -> str:
@@ -715,7 +749,10 @@ class _Gen:
     def call(self, e: n.Call) -> str:
         f = e.func
         if f in ("round", "round_down"):
-            return self.round_number(e.args[0], f == "round_down")
+            mode = e.mode or ("down" if f == "round_down" else "half_up")
+            if mode in ("half_up", "down"):
+                return self.round_number(e.args[0], mode == "down")
+            return f"_rnd({self.expr(e.args[0])}, False, {mode!r})"
         args = [self.expr(a) for a in e.args]
         if f == "age":
             return f"_age({args[0]}, {args[1]})"
@@ -728,8 +765,8 @@ class _Gen:
         if f == "abs":
             return f"abs({args[0]})"
         if f in ("round_money", "round_down_money"):
-            mode = "_FLOOR" if f.startswith("round_down") else "_HU"
-            return f"_D({args[0]}).quantize(_CENT, {mode})"
+            mode = ROUNDING_MODES[e.mode or ("down" if f.startswith("round_down") else "half_up")]
+            return f"_D({args[0]}).quantize({'_ONE' if e.unit == 'euros' else '_CENT'}, {mode!r})"
         if f in ("min", "max"):
             kinds = {_kind_of(self.p, a) for a in e.args}
             if len(kinds) == 1:
@@ -758,12 +795,14 @@ class _Gen:
             return f"({t} if -{10 ** 27} < ({t} := {self.expr(arg)}) < {10 ** 27} else _rnd({t}, {down}))"
         return f"_rnd({self.expr(arg)}, {down})"
 
-    def stored(self, e: n.Expr, kind: str) -> str:
-        """An expression's value as the interpreter stores it (amounts to the cent, integers as decimals).
+    def stored(self, e: n.Expr, decl: ValueDecl) -> str:
+        """An expression's value as the interpreter stores it (an output's amounts to the cent, integers as
+        decimals).
 
         A number out of range leaves the two-valued block (the interpreter's ``store`` makes it a Fail): a
         literal, a parameter and a stored value are within range already."""
         code = self.expr(e)
+        kind = decl.type.kind
         if kind in _STORED_KINDS and not (isinstance(e, n.Literal) or (isinstance(e, n.Ref) and e.kind in ("value", "param"))):
             if kind == "list":
                 code = f"_rgl({code})"
@@ -771,9 +810,12 @@ class _Gen:
                 t = self.temp()
                 code = f"({t} if -{NUMBER_LIMIT} < ({t} := {code}) < {NUMBER_LIMIT} else _bail())"
         if kind == "money":
-            if isinstance(e, n.Literal) or (isinstance(e, n.Ref) and e.kind == "value"):
+            if not decl.is_output or (isinstance(e, n.Literal) and e.value == _round_cents(e.value)) \
+                    or (isinstance(e, n.Ref) and e.kind == "value" and self.p.values[e.name].is_output):
                 return code
             return f"{code}.quantize(_CENT, _HU)"
+        if kind == "list" and decl.is_output and decl.type.item is not None and decl.type.item.kind == "money":
+            return f"_mlist({code})"
         if kind == "decimal":
             k = _kind_of(self.p, e)
             if k == "integer":
@@ -794,10 +836,9 @@ class _Gen:
     def value_block(self, name: str, depth: int) -> None:
         k = self.index[name]
         decl = self.p.values[name]
-        kind = decl.type.kind
         self.emit(depth, f"# {k}: " + _comment(name))
         if decl.definition is not None:
-            self.emit(depth, f"v{k} = {self.stored(decl.definition, kind)}")
+            self.emit(depth, f"v{k} = {self.stored(decl.definition, decl)}")
             self.emit(depth, f"r{k} = None")
             return
         self.emit(depth, f"r{k} = None")
@@ -827,7 +868,7 @@ class _Gen:
                     self.arm(decl, br, depth + 1)
         if decl.default is not None:
             self.emit(depth, f"if r{k} is None:")
-            self.emit(depth + 1, f"v{k} = {self.stored(decl.default, kind)}")
+            self.emit(depth + 1, f"v{k} = {self.stored(decl.default, decl)}")
         elif not self.always_known(name):
             self.emit(depth, f"if r{k} is None:")
             self.emit(depth + 1, f"v{k} = None")
@@ -879,7 +920,7 @@ class _Gen:
             return name in false_rules and all(dead(c) for c in self.p.exceptions.get(name, ()))
 
         def report(r: CheckedRule, d: int) -> None:
-            value = self.stored(r.value, decl.type.kind)
+            value = self.stored(r.value, decl)
             # a rule reports only when no exception below it applied: those cannot be before it
             below = self.subtree(r.name)
             first = apart(r.name, [o for o in emitted if o not in below])
@@ -1172,6 +1213,21 @@ class _TriGen(_Gen):
             return t
         if isinstance(e, n.Binary):
             return self.tri_binary(e, d, t)
+        if isinstance(e, n.Conditional):
+            c = self.tri(e.condition, d)
+            self.emit(d, f"if {c} is True:")
+            self.emit(d + 1, f"{t} = {self.tri(e.then, d + 1)}")
+            self.emit(d, f"elif {c} is False:")
+            self.emit(d + 1, f"{t} = {self.tri(e.otherwise, d + 1)}")
+            self.emit(d, f"elif _isi({c}, _Fail3):")
+            self.emit(d + 1, f"{t} = {c}")
+            self.emit(d, "else:")
+            a = self.tri(e.then, d + 1)
+            b = self.tri(e.otherwise, d + 1)
+            self.emit(d + 1, f"{t} = _cond3({c}, {a}, {b})")
+            if e.kind == "decimal":
+                self.emit(d, f"{t} = _sdec({t})")
+            return t
         if isinstance(e, n.Call):
             args = [self.tri(x, d) for x in e.args]
             parts = [x for x, k in zip(args, e.args) if not isinstance(k, n.Literal)]
@@ -1266,6 +1322,7 @@ class _TriGen(_Gen):
         p = self.p
         decl = p.values[name]
         kind = decl.type.kind
+        item = decl.type.item.kind if decl.type.item is not None else None
         names = list(decl.rules)
         for r in names:
             for c in p.exceptions.get(r, ()):
@@ -1313,7 +1370,7 @@ class _TriGen(_Gen):
             w = f"_w{slot[r]}"
             call = f"{fns[id(p.rules[r].value)]}(i, day, V)"
             if kind in _STORED_KINDS:
-                call = f"_st3({call}, {kind!r})"
+                call = f"_st3({call}, {kind!r}, {decl.is_output!r}, {item!r})"
             return f"({w} if {w} is not _MS else ({w} := {call}))"
 
         def valid(r: str) -> str | None:
@@ -1384,7 +1441,7 @@ class _TriGen(_Gen):
         if decl.default is not None:
             dflt = f"{fns[id(decl.default)]}(i, day, V)"
             if kind in _STORED_KINDS:
-                dflt = f"_st3({dflt}, {kind!r})"
+                dflt = f"_st3({dflt}, {kind!r}, {decl.is_output!r}, {item!r})"
             out.append("    if _NONE3 in T:")
             out.append(f"        D = {dflt}")
             out.append("        T = _dflt3(T, D, N)")
@@ -1579,7 +1636,8 @@ _TRI_HELPERS.update({
     "_pfail": no_value_in_force, "_lk3": table_cell, "_intab3": _in_table3, "_fbad2": _first_bad2, "_MS": _MISSING,
     "_NONE3": NONE, "_N1": _N1,
     "_cs3": _combine3, "_own3": possible_of, "_fz3": frozenset, "_Fail3": Fail, "_failed3": _failed3,
-    "_unsure3": _unsure3, "_st3": store, "_dflt3": _default3, "_settle3": _settle3, "_won3": _won3, "set": set,
+    "_unsure3": _unsure3, "_st3": store, "_cond3": conditional_unknown, "_dflt3": _default3, "_settle3": _settle3,
+    "_won3": _won3, "set": set,
 })
 
 
@@ -1598,20 +1656,8 @@ def _refs(e: n.Expr | None, out: set[str]) -> None:
     if isinstance(e, n.Ref):
         if e.kind == "value":
             out.add(e.name)
-    elif isinstance(e, n.Lookup):
-        for x in e.keys:
-            _refs(x, out)
-    elif isinstance(e, (n.ListLit, n.TupleLit)):
-        for x in e.items:
-            _refs(x, out)
-    elif isinstance(e, (n.Unary, n.IsKnown)):
-        _refs(e.operand, out)
-    elif isinstance(e, n.Binary):
-        _refs(e.left, out)
-        _refs(e.right, out)
-    elif isinstance(e, n.Call):
-        for x in e.args:
-            _refs(x, out)
+    for x in n.children(e):
+        _refs(x, out)
 
 
 def value_dependencies(p: Program) -> dict[str, tuple[str, ...]]:

@@ -25,6 +25,7 @@ from .semantics import (
     apply_binary,
     apply_call,
     combine_sets,
+    conditional_unknown,
     first_bad,
     key_text,
     merge,
@@ -33,6 +34,7 @@ from .semantics import (
     possible_of,
     read_outcome,
     table_cell,
+    to_decimal,
 )
 
 # ------------------------------------------------------------------ the interpreter
@@ -73,6 +75,8 @@ class Evaluation:
 
     def _decide(self, decl: ValueDecl) -> Outcome:
         kind = decl.type.kind
+        output = decl.is_output
+        item = decl.type.item.kind if decl.type.item is not None else None
         if decl.definition is not None:
             facts: dict[str, Any] = {}
             v = self.ev(decl.definition, facts)
@@ -93,7 +97,7 @@ class Evaluation:
         def value(r: CheckedRule) -> Any:
             if r.name not in value_cache:
                 f = facts_of.setdefault(r.name, {})
-                value_cache[r.name] = store(self.ev(r.value, f), kind)
+                value_cache[r.name] = store(self.ev(r.value, f), kind, output, item)
             return value_cache[r.name]
 
         def own(r: CheckedRule) -> Possible:
@@ -128,7 +132,7 @@ class Evaluation:
         default_value: Any = None
         if NONE in top:
             if decl.default is not None:
-                default_value = store(self.ev(decl.default, default_facts), kind)
+                default_value = store(self.ev(decl.default, default_facts), kind, output, item)
                 d = possible_of(default_value, needs)
                 top = frozenset(d if x == NONE else x for x in top)
         fails = sorted(x[1] for x in top if x[0] == "fail")
@@ -287,6 +291,18 @@ class Evaluation:
             return bad
         return apply_binary(op, a, b, e)
 
+    def _conditional(self, e: n.Conditional, facts: dict[str, Any] | None) -> Any:
+        c = self.ev(e.condition, facts)
+        if c is True:
+            v = self.ev(e.then, facts)
+        elif c is False:
+            v = self.ev(e.otherwise, facts)
+        elif isinstance(c, Fail):
+            return c
+        else:
+            v = conditional_unknown(c, self.ev(e.then, facts), self.ev(e.otherwise, facts))
+        return to_decimal(v) if e.kind == "decimal" else v
+
     def _call(self, e: n.Call, facts: dict[str, Any] | None) -> Any:
         args = [self.ev(a, facts) for a in e.args]
         bad = first_bad(args)
@@ -305,4 +321,5 @@ _DISPATCH: dict[type, Callable[..., Any]] = {
     n.IsKnown: Evaluation._is_known,
     n.Binary: Evaluation._binary,
     n.Call: Evaluation._call,
+    n.Conditional: Evaluation._conditional,
 }

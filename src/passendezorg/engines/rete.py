@@ -648,17 +648,7 @@ def _subexpressions(e: n.Expr) -> Iterator[n.Expr]:
 
 
 def _children(e: n.Expr) -> tuple[n.Expr, ...]:
-    if isinstance(e, (n.Binary,)):
-        return (e.left, e.right)
-    if isinstance(e, (n.Unary, n.IsKnown)):
-        return (e.operand,)
-    if isinstance(e, n.Call):
-        return e.args
-    if isinstance(e, n.Lookup):
-        return e.keys
-    if isinstance(e, (n.ListLit, n.TupleLit)):
-        return e.items
-    return ()
+    return n.children(e)
 
 
 # ---------------------------------------------------------------- the network of one stratum

@@ -184,7 +184,8 @@ def apply_call(func: str, args: list[Any], e: n.Call) -> Any:
         vals = [_num(a) if any(isinstance(x, Decimal) for x in args) and isinstance(a, int) else a for a in args]
         return min(vals) if func == "min" else max(vals)
     if func in ("round", "round_down", "round_money", "round_down_money"):
-        return round_value(args[0], "money" if func.endswith("_money") else "number", func.startswith("round_down"))
+        return round_value(args[0], "money" if func.endswith("_money") else "number", func.startswith("round_down"),
+                           e.unit, e.mode)
     if func == "abs":
         return abs(args[0])
     raise AssertionError(func)  # pragma: no cover
@@ -198,6 +199,22 @@ def first_bad(values: list[Any]) -> Any:
     if unknown:
         return Unknown(frozenset().union(*(u.needs for u in unknown)))
     return None
+
+
+def conditional_unknown(condition: Unknown, then: Any, otherwise: Any) -> Any:
+    """A conditional value whose condition is not known: the value both sides give when they agree (Kleene);
+    otherwise a failure on either side, or the inputs the condition and the sides need."""
+    bad = first_bad([then, otherwise])
+    if bad is None:
+        return then if then == otherwise else condition
+    if isinstance(bad, Fail):
+        return bad
+    return Unknown(condition.needs | bad.needs)
+
+
+def to_decimal(v: Any) -> Any:
+    """An integer where a decimal is wanted (a conditional value of a whole number and a decimal) as a Decimal."""
+    return Decimal(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
 def merge(a: Any, b: Any) -> Any:
