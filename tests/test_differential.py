@@ -155,11 +155,11 @@ INPUTS = {
     "c.flag": "boolean", "c.kind": "one of alpha, beta, gamma", "c.label": "text", "c.born": "date",
     "c.tags": "list of one of alpha, beta, gamma",
 }
-TABLE_CSV = """code,points,start,end
-A1,3,2019-01-01,
-B2,,2019-01-01,2021-12-31
-B2,7,2022-01-01,
-é"x,1,2020-01-01,
+TABLE_CSV = """code,points,start,end,note
+A1,3,2019-01-01,,row one
+B2,,2019-01-01,2021-12-31,
+B2,7,2022-01-01,,decision 7
+é"x,1,2020-01-01,,
 """
 LABELS = ['"A1"', '"é\\"x"', '""', '"B2"']
 VALUE_TYPES = ("boolean", "integer", "money", "enum", "decimal", "date")
@@ -328,6 +328,8 @@ class Gen:
             "  column code : text",
             "  column points : integer",
             "  valid from column start until column end",
+            '  source src "annex"',
+            "  source column note",
             "",
         ]
         count = self.draw(st.integers(1, 5))
@@ -341,6 +343,8 @@ class Gen:
             default = f" default {self.value_of(kind)}" if not defined and self.chance(0.4) else ""
             if defined:
                 out.append(f"derived {name} : {type_text} = {self.value_of(kind)}")
+                if self.chance(0.5):
+                    out.append(f'  source src "definition of {name}"')
             else:
                 out.append(f"{'output' if is_output else 'derived'} {name} : {type_text}{default}")
             if not defined:

@@ -1028,6 +1028,8 @@ class Catalogue:
             body.append("- **Standaard:** geen; als geen regel van toepassing is, is de uitkomst onbepaald")
         if v.definition is not None:
             body += ["", "## Definitie", "", f"`{name}` is {dutch.value(v.definition)}."]
+            if v.sources:
+                body += [""] + [f"- **Bron:** {source_md(s)}" for s in v.sources]
         if v.rules:
             body += ["", "## Regels", "",
                      "Elke regel hieronder kan deze waarde bepalen. Een uitzondering gaat voor op de regel waarop "
@@ -1131,6 +1133,10 @@ class Catalogue:
         if t.dated:
             body.append("- **Gedateerd:** elke rij geldt in een eigen periode; een casus leest de rij die op de "
                         "peildatum geldt")
+        if t.source is not None:
+            body.append(f"- **Bron:** {source_md(t.source)}" + (" (elke rij)" if t.source_column is None else ""))
+        if t.source_column is not None:
+            body.append(f"- **Bron per rij:** kolom `{md(t.source_column)}`")
         body += ["", "## Kolommen", "", "| Kolom | Type | Sleutel |", "| --- | --- | --- |"]
         for col, typ in t.columns.items():
             body.append(f"| {ident(col)} | {md(type_text(typ))} | {'ja' if col in t.keys else ''} |")
@@ -1140,7 +1146,8 @@ class Catalogue:
             shown = rows[:MAX_TABLE_ROWS]
             intro = f"De eerste {len(shown)} van de {len(rows)} rijen" if len(rows) > len(shown) else \
                 ("De rij" if len(rows) == 1 else "Alle rijen")
-            head = [ident(c) for c in cols] + (["Geldig"] if t.dated else [])
+            cited = t.source_column is not None
+            head = [ident(c) for c in cols] + (["Geldig"] if t.dated else []) + (["Bron"] if cited else [])
             body += ["", "## Rijen", "", f"{intro}, in de volgorde van het bestand. Een lege cel is een onbekende "
                      "waarde: wat ervan afhangt, kan niet worden bepaald." if any(
                          row.values.get(c) is None for row in shown for c in cols) else
@@ -1150,6 +1157,8 @@ class Catalogue:
                 cells = [_cell(row.values.get(c), t.columns[c]) for c in cols]
                 if t.dated:
                     cells.append(validity_text(row.valid_from, row.valid_until))
+                if cited:
+                    cells.append(source_md(row.source) if row.source is not None else "—")
                 body.append("| " + " | ".join(cells) + " |")
         users = self.users_md("table", name, here)
         if users:

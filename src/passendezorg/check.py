@@ -70,7 +70,9 @@ def type_name(t: n.TypeRef) -> str:
     return {
         "boolean": "a boolean", "integer": "an integer", "decimal": "a decimal", "money": "an amount of money",
         "date": "a date", "text": "a text", "duration": "a duration", "table": "a table", "tuple": "a tuple",
-        "enum": f"a choice ({', '.join(t.choices)})", "list": f"a list of {t.item}",
+        "enum": f"a choice ({', '.join(t.choices)})",
+        "list": "a list of names that are not declared" if t.item is not None and t.item.kind == "pending"
+        else f"a list of {t.item}", "pending": "a name that is not declared",
     }.get(t.kind, t.kind)
 
 
@@ -342,6 +344,7 @@ class Checker:
 
     def load_table(self, decl: n.TableDecl) -> Table | None:
         columns = {c.name: c.type for c in decl.columns}
+        table_source = self.table_source(decl)
         for c in decl.columns:
             self.check_type_decl(c.type, c.span)
         ok = True
@@ -355,7 +358,7 @@ class Checker:
                 self.error("table", f"the validity column `{vc}` must be a date column", decl.span)
                 ok = False
         rel = self.table_name(Path(decl.span.file).parent / decl.file, decl.file)
-        rows = self.read_rows(decl, decl.file, decl.span, ok)
+        rows = self.read_rows(decl, decl.file, decl.span, ok, source=table_source)
         if rows is None:
             return None
         dated = decl.valid_from_column is not None
@@ -364,7 +367,8 @@ class Checker:
                 self.error("table", f"`{change.name}`: the change names no file", change.span,
                            f"add `{self.kw('file', change.span)} \"data/….csv\"`: the rows, with the table's columns")
                 continue
-            new = self.read_rows(decl, change.file, change.span, True, scenario=True)
+            cited = self.resolve_source(change.sources[0]) if change.sources else table_source
+            new = self.read_rows(decl, change.file, change.span, True, scenario=True, source=cited)
             if new is None:
                 rows = None
                 continue
@@ -380,7 +384,7 @@ class Checker:
             grouped.setdefault(key, []).append(row)
         return Table(decl.name, decl.description, rel, decl.keys, frozen(columns),
                      frozen({k: tuple(sorted(v, key=lambda r: r.valid_from or dt.date.min)) for k, v in grouped.items()}),
-                     dated, decl.span)
+                     dated, decl.span, table_source, decl.source_column)
 
     def table_name(self, path: Path, given: str) -> str:
         """A table file's name in the rule book's files: relative to the rules folder, or to the scenario's folder."""
@@ -417,8 +421,8 @@ class Checker:
                        "named relative to the rule file")
         return None
 
-    def read_rows(self, decl: n.TableDecl, file: str, span: Span, ok: bool, scenario: bool = False
-                  ) -> list[tuple[tuple[Any, ...], TableRow]] | None:
+    def read_rows(self, decl: n.TableDecl, file: str, span: Span, ok: bool, scenario: bool = False,
+                  source: SourceInfo | None = None) -> list[tuple[tuple[Any, ...], TableRow]] | None:
         """The rows of one table file, typed and checked (file, row, column in every error); None if it is bad."""
         columns = {c.name: c.type for c in decl.columns}
         path = Path(span.file).parent / file
@@ -450,7 +454,7 @@ class Checker:
             return None
         header_span = Span(shown, 1, 1, 1, len(sample) + 1)
         wanted = [(c.name, c.span if span == decl.span else span) for c in decl.columns] + [
-            (c, span) for c in (decl.valid_from_column, decl.valid_until_column) if c]
+            (c, span) for c in (decl.valid_from_column, decl.valid_until_column, decl.source_column) if c]
         for col, where in wanted:
             if col not in header:
                 self.error("table", f"{shown}: the header has no column `{col}`", where,
@@ -508,7 +512,14 @@ class Checker:
                 self.error("validity", f"{shown}, row {lineno}: the period ends ({vu}) before it starts ({vf})",
                            row_span)
                 continue
-            row = TableRow(frozen({c: values[c] for c in columns}), vf, vu, lineno, scenario)
+            row_source = source
+            if decl.source_column is not None:
+                cell = record[index[decl.source_column]].strip()
+                if cell:
+                    row_source = SourceInfo(source.id, source.title, ", ".join(x for x in (source.detail, cell) if x),
+                                            source.url, source.proposal) if source is not None \
+                        else SourceInfo(None, cell, None, None)
+            row = TableRow(frozen({c: values[c] for c in columns}), vf, vu, lineno, scenario, row_source)
             for other in rows.get(key, []):
                 if _overlap(vf, vu, other.valid_from, other.valid_until):
                     keytext = ", ".join(str(k) for k in key)
@@ -525,6 +536,14 @@ class Checker:
             return None
         return out
 
+    def table_source(self, decl: n.TableDecl) -> SourceInfo | None:
+        """The source a table cites for every row (at most one)."""
+        if len(decl.sources) > 1:
+            self.error("table", f"table `{decl.name}` cites more than one source", decl.sources[1].span,
+                       "cite the table's source once; give each row its own detail with a source column "
+                       f"(`{self.kw('source', decl.span)} {self.kw('column', decl.span)} <column>`)")
+        return self.resolve_source(decl.sources[0]) if decl.sources else None
+
     # ------------------------------------------------------------ parameters
 
     def check_parameters(self) -> dict[str, Parameter]:
@@ -539,7 +558,9 @@ class Checker:
                     self.error("validity", f"this period of `{name}` ends ({v.end}) before it starts ({v.start})",
                                v.span)
                 value = None
-                if v.value is not None:
+                if isinstance(v.value, n.ListLit):
+                    value = self.list_value(name, v.value, p.type)
+                elif v.value is not None:
                     lit = self.settle(v.value, p.type) if v.value.kind == "enum" else v.value
                     lt = self.literal_type(lit) if isinstance(lit, n.Literal) else ERROR
                     if not assignable(lt, p.type):
@@ -576,6 +597,30 @@ class Checker:
             out[name] = Parameter(name, p.type, p.description, tuple(final), p.span)
         return out
 
+    def list_value(self, name: str, lit: n.ListLit, t: n.TypeRef) -> list[Any] | None:
+        """A parameter's list value, written out item by item (a list of values, or of choices)."""
+        if t.kind != "list" or t.item is None:
+            self.error("type", f"`{name}` is {type_name(t)}, but this value is a list", lit.span)
+            return None
+        out = []
+        for item in lit.items:
+            if isinstance(item, n.Var) and len(item.parts) == 1 and t.item.kind == "enum":
+                item = self.settle(item, t.item)
+            if not isinstance(item, n.Literal):
+                self.error("type", f"a value of `{name}` is written out: a list of values, not a computation",
+                           item.span, "write each item as a value: [€ 10, € 20], [\"A1\", \"B2\"], [a, b]")
+                return None
+            it = self.literal_type(item)
+            if item.kind == "text" and t.item.kind == "enum":
+                if item.value not in t.item.choices:
+                    self.not_a_choice(str(item.value), t.item, item.span)
+            elif not assignable(it, t.item):
+                self.error("type", f"the items of `{name}` are {type_name(t.item)}, but this is {type_name(it)}",
+                           item.span, _conversion_hint(it, t.item))
+                return None
+            out.append(self.coerce(item.value, t.item))
+        return out
+
     @staticmethod
     def coerce(value: Any, t: n.TypeRef) -> Any:
         if t.kind == "decimal" and isinstance(value, int) and not isinstance(value, bool):
@@ -610,11 +655,18 @@ class Checker:
                 default = self.typed(d.default, d.type, d.name, f"the default of `{d.name}`")
             rules = tuple(assigned.get(d.name, ()))
             roots = tuple(r for r in rules if not checked[r].exception_to)
+            sources: tuple[SourceInfo, ...] = ()
+            if isinstance(d, n.DerivedDecl) and d.sources:
+                if d.definition is None:
+                    self.error("no-source", f"`{d.name}` cites a source but has no definition", d.sources[0].span,
+                               "a source on a derived value cites its definition (`= …`); rules that assign it cite "
+                               "their own sources")
+                sources = tuple(x for x in (self.resolve_source(r) for r in d.sources) if x is not None)
             if definition is None and not rules and default is None and not self.may_be_decided_elsewhere(d.name):
                 self.warn("never-decided", f"no rule decides `{d.name}` and it has no default", d.span,
                           f"add a rule with `{self.kw('then', d.span)} {d.name} = …` or a `{self.kw('default', d.span)}`")
             values[d.name] = ValueDecl(d.name, d.type, d.description, isinstance(d, n.OutputDecl),
-                                       definition, default, rules, roots, d.span)
+                                       definition, default, rules, roots, d.span, sources)
         return values, checked
 
     def check_rule(self, rule: n.Rule, order: int) -> CheckedRule | None:
@@ -693,7 +745,7 @@ class Checker:
         return {
             "source": "bron", "then": "dan", "when": "als", "because": "omdat", "valid from": "geldig vanaf",
             "valid until": "geldig tot en met", "output": "uitvoer", "exception to": "uitzondering op",
-            "default": "standaard", "and": "en", "or": "of", "file": "bestand",
+            "default": "standaard", "and": "en", "or": "of", "file": "bestand", "column": "kolom", "per": "per",
         }.get(english, english)
 
     def may_be_decided_elsewhere(self, name: str) -> bool:
@@ -875,6 +927,15 @@ class Checker:
         if t.kind == "pending":
             r = self.settle(r, expected)
             t = self.type_of_settled(r, expected)
+        if t.kind == "list" and t.item is not None and t.item.kind == "pending" and isinstance(r, n.ListLit) \
+                and expected.kind == "list" and expected.item is not None:
+            # a list of bare names: choices of the list's type
+            r = n.ListLit(tuple(self.settle(i, expected.item) if isinstance(i, (n.Var, n.Conditional)) else i
+                                for i in r.items), r.span)
+            settled = [self.type_of_settled(i, expected.item) for i in r.items]
+            t = n.TypeRef("list", item=settled[0] if settled and all(x == settled[0] for x in settled) else
+                          (n.TypeRef("enum", tuple(dict.fromkeys(c for x in settled for c in x.choices)))
+                           if all(x.kind == "enum" for x in settled) else ERROR))
         if t.kind == "enum" and expected.kind == "enum":
             bad = [c for c in t.choices if c not in expected.choices]
             if bad and isinstance(r, n.Literal):

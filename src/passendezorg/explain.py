@@ -26,7 +26,7 @@ LABELS = {
         "also": "also decided by", "nothing": "(none)", "scenario": "under scenario",
         "not_law": "not the law in force", "changed": "decided by the scenario",
         "switch_off": "rule {} switched off", "k_rule": "rule {} of the scenario",
-        "k_parameter": "parameter {}", "k_table": "table {}", "k_value": "via {}",
+        "k_parameter": "parameter {}", "k_table": "table {}", "k_value": "via {}", "source of": "source of",
     },
     "nederlands": {
         "decision": "Beslissing", "case": "casus", "on": "peildatum", "rulebook": "regelboek",
@@ -37,7 +37,7 @@ LABELS = {
         "also": "ook besloten door", "nothing": "(geen)", "scenario": "onder scenario",
         "not_law": "niet het geldende recht", "changed": "door het scenario",
         "switch_off": "regel {} uitgeschakeld", "k_rule": "regel {} van het scenario",
-        "k_parameter": "parameter {}", "k_table": "tabel {}", "k_value": "via {}",
+        "k_parameter": "parameter {}", "k_table": "tabel {}", "k_value": "via {}", "source of": "bron van",
     },
 }
 
@@ -147,9 +147,14 @@ def _render_output(name: str, o: OutputDecision, lab: dict[str, str], language: 
             lines.append(f"  {lab['source']}: {_source_text(s)}")
         if o.rule.because:
             lines.append(f"  {lab['because']}: {o.rule.because}")
+    if o.rule is None:
+        for s in o.sources:
+            lines.append(f"  {lab['source']}: {_source_text(s)}")
     if o.facts and o.status in ("value", "default"):
         facts = ", ".join(f"{k} = {_fact_value(v, language)}" for k, v in o.facts.items())
         lines.append(f"  {lab['facts']}: {facts}")
+        for k, cited in o.fact_sources.items():
+            lines.append(f"  {lab['source of']} {k}: {'; '.join(_source_text(s) for s in cited)}")
     for ov in o.overridden:
         lines.append(f"  {lab['overrides']}: {ov.rule.name} ({lab['exception']} {ov.by})")
     if o.concurring:

@@ -304,6 +304,8 @@ class Formatter:
                 lines += self.clause("  = ", item.definition)
             if item.default is not None:
                 lines += self.clause(f"  {self.k('KW_DEFAULT')} ", item.default)
+            if isinstance(item, n.DerivedDecl):
+                lines += [Line("  " + self.source(s), *_at(s.span.line, s.span.end_line)) for s in item.sources]
             return lines
         if isinstance(item, n.PeildatumDecl):
             return [Line(f"{self.k('KW_PEILDATUM')} {item.name}", *head)]
@@ -341,6 +343,9 @@ class Formatter:
                 if item.valid_until_column is not None:
                     line += f" {self.k('KW_UNTIL')} {self.k('KW_COLUMN')} {item.valid_until_column}"
                 lines.append(Line(line, *_at(at.get("validity"))))
+            lines += [Line("  " + self.source(s), *_at(s.span.line, s.span.end_line)) for s in item.sources]
+            if item.source_column is not None:
+                lines.append(Line(f"  {self.k('KW_SOURCE')} {self.k('KW_COLUMN')} {item.source_column}"))
             return lines
         assert isinstance(item, n.Rule)
         return self.rule_lines(item)

@@ -116,6 +116,7 @@ class OutputDecision(BaseModel):
     need is not in force; ``reason`` says which).
     Amounts and decimals are strings with exact digits; dates are ISO dates.
     In Python, ``value`` and the conflicting values are of the output's type (Decimal, date, ...).
+    ``sources`` and ``fact_sources`` say where the values used come from.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -133,6 +134,12 @@ class OutputDecision(BaseModel):
         default=None, exclude_if=lambda v: v is None,
         description="under a scenario: the changes of the scenario that decided this value (empty: none did; it "
                     "is decided as under the law in force); absent under the law in force")
+    sources: list[Source] = Field(default_factory=list,
+                                  description="what the definition of a derived value cites (a rule cites its own "
+                                  "sources in `rule`)")
+    fact_sources: dict[str, list[Source]] = Field(
+        default_factory=dict, description="for the facts in `facts` that have one, their source: a parameter's value "
+        "in force, a table row, a derived value's definition")
 
     @model_validator(mode="before")
     @classmethod

@@ -213,6 +213,8 @@ class InputDecl:
 
 @dataclass(frozen=True)
 class DerivedDecl:
+    """A derived value: a definition (``= …``, which may cite ``sources``) or rules, and optionally a default."""
+
     name: str
     type: TypeRef
     description: str | None
@@ -220,6 +222,7 @@ class DerivedDecl:
     default: Expr | None
     span: Span = field(compare=False)
     name_span: Span | None = field(default=None, compare=False)
+    sources: tuple[SourceRef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,11 +244,11 @@ class PeildatumDecl:
 
 @dataclass(frozen=True)
 class ParamValue:
-    """One dated value; ``value`` None means: no value is known for this period."""
+    """One dated value (a literal, or a list of them); ``value`` None means: no value is known for this period."""
 
     start: dt.date
     end: dt.date | None
-    value: Literal | None
+    value: Literal | ListLit | None
     source: SourceRef | None
     span: Span = field(compare=False)
 
@@ -281,6 +284,8 @@ class TableDecl:
     name_span: Span | None = field(default=None, compare=False)
     changes: tuple[TableChange, ...] = ()  # a scenario's replacement or additions, applied in this order
     clause_lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)  # clause -> its line
+    sources: tuple[SourceRef, ...] = ()  # the source of every row
+    source_column: str | None = None  # a column with each row's own source (its detail, with a table source)
 
 
 @dataclass(frozen=True)

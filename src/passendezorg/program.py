@@ -64,6 +64,7 @@ class ValueDecl:
     rules: tuple[str, ...]  # rules that assign it, in rule book order
     roots: tuple[str, ...]  # of those, the ones that are no exception to another
     span: Span
+    sources: tuple[SourceInfo, ...] = ()  # what the definition cites: shown wherever the value is used
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class TableRow:
     valid_until: dt.date | None
     line: int
     scenario: bool = False  # the row comes from a scenario's table file (added, or replacing the rule book's)
+    source: SourceInfo | None = None  # the table's source, with the row's own detail from the source column
 
     def valid_on(self, day: dt.date) -> bool:
         return (self.valid_from is None or self.valid_from <= day) and (
@@ -113,6 +115,8 @@ class Table:
     rows: Mapping[tuple[Any, ...], tuple[TableRow, ...]]
     dated: bool
     span: Span
+    source: SourceInfo | None = None  # the source of every row (``source`` in the declaration)
+    source_column: str | None = None  # the column that gives each row's own source
 
     def row_on(self, key: tuple[Any, ...], day: dt.date) -> TableRow | None:
         for row in self.rows.get(key, ()):

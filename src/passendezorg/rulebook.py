@@ -31,7 +31,7 @@ from .model import (
     ScenarioRef,
     Source,
 )
-from .program import CheckedRule, Program, Scenario
+from .program import CheckedRule, Program, Scenario, SourceInfo
 from .source import SourceRegistry, Span, undecodable
 from .values import to_json, typed_json
 
@@ -377,7 +377,7 @@ class RuleBook:
             r = self.program.rules[name]
             ref = RuleRef(
                 name=r.name, title=r.title, ruleset=r.ruleset,
-                sources=[Source(id=s.id, title=s.title, detail=s.detail, url=s.url) for s in r.sources],
+                sources=[_source(s) for s in r.sources],
                 because=r.because, file=self.program.relative(r.span.file), line=r.span.line,
             )
             self._rule_refs[name] = ref
@@ -406,6 +406,8 @@ class RuleBook:
             reason=o.reason,
             scenario_changes=None if changes is None else [ScenarioChangeRef(kind=k, name=v)  # type: ignore[arg-type]
                                                            for k, v in changes],
+            sources=[_source(s) for s in decl.sources],
+            fact_sources={k: [_source(s) for s in o.sources[k]] for k in sorted(o.sources)},
         )
 
     def decision(self, results: Mapping[str, Outcome], day: dt.date, case: str | None,
@@ -452,6 +454,10 @@ class RuleBook:
 
     def rule(self, name: str) -> CheckedRule:
         return self.program.rules[name]
+
+
+def _source(s: SourceInfo) -> Source:
+    return Source(id=s.id, title=s.title, detail=s.detail, url=s.url)
 
 
 # ------------------------------------------------------------------ the cache of checked rule books

@@ -457,11 +457,14 @@ class _Builder:
             return None
         return self.expr([c for c in self.kids(sub) if not (isinstance(c, Token) and c.type == "EQ")][0])
 
+    def sources_of(self, t: Tree[Token]) -> tuple[n.SourceRef, ...]:
+        return tuple(self.source(c) for c in _ch(t) if isinstance(c, Tree) and c.data in ("source_ref", "source_text"))
+
     def derived_decl(self, t: Tree[Token]) -> n.DerivedDecl:
         name = self.kids(t)[0]
         return n.DerivedDecl(
             str(name), self._type(t), self.desc(t), self._expr_of(t, "definition"),
-            self._expr_of(t, "default"), self.span(t.meta), self.tspan(name),
+            self._expr_of(t, "default"), self.span(t.meta), self.tspan(name), sources=self.sources_of(t),
         )
 
     def output_decl(self, t: Tree[Token]) -> n.OutputDecl:
@@ -524,8 +527,11 @@ class _Builder:
             until = self.sub(pv, "until")
             lit = [c for c in _ch(pv) if isinstance(c, Tree) and c.data not in ("until", "source_ref", "source_text")][0]
             src = self.sub(pv, "source_ref") or self.sub(pv, "source_text")
+            value: n.Literal | n.ListLit | None
             if lit.data == "unknown_value":
                 value = None
+            elif lit.data == "list_lit":
+                value = n.ListLit(tuple(self.expr(i) for i in self.kids(lit)), self.span(lit.meta))
             elif lit.data == "enum_value":
                 tok = _ch(lit)[0]
                 value = n.Literal(str(tok), "enum", self.tspan(tok), str(tok))
@@ -548,7 +554,7 @@ class _Builder:
         file = [c for c in k if isinstance(c, Token) and c.type == "STRING"][0]
         keys = [str(c) for c in k[1:] if isinstance(c, Token) and c.type == "NAME"]
         columns: list[n.Column] = []
-        vfrom = vuntil = None
+        vfrom = vuntil = source_column = None
         lines = {"file": self.tspan(file).line}
         key_tokens = [c for c in k[1:] if isinstance(c, Token) and c.type == "NAME"]
         if key_tokens:
@@ -558,7 +564,9 @@ class _Builder:
                 continue
             if c.data == "table_validity":
                 lines["validity"] = self.span(c.meta).line
-            if c.data == "column":
+            if c.data == "source_column":
+                source_column = str(self.kids(c)[0])
+            elif c.data == "column":
                 ck = self.kids(c)
                 columns.append(n.Column(str(ck[0]), self.type_expr(ck[1]), self.span(c.meta), self.tspan(ck[0])))
             elif c.data == "table_validity":
@@ -567,7 +575,8 @@ class _Builder:
                 vuntil = str(self.kids(uc)[0]) if uc is not None else None
         return n.TableDecl(
             str(name), self.desc(t), self.string(file) or "", tuple(keys), tuple(columns), vfrom, vuntil,
-            self.span(t.meta), self.tspan(name), clause_lines=lines,
+            self.span(t.meta), self.tspan(name), clause_lines=lines, sources=self.sources_of(t),
+            source_column=source_column,
         )
 
     def source(self, t: Tree[Token]) -> n.SourceRef:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import nodes as n
-from ..program import CheckedRule, Program, ValueDecl
+from ..program import CheckedRule, Program, SourceInfo, Table, ValueDecl
 from ..values import Fail, Unknown, store
 from .semantics import (
     ANY,
@@ -51,6 +51,7 @@ class Evaluation:
         self.results: dict[str, Outcome] = {}
         self._active: set[str] = set()
         self._used: dict[str, Any] | None = None
+        self._sources: dict[str, tuple[SourceInfo, ...]] = {}  # fact -> its sources, as facts are recorded
 
     # ---------------------------------------------------------------- values
 
@@ -65,6 +66,8 @@ class Evaluation:
             result = self._decide(decl)
         finally:
             self._used = saved
+        if self._sources:
+            result.sources = {k: self._sources[k] for k in result.facts if k in self._sources}
         self.results[name] = result
         return result
 
@@ -207,6 +210,9 @@ class Evaluation:
             o = self.outcome(e.name)
             if facts is not None:
                 facts[e.name] = o.value if o.known else None
+                cited = self.p.values[e.name].sources
+                if cited:
+                    self._sources[e.name] = cited
             return read_outcome(e.name, o)
         if kind == "param":
             param = self.p.parameters[e.name]
@@ -217,6 +223,8 @@ class Evaluation:
                 return no_value_in_force(e.name, self.day)
             if facts is not None:
                 facts[e.name] = period.value
+                if period.source is not None:
+                    self._sources[e.name] = (period.source,)
             return period.value
         raise AssertionError(f"a table cannot be a value: {e.name}")  # pragma: no cover
 
@@ -225,10 +233,19 @@ class Evaluation:
         bad = first_bad(keys)
         if bad is not None:
             return bad
-        v = table_cell(self.p.tables[e.table], tuple(keys), e.column, self.day)
+        table = self.p.tables[e.table]
+        v = table_cell(table, tuple(keys), e.column, self.day)
         if facts is not None:
-            facts[f"{e.table}[{', '.join(str(k) for k in keys)}].{e.column}"] = None if isinstance(v, Fail) else v
+            fact = f"{e.table}[{', '.join(str(k) for k in keys)}].{e.column}"
+            facts[fact] = None if isinstance(v, Fail) else v
+            self._cite(table, tuple(keys), fact)
         return v
+
+    def _cite(self, table: Table, key: tuple[Any, ...], fact: str) -> None:
+        """Note the source of the table row a fact was read from."""
+        row = table.row_on(key, self.day)
+        if row is not None and row.source is not None:
+            self._sources[fact] = (row.source,)
 
     def _list(self, e: n.ListLit, facts: dict[str, Any] | None) -> Any:
         items = [self.ev(i, facts) for i in e.items]
@@ -280,9 +297,12 @@ class Evaluation:
             if isinstance(a, (Unknown, Fail)):
                 return a
             key = a if isinstance(a, tuple) else (a,)
-            found = self.p.tables[e.right.name].row_on(key, self.day) is not None
+            table = self.p.tables[e.right.name]
+            found = table.row_on(key, self.day) is not None
             if facts is not None:
-                facts[f"{key_text(key)} in {e.right.name}"] = found
+                fact = f"{key_text(key)} in {e.right.name}"
+                facts[fact] = found
+                self._cite(table, key, fact)
             return found if op == "in" else not found
         a = self.ev(e.left, facts)
         b = self.ev(e.right, facts)

@@ -15,6 +15,7 @@ from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Any
 
 from .. import nodes as n
+from ..program import SourceInfo
 from ..values import OUT_OF_RANGE, Fail, OutOfRange, Unknown, add_duration, age, round_value
 
 # ------------------------------------------------------------------ outcomes
@@ -33,6 +34,7 @@ class Outcome:
     needs: list[str] = field(default_factory=list)
     reason: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, tuple[SourceInfo, ...]] = field(default_factory=dict)  # of the facts that have one
 
     @property
     def known(self) -> bool:
