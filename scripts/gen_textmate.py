@@ -105,7 +105,7 @@ def keywords_of(language: str) -> dict[str, Any]:
         declares("KW_COLUMN", "variable.other.member"),
         declares("KW_RULE", "entity.name.function.rule"),
         declares("KW_EXCEPTION_TO", "entity.name.function.rule"),
-        declares("KW_SOURCE", "entity.name.label.source"),
+        declares("KW_SOURCE", "entity.name.label.source", rf"(?!{keyword(language, 'KW_COLUMN')}\b){NAME}"),
         {   # a built-in function; before the keywords, for `jaar(…)` is a call and `18 jaar` a duration
             "match": rf"{BEFORE}(?:{'|'.join(functions)})(?=[ \t]*\()",
             "name": scope("support.function.builtin"),

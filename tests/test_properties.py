@@ -183,14 +183,14 @@ def tables(draw: st.DrawFn) -> n.TableDecl:
         draw(names), draw(descriptions), draw(texts), tuple(draw(st.lists(names, min_size=1, max_size=2))),
         tuple(draw(st.lists(st.builds(n.Column, names, TYPES, st.just(SP)), max_size=3))),
         valid_from, draw(st.none() | names) if valid_from is not None else None, SP,
-        tuple(draw(st.lists(source_refs, max_size=2))), draw(st.none() | names),
+        sources=tuple(draw(st.lists(source_refs, max_size=2))), source_column=draw(st.none() | names),
     )
 
 
 ITEMS: st.SearchStrategy[n.Item] = st.one_of(
     st.builds(n.InputDecl, dotted, TYPES, descriptions, st.just(SP)),
     st.builds(n.DerivedDecl, names, TYPES, descriptions, st.none() | EXPRESSIONS, st.none() | EXPRESSIONS, st.just(SP),
-              st.lists(source_refs, max_size=2).map(tuple)),
+              sources=st.lists(source_refs, max_size=2).map(tuple)),
     st.builds(n.OutputDecl, names, TYPES, descriptions, st.none() | EXPRESSIONS, st.just(SP)),
     st.builds(n.PeildatumDecl, dotted, st.just(SP)),
     st.builds(n.ParameterDecl, names, TYPES, descriptions, st.lists(param_values(), max_size=3).map(tuple), st.just(SP)),
@@ -360,7 +360,7 @@ def test_the_checker_never_raises_on_a_rule_file(tree: n.RuleFile) -> None:
 
     items = tuple(
         n.TableDecl(i.name, i.description, "t.csv", i.keys, i.columns, i.valid_from_column, i.valid_until_column, SP,
-                    i.sources, i.source_column)
+                    sources=i.sources, source_column=i.source_column)
         if isinstance(i, n.TableDecl) else i
         for i in tree.items
     )

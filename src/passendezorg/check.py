@@ -657,7 +657,7 @@ class Checker:
             roots = tuple(r for r in rules if not checked[r].exception_to)
             sources: tuple[SourceInfo, ...] = ()
             if isinstance(d, n.DerivedDecl) and d.sources:
-                if d.definition is None:
+                if d.definition is None and d.name not in self.partial_values:  # not one whose `=` did not parse
                     self.error("no-source", f"`{d.name}` cites a source but has no definition", d.sources[0].span,
                                "a source on a derived value cites its definition (`= …`); rules that assign it cite "
                                "their own sources")

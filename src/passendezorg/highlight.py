@@ -95,7 +95,7 @@ def _rules(language: str) -> dict[str, list[Any]]:
         declares("KW_COLUMN", Name.Attribute),
         declares("KW_RULE", Name.Function),
         declares("KW_EXCEPTION_TO", Name.Function),
-        declares("KW_SOURCE", Name.Label),
+        declares("KW_SOURCE", Name.Label, rf"(?!{_keyword(language, 'KW_COLUMN')}\b){NAME}"),
         (rf"{BEFORE}(?:{functions})(?=[ \t]*\()", Name.Builtin),  # before the keywords: `jaar(…)` is a call
     ]
     root += [(rf"{BEFORE}{_alternation(language, terms)}\b", KIND_TOKENS[kind]) for kind, terms in by_kind.items()]

@@ -331,6 +331,22 @@ DUTCH: dict[str, str] = {
         "alleen een bedrag wordt afgerond op centen of hele euro's; dit is {type}, dat wordt afgerond op een heel "
         "getal",
     "leave out the unit, or round an amount (€)": "laat de eenheid weg, of rond een bedrag (€) af",
+    "a list of names that are not declared": "een lijst van namen die niet gedeclareerd zijn",
+    "a name that is not declared": "een naam die niet gedeclareerd is",
+    # ------------------------------------------------------------ sources of values, list values
+    "table `{name}` cites more than one source": "tabel `{name}` noemt meer dan één bron",
+    "cite the table's source once; give each row its own detail with a source column (`{source} {column} <column>`)":
+        "noem de bron van de tabel één keer; geef elke rij een eigen detail met een bronkolom "
+        "(`{source} {column} <kolom>`)",
+    "a value of `{name}` is written out: a list of values, not a computation":
+        "een waarde van `{name}` wordt uitgeschreven: een lijst van waarden, geen berekening",
+    'write each item as a value: [€ 10, € 20], ["A1", "B2"], [a, b]':
+        'schrijf elk element als een waarde: [€ 10, € 20], ["A1", "B2"], [a, b]',
+    "the items of `{name}` are {type}, but this is {type2}": "de elementen van `{name}` zijn {type}, maar dit is {type2}",
+    "`{name}` cites a source but has no definition": "`{name}` noemt een bron maar heeft geen definitie",
+    "a source on a derived value cites its definition (`= …`); rules that assign it cite their own sources":
+        "een bron bij een afgeleide waarde hoort bij haar definitie (`= …`); regels die haar bepalen noemen hun "
+        "eigen bronnen",
     # ------------------------------------------------------------ scenarios and proposals
     "`{name}` is a scenario: a scenario lives in its own folder (scenarios/{folder}/), not in the rule book in force":
         "`{name}` is een scenario: een scenario staat in een eigen map (scenarios/{folder}/), niet in het geldende "

@@ -130,16 +130,16 @@ class OutputDecision(BaseModel):
     conflict: list[ConflictEntry] = Field(default_factory=list)
     needs: list[str] = Field(default_factory=list)
     reason: str | None = None
-    scenario_changes: list[ScenarioChangeRef] | None = Field(
-        default=None, exclude_if=lambda v: v is None,
-        description="under a scenario: the changes of the scenario that decided this value (empty: none did; it "
-                    "is decided as under the law in force); absent under the law in force")
     sources: list[Source] = Field(default_factory=list,
                                   description="what the definition of a derived value cites (a rule cites its own "
                                   "sources in `rule`)")
     fact_sources: dict[str, list[Source]] = Field(
         default_factory=dict, description="for the facts in `facts` that have one, their source: a parameter's value "
         "in force, a table row, a derived value's definition")
+    scenario_changes: list[ScenarioChangeRef] | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="under a scenario: the changes of the scenario that decided this value (empty: none did; it "
+                    "is decided as under the law in force); absent under the law in force")
 
     @model_validator(mode="before")
     @classmethod
