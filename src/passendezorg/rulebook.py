@@ -33,7 +33,7 @@ from .model import (
 )
 from .program import CheckedRule, Program, Scenario, SourceInfo
 from .source import SourceRegistry, Span, undecodable
-from .values import to_json, typed_json
+from .values import to_json, typed_json, typed_value
 
 if TYPE_CHECKING:
     from .scenario import ScenarioSummary
@@ -386,6 +386,9 @@ class RuleBook:
     def _json(self, value: Any, t: n.TypeRef) -> Any:
         return typed_json(value, t.kind, t.item.kind if t.item is not None else None)
 
+    def _value(self, value: Any, t: n.TypeRef) -> Any:
+        return typed_value(value, t.kind, t.item.kind if t.item is not None else None)
+
     def _fact_json(self, name: str, value: Any) -> Any:
         decl = self.program.values.get(name)
         return self._json(value, decl.type) if decl is not None else to_json(value)
@@ -394,14 +397,13 @@ class RuleBook:
         decl = self.program.values[name]
         return OutputDecision(
             status=o.status,  # type: ignore[arg-type]
-            # the typed JSON form (an amount's exact digits, at least the cents) becomes a Python value again
-            value=self._json(o.value, decl.type) if o.known else None,
+            value=self._value(o.value, decl.type) if o.known else None,
             type=str(decl.type),
             rule=self.rule_ref(o.rule) if o.rule else None,
             concurring=list(o.concurring),
             facts={k: self._fact_json(k, v) for k, v in sorted(o.facts.items())},
             overridden=[Overridden(rule=self.rule_ref(r), by=by) for r, by in o.overridden],
-            conflict=[ConflictEntry(rule=self.rule_ref(r), value=self._json(v, decl.type)) for r, v in o.conflict],
+            conflict=[ConflictEntry(rule=self.rule_ref(r), value=self._value(v, decl.type)) for r, v in o.conflict],
             needs=list(o.needs),
             reason=o.reason,
             scenario_changes=None if changes is None else [ScenarioChangeRef(kind=k, name=v)  # type: ignore[arg-type]

@@ -309,6 +309,16 @@ def whole_cents(value: Decimal) -> bool:
         return False
 
 
+def typed_value(value: Any, kind: str, item: str | None = None) -> Any:
+    """A value of a known type as a decision holds it in Python: an amount with at least its cents (12.50, not
+    12.5), so that its JSON text (``to_json``) is ``typed_json``'s; any other value as it is."""
+    if kind == "money" and isinstance(value, Decimal):
+        return Decimal(money_text(value))
+    if kind == "list" and item == "money" and isinstance(value, list):
+        return [Decimal(money_text(v)) if isinstance(v, Decimal) else v for v in value]
+    return value
+
+
 def typed_json(value: Any, kind: str, item: str | None = None) -> Any:
     """The JSON form of a value of a known type: amounts with their exact digits, at least the cents."""
     if kind == "money" and isinstance(value, Decimal):
