@@ -355,7 +355,7 @@ def test_an_expected_amount_may_be_negative_where_a_fact_may_not() -> None:
 
 
 def test_an_amount_up_to_the_bound_stays_exact_and_beyond_it_is_an_error() -> None:
-    """18 digits before the point (values.MAX_DIGITS) are read to the cent; one more is out of range."""
-    assert convert("123456789012345678.565", MONEY, "input.x") == Decimal("123456789012345678.57")
+    """18 digits before the point (values.MAX_DIGITS) are read exactly; one more is out of range."""
+    assert convert("123456789012345678.56", MONEY, "input.x") == Decimal("123456789012345678.56")
     with pytest.raises(CaseError, match="out of range"):
-        convert("1234567890123456789.565", MONEY, "input.x")
+        convert("1234567890123456789.56", MONEY, "input.x")
