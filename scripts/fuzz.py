@@ -75,7 +75,7 @@ def main() -> int:
     runs = [(args.seed + k, min(CLAIMS_PER_RUN, args.cases - k * CLAIMS_PER_RUN))
             for k in range((args.cases + CLAIMS_PER_RUN - 1) // CLAIMS_PER_RUN)]
     total = F.Tally()
-    done = 0
+    done = claims_done = 0
     from passendezorg.workers import Pool, WorkerFailure
 
     tasks: list[tuple[str, tuple[int, ...]]] = [("rule texts", c) for c in chunks] + [("claims", r) for r in runs]
@@ -89,10 +89,14 @@ def main() -> int:
             for finding in tally.findings:  # as soon as they are found: a long run need not end to be read
                 print(f"\n{finding}", file=sys.stderr, flush=True)
             total.merge(tally)
-            done += 1
-            print(f"\r{min(done * step, args.rule_texts):,} of {args.rule_texts:,} rule texts, "
-                  f"{len(total.findings)} finding(s), {time.perf_counter() - began:.0f} s", end="", file=sys.stderr,
-                  flush=True)
+            if kind == "rule texts":
+                done += 1
+                what = f"{min(done * step, args.rule_texts):,} of {args.rule_texts:,} rule texts"
+            else:
+                claims_done += task[1]
+                what = f"{claims_done:,} of {args.cases:,} malformed claims"
+            print(f"\r{what}, {len(total.findings)} finding(s), {time.perf_counter() - began:.0f} s", end="",
+                  file=sys.stderr, flush=True)
     print(file=sys.stderr)
     if unavailable_reason() is not None:
         print(f"(the rete engine is not installed here: {unavailable_reason()})")
