@@ -739,3 +739,15 @@ def test_a_rule_file_larger_than_the_limit_is_refused_with_a_clear_error(make_ru
     size = (folder / "rules.pz").stat().st_size
     assert [d.message for d in report.errors] == [f"the rule file is not read: it is larger than 100 bytes ({size:,} bytes)"]
     assert report.errors[0].span.line == 1
+
+
+def test_two_values_from_the_first_day_there_is_are_an_error_not_a_crash(tmp_path: Path) -> None:
+    """Found by the fuzzing command: the period of a value that another value follows on 0001-01-01."""
+    from passendezorg.rulebook import check_texts
+
+    text = ('language english\ninput c.day : date\npeildatum c.day\nparameter p : integer\n'
+            '  from 0001-01-01 = 1\n    source "x"\n  from 0001-01-01 = 2\n    source "y"\n'
+            'output o : integer\nrule r "p"\n  source "z"\n  then o = p\n')
+    report = check_texts(tmp_path, {tmp_path / "rules.pz": text})
+    assert report.program is None
+    assert any("two values of `p` start on 0001-01-01" in d.message for d in report.errors), report.errors

@@ -589,7 +589,8 @@ class Checker:
             for i, (per, _) in enumerate(ordered):
                 end = per.end
                 if end is None and i + 1 < len(ordered):
-                    end = ordered[i + 1][0].start - dt.timedelta(days=1)
+                    following = ordered[i + 1][0].start  # two values may start on the first day there is
+                    end = following - dt.timedelta(days=1) if following > dt.date.min else following
                 final.append(ParamPeriod(per.start, end, per.value, per.source))
             dupes = [b for a, b in zip(ordered, ordered[1:]) if a[0].start == b[0].start]
             for _, bn in dupes:
