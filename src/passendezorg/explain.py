@@ -27,6 +27,7 @@ LABELS = {
         "not_law": "not the law in force", "changed": "decided by the scenario",
         "switch_off": "rule {} switched off", "k_rule": "rule {} of the scenario",
         "k_parameter": "parameter {}", "k_table": "table {}", "k_value": "via {}", "source of": "source of",
+        "per": "per record of",
     },
     "nederlands": {
         "decision": "Beslissing", "case": "casus", "on": "peildatum", "rulebook": "regelboek",
@@ -38,6 +39,7 @@ LABELS = {
         "not_law": "niet het geldende recht", "changed": "door het scenario",
         "switch_off": "regel {} uitgeschakeld", "k_rule": "regel {} van het scenario",
         "k_parameter": "parameter {}", "k_table": "tabel {}", "k_value": "via {}", "source of": "bron van",
+        "per": "per record van",
     },
 }
 
@@ -120,6 +122,20 @@ def reason_text(reason: str, language: str) -> str:
 
 
 def _render_output(name: str, o: OutputDecision, lab: dict[str, str], language: str, style: Any) -> list[str]:
+    if o.records is not None:  # a value per record: the list, then each record as it was decided
+        head = f"{style(name, bold=True)} ({lab['per']} {o.per})"
+        lines: list[str]
+        if o.status == "value":
+            listed = "[" + ", ".join(show_value(v, o.type, language) for v in o.value or []) + "]"
+            lines = [f"{head} = {style(listed, fg='green', bold=True)}"]
+        else:
+            word = lab["undetermined"] if o.status == "undetermined" else lab[o.status]
+            lines = [f"{head}: {style(word, fg='yellow' if o.status == 'undetermined' else 'red', bold=True)}"]
+            if not o.records and o.needs:
+                lines.append(f"  {lab['needs']}: {', '.join(o.needs)}")
+        for i, record in enumerate(o.records):
+            lines.extend("  " + line for line in _render_output(f"[{i}]", record, lab, language, style))
+        return lines
     lines = []
     if o.status in ("value", "default"):
         lines.append(f"{style(name, bold=True)} = {style(show_value(o.value, o.type, language), fg='green', bold=True)}")
