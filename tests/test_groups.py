@@ -172,7 +172,7 @@ def rule_books(draw: st.DrawFn) -> str:
 
 def field_value(kind: str) -> st.SearchStrategy[Any]:
     if kind == "money":
-        return st.sampled_from(["0.00", "2.49", "2.50", "10.00", "7.25", "-3.00", "123.45"])
+        return st.sampled_from(["0.00", "2.49", "2.50", "10.00", "7.25", "3.00", "123.45"])
     if kind == "integer":
         return st.integers(-1, 6)
     if kind == "boolean":
@@ -479,3 +479,35 @@ def test_naming_a_per_record_intermediate_changes_nothing(tmp_path: Path) -> Non
         case = {"input": {**facts, "household": {"persons": persons}}}
         a, b = (bk.evaluate(case).outputs["t"] for bk in books)
         assert (a.status, a.value, a.needs) == (b.status, b.value, b.needs)
+
+
+def test_a_scenario_marks_the_records_it_decided(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "c.pz").write_text(
+        'language english\nruleset c\n  source s "S"\ngroup line in claim.lines\n  field amount : money\n'
+        "input day : date\npeildatum day\noutput paid per line : money\n  default € 0\n"
+        'rule paid_all "All"\n  source s "1"\n  then paid = line.amount\n', encoding="utf-8")
+    (tmp_path / "scenarios" / "half").mkdir(parents=True)
+    (tmp_path / "scenarios" / "half" / "half.pz").write_text(
+        'language english\nscenario half\n  source p "A plan"\nrule paid_half "Half above 100"\n  source p "1"\n'
+        "  exception to paid_all\n  when line.amount > € 100\n  then paid = line.amount / 2\n", encoding="utf-8")
+    book = load_rules(tmp_path / "rules").with_scenario("half")
+    d = book.evaluate({"input": {"day": "2025-01-01", "claim": {"lines": [{"amount": 50}, {"amount": 300}]}}})
+    paid = d.outputs["paid"]
+    assert paid.value == [Decimal("50.00"), Decimal("150.00")]
+    assert paid.records is not None
+    assert [[(c.kind, c.name) for c in r.scenario_changes or []] for r in paid.records] == \
+        [[], [("rule", "paid_half")]]
+
+
+def test_why_not_a_rule_per_record_says_it_for_each_record(tmp_path: Path) -> None:
+    (tmp_path / "g.pz").write_text(CHECKED + 'output old per person : boolean\n  default false\nrule old_age "Old"\n'
+                                   '  source s "1"\n  when person.age >= 65\n  then old = true\n', encoding="utf-8")
+    book = load_rules(tmp_path)
+    persons = [{"born": "1950-01-01"}, {"born": "1990-01-01"}, {}]
+    text = book.why_not("old_age", {"input": {"day": "2025-01-01", "household": {"persons": persons}}})
+    assert text.splitlines()[0] == "[0] rule old_age applies and decided old"
+    assert "[1] rule old_age does not apply: the condition `person.age >= 65` is false" in text
+    assert "[2] rule old_age: the condition `person.age >= 65` cannot be decided; it needs: " \
+        "household.persons[2].born" in text
+    assert "does not give `household.persons`" in book.why_not("old_age", {"input": {"day": "2025-01-01"}})

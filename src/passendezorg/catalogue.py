@@ -269,7 +269,8 @@ class DutchRenderer:
             return f'<abbr title="{attr(title)}">{md(shown)}</abbr>'
         if e.kind == "value":
             value = self.p.values.get(e.name)
-            shown = self.noun(e.name, value is not None and value.type.kind == "boolean")
+            named = f"{e.record}.{e.name}" if e.record is not None else e.name  # of the record at hand
+            shown = self.noun(named, value is not None and value.type.kind == "boolean")
             return self._linked(shown, self.link("value", e.name))
         if e.kind == "param":
             param = self.p.parameters.get(e.name)

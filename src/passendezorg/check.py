@@ -1200,8 +1200,8 @@ class Checker:
         group = self.groups[rec]
         if self._record != rec:
             message = f"`{e.name}` is read from each record of `{group.path}`; there is no one `{rec}` here" \
-                if self._record is None else f"`{e.name}` is read from each record of `{group.path}`; there is no " \
-                f"one `{rec}` in an aggregate over `{self._record}`"
+                if self._record is None else f"`{e.name}` is read from each record of `{group.path}`; here each " \
+                f"`{self._record}` is at hand, not one `{rec}`"
             self.error("group", message, e.span,
                        f"use it in a value per `{rec}` (`{self.kw('derived', e.span)} <name> {self.kw('per', e.span)} "
                        f"{rec} : …`) or in an aggregate such as `{self.agg('sum', e.span)}({e.name})`")
@@ -1212,7 +1212,7 @@ class Checker:
         if self.per_record(field) == rec:
             self.read(field)
             decl = self.derived.get(field) or self.outputs[field]
-            return n.Ref("value", field, e.span, group.path), decl.type
+            return n.Ref("value", field, e.span, group.path, rec), decl.type
         if field in self.unparsed_names:
             return e, ERROR
         names = [f.name for f in group.fields] + [d for d in [*self.derived, *self.outputs]

@@ -200,7 +200,9 @@ def _conjuncts(e: n.Expr) -> list[n.Expr]:
     return [e]
 
 
-def why_not(program: Program, ev: Evaluation, results: dict[str, Outcome], rule: CheckedRule) -> str:
+def why_not(program: Program, ev: Evaluation, results: dict[str, Outcome], rule: CheckedRule,
+            target: str | None = None) -> str:
+    """Why ``rule`` did not decide its value (``target``: the value of one record, for a rule per record)."""
     lang = program.language
     fmt = Formatter(lang)
     day = ev.day.isoformat()
@@ -234,7 +236,7 @@ def why_not(program: Program, ev: Evaluation, results: dict[str, Outcome], rule:
             if isinstance(v, Fail):
                 return (f"regel {rule.name}: de voorwaarde `{text}` kan niet worden berekend: {reason_text(v.reason, lang)}" if nl
                         else f"rule {rule.name}: the condition `{text}` cannot be computed: {v.reason}")
-    o = results[rule.target]
+    o = results[target or rule.target]
     for r, by in o.overridden:
         if r == rule.name:
             return (f"regel {rule.name} is van toepassing, maar de uitzondering {by} gaat voor" if nl else

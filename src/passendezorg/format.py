@@ -111,7 +111,7 @@ class Formatter:
         if isinstance(e, n.Var):
             return e.name, 9
         if isinstance(e, n.Ref):
-            return e.name, 9
+            return (f"{e.record}.{e.name}" if e.record is not None else e.name), 9
         if isinstance(e, n.Call):
             name = CANONICAL_FUNCS[self.language].get(e.func, e.func)
             args = [self.expr(a, 1) for a in e.args]

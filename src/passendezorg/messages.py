@@ -357,8 +357,8 @@ DUTCH: dict[str, str] = {
         "lees een van zijn velden (`{record}.<veld>`), of tel de records: `{count}({record2})`",
     "`{name}` is read from each record of `{group}`; there is no one `{record}` here":
         "`{name}` wordt uit elk record van `{group}` gelezen; hier is er niet één `{record}`",
-    "`{name}` is read from each record of `{group}`; there is no one `{record}` in an aggregate over `{other}`":
-        "`{name}` wordt uit elk record van `{group}` gelezen; in een aggregaat over `{other}` is er niet één "
+    "`{name}` is read from each record of `{group}`; here each `{other}` is at hand, not one `{record}`":
+        "`{name}` wordt uit elk record van `{group}` gelezen; hier gaat het om elke `{other}`, niet om één "
         "`{record}`",
     "use it in a value per `{record}` (`{derived} <name> {per} {record2} : …`) or in an aggregate such as "
     "`{sum}({name})`":

@@ -144,6 +144,7 @@ class Ref:
     name: str
     span: Span = field(compare=False)
     group: str | None = None
+    record: str | None = field(default=None, compare=False)  # a value per record: the record it is read of
 
     @property
     def field(self) -> str:

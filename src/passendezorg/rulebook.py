@@ -488,7 +488,22 @@ class RuleBook:
         case, inputs, day = self.prepare(case, on)
         ev = Evaluation(self.program, inputs, day)
         results = ev.run()
-        return why_not(self.program, ev, results, self.program.rules[rule])
+        checked = self.program.rules[rule]
+        group = self.program.values[checked.target].group
+        if group is None:
+            return why_not(self.program, ev, results, checked)
+        # a rule per record: why not, for each record
+        count = self.program.records(inputs, group)
+        if count is None:
+            return (f"regel {rule} beslist per record van `{group}`, en de casus geeft `{group}` niet"
+                    if self.program.language == "nederlands" else
+                    f"rule {rule} decides for each record of `{group}`, and the case does not give `{group}`")
+        lines = []
+        for i in range(count):
+            ev.at = {group: i}
+            lines.append(f"[{i}] " + why_not(self.program, ev, results, checked, instance(group, i, checked.target)))
+        ev.at = {}
+        return "\n".join(lines)
 
     def rule(self, name: str) -> CheckedRule:
         return self.program.rules[name]
