@@ -511,3 +511,50 @@ def test_why_not_a_rule_per_record_says_it_for_each_record(tmp_path: Path) -> No
     assert "[2] rule old_age: the condition `person.age >= 65` cannot be decided; it needs: " \
         "household.persons[2].born" in text
     assert "does not give `household.persons`" in book.why_not("old_age", {"input": {"day": "2025-01-01"}})
+
+
+# ---------------------------------------------------------------- the examples of the language reference, every engine
+
+
+def _group_examples() -> list[tuple[str, str, list[str]]]:
+    """(line, rule file, case texts) of the language reference's examples of groups, per keyword set."""
+    from test_docs_examples import language_examples
+
+    found = []
+    for example in language_examples():
+        for variant in example.variants:
+            if not any(line.lstrip().startswith(("group ", "groep ")) for line in variant.body.splitlines()):
+                continue
+            language = "nederlands" if variant.body.lstrip().startswith("taal") else "english"
+            cases = [c.body for c in example.cases
+                     if not c.title.startswith(("Case (English)", "Case (Nederlands)"))
+                     or c.title.lower().startswith(f"case ({language}")]
+            found.append((f"language.md:{variant.line}", variant.body, cases))
+    return found
+
+
+@pytest.mark.parametrize(("line", "rules", "cases"), _group_examples(), ids=[x[0] for x in _group_examples()])
+def test_the_reference_examples_of_groups_on_every_engine(tmp_path: Path, line: str, rules: str,
+                                                          cases: list[str]) -> None:
+    """The household and the claim of language.md: the rete engine's decisions are the interpreter's, the compiled
+    engine's compact answers carry the same values and rules, and every case's expectations hold on each."""
+    from passendezorg.cases import load_yaml
+    from passendezorg.testing import compare
+
+    assert cases, line
+    (tmp_path / "example.pz").write_text(rules, encoding="utf-8")
+    book = load_rules(tmp_path)
+    for text in cases:
+        case = case_from_data(load_yaml(text), line)
+        reference = book.evaluate(case)
+        assert compare(book, reference, case) == [], (line, text)
+        fast = next(iter(book.decide_many([case])))
+        for name, o in reference.outputs.items():
+            assert fast.values[name] == o.value, (line, name)
+            if o.records:
+                assert fast.record_rules[name] == [r.rule.name if r.rule else None for r in o.records]
+            else:
+                assert fast.rules[name] == (o.rule.name if o.rule else None)
+        if unavailable_reason() is None:
+            on_rete = book.evaluate(case, engine="rete")
+            assert on_rete.to_json() == reference.to_json(), (line, text)
