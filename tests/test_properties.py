@@ -84,6 +84,7 @@ def _extend(inner: st.SearchStrategy[n.Expr]) -> st.SearchStrategy[n.Expr]:
         st.builds(n.Unary, st.sampled_from(["not", "-", "+"]), inner, st.just(SP)),
         st.builds(n.IsKnown, inner, st.booleans(), st.just(SP)),
         st.builds(n.Call, names, st.lists(inner, max_size=3).map(tuple), st.just(SP)),
+        st.builds(lambda f, a, w: n.Call(f, (a,), SP, where=w), names, inner, inner),  # an aggregate's condition
         st.builds(n.Lookup, names, st.lists(inner, min_size=1, max_size=2).map(tuple), names, st.just(SP)),
         st.builds(n.ListLit, st.lists(inner, max_size=3).map(tuple), st.just(SP)),
         st.builds(n.TupleLit, st.lists(inner, min_size=2, max_size=3).map(tuple), st.just(SP)),
@@ -118,7 +119,8 @@ def _canonical(e: n.Expr) -> n.Expr:
     if isinstance(e, (n.Unary, n.IsKnown)):
         return replace(e, operand=_canonical(e.operand))
     if isinstance(e, n.Call):
-        return replace(e, args=tuple(_canonical(a) for a in e.args))
+        return replace(e, args=tuple(_canonical(a) for a in e.args),
+                       where=None if e.where is None else _canonical(e.where))
     if isinstance(e, n.Lookup):
         return replace(e, keys=tuple(_canonical(a) for a in e.keys))
     if isinstance(e, (n.ListLit, n.TupleLit)):
@@ -190,8 +192,11 @@ def tables(draw: st.DrawFn) -> n.TableDecl:
 ITEMS: st.SearchStrategy[n.Item] = st.one_of(
     st.builds(n.InputDecl, dotted, TYPES, descriptions, st.just(SP)),
     st.builds(n.DerivedDecl, names, TYPES, descriptions, st.none() | EXPRESSIONS, st.none() | EXPRESSIONS, st.just(SP),
-              sources=st.lists(source_refs, max_size=2).map(tuple)),
-    st.builds(n.OutputDecl, names, TYPES, descriptions, st.none() | EXPRESSIONS, st.just(SP)),
+              sources=st.lists(source_refs, max_size=2).map(tuple), per=st.none() | names),
+    st.builds(n.OutputDecl, names, TYPES, descriptions, st.none() | EXPRESSIONS, st.just(SP), per=st.none() | names),
+    st.builds(n.GroupDecl, names, dotted, descriptions,
+              st.lists(st.builds(n.FieldDecl, names, TYPES, descriptions, st.just(SP)), max_size=3).map(tuple),
+              st.just(SP)),
     st.builds(n.PeildatumDecl, dotted, st.just(SP)),
     st.builds(n.ParameterDecl, names, TYPES, descriptions, st.lists(param_values(), max_size=3).map(tuple), st.just(SP)),
     tables(),

@@ -55,11 +55,12 @@ from .engines.compiled import (
     compile_program,
     compile_typer,
 )
+from .engines.expand import original_rule, restore, written_out
 from .engines.interpreter import Evaluation
 from .engines.semantics import Outcome
 from .errors import CaseError, PassendeZorgError, UsageError, internal_error
 from .model import CaseFailure, FastDecision
-from .program import Program
+from .program import Program, instance
 from .progress import Progress
 from .values import parse_date, to_json
 from .workers import FORK, Pool, WorkerFailure, jobs_for
@@ -211,10 +212,15 @@ class _Evaluator:
     def __init__(self, book: Any, on: dt.date | None = None, explain: bool = False) -> None:
         self.book = book
         self.program: Program = book.program
-        self.cp = compiled(self.program)
-        self.outputs = _Outputs(self.cp)
-        self.typed = compile_typer(self.program)
-        self.line = _LineWriter(self.cp)
+        self.grouped = bool(self.program.groups)
+        self.typed: Callable[[Mapping[str, Any]], dict[str, Any] | None]
+        if self.grouped:  # groups of facts: compiled per shape of case (`fast`); every case is typed by prepare
+            self.typed = _untyped
+        else:
+            self.cp = compiled(self.program)
+            self.outputs = _Outputs(self.cp)
+            self.typed = compile_typer(self.program)
+            self.line = _LineWriter(self.cp)
         self.on = on
         self.explain = explain
         self.peildatum = self.program.peildatum
@@ -273,6 +279,8 @@ class _Evaluator:
 
     def fast(self, name: str | None, inputs: Mapping[str, Any], day: dt.date) -> FastDecision:
         """The compact decision of typed inputs: the generated code, and the interpreter for what it cannot decide."""
+        if self.grouped:
+            return self.fast_grouped(name, inputs, day)
         fast = self.cp.run(inputs, day)
         if fast is not None:
             decision = self.outputs.from_fast(name, fast)
@@ -282,11 +290,72 @@ class _Evaluator:
         self.fallbacks += 1
         return self.outputs.from_outcomes(name, Evaluation(self.program, inputs, day, trace=False).run())
 
+    def fast_grouped(self, name: str | None, inputs: Mapping[str, Any], day: dt.date) -> FastDecision:
+        """A rule book with groups of facts: the code generated for this shape of case (``expand.py``), its
+        values per record gathered into lists for the outputs per record."""
+        written = written_out(self.program, inputs)
+        cp = compiled(written)
+        outputs = _Outputs(cp)
+        fast = cp.run(inputs, day)
+        if fast is not None:
+            decision = outputs.from_fast(name, fast)
+        else:
+            decision = outputs.from_outcomes(name, restore(Evaluation(written, inputs, day, trace=False).run()))
+        if not decision.fast:
+            self.fallbacks += 1
+        return _regroup(self.program, decision, inputs)
+
     @staticmethod
     def _case(data: Any, where: str, default_name: str | None) -> Case:
         if isinstance(data, dict) and "input" not in data:
             data = {"input": {k: v for k, v in data.items() if k != "id"}, "id": data.get("id")}
         return case_from_data(data, where, default_name=default_name)
+
+
+def _untyped(facts: Mapping[str, Any]) -> dict[str, Any] | None:
+    """No compiled typer: every case is typed by ``RuleBook.prepare``, which reads lists of records."""
+    return None
+
+
+def _regroup(program: Program, d: FastDecision, inputs: Mapping[str, Any]) -> FastDecision:
+    """A compact decision of a written-out rule book under the outputs of the rule book: the values of an
+    output per record as a list (one per record; None when a record has none, or the case does not give the
+    list), its records' deciding rules in ``record_rules``, its status the worst of its records'."""
+    values: dict[str, Any] = {}
+    rules: dict[str, str | None] = {}
+    record_rules: dict[str, list[str | None]] = {}
+    status: dict[str, str] = {}
+    needs: dict[str, list[str]] = {}
+    reason: dict[str, str] = {}
+    for out in program.outputs:
+        group = program.values[out].group
+        if group is None:
+            values[out], rules[out] = d.values[out], d.rules[out]
+            for mine, theirs in ((status, d.status), (needs, d.needs), (reason, d.reason)):
+                if out in theirs:
+                    mine[out] = theirs[out]  # type: ignore[assignment]
+            continue
+        count = program.records(inputs, group)
+        if count is None:
+            values[out] = rules[out] = None
+            status[out], needs[out] = "undetermined", [group]
+            continue
+        names = [instance(group, i, out) for i in range(count)]
+        seen = {d.status[k] for k in names if k in d.status}
+        worst = next((s for s in ("error", "conflict", "undetermined") if s in seen), None)
+        values[out] = [d.values[k] for k in names] if worst is None else None  # as the decision gives it
+        rules[out] = None
+        record_rules[out] = [None if d.rules[k] is None else original_rule(str(d.rules[k])) for k in names]
+        if worst is not None:
+            status[out] = worst
+        needed = sorted({x for k in names for x in d.needs.get(k, ())})
+        if needed:
+            needs[out] = needed
+        why = next((f"{k}: {d.reason[k]}" for k in names if k in d.reason), None)
+        if why is not None:
+            reason[out] = why
+    return FastDecision(d.case, values, rules, status, needs, reason, fast=d.fast, scenario=d.scenario,
+                        record_rules=record_rules)
 
 
 def iter_fast(book: Any, cases: Iterable[Case | Mapping[str, Any]], on: dt.date | None = None, start: int = 0
@@ -512,8 +581,8 @@ class _Worker:
         # the fast lane: flat JSON facts with an id, typed by the compiled typer, decided by the fast path
         jsonl = self.layout is None and not ev.explain
         typed = ev.typed
-        run = ev.cp.run
-        line_of = ev.line
+        run = ev.cp.run if not ev.grouped else None
+        line_of = ev.line if not ev.grouped else None
         on = ev.on
         peil = ev.peildatum
         lineno = first_line - 1
@@ -543,7 +612,7 @@ class _Worker:
                         inputs = typed(data) if type(name) in _ID_TYPES else None
                         if inputs is not None:
                             day = on or (inputs.get(peil) if peil else None)
-                            if day is not None:
+                            if day is not None and run is not None and line_of is not None:
                                 fast = run(inputs, day)
                                 if fast is not None:
                                     if fast[3] is None:

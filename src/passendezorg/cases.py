@@ -424,15 +424,22 @@ def convert(value: Any, t: n.TypeRef, where: str, *, fact: bool = False, cents: 
     raise CaseError(where, f"unsupported type {t}")  # pragma: no cover
 
 
-def typed_inputs(facts: Mapping[str, Any], inputs: Mapping[str, n.InputDecl], where: str = "") -> dict[str, Any]:
+def typed_inputs(facts: Mapping[str, Any], inputs: Mapping[str, n.InputDecl], where: str = "",
+                 groups: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Flatten nested facts (``behandeling: {soort: …}``) to declared inputs, typed.
 
     Unknown fields are errors with a suggestion: a misspelt fact must not be
     silently taken as missing. A fact given as null counts as missing.
+
+    A group of facts (``groups``: path -> ``program.Group``) is a list of records: the number of records
+    is the input named by the group's path, and each field of record ``i`` the input
+    ``<path>[i].<field>`` (``household.persons[1].income``), as errors name it.
     """
     out: dict[str, Any] = {}
-    prefixes = {name.rsplit(".", 1)[0] for name in inputs if "." in name}
-    prefixes |= {".".join(name.split(".")[:i]) for name in inputs for i in range(1, name.count(".") + 1)}
+    groups = groups or {}
+    names = [*inputs, *groups]
+    prefixes = {name.rsplit(".", 1)[0] for name in names if "." in name}
+    prefixes |= {".".join(name.split(".")[:i]) for name in names for i in range(1, name.count(".") + 1)}
 
     def walk(node: Mapping[str, Any], prefix: str) -> None:
         for key, value in node.items():
@@ -442,13 +449,36 @@ def typed_inputs(facts: Mapping[str, Any], inputs: Mapping[str, n.InputDecl], wh
             if name in inputs:
                 if value is not None:
                     out[name] = convert(value, inputs[name].type, path, fact=True)
+            elif name in groups:
+                if value is not None:
+                    records(name, value, path)
             elif name in prefixes and isinstance(value, dict):
                 walk(value, name + ".")
             elif name in prefixes and value is None:
                 continue
             else:
-                hint = suggest(name, list(inputs))
+                hint = suggest(name, names)
                 raise CaseError(path, "not an input of the rule book" + (f"; {hint}" if hint else ""))
+
+    def records(name: str, value: Any, path: str) -> None:
+        group = groups[name]
+        if not isinstance(value, list):
+            raise CaseError(path, f"expected a list of records (`{group.record}`), got {_show(value)}")
+        out[name] = len(value)
+        for i, record in enumerate(value):
+            at = f"{path}[{i}]"
+            if record is None:
+                record = {}
+            if not isinstance(record, dict):
+                raise CaseError(at, f"expected a record (a mapping of its fields), got {_show(record)}")
+            for key, field_value in record.items():
+                key = str(key)
+                if key not in group.fields:
+                    hint = suggest(key, list(group.fields))
+                    raise CaseError(f"{at}.{key}", f"not a field of `{group.record}`"
+                                    + (f"; {hint}" if hint else f"; its fields are: {', '.join(group.fields)}"))
+                if field_value is not None:
+                    out[f"{name}[{i}].{key}"] = convert(field_value, group.fields[key], f"{at}.{key}", fact=True)
 
     walk(facts, "")
     return out

@@ -210,6 +210,12 @@ class DutchRenderer:
         """The kind of an expression where it is easily known (for choosing words)."""
         if isinstance(e, n.Literal):
             return e.kind
+        if isinstance(e, n.Aggregate):
+            return e.kind
+        if isinstance(e, n.Ref) and e.kind == "field":
+            group = self.p.groups.get(e.group or "")
+            field = group.fields.get(e.field) if group is not None else None
+            return field.kind if field is not None else None
         if isinstance(e, n.Ref):
             if e.kind == "input" and e.name in self.p.inputs:
                 return self.p.inputs[e.name].type.kind
@@ -253,6 +259,9 @@ class DutchRenderer:
         return " van ".join(phrases)
 
     def name(self, e: n.Ref) -> str:
+        if e.kind == "field":  # a field of the record at hand: `het inkomen van de persoon`
+            shown = self.noun(e.name, self.type_of(e) == "boolean")
+            return f'<abbr title="{attr(f"{e.group}[…].{e.field}")}">{md(shown)}</abbr>'
         if e.kind == "input":
             decl = self.p.inputs.get(e.name)
             shown = self.noun(e.name, decl is not None and decl.type.kind == "boolean")
@@ -260,7 +269,8 @@ class DutchRenderer:
             return f'<abbr title="{attr(title)}">{md(shown)}</abbr>'
         if e.kind == "value":
             value = self.p.values.get(e.name)
-            shown = self.noun(e.name, value is not None and value.type.kind == "boolean")
+            named = f"{e.record}.{e.name}" if e.record is not None else e.name  # of the record at hand
+            shown = self.noun(named, value is not None and value.type.kind == "boolean")
             return self._linked(shown, self.link("value", e.name))
         if e.kind == "param":
             param = self.p.parameters.get(e.name)
@@ -324,6 +334,8 @@ class DutchRenderer:
             return f"de kolom {ident(e.column)} van {self.table_ref(e.table)} voor {keys}", 8
         if isinstance(e, n.Call):
             return self.call(e), 8
+        if isinstance(e, n.Aggregate):
+            return self.aggregate(e), 8
         if isinstance(e, n.ListLit):
             return self.enumerate([self.value(i, 5) for i in e.items], "en"), 8
         if isinstance(e, n.TupleLit):
@@ -363,6 +375,23 @@ class DutchRenderer:
         if wording is not None:
             return wording.format(*a)
         return f"{md(f)}({', '.join(a)})"
+
+    def aggregate(self, e: n.Aggregate) -> str:
+        """An aggregate over the records of a group, in Dutch: ``de som van het inkomen van de persoon, over de
+        records van `huishouden.personen` waarvoor …``."""
+        records = f"records van {ident(e.group)}"
+        if e.condition is not None:
+            records += f" waarvoor {self.condition_inline(e.condition)}"
+        if e.func == "count":
+            return f"het aantal {records}"
+        records = "de " + records
+        assert e.body is not None
+        if e.func == "all":
+            return f"voor elk van {records} geldt dat {self.condition_inline(e.body)}"
+        if e.func == "any":
+            return f"voor ten minste één van {records} geldt dat {self.condition_inline(e.body)}"
+        word = {"sum": "de som", "minimum": "het kleinste", "maximum": "het grootste"}[e.func]
+        return f"{word} van {self.value(e.body, 5)}, over {records}"
 
     @staticmethod
     def enumerate(items: list[str], last: str) -> str:
@@ -407,6 +436,8 @@ class DutchRenderer:
             return self.membership(e)
         if isinstance(e, n.Literal) and e.kind == "boolean":
             return "altijd" if e.value else "nooit"
+        if isinstance(e, n.Aggregate) and e.func in ("all", "any"):
+            return self.aggregate(e)
         return f"{self.value(e, 5)} is ja"
 
     def comparison(self, e: n.Binary) -> str:

@@ -22,6 +22,7 @@ from .errors import Diagnostic
 from .files import MAX_TABLE_FILE_BYTES, FileRefused, read_inside
 from .program import (
     CheckedRule,
+    Group,
     Parameter,
     ParamPeriod,
     Program,
@@ -52,10 +53,12 @@ FUNCTIONS = {
     "english": {
         "age": "age", "year": "year", "min": "min", "max": "max", "round": "round",
         "round_down": "round_down", "abs": "abs", "days_between": "days_between", "count": "count",
+        "sum": "sum", "minimum": "minimum", "maximum": "maximum", "all": "all", "any": "any",
     },
     "nederlands": {
         "leeftijd": "age", "jaar": "year", "min": "min", "max": "max", "afronden": "round",
         "afronden_omlaag": "round_down", "abs": "abs", "dagen_tussen": "days_between", "aantal": "count",
+        "som": "sum", "minimum": "minimum", "maximum": "maximum", "alle": "all", "enige": "any",
     },
 }
 
@@ -152,6 +155,8 @@ class Checker:
         self.params: dict[str, n.ParameterDecl] = {}
         self.table_decls: dict[str, n.TableDecl] = {}
         self.rules: dict[str, n.Rule] = {}
+        self.groups: dict[str, n.GroupDecl] = {}  # record name -> its group
+        self._record: str | None = None  # the record the expression being checked is about (a value per record)
         self.rule_file: dict[str, n.RuleFile] = {}
         self.sources: dict[str, n.SourceDef] = {}
         self.rulesets: dict[str, n.Ruleset] = {}
@@ -212,6 +217,8 @@ class Checker:
             rulesets=frozen(dict(self.rulesets)),
             content_hash="",
             language=self.language,
+            groups=frozen({g.path: Group(g.name, g.path, g.description, frozen({f.name: f.type for f in g.fields}),
+                                         g.span) for g in self.groups.values()}),
         )
 
     # ------------------------------------------------------------ declarations
@@ -220,7 +227,7 @@ class Checker:
         seen: dict[str, tuple[str, Span]] = {}
         kind_words = {
             n.InputDecl: "input", n.DerivedDecl: "derived value", n.OutputDecl: "output",
-            n.ParameterDecl: "parameter", n.TableDecl: "table", n.Rule: "rule",
+            n.ParameterDecl: "parameter", n.TableDecl: "table", n.Rule: "rule", n.GroupDecl: "group",
         }
         for f in self.files:
             self.file_languages[f.path] = f.language
@@ -277,12 +284,73 @@ class Checker:
                     self.params[name] = item
                 elif isinstance(item, n.TableDecl):
                     self.table_decls[name] = item
+                elif isinstance(item, n.GroupDecl):
+                    self.groups[name] = item
                 else:
                     self.rules[name] = item
                     self.rule_file[name] = f
             for item in f.items:
                 if isinstance(item, (n.InputDecl, n.DerivedDecl, n.OutputDecl, n.ParameterDecl)):
                     self.check_type_decl(item.type, item.span)
+        self.check_groups()
+
+    def check_groups(self) -> None:
+        """Groups of facts: one group per place in a case, fields declared once, no input in the group's place,
+        a value per record of a group that exists and is not named as one of its fields."""
+        paths: dict[str, n.GroupDecl] = {}
+        for g in self.groups.values():
+            if g.path in paths:
+                self.error("duplicate", f"two groups are read from `{g.path}`: `{paths[g.path].name}` and `{g.name}`",
+                           g.span, "a list of records in a case is one group; give it one name",
+                           (("the other group", paths[g.path].span),))
+            paths[g.path] = g
+            clash = next((i for i in self.inputs if i == g.path or i.startswith(g.path + ".")
+                          or g.path.startswith(i + ".")), None)
+            if clash is not None:
+                self.error("duplicate", f"the group `{g.name}` is read from `{g.path}`, where the case also has the "
+                           f"input `{clash}`", g.span, "give the group a place of its own in a case",
+                           (("the input", self.inputs[clash].span),))
+            prefix = next((i for i in self.inputs if i.split(".")[0] == g.name), None)
+            if prefix is not None:
+                self.error("duplicate", f"the record `{g.name}` has the name that starts the input `{prefix}`",
+                           g.name_span or g.span, f"`{g.name}.…` would read two ways; give the record another name",
+                           (("the input", self.inputs[prefix].span),))
+            seen: dict[str, n.FieldDecl] = {}
+            for f in g.fields:
+                if f.name in seen:
+                    self.error("duplicate", f"the field `{f.name}` of `{g.name}` is declared twice", f.span,
+                               related=(("first declared here", seen[f.name].span),))
+                seen[f.name] = f
+                self.check_type_decl(f.type, f.span)
+        decls: list[n.DerivedDecl | n.OutputDecl] = [*self.derived.values(), *self.outputs.values()]
+        for d in decls:
+            if d.per is None:
+                continue
+            group = self.groups.get(d.per)
+            if group is None:
+                self.error("unknown-name", f"`{d.name}` is decided per `{d.per}`, which is no group", d.name_span or d.span,
+                           suggest(d.per, self.groups) or f"declare the group: `group {d.per} in <path in a case>`")
+            elif any(f.name == d.name for f in group.fields):
+                self.error("duplicate", f"`{d.name}` is a field of `{d.per}` and also a value per `{d.per}`", d.span,
+                           f"rename one of them: both would be `{d.per}.{d.name}`")
+
+    def group_of(self, record: str | None) -> str | None:
+        """The path of the group whose record is named ``record``."""
+        g = self.groups.get(record) if record is not None else None
+        return g.path if g is not None else None
+
+    def per_record(self, name: str) -> str | None:
+        """The record a derived value or an output is decided per (None: one value for the case)."""
+        d = self.derived.get(name) or self.outputs.get(name)
+        return d.per if d is not None and d.per in self.groups else None
+
+    def about(self, record: str | None, e: n.Expr, expected: n.TypeRef, owner: str, what: str) -> n.Expr:
+        """``typed`` for an expression about one record of a group (None: about the case)."""
+        saved, self._record = self._record, record
+        try:
+            return self.typed(e, expected, owner, what)
+        finally:
+            self._record = saved
 
     def check_type_decl(self, t: n.TypeRef, span: Span) -> None:
         if t.kind == "enum" and len(set(t.choices)) != len(t.choices):
@@ -644,8 +712,9 @@ class Checker:
         for d in decls:
             self.reads[d.name] = set()
             definition = default = None
+            per = self.per_record(d.name)
             if isinstance(d, n.DerivedDecl) and d.definition is not None:
-                definition = self.typed(d.definition, d.type, d.name, f"the definition of `{d.name}`")
+                definition = self.about(per, d.definition, d.type, d.name, f"the definition of `{d.name}`")
                 if assigned.get(d.name):
                     first = self.rules[assigned[d.name][0]]
                     self.error("definition", f"`{d.name}` has a definition and is also assigned by rule `{first.name}`",
@@ -653,7 +722,7 @@ class Checker:
                                "either define it with `= …` or assign it with rules, not both",
                                (("the definition", d.span),))
             if d.default is not None:
-                default = self.typed(d.default, d.type, d.name, f"the default of `{d.name}`")
+                default = self.about(per, d.default, d.type, d.name, f"the default of `{d.name}`")
             rules = tuple(assigned.get(d.name, ()))
             roots = tuple(r for r in rules if not checked[r].exception_to)
             sources: tuple[SourceInfo, ...] = ()
@@ -667,7 +736,7 @@ class Checker:
                 self.warn("never-decided", f"no rule decides `{d.name}` and it has no default", d.span,
                           f"add a rule with `{self.kw('then', d.span)} {d.name} = …` or a `{self.kw('default', d.span)}`")
             values[d.name] = ValueDecl(d.name, d.type, d.description, isinstance(d, n.OutputDecl),
-                                       definition, default, rules, roots, d.span, sources)
+                                       definition, default, rules, roots, d.span, sources, self.group_of(per))
         return values, checked
 
     def check_rule(self, rule: n.Rule, order: int) -> CheckedRule | None:
@@ -719,9 +788,10 @@ class Checker:
                            suggest(rule.target, [*self.outputs, *self.derived])
                            or f"declare it: `{self.kw('output', rule.span)} {rule.target} : <type>`")
         when = None
+        per = self.per_record(rule.target)
         if rule.when is not None:
-            when = self.typed(rule.when, BOOLEAN, rule.name, "the condition")
-        value = self.typed(rule.value, target_type or ERROR, rule.name, f"the value of `{rule.target}`")
+            when = self.about(per, rule.when, BOOLEAN, rule.name, "the condition")
+        value = self.about(per, rule.value, target_type or ERROR, rule.name, f"the value of `{rule.target}`")
         if target_type is None:
             return None
         rs = self.rule_file[rule.name].ruleset
@@ -747,6 +817,7 @@ class Checker:
             "source": "bron", "then": "dan", "when": "als", "because": "omdat", "valid from": "geldig vanaf",
             "valid until": "geldig tot en met", "output": "uitvoer", "exception to": "uitzondering op",
             "default": "standaard", "and": "en", "or": "of", "file": "bestand", "column": "kolom", "per": "per",
+            "derived": "afgeleid", "where": "waarvoor",
         }.get(english, english)
 
     def may_be_decided_elsewhere(self, name: str) -> bool:
@@ -1087,6 +1158,20 @@ class Checker:
 
     def var(self, e: n.Var) -> tuple[n.Expr, n.TypeRef]:
         name = e.name
+        if len(e.parts) == 2 and e.parts[0] in self.groups:
+            return self.record_var(e)
+        per = self.per_record(name)
+        if per is not None:
+            self.error("group", f"`{name}` is decided per `{per}`: one value for each record, not one for the case",
+                       e.span, f"write `{per}.{name}` in a value per `{per}` or in an aggregate: "
+                       f"`{self.agg('sum', e.span)}({per}.{name})`")
+            return e, ERROR
+        if len(e.parts) == 1 and e.parts[0] in self.groups:
+            rec = e.parts[0]
+            self.error("group", f"`{rec}` is one record of `{self.groups[rec].path}`, not a value", e.span,
+                       f"read one of its fields (`{rec}.<field>`), or count the records: "
+                       f"`{self.agg('count', e.span)}({rec})`")
+            return e, ERROR
         if name in self.inputs:
             self.read(name)
             return n.Ref("input", name, e.span), self.inputs[name].type
@@ -1104,6 +1189,92 @@ class Checker:
             return e, PENDING
         self.unknown_name(e)
         return e, ERROR
+
+    def agg(self, english: str, where: Span | None = None) -> str:
+        """An aggregate's name in the language of the file ``where`` points into."""
+        language = self.file_languages.get(where.file, self.language) if where is not None else self.language
+        return next(w for w, c in FUNCTIONS[language].items() if c == english)
+
+    def record_var(self, e: n.Var) -> tuple[n.Expr, n.TypeRef]:
+        """``person.income`` (a field) or ``person.age`` (a value per person): about the record being decided."""
+        rec, field = e.parts
+        group = self.groups[rec]
+        if self._record != rec:
+            message = f"`{e.name}` is read from each record of `{group.path}`; there is no one `{rec}` here" \
+                if self._record is None else f"`{e.name}` is read from each record of `{group.path}`; here each " \
+                f"`{self._record}` is at hand, not one `{rec}`"
+            self.error("group", message, e.span,
+                       f"use it in a value per `{rec}` (`{self.kw('derived', e.span)} <name> {self.kw('per', e.span)} "
+                       f"{rec} : …`) or in an aggregate such as `{self.agg('sum', e.span)}({e.name})`")
+            return e, ERROR
+        for f in group.fields:
+            if f.name == field:
+                return n.Ref("field", e.name, e.span, group.path), f.type
+        if self.per_record(field) == rec:
+            self.read(field)
+            decl = self.derived.get(field) or self.outputs[field]
+            return n.Ref("value", field, e.span, group.path, rec), decl.type
+        if field in self.unparsed_names:
+            return e, ERROR
+        names = [f.name for f in group.fields] + [d for d in [*self.derived, *self.outputs]
+                                                   if self.per_record(d) == rec]
+        self.error("unknown-name", f"`{rec}` has no field or value `{field}`", e.span,
+                   suggest(field, names) or f"the fields of `{rec}` are: {', '.join(f.name for f in group.fields)}")
+        return e, ERROR
+
+    def aggregate(self, e: n.Call, canonical: str) -> tuple[n.Expr, n.TypeRef]:
+        """``sum(person.income where person.age >= 18)``: an aggregate over the records of one group."""
+        arg = e.args[0] if len(e.args) == 1 else None
+        records = sorted({v.parts[0] for x in (*e.args, *((e.where,) if e.where is not None else ()))
+                          for v in _vars(x) if v.parts[0] in self.groups})
+        if arg is None or not records:
+            if e.where is not None or canonical != "count":
+                groups = ", ".join(sorted(self.groups))
+                self.error("group", f"`{e.func}` is taken over the records of a group, one expression per record",
+                           e.span, f"write for instance `{e.func}(<record>.<field>)`; the records are: {groups}"
+                           if self.groups else f"write for instance `{e.func}(<record>.<field>)`; declare a group "
+                           "first: `group <record> in <path in a case>`")
+                for a in e.args:
+                    self.finished(a)
+                return e, ERROR
+        if len(records) > 1:
+            self.error("group", f"`{e.func}` is taken over one group, but this reads `{records[0]}` and `{records[1]}`",
+                       e.span, "name the aggregate over one group as a value first, and use that")
+            return e, ERROR
+        rec = records[0]
+        if self._record is not None:
+            self.error("group", f"an aggregate over `{rec}` cannot be taken inside a value per `{self._record}` or "
+                       "inside another aggregate", e.span,
+                       f"name it first: `{self.kw('derived', e.span)} <name> : … = {e.func}(…)`, and use the name")
+            return e, ERROR
+        assert arg is not None
+        path = self.groups[rec].path
+        saved, self._record = self._record, rec
+        try:
+            condition = None
+            if e.where is not None:
+                condition, ct = self.finished(e.where)
+                if ct.kind not in ("boolean", "error"):
+                    self.error("type", f"the condition of `{e.func}` must be a condition, but this is {type_name(ct)}",
+                               _span(condition), "compare it with something to make a condition")
+            if canonical == "count":
+                if not (isinstance(arg, n.Var) and arg.parts == (rec,)):
+                    self.error("group", f"`{e.func}` counts records: write `{e.func}({rec})`, or "
+                               f"`{e.func}({rec} {self.kw('where', e.span)} …)` to count those for which a condition "
+                               "holds", _span(arg))
+                return n.Aggregate("count", rec, None, condition, e.span, path, "integer"), INTEGER
+            body, t = self.finished(arg)
+        finally:
+            self._record = saved
+        wanted = {"sum": (("integer", "decimal", "money"), "a number or an amount"),
+                  "minimum": (("integer", "decimal", "money", "date"), "a number, an amount or a date"),
+                  "maximum": (("integer", "decimal", "money", "date"), "a number, an amount or a date"),
+                  "all": (("boolean",), "a condition"), "any": (("boolean",), "a condition")}[canonical]
+        if t.kind not in wanted[0] + ("error",):
+            self.error("type", f"`{e.func}` takes {wanted[1]} per record, but this is {type_name(t)}", _span(body))
+            t = ERROR
+        result = BOOLEAN if canonical in ("all", "any") else t
+        return n.Aggregate(canonical, rec, body, condition, e.span, path, result.kind), result
 
     def binary(self, e: n.Binary) -> tuple[n.Expr, n.TypeRef]:
         op = e.op
@@ -1217,6 +1388,13 @@ class Checker:
                        suggest(e.func, table) or "the functions are: " + ", ".join(sorted(table)))
             for a in e.args:
                 self.finished(a)
+            return e, ERROR
+        if canonical in n.AGGREGATES and (canonical != "count" or e.where is not None or any(
+                v.parts[0] in self.groups for a in e.args for v in _vars(a))):
+            return self.aggregate(e, canonical)
+        if e.where is not None:
+            self.error("group", f"`{self.kw('where', e.span)}` gives the condition of an aggregate over a group "
+                       f"(sum, count, minimum, maximum, all, any); `{e.func}` is none", e.span)
             return e, ERROR
         args = [self.finished(a) for a in e.args]
         call = n.Call(canonical, tuple(r for r, _ in args), e.span)
@@ -1390,6 +1568,18 @@ def _choices(t: n.TypeRef) -> tuple[str, ...]:
 
 def _refers_to_data(e: n.Expr) -> bool:
     return isinstance(e, (n.Ref, n.Lookup)) and not (isinstance(e, n.Ref) and e.kind == "table")
+
+
+def _vars(e: n.Expr) -> list[n.Var]:
+    """The names as written in an expression, at any depth."""
+    found: list[n.Var] = []
+    todo = [e]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, n.Var):
+            found.append(x)
+        todo.extend(n.children(x))
+    return found
 
 
 def _span(e: n.Expr) -> Span:

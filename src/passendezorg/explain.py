@@ -27,6 +27,7 @@ LABELS = {
         "not_law": "not the law in force", "changed": "decided by the scenario",
         "switch_off": "rule {} switched off", "k_rule": "rule {} of the scenario",
         "k_parameter": "parameter {}", "k_table": "table {}", "k_value": "via {}", "source of": "source of",
+        "per": "per record of",
     },
     "nederlands": {
         "decision": "Beslissing", "case": "casus", "on": "peildatum", "rulebook": "regelboek",
@@ -38,6 +39,7 @@ LABELS = {
         "not_law": "niet het geldende recht", "changed": "door het scenario",
         "switch_off": "regel {} uitgeschakeld", "k_rule": "regel {} van het scenario",
         "k_parameter": "parameter {}", "k_table": "tabel {}", "k_value": "via {}", "source of": "bron van",
+        "per": "per record van",
     },
 }
 
@@ -120,6 +122,20 @@ def reason_text(reason: str, language: str) -> str:
 
 
 def _render_output(name: str, o: OutputDecision, lab: dict[str, str], language: str, style: Any) -> list[str]:
+    if o.records is not None:  # a value per record: the list, then each record as it was decided
+        head = f"{style(name, bold=True)} ({lab['per']} {o.per})"
+        lines: list[str]
+        if o.status == "value":
+            listed = "[" + ", ".join(show_value(v, o.type, language) for v in o.value or []) + "]"
+            lines = [f"{head} = {style(listed, fg='green', bold=True)}"]
+        else:
+            word = lab["undetermined"] if o.status == "undetermined" else lab[o.status]
+            lines = [f"{head}: {style(word, fg='yellow' if o.status == 'undetermined' else 'red', bold=True)}"]
+            if not o.records and o.needs:
+                lines.append(f"  {lab['needs']}: {', '.join(o.needs)}")
+        for i, record in enumerate(o.records):
+            lines.extend("  " + line for line in _render_output(f"[{i}]", record, lab, language, style))
+        return lines
     lines = []
     if o.status in ("value", "default"):
         lines.append(f"{style(name, bold=True)} = {style(show_value(o.value, o.type, language), fg='green', bold=True)}")
@@ -184,7 +200,9 @@ def _conjuncts(e: n.Expr) -> list[n.Expr]:
     return [e]
 
 
-def why_not(program: Program, ev: Evaluation, results: dict[str, Outcome], rule: CheckedRule) -> str:
+def why_not(program: Program, ev: Evaluation, results: dict[str, Outcome], rule: CheckedRule,
+            target: str | None = None) -> str:
+    """Why ``rule`` did not decide its value (``target``: the value of one record, for a rule per record)."""
     lang = program.language
     fmt = Formatter(lang)
     day = ev.day.isoformat()
@@ -218,7 +236,7 @@ def why_not(program: Program, ev: Evaluation, results: dict[str, Outcome], rule:
             if isinstance(v, Fail):
                 return (f"regel {rule.name}: de voorwaarde `{text}` kan niet worden berekend: {reason_text(v.reason, lang)}" if nl
                         else f"rule {rule.name}: the condition `{text}` cannot be computed: {v.reason}")
-    o = results[rule.target]
+    o = results[target or rule.target]
     for r, by in o.overridden:
         if r == rule.name:
             return (f"regel {rule.name} is van toepassing, maar de uitzondering {by} gaat voor" if nl else

@@ -23,10 +23,12 @@ UNITS = {
 }
 CANONICAL_FUNCS = {
     "english": {"age": "age", "year": "year", "round": "round", "round_money": "round", "round_down": "round_down",
-                "round_down_money": "round_down", "days_between": "days_between", "count": "count"},
+                "round_down_money": "round_down", "days_between": "days_between", "count": "count", "sum": "sum",
+                "minimum": "minimum", "maximum": "maximum", "all": "all", "any": "any"},
     "nederlands": {"age": "leeftijd", "year": "jaar", "round": "afronden", "round_money": "afronden",
                    "round_down": "afronden_omlaag", "round_down_money": "afronden_omlaag",
-                   "days_between": "dagen_tussen", "count": "aantal"},
+                   "days_between": "dagen_tussen", "count": "aantal", "sum": "som", "minimum": "minimum",
+                   "maximum": "maximum", "all": "alle", "any": "enige"},
 }
 ROUND_UNIT_KEYWORDS = {"cents": "KW_TO_CENTS", "euros": "KW_TO_EUROS"}
 ROUND_MODE_KEYWORDS = {"half_up": "KW_HALF_UP", "half_even": "KW_HALF_EVEN", "down": "KW_DOWN", "up": "KW_UP",
@@ -109,7 +111,7 @@ class Formatter:
         if isinstance(e, n.Var):
             return e.name, 9
         if isinstance(e, n.Ref):
-            return e.name, 9
+            return (f"{e.record}.{e.name}" if e.record is not None else e.name), 9
         if isinstance(e, n.Call):
             name = CANONICAL_FUNCS[self.language].get(e.func, e.func)
             args = [self.expr(a, 1) for a in e.args]
@@ -119,7 +121,15 @@ class Formatter:
                     args.append(self.k(ROUND_UNIT_KEYWORDS[e.unit]))
                 if e.mode is not None:
                     args.append(self.k(ROUND_MODE_KEYWORDS[e.mode]))
+            if e.where is not None:
+                args[-1] += f" {self.k('KW_WHERE')} {self.expr(e.where)}"
             return f"{name}({', '.join(args)})", 9
+        if isinstance(e, n.Aggregate):
+            name = CANONICAL_FUNCS[self.language].get(e.func, e.func)
+            arg = self.expr(e.body, 1) if e.body is not None else e.record
+            if e.condition is not None:
+                arg += f" {self.k('KW_WHERE')} {self.expr(e.condition)}"
+            return f"{name}({arg})", 9
         if isinstance(e, n.Lookup):
             return f"{e.table}[{', '.join(self.expr(a, 1) for a in e.keys)}].{e.column}", 9
         if isinstance(e, n.ListLit):
@@ -299,7 +309,8 @@ class Formatter:
             return [Line(f"{self.k('KW_INPUT')} {item.name} : {self.type(item.type)}" + _desc(item.description), *head)]
         if isinstance(item, (n.DerivedDecl, n.OutputDecl)):
             word = self.k("KW_DERIVED") if isinstance(item, n.DerivedDecl) else self.k("KW_OUTPUT")
-            lines = [Line(f"{word} {item.name} : {self.type(item.type)}" + _desc(item.description), *head)]
+            per = f" {self.k('KW_PER')} {item.per}" if item.per is not None else ""
+            lines = [Line(f"{word} {item.name}{per} : {self.type(item.type)}" + _desc(item.description), *head)]
             if isinstance(item, n.DerivedDecl) and item.definition is not None:
                 lines += self.clause("  = ", item.definition)
             if item.default is not None:
@@ -347,6 +358,11 @@ class Formatter:
             if item.source_column is not None:
                 lines.append(Line(f"  {self.k('KW_SOURCE')} {self.k('KW_COLUMN')} {item.source_column}"))
             return lines
+        if isinstance(item, n.GroupDecl):
+            lines = [Line(f"{self.k('KW_GROUP')} {item.name} {self.k('KW_IN')} {item.path}" + _desc(item.description),
+                          *_at(item.span.line))]
+            return lines + [Line(f"  {self.k('KW_FIELD')} {f.name} : {self.type(f.type)}" + _desc(f.description),
+                                 *_at(f.span.line)) for f in item.fields]
         assert isinstance(item, n.Rule)
         return self.rule_lines(item)
 

@@ -42,11 +42,12 @@ COMPLETION_KINDS = {
     "derived": lsp.CompletionItemKind.Variable, "output": lsp.CompletionItemKind.Variable,
     "parameter": lsp.CompletionItemKind.Constant, "table": lsp.CompletionItemKind.Struct,
     "rule": lsp.CompletionItemKind.Method, "source": lsp.CompletionItemKind.Reference,
+    "group": lsp.CompletionItemKind.Struct,
 }
 SYMBOL_KINDS = {
     "input": lsp.SymbolKind.Field, "derived": lsp.SymbolKind.Variable, "output": lsp.SymbolKind.Variable,
     "parameter": lsp.SymbolKind.Constant, "table": lsp.SymbolKind.Struct, "rule": lsp.SymbolKind.Method,
-    "source": lsp.SymbolKind.Key,
+    "source": lsp.SymbolKind.Key, "group": lsp.SymbolKind.Array,
 }
 
 

@@ -347,6 +347,75 @@ DUTCH: dict[str, str] = {
     "a source on a derived value cites its definition (`= …`); rules that assign it cite their own sources":
         "een bron bij een afgeleide waarde hoort bij haar definitie (`= …`); regels die haar bepalen noemen hun "
         "eigen bronnen",
+    # ------------------------------------------------------------ groups of facts
+    "`{name}` is decided per `{record}`: one value for each record, not one for the case":
+        "`{name}` wordt per `{record}` bepaald: een waarde voor elk record, niet één voor de casus",
+    "write `{record}.{name}` in a value per `{record2}` or in an aggregate: `{sum}({record3}.{name2})`":
+        "schrijf `{record}.{name}` in een waarde per `{record2}` of in een aggregaat: `{sum}({record3}.{name2})`",
+    "`{record}` is one record of `{group}`, not a value": "`{record}` is één record van `{group}`, geen waarde",
+    "read one of its fields (`{record}.<field>`), or count the records: `{count}({record2})`":
+        "lees een van zijn velden (`{record}.<veld>`), of tel de records: `{count}({record2})`",
+    "`{name}` is read from each record of `{group}`; there is no one `{record}` here":
+        "`{name}` wordt uit elk record van `{group}` gelezen; hier is er niet één `{record}`",
+    "`{name}` is read from each record of `{group}`; here each `{other}` is at hand, not one `{record}`":
+        "`{name}` wordt uit elk record van `{group}` gelezen; hier gaat het om elke `{other}`, niet om één "
+        "`{record}`",
+    "use it in a value per `{record}` (`{derived} <name> {per} {record2} : …`) or in an aggregate such as "
+    "`{sum}({name})`":
+        "gebruik het in een waarde per `{record}` (`{derived} <naam> {per} {record2} : …`) of in een aggregaat "
+        "zoals `{sum}({name})`",
+    "a condition": "een voorwaarde",
+    "`{record}` has no field or value `{name}`": "`{record}` heeft geen veld of waarde `{name}`",
+    "the fields of `{record}` are: {names}": "de velden van `{record}` zijn: {names}",
+    "`{func}` is taken over the records of a group, one expression per record":
+        "`{func}` wordt genomen over de records van een groep, één uitdrukking per record",
+    "write for instance `{func}(<record>.<field>)`": "schrijf bijvoorbeeld `{func}(<record>.<veld>)`",
+    "the records are: {names}": "de records zijn: {names}",
+    "declare a group first: `group <record> in <path in a case>`":
+        "declareer eerst een groep: `groep <record> in <plaats in een casus>`",
+    "`{func}` is taken over one group, but this reads `{record}` and `{record2}`":
+        "`{func}` wordt genomen over één groep, maar dit leest `{record}` en `{record2}`",
+    "name the aggregate over one group as a value first, and use that":
+        "geef het aggregaat over één groep eerst een naam als waarde, en gebruik die",
+    "an aggregate over `{record}` cannot be taken inside a value per `{record2}` or inside another aggregate":
+        "een aggregaat over `{record}` kan niet worden genomen binnen een waarde per `{record2}` of binnen een "
+        "ander aggregaat",
+    "name it first: `{derived} <name> : … = {func}(…)`, and use the name":
+        "geef het eerst een naam: `{derived} <naam> : … = {func}(…)`, en gebruik de naam",
+    "the condition of `{func}` must be a condition, but this is {type}":
+        "de voorwaarde van `{func}` moet een voorwaarde zijn, maar dit is {type}",
+    "`{func}` counts records: write `{func2}({record})`, or `{func3}({record2} {where} …)` to count those for which "
+    "a condition holds":
+        "`{func}` telt records: schrijf `{func2}({record})`, of `{func3}({record2} {where} …)` om de records te "
+        "tellen waarvoor een voorwaarde geldt",
+    "`{func}` takes {what} per record, but this is {type}": "`{func}` neemt {what} per record, maar dit is {type}",
+    "a number or an amount": "een getal of een bedrag",
+    "a number, an amount or a date": "een getal, een bedrag of een datum",
+    "`{where}` gives the condition of an aggregate over a group (sum, count, minimum, maximum, all, any); `{func}` is "
+    "none":
+        "`{where}` geeft de voorwaarde van een aggregaat over een groep (som, aantal, minimum, maximum, alle, enige); "
+        "`{func}` is er geen",
+    "two groups are read from `{path}`: `{name}` and `{name2}`": "twee groepen worden gelezen uit `{path}`: `{name}` en "
+        "`{name2}`",
+    "a list of records in a case is one group; give it one name":
+        "een lijst van records in een casus is één groep; geef haar één naam",
+    "the other group": "de andere groep",
+    "the group `{name}` is read from `{path}`, where the case also has the input `{input}`":
+        "de groep `{name}` wordt gelezen uit `{path}`, waar de casus ook de invoer `{input}` heeft",
+    "give the group a place of its own in a case": "geef de groep een eigen plaats in een casus",
+    "the input": "de invoer",
+    "the record `{name}` has the name that starts the input `{input}`":
+        "het record `{name}` heeft de naam waarmee de invoer `{input}` begint",
+    "`{name}.…` would read two ways; give the record another name":
+        "`{name}.…` zou op twee manieren te lezen zijn; geef het record een andere naam",
+    "the field `{name}` of `{record}` is declared twice": "het veld `{name}` van `{record}` is twee keer gedeclareerd",
+    "`{name}` is decided per `{record}`, which is no group": "`{name}` wordt per `{record}` bepaald, maar dat is geen groep",
+    "declare the group: `group {record} in <path in a case>`":
+        "declareer de groep: `groep {record} in <plaats in een casus>`",
+    "`{name}` is a field of `{record}` and also a value per `{record2}`":
+        "`{name}` is een veld van `{record}` en ook een waarde per `{record2}`",
+    "rename one of them: both would be `{record}.{name}`": "geef een van beide een andere naam: beide zouden "
+        "`{record}.{name}` zijn",
     # ------------------------------------------------------------ scenarios and proposals
     "`{name}` is a scenario: a scenario lives in its own folder (scenarios/{folder}/), not in the rule book in force":
         "`{name}` is een scenario: een scenario staat in een eigen map (scenarios/{folder}/), niet in het geldende "

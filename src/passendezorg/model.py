@@ -140,6 +140,13 @@ class OutputDecision(BaseModel):
         default=None, exclude_if=lambda v: v is None,
         description="under a scenario: the changes of the scenario that decided this value (empty: none did; it "
                     "is decided as under the law in force); absent under the law in force")
+    per: str | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="a value per record: the group of facts it is decided for (its path in a case); `value` is "
+                    "then the list of the records' values, `records` how each was decided; absent otherwise")
+    records: list[OutputDecision] | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="a value per record: the decision for each record, in the order of the case's list")
 
     @model_validator(mode="before")
     @classmethod
@@ -149,7 +156,11 @@ class OutputDecision(BaseModel):
             return data
         t = data["type"]
         data = dict(data)
-        data["value"] = python_value(data.get("value"), t)
+        value = data.get("value")
+        if data.get("per") is not None and isinstance(value, list):  # a value per record: one for each record
+            data["value"] = [python_value(v, t) for v in value]
+        else:
+            data["value"] = python_value(value, t)
         conflict = data.get("conflict")
         if isinstance(conflict, list):
             data["conflict"] = [{**c, "value": python_value(c.get("value"), t)} if isinstance(c, dict) else c
@@ -214,12 +225,13 @@ class FastDecision:
 
     case: str | None
     values: dict[str, Any]
-    rules: dict[str, str | None]
+    rules: dict[str, str | None]  # the deciding rule (None: a definition, a default, or not known)
     status: dict[str, str] = field(default_factory=dict)  # outputs whose status is not `value`
     needs: dict[str, list[str]] = field(default_factory=dict)
     reason: dict[str, str] = field(default_factory=dict)
     fast: bool = True  # False: some value needed three-valued logic (a missing input, an error, a conflict)
     scenario: str | None = None  # the scenario it was decided under; None: the law in force
+    record_rules: dict[str, list[str | None]] = field(default_factory=dict)  # an output per record: its records'
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"case": self.case, "values": {k: to_json(v) for k, v in self.values.items()},
@@ -232,6 +244,8 @@ class FastDecision:
             out["reason"] = self.reason
         if self.scenario is not None:
             out["scenario"] = self.scenario
+        if self.record_rules:
+            out["record_rules"] = self.record_rules
         return out
 
     def to_json(self) -> str:

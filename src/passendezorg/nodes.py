@@ -73,6 +73,7 @@ class Call:
     span: Span = field(compare=False)
     unit: str | None = None
     mode: str | None = None
+    where: Expr | None = None  # the condition of an aggregate as written: `sum(person.income where …)`
 
 
 @dataclass(frozen=True)
@@ -134,14 +135,50 @@ class Conditional:
 
 @dataclass(frozen=True)
 class Ref:
-    """A resolved name, made by the checker: ``kind`` is input, value, param or table."""
+    """A resolved name, made by the checker: ``kind`` is input, value, param, table or field.
+
+    ``group`` is the path of a group of facts: for a field (``name`` as written, ``person.income``) the group
+    whose record it is read from; for a value decided per record, that value's group."""
 
     kind: str
     name: str
     span: Span = field(compare=False)
+    group: str | None = None
+    record: str | None = field(default=None, compare=False)  # a value per record: the record it is read of
+
+    @property
+    def field(self) -> str:
+        """The field a ``field`` reference reads (``income`` of ``person.income``)."""
+        return self.name.split(".", 1)[1]
 
 
-Expr = Literal | Var | Ref | Call | Lookup | ListLit | TupleLit | Unary | Binary | IsKnown | Conditional
+AGGREGATES = ("sum", "count", "minimum", "maximum", "all", "any")
+"""What can be taken over the records of a group (``sum(person.income where person.age >= 18)``)."""
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """An aggregate over the records of a group: ``func`` (one of AGGREGATES) of ``body`` per record, over the
+    records for which ``condition`` holds (``count`` has no body). ``record`` is the record's name as the group
+    declares it; the checker sets ``group`` (the group's path in a case) and ``kind`` (the type of the result).
+
+    ``items`` is the aggregate written out for a case with a known number of records (``expanded``): per
+    record, its condition and body with the record's fields and values named by index; None in an expanded
+    aggregate means that the case does not give the list."""
+
+    func: str
+    record: str
+    body: Expr | None
+    condition: Expr | None
+    span: Span = field(compare=False)
+    group: str = ""
+    kind: str | None = field(default=None, compare=False)
+    items: tuple[tuple[Expr | None, Expr | None], ...] | None = None
+    expanded: bool = False
+
+
+Expr = Literal | Var | Ref | Call | Lookup | ListLit | TupleLit | Unary | Binary | IsKnown | Conditional | Aggregate
+
 
 def children(e: Expr) -> tuple[Expr, ...]:
     """The expressions directly inside ``e``, left to right: what every walk over an expression visits."""
@@ -150,13 +187,17 @@ def children(e: Expr) -> tuple[Expr, ...]:
     if isinstance(e, (Unary, IsKnown)):
         return (e.operand,)
     if isinstance(e, Call):
-        return e.args
+        return e.args + ((e.where,) if e.where is not None else ())
     if isinstance(e, Lookup):
         return e.keys
     if isinstance(e, (ListLit, TupleLit)):
         return e.items
     if isinstance(e, Conditional):
         return (e.then, e.condition, e.otherwise)
+    if isinstance(e, Aggregate):
+        if e.expanded:
+            return tuple(x for item in e.items or () for x in item if x is not None)
+        return tuple(x for x in (e.condition, e.body) if x is not None)
     return ()
 
 
@@ -223,6 +264,7 @@ class DerivedDecl:
     span: Span = field(compare=False)
     name_span: Span | None = field(default=None, compare=False)
     sources: tuple[SourceRef, ...] = ()
+    per: str | None = None  # a value per record: the record's name (``derived age per person : integer``)
 
 
 @dataclass(frozen=True)
@@ -231,6 +273,31 @@ class OutputDecl:
     type: TypeRef
     description: str | None
     default: Expr | None
+    span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
+    per: str | None = None  # a value per record: the record's name (``output allowance per line : money``)
+
+
+@dataclass(frozen=True)
+class FieldDecl:
+    """A typed field of the records of a group."""
+
+    name: str
+    type: TypeRef
+    description: str | None
+    span: Span = field(compare=False)
+    name_span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class GroupDecl:
+    """A group of facts: ``group person in household.persons`` — a list of records at ``path`` in a case, one
+    record named ``name`` in the rules (``person.income``), with typed ``fields``."""
+
+    name: str
+    path: str
+    description: str | None
+    fields: tuple[FieldDecl, ...]
     span: Span = field(compare=False)
     name_span: Span | None = field(default=None, compare=False)
 
@@ -354,7 +421,7 @@ class SwitchOff:
 
 Change = ParameterChange | TableChange | SwitchOff
 
-Item = InputDecl | DerivedDecl | OutputDecl | PeildatumDecl | ParameterDecl | TableDecl | Rule | Change
+Item = InputDecl | DerivedDecl | OutputDecl | PeildatumDecl | ParameterDecl | TableDecl | Rule | Change | GroupDecl
 
 
 @dataclass(frozen=True)

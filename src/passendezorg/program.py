@@ -65,6 +65,37 @@ class ValueDecl:
     roots: tuple[str, ...]  # of those, the ones that are no exception to another
     span: Span
     sources: tuple[SourceInfo, ...] = ()  # what the definition cites: shown wherever the value is used
+    group: str | None = None  # a value per record: the path of its group (``household.persons``)
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group of facts: a list of records at ``path`` in a case, one record named ``record`` in the rules."""
+
+    record: str
+    path: str
+    description: str | None
+    fields: Mapping[str, n.TypeRef]
+    span: Span
+
+    def field_input(self, index: int, field: str) -> str:
+        """How a field of one record is named in the typed inputs, in needed inputs and in errors:
+        ``household.persons[1].income`` (records counted from 0)."""
+        return f"{self.path}[{index}].{field}"
+
+
+def instance(group: str, index: int, name: str) -> str:
+    """The name of a value per record for one record: ``household.persons[1].age``."""
+    return f"{group}[{index}].{name}"
+
+
+def split_instance(name: str) -> tuple[str, int, str] | None:
+    """``household.persons[1].age`` -> (``household.persons``, 1, ``age``); None for a name of no record."""
+    head, sep, value = name.rpartition("].")
+    if not sep:
+        return None
+    group, _, index = head.rpartition("[")
+    return (group, int(index), value) if index.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -205,6 +236,12 @@ class Program:
     language: str = "english"  # the keyword set of the rule book, for messages to its readers
     root: str = ""  # the folder the rule book was loaded from; decisions name files relative to it
     scenario: Scenario | None = None  # None: the law in force
+    groups: Mapping[str, Group] = field(default_factory=dict)  # path -> the group of facts there
+
+    def records(self, inputs: Mapping[str, Any], group: str) -> int | None:
+        """How many records of ``group`` a case's typed inputs hold (None: the case does not give the list)."""
+        count = inputs.get(group)
+        return count if isinstance(count, int) else None
 
     def relative(self, file: str) -> str:
         """A rule file's name relative to the rule book root, the same wherever the book is loaded from."""

@@ -16,7 +16,7 @@ from . import nodes as n
 from .cases import Case, case_from_data, name_of, typed_inputs
 from .check import Checker, content_hash
 from .engines.interpreter import Evaluation
-from .engines.semantics import Outcome
+from .engines.semantics import Outcome, needed_reason
 from .errors import CaseError, Diagnostic, PassendeZorgError, RuleBookError, UsageError, internal_error
 from .files import MAX_RULE_FILE_BYTES, MAX_TABLE_FILE_BYTES, FileRefused, read_inside
 from .model import (
@@ -31,7 +31,7 @@ from .model import (
     ScenarioRef,
     Source,
 )
-from .program import CheckedRule, Program, Scenario, SourceInfo
+from .program import CheckedRule, Program, Scenario, SourceInfo, instance, split_instance
 from .source import SourceRegistry, Span, undecodable
 from .values import to_json, typed_json, typed_value
 
@@ -310,7 +310,7 @@ class RuleBook:
             data = dict(case)
             case = case_from_data(data if "input" in data else {"input": data}, "case")
         where = f"{case.path}: " if case.path else ""
-        inputs = typed_inputs(case.input, self.program.inputs, where)
+        inputs = typed_inputs(case.input, self.program.inputs, where, self.program.groups)
         day = on or case.on
         if day is None:
             p = self.program.peildatum
@@ -412,6 +412,38 @@ class RuleBook:
             fact_sources={k: [_source(s) for s in o.sources[k]] for k in sorted(o.sources)},
         )
 
+    def per_record_decision(self, name: str, group: str, results: Mapping[str, Outcome],
+                            inputs: Mapping[str, Any] | None, marks: Mapping[str, list[tuple[str, str]]] | None
+                            ) -> OutputDecision:
+        """A value per record: each record's decision in ``records``, and the value as the list of theirs.
+
+        Its status is ``value`` when every record has one; otherwise the worst of the records' (an error, a
+        conflict, undetermined), with the inputs every record needs and the first record's reason. A case
+        that does not give the list leaves it undetermined, needing the list."""
+        decl = self.program.values[name]
+        count = None
+        if inputs is not None:
+            count = self.program.records(inputs, group)
+        else:  # the records the outcomes hold
+            count = sum(1 for k in results if (p := split_instance(k)) is not None and p[0] == group and p[2] == name)
+        if count is None:
+            return OutputDecision(status="undetermined", type=str(decl.type), per=group, records=[], needs=[group],
+                                  reason=needed_reason([group]), sources=[_source(s) for s in decl.sources])
+        records = []
+        for i in range(count):
+            key = instance(group, i, name)
+            records.append(self.output_decision(name, results[key],
+                                                None if marks is None else marks.get(key, [])))
+        statuses = {r.status for r in records}
+        status = next((s for s in ("error", "conflict", "undetermined") if s in statuses), "value")
+        reason = next((f"{instance(group, i, name)}: {r.reason}" for i, r in enumerate(records)
+                       if r.status == status and r.reason), None) if status != "value" else None
+        return OutputDecision(
+            status=status,  # type: ignore[arg-type]
+            value=[r.value for r in records] if status == "value" else None, type=str(decl.type), per=group,
+            records=records, needs=sorted({x for r in records for x in r.needs}), reason=reason,
+            sources=[_source(s) for s in decl.sources])
+
     def decision(self, results: Mapping[str, Outcome], day: dt.date, case: str | None,
                  inputs: Mapping[str, Any] | None = None) -> Decision:
         """The decision from every value's outcome. Under a scenario it needs the case's typed ``inputs``: it
@@ -427,10 +459,14 @@ class RuleBook:
             marks = scenario_marks(self.program, results, inputs, day)
 
         def one(name: str) -> OutputDecision:
+            group = values[name].group
+            if group is not None:
+                return self.per_record_decision(name, group, results, inputs, marks if sc is not None else None)
             return self.output_decision(name, results[name], marks.get(name, []) if sc is not None else None)
 
         outputs = {o: one(o) for o in self.program.outputs}
-        derived = {v: one(v) for v in self.program.order if not values[v].is_output and v in results}
+        derived = {v: one(v) for v in self.program.order
+                   if not values[v].is_output and (v in results or values[v].group is not None)}
         ref = None
         if sc is not None:
             ref = ScenarioRef(name=sc.name, title=sc.title, sources=[
@@ -452,7 +488,22 @@ class RuleBook:
         case, inputs, day = self.prepare(case, on)
         ev = Evaluation(self.program, inputs, day)
         results = ev.run()
-        return why_not(self.program, ev, results, self.program.rules[rule])
+        checked = self.program.rules[rule]
+        group = self.program.values[checked.target].group
+        if group is None:
+            return why_not(self.program, ev, results, checked)
+        # a rule per record: why not, for each record
+        count = self.program.records(inputs, group)
+        if count is None:
+            return (f"regel {rule} beslist per record van `{group}`, en de casus geeft `{group}` niet"
+                    if self.program.language == "nederlands" else
+                    f"rule {rule} decides for each record of `{group}`, and the case does not give `{group}`")
+        lines = []
+        for i in range(count):
+            ev.at = {group: i}
+            lines.append(f"[{i}] " + why_not(self.program, ev, results, checked, instance(group, i, checked.target)))
+        ev.at = {}
+        return "\n".join(lines)
 
     def rule(self, name: str) -> CheckedRule:
         return self.program.rules[name]
@@ -464,7 +515,7 @@ def _source(s: SourceInfo) -> Source:
 
 # ------------------------------------------------------------------ the cache of checked rule books
 
-CACHE_FORMAT = "3"
+CACHE_FORMAT = "4"
 """Changes whenever what the cache stores changes shape; part of every entry's key."""
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import nodes as n
 from .errors import Diagnostic, UsageError
-from .program import Program, Scenario, ScenarioChange, SourceInfo, SwitchedOff
+from .program import Program, Scenario, ScenarioChange, SourceInfo, SwitchedOff, instance
 from .source import Span
 
 if TYPE_CHECKING:
@@ -382,7 +382,15 @@ class _Marker:
 
     def run(self) -> dict[str, list[tuple[str, str]]]:
         for name in self.p.order:
-            if name in self.results:
+            group = self.p.values[name].group
+            if group is not None:  # a value per record: each record, with its record at hand
+                for i in range(self.p.records(self.ev.inputs, group) or 0):
+                    key = instance(group, i, name)
+                    if key in self.results:
+                        self.ev.at = {group: i}
+                        self.out[key] = self.value(name, self.results[key])
+                        self.ev.at = {}
+            elif name in self.results:
                 self.out[name] = self.value(name, self.results[name])
         return self.out
 
@@ -432,7 +440,7 @@ class _Marker:
             if key in p.parameters:
                 if self.sc.sets_parameter(key, self.day):
                     _note(found, "parameter", key)
-            elif key in p.values:
+            elif key in p.values or key in self.out:  # a value, or a value per record of one record
                 if self.out.get(key):
                     _note(found, "value", key)
             elif key not in p.inputs:

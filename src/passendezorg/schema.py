@@ -61,10 +61,26 @@ def _or_null(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def facts_schema(inputs: Mapping[str, n.InputDecl], prefix: str = "") -> dict[str, Any]:
+def records_schema(group: Any) -> dict[str, Any]:
+    """A group of facts (``program.Group``): a list of records, each a mapping of its typed fields (null: a
+    missing field, or a record without any); null for the whole list: the case does not give it."""
+    fields = {f: _or_null(type_schema(t)) for f, t in group.fields.items()}
+    out: dict[str, Any] = {"type": ["array", "null"],
+                           "items": {"type": ["object", "null"], "properties": fields, "additionalProperties": False},
+                           "description": f"a list of records (`{group.record}`), counted from 0"}
+    if group.description:
+        out["description"] = f"{group.description}: a list of records (`{group.record}`), counted from 0"
+    return out
+
+
+def facts_schema(inputs: Mapping[str, n.InputDecl], prefix: str = "", groups: Mapping[str, Any] | None = None
+                 ) -> dict[str, Any]:
     """The facts under ``prefix`` (``""``: all of them): nested by the parts of the dotted names, and also by
-    a dotted rest of a name (``{"behandeling.soort": …}``), as the loader reads them. Null is a missing group."""
-    names = sorted(name[len(prefix):] for name in inputs if name.startswith(prefix))
+    a dotted rest of a name (``{"behandeling.soort": …}``), as the loader reads them. Null is a missing group.
+    ``groups`` (path -> ``program.Group``) are lists of records at their places."""
+    groups = groups or {}
+    leaves = [*inputs, *groups]
+    names = sorted(name[len(prefix):] for name in leaves if name.startswith(prefix))
     nested: dict[str, Any] = {}
     dotted: dict[str, Any] = {}
     for rest in names:
@@ -74,12 +90,14 @@ def facts_schema(inputs: Mapping[str, n.InputDecl], prefix: str = "") -> dict[st
             into = nested if i == 1 else dotted
             if key in into:
                 continue
-            if i == len(parts):
+            if i == len(parts) and prefix + key in groups:
+                into[key] = records_schema(groups[prefix + key])
+            elif i == len(parts):
                 decl = inputs[prefix + key]
                 leaf = _or_null(type_schema(decl.type))
                 into[key] = {**leaf, "description": decl.description} if decl.description else leaf
             else:
-                into[key] = facts_schema(inputs, f"{prefix}{key}.")
+                into[key] = facts_schema(inputs, f"{prefix}{key}.", groups)
     return {"type": ["object", "null"], "properties": {**nested, **dotted}, "additionalProperties": False}
 
 
@@ -100,7 +118,7 @@ def case_schema(book: RuleBook) -> dict[str, Any]:
             "description": {"type": "string"},
             "on": {**day, "description": "read the case on this date instead of its peildatum"},
             "peildatum": {**day, "description": "another name for `on`"},
-            "input": facts_schema(book.program.inputs),
+            "input": facts_schema(book.program.inputs, groups=book.program.groups),
             "expect": {"type": ["object", "null"], "properties": outputs, "additionalProperties": False,
                        "description": "what the case should decide, for `passendezorg test`"},
             **{key: {"type": "string", "pattern": r"\S", "description": "why the case is expected to fail "

@@ -21,16 +21,17 @@ from .source import Span
 
 __all__ = ["Completion", "Occurrence", "Symbol", "SymbolIndex", "completions", "keyword_words"]
 
-Declaration = n.InputDecl | n.DerivedDecl | n.OutputDecl | n.ParameterDecl | n.TableDecl | n.Rule | n.SourceDef
+Declaration = (n.InputDecl | n.DerivedDecl | n.OutputDecl | n.ParameterDecl | n.TableDecl | n.Rule | n.SourceDef
+               | n.GroupDecl)
 
 KINDS: dict[type, str] = {
     n.InputDecl: "input", n.DerivedDecl: "derived", n.OutputDecl: "output", n.ParameterDecl: "parameter",
-    n.TableDecl: "table", n.Rule: "rule", n.SourceDef: "source",
+    n.TableDecl: "table", n.Rule: "rule", n.SourceDef: "source", n.GroupDecl: "group",
 }
 #: the keyword that declares each kind, to name the kind in the file's own language
 KIND_KEYWORDS = {
     "input": "KW_INPUT", "derived": "KW_DERIVED", "output": "KW_OUTPUT", "parameter": "KW_PARAMETER",
-    "table": "KW_TABLE", "rule": "KW_RULE", "source": "KW_SOURCE",
+    "table": "KW_TABLE", "rule": "KW_RULE", "source": "KW_SOURCE", "group": "KW_GROUP",
 }
 LABELS = {
     "english": {

@@ -25,9 +25,9 @@ LANGUAGE_ALIASES = {"english": "english", "en": "english", "nederlands": "nederl
 _LANG_LINE = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\n)*[ \t]*(language|taal)[ \t]+(\w+)")
 ITEM_KEYWORDS = {
     "english": ("input", "derived", "output", "peildatum", "parameter", "table", "rule", "change", "replace",
-                r"add[ \t]+to", "switch"),
+                r"add[ \t]+to", "switch", "group"),
     "nederlands": ("invoer", "afgeleid", "uitvoer", "peildatum", "parameter", "tabel", "regel", "wijzig", "vervang",
-                   r"voeg[ \t]+toe", "schakel"),
+                   r"voeg[ \t]+toe", "schakel", "groep"),
 }
 
 
@@ -460,18 +460,37 @@ class _Builder:
     def sources_of(self, t: Tree[Token]) -> tuple[n.SourceRef, ...]:
         return tuple(self.source(c) for c in _ch(t) if isinstance(c, Tree) and c.data in ("source_ref", "source_text"))
 
+    def per(self, t: Tree[Token]) -> str | None:
+        per = self.sub(t, "per")
+        return str(self.kids(per)[0]) if per is not None else None
+
     def derived_decl(self, t: Tree[Token]) -> n.DerivedDecl:
         name = self.kids(t)[0]
         return n.DerivedDecl(
             str(name), self._type(t), self.desc(t), self._expr_of(t, "definition"),
             self._expr_of(t, "default"), self.span(t.meta), self.tspan(name), sources=self.sources_of(t),
+            per=self.per(t),
         )
 
     def output_decl(self, t: Tree[Token]) -> n.OutputDecl:
         name = self.kids(t)[0]
         return n.OutputDecl(
-            str(name), self._type(t), self.desc(t), self._expr_of(t, "default"), self.span(t.meta), self.tspan(name)
+            str(name), self._type(t), self.desc(t), self._expr_of(t, "default"), self.span(t.meta), self.tspan(name),
+            per=self.per(t),
         )
+
+    def group_decl(self, t: Tree[Token]) -> n.GroupDecl:
+        k = self.kids(t)
+        name = k[0]
+        var = self.sub(t, "var")
+        assert var is not None
+        fields = []
+        for c in k:
+            if isinstance(c, Tree) and c.data == "field_decl":
+                fk = self.kids(c)
+                fields.append(n.FieldDecl(str(fk[0]), self._type(c), self.desc(c), self.span(c.meta), self.tspan(fk[0])))
+        return n.GroupDecl(str(name), self.var_name(var), self.desc(t), tuple(fields), self.span(t.meta),
+                           self.tspan(name))
 
     def peildatum_decl(self, t: Tree[Token]) -> n.PeildatumDecl:
         var = self.kids(t)[0]
@@ -672,6 +691,8 @@ class _Builder:
         if d == "call":
             args = tuple(self.expr(a) for a in k[1:])
             return n.Call(str(k[0]), args, sp)
+        if d == "aggregate_call":  # checked into an Aggregate: `sum(person.income where person.age >= 18)`
+            return n.Call(str(k[0]), (self.expr(k[1]),), sp, where=self.expr(k[2]))
         if d == "round_call":
             unit = mode = None
             for c in _ch(t):
@@ -898,10 +919,12 @@ def _mask_strings(text: str) -> str:
 
 ITEM_TERMINALS = {"KW_INPUT": "input", "KW_DERIVED": "derived", "KW_OUTPUT": "output", "KW_PEILDATUM": "peildatum",
                   "KW_PARAMETER": "parameter", "KW_TABLE": "table", "KW_RULE": "rule",
-                  "KW_CHANGE": "change", "KW_REPLACE": "change", "KW_ADD_TO": "change", "KW_SWITCH": "change"}
+                  "KW_CHANGE": "change", "KW_REPLACE": "change", "KW_ADD_TO": "change", "KW_SWITCH": "change",
+                  "KW_GROUP": "group"}
 HEADER_TERMINALS = {"KW_LANGUAGE": "ruleset", "KW_RULESET": "ruleset", "KW_SCENARIO": "ruleset"}
 CLAUSE_TERMINALS = ("KW_TITLE", "KW_SOURCE", "KW_URL", "KW_DEFAULT", "KW_FROM", "KW_FILE", "KW_KEY", "KW_COLUMN",
-                    "KW_VALID_FROM", "KW_VALID_UNTIL", "KW_EXCEPTION_TO", "KW_WHEN", "KW_THEN", "KW_BECAUSE")
+                    "KW_VALID_FROM", "KW_VALID_UNTIL", "KW_EXCEPTION_TO", "KW_WHEN", "KW_THEN", "KW_BECAUSE",
+                    "KW_FIELD")
 MAX_REPAIRS = 50
 """How many broken clauses of one declaration are read past before the rest of it is left unread."""
 
@@ -1128,4 +1151,5 @@ def _unparsed(
 
 def _kind(item: n.Item) -> str:
     return {n.InputDecl: "input", n.DerivedDecl: "derived", n.OutputDecl: "output", n.PeildatumDecl: "peildatum",
-            n.ParameterDecl: "parameter", n.TableDecl: "table", n.Rule: "rule"}.get(type(item), "change")
+            n.ParameterDecl: "parameter", n.TableDecl: "table", n.Rule: "rule", n.GroupDecl: "group"}.get(
+                type(item), "change")

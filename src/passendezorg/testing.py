@@ -283,30 +283,34 @@ def differences_of(book: RuleBook, decision: Decision, case: Case) -> list[Diffe
         if o is None:
             raise CaseError(where, "not an output or derived value of the rule book")
         decl = book.program.values[name]
-        spec = want if isinstance(want, dict) else _scalar_spec(want, decl.type.kind)
+        # a value per record is expected as the list of the records' values (and rules)
+        t = n.TypeRef("list", item=decl.type) if decl.group is not None else decl.type
+        spec = want if isinstance(want, dict) else _scalar_spec(want, t.kind)
         for key, expected in spec.items():
             if key == "status":
                 status = STATUS_WORDS.get(str(expected), str(expected))
                 got_status = "value" if o.status == "default" and status == "value" else o.status
                 if got_status != status:
-                    problems.append(Difference(name, f"status {status}", f"{_describe(o, decl.type.kind, lang)}"))
+                    problems.append(Difference(name, f"status {status}", f"{_describe(o, t.kind, lang)}"))
             elif key == "value":
                 value_where = f"{where}.value" if isinstance(want, dict) else where
                 # an output's amount is decided to the cent; a derived amount is exact, to any digit
                 if decl.is_output:
-                    check_precision(expected, decl.type, value_where)
+                    check_precision(expected, t, value_where)
                 try:
-                    typed = convert(expected, decl.type, value_where, cents=decl.is_output)
+                    typed = convert(expected, t, value_where, cents=decl.is_output)
                 except CaseError as e:
                     raise CaseError(value_where, e.message) from None
                 got = None
                 if o.status in ("value", "default") and o.value is not None:
-                    got = _exact(o.value, decl.type, where)
+                    got = _exact(o.value, t, where)
                 if o.status not in ("value", "default") or got != typed:
-                    problems.append(Difference(name, show_value(_json(typed), decl.type.kind, lang),
-                                               _describe(o, decl.type.kind, lang)))
+                    problems.append(Difference(name, show_value(_json(typed), t.kind, lang),
+                                               _describe(o, t.kind, lang)))
             elif key == "rule":
-                got_rule = o.rule.name if o.rule else None
+                got_rule: Any = o.rule.name if o.rule else None
+                if o.records is not None:
+                    got_rule = [r.rule.name if r.rule else None for r in o.records]
                 if got_rule != expected:
                     problems.append(Difference(f"{name} (deciding rule)", str(expected), str(got_rule)))
             elif key == "needs":

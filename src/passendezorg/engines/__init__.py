@@ -71,6 +71,10 @@ class Rete:
     def outcomes(self, inputs: Mapping[str, Any], day: dt.date) -> dict[str, Outcome]:
         from . import rete
 
+        if self.program.groups:  # groups of facts: the rule book written out for this case's records
+            from .expand import restore, written_out
+
+            return restore(rete.evaluate(written_out(self.program, inputs), inputs, day))
         return rete.evaluate(self.program, inputs, day)
 
 

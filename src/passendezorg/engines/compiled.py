@@ -60,6 +60,7 @@ from .semantics import (
     NONE,
     Outcome,
     Possibles,
+    aggregate,
     apply_binary,
     apply_call,
     combine_sets,
@@ -297,6 +298,22 @@ def _days_between(a: dt.date, b: dt.date) -> int:
     return (b - a).days
 
 
+_SKIP = object()  # a record an aggregate leaves out: its condition is false
+
+
+def _aggregate2(func: str, values: list[Any], kind: str | None) -> Any:
+    """An aggregate over records whose every fact is known (``_SKIP``: left out by its condition); the
+    minimum or maximum of no records leaves for the three-valued block, which names the failure."""
+    kept = [v for v in values if v is not _SKIP]
+    if func == "sum":
+        return sum(kept, Decimal(0) if kind in ("money", "decimal") else 0)
+    if func == "count":
+        return len(kept)
+    if not kept:
+        raise _Bail
+    return min(kept) if func == "minimum" else max(kept)
+
+
 #: everything generated code may name besides its own locals and constants
 _HELPERS: dict[str, Any] = {
     "_Bail": _Bail, "_bail": _bail, "_known": _known, "_row_on": _row_on, "_has_row": _has_row,
@@ -306,7 +323,7 @@ _HELPERS: dict[str, Any] = {
     "_HU": ROUND_HALF_UP, "_FLOOR": ROUND_FLOOR, "_ONE": Decimal(1), "_new": tuple.__new__, "_FR": FastResult,
     # three-valued blocks
     "_isi": isinstance, "_BAD": (Unknown, Fail), "_fbad": first_bad, "_merge3": merge, "_bin3": apply_binary,
-    "_call3": apply_call,
+    "_call3": apply_call, "_agg2": _aggregate2, "_SKIP": _SKIP, "_agg3": aggregate, "all": all, "any": any,
 }
 _BUILTINS = {"len": len, "abs": abs, "min": min, "max": max, "int": int, "str": str, "dict": dict,
              "Exception": Exception}
@@ -354,6 +371,8 @@ def _kind_of(p: Program, e: n.Expr) -> str:
         if sides <= {"integer", "decimal"}:
             return "decimal" if "decimal" in sides else "integer"
         return _kind_of(p, e.then)
+    if isinstance(e, n.Aggregate):
+        return e.kind or "error"
     if isinstance(e, n.Call):
         f = e.func
         if f in ("age", "year", "days_between", "count", "round", "round_down"):
@@ -631,7 +650,30 @@ class _Gen:
         if isinstance(e, n.Conditional):
             code = f"({self.expr(e.then)} if {self.expr(e.condition)} else {self.expr(e.otherwise)})"
             return f"_sdec{code}" if e.kind == "decimal" else code
+        if isinstance(e, n.Aggregate):
+            return self.aggregate(e)
         raise AssertionError(f"cannot compile {type(e).__name__}")
+
+    def aggregate(self, e: n.Aggregate) -> str:
+        """An aggregate written out for a case's records (``expand.py``); every fact it reads is known here."""
+        if not e.expanded or e.items is None:
+            return "_bail()"  # the list is not in the case: the three-valued block says it is needed
+        if e.func in ("all", "any"):
+            parts = []
+            for c, v in e.items:
+                assert v is not None
+                if c is None:
+                    parts.append(f"({self.expr(v)})")
+                elif e.func == "all":
+                    parts.append(f"((not {self.expr(c)}) or {self.expr(v)})")
+                else:
+                    parts.append(f"({self.expr(c)} and {self.expr(v)})")
+            return f"{e.func}([{''.join(x + ', ' for x in parts)}])"
+        values = []
+        for c, v in e.items:
+            value = "1" if v is None else f"({self.expr(v)})"
+            values.append(value if c is None else f"({value} if {self.expr(c)} else _SKIP)")
+        return f"_agg2({e.func!r}, [{''.join(x + ', ' for x in values)}], {e.kind!r})"
 
     def condition(self, e: n.Expr) -> str:
         """A condition, with atoms that the dispatch arm settles as true left out."""
@@ -1233,6 +1275,24 @@ class _TriGen(_Gen):
             parts = [x for x, k in zip(args, e.args) if not isinstance(k, n.Literal)]
             dd = d + 1 if self.first_bad(d, parts, t) else d
             self.emit(dd, f"{t} = _call3({e.func!r}, [{', '.join(args)}], {self.obj(e)})")
+            return t
+        if isinstance(e, n.Aggregate):
+            if not e.expanded or e.items is None:
+                self.emit(d, f"{t} = {self.const(Unknown(frozenset([e.group])))}")
+                return t
+            items = []
+            for cond, body in e.items:  # per record its condition, and its value where the condition is not false
+                ct = "True" if cond is None else self.tri(cond, d)
+                vt = self.temp()
+                if body is None:
+                    self.emit(d, f"{vt} = None")
+                else:
+                    self.emit(d, f"if {ct} is False:")
+                    self.emit(d + 1, f"{vt} = None")
+                    self.emit(d, "else:")
+                    self.emit(d + 1, f"{vt} = {self.tri(body, d + 1)}")
+                items.append(f"({ct}, {vt})")
+            self.emit(d, f"{t} = _agg3({e.func!r}, [{''.join(x + ', ' for x in items)}], {e.group!r}, {e.kind!r})")
             return t
         raise AssertionError(f"cannot compile {type(e).__name__}")
 

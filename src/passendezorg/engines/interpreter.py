@@ -13,15 +13,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import nodes as n
-from ..program import CheckedRule, Program, SourceInfo, Table, ValueDecl
+from ..program import CheckedRule, Program, SourceInfo, Table, ValueDecl, instance, split_instance
 from ..values import Fail, Unknown, store
 from .semantics import (
     ANY,
     CONFLICT,
+    CONFLICT_REASON,
     NONE,
     Outcome,
     Possible,
     Possibles,
+    aggregate,
     apply_binary,
     apply_call,
     combine_sets,
@@ -52,6 +54,7 @@ class Evaluation:
         self._active: set[str] = set()
         self._used: dict[str, Any] | None = None
         self._sources: dict[str, tuple[SourceInfo, ...]] = {}  # fact -> its sources, as facts are recorded
+        self.at: dict[str, int] = {}  # group -> the record the expression being evaluated is about
 
     # ---------------------------------------------------------------- values
 
@@ -59,13 +62,21 @@ class Evaluation:
         found = self.results.get(name)
         if found is not None:
             return found
-        decl = self.p.values[name]
+        decl = self.p.values.get(name)
+        at = self.at
+        if decl is None:  # a value per record, for one record: `household.persons[1].age`
+            parts = split_instance(name)
+            assert parts is not None, name
+            group, index, value = parts
+            decl = self.p.values[value]
+            self.at = {group: index}
         saved = self._used
         self._used = None
         try:
             result = self._decide(decl)
         finally:
             self._used = saved
+            self.at = at
         if self._sources:
             result.sources = {k: self._sources[k] for k in result.facts if k in self._sources}
         self.results[name] = result
@@ -73,7 +84,12 @@ class Evaluation:
 
     def run(self) -> dict[str, Outcome]:
         for name in self.p.order:
-            self.outcome(name)
+            group = self.p.values[name].group
+            if group is None:
+                self.outcome(name)
+            else:
+                for i in range(self.p.records(self.inputs, group) or 0):
+                    self.outcome(instance(group, i, name))
         return self.results
 
     def _decide(self, decl: ValueDecl) -> Outcome:
@@ -168,8 +184,7 @@ class Evaluation:
         if only == CONFLICT:
             return Outcome("conflict", conflict=[(w, value(rules[w])) for w in winners],
                            overridden=overridden,
-                           reason="rules that are not exceptions to each other give different values: "
-                           + ", ".join(winners))
+                           reason=CONFLICT_REASON + ", ".join(winners))
         if not winners:
             return Outcome("default", value=default_value, overridden=overridden, facts=default_facts)
         deciding = winners[0]
@@ -197,23 +212,25 @@ class Evaluation:
 
     def _ref(self, e: n.Ref, facts: dict[str, Any] | None) -> Any:
         kind = e.kind
-        if kind == "input":
-            if e.name in self.inputs:
-                v = self.inputs[e.name]
+        if kind == "input" or kind == "field":
+            name = e.name if kind == "input" else instance(e.group or "", self.at[e.group or ""], e.field)
+            if name in self.inputs:
+                v = self.inputs[name]
                 if facts is not None:
-                    facts[e.name] = v
+                    facts[name] = v
                 return v
             if facts is not None:
-                facts[e.name] = None
-            return Unknown(frozenset([e.name]))
+                facts[name] = None
+            return Unknown(frozenset([name]))
         if kind == "value":
-            o = self.outcome(e.name)
+            name = e.name if e.group is None else instance(e.group, self.at[e.group], e.name)
+            o = self.outcome(name)
             if facts is not None:
-                facts[e.name] = o.value if o.known else None
+                facts[name] = o.value if o.known else None
                 cited = self.p.values[e.name].sources
                 if cited:
-                    self._sources[e.name] = cited
-            return read_outcome(e.name, o)
+                    self._sources[name] = cited
+            return read_outcome(name, o)
         if kind == "param":
             param = self.p.parameters[e.name]
             period = param.period_on(self.day)
@@ -323,6 +340,37 @@ class Evaluation:
             v = conditional_unknown(c, self.ev(e.then, facts), self.ev(e.otherwise, facts))
         return to_decimal(v) if e.kind == "decimal" else v
 
+    def _aggregate(self, e: n.Aggregate, facts: dict[str, Any] | None) -> Any:
+        """Over the records of the group: the condition and the value per record (the value only where the
+        condition is not false), then ``semantics.aggregate``. Written out for a case (``expanded``), the
+        records' expressions are given."""
+        if e.expanded:
+            if e.items is None:
+                return self._no_list(e.group, facts)
+            items = [self._item(c, v, facts) for c, v in e.items]
+        else:
+            count = self.p.records(self.inputs, e.group)
+            if count is None:
+                return self._no_list(e.group, facts)
+            items = []
+            at = self.at
+            try:
+                for i in range(count):
+                    self.at = {**at, e.group: i}
+                    items.append(self._item(e.condition, e.body, facts))
+            finally:
+                self.at = at
+        return aggregate(e.func, items, e.group, e.kind)
+
+    def _item(self, condition: n.Expr | None, body: n.Expr | None, facts: dict[str, Any] | None) -> tuple[Any, Any]:
+        c = True if condition is None else self.ev(condition, facts)
+        return c, (None if body is None or c is False else self.ev(body, facts))
+
+    def _no_list(self, group: str, facts: dict[str, Any] | None) -> Unknown:
+        if facts is not None:
+            facts[group] = None
+        return Unknown(frozenset([group]))
+
     def _call(self, e: n.Call, facts: dict[str, Any] | None) -> Any:
         args = [self.ev(a, facts) for a in e.args]
         bad = first_bad(args)
@@ -342,4 +390,5 @@ _DISPATCH: dict[type, Callable[..., Any]] = {
     n.Binary: Evaluation._binary,
     n.Call: Evaluation._call,
     n.Conditional: Evaluation._conditional,
+    n.Aggregate: Evaluation._aggregate,
 }

@@ -91,6 +91,10 @@ def table_cell(table: Any, keys: tuple[Any, ...], column: str, day: dt.date) -> 
     return v
 
 
+CONFLICT_REASON = "rules that are not exceptions to each other give different values: "
+"""How a conflict's reason begins; the rules follow."""
+
+
 def needed_reason(needs: Iterable[str]) -> str:
     """Why a value is undetermined, naming the inputs needed to decide it."""
     return "to decide, these inputs are needed: " + ", ".join(sorted(needs))
@@ -228,3 +232,91 @@ def key_text(key: tuple[Any, ...]) -> str:
     return ", ".join(str(k) for k in key) if len(key) > 1 else str(key[0])
 
 
+
+
+# ------------------------------------------------------------------ aggregates over the records of a group
+
+
+def kleene_and(a: Any, b: Any) -> Any:
+    """``a and b`` in three-valued logic, as the interpreter's ``and`` gives it when both sides are evaluated."""
+    if a is False or b is False:
+        return False
+    if a is True:
+        return b
+    if b is True:
+        return a
+    return merge(a, b)
+
+
+def kleene_or(a: Any, b: Any) -> Any:
+    """``a or b`` in three-valued logic: true wins over unknown and over a failure."""
+    if a is True or b is True:
+        return True
+    if a is False:
+        return b
+    if b is False:
+        return a
+    return merge(a, b)
+
+
+def _kleene_not(a: Any) -> Any:
+    return (not a) if isinstance(a, bool) else a
+
+
+def no_records(func: str, group: str) -> Fail:
+    return Fail(f"the {func} of no records of `{group}` has no value")
+
+
+def aggregate(func: str, items: list[tuple[Any, Any]], group: str, kind: str | None) -> Any:
+    """An aggregate over the records of a group, in three-valued logic: the same on every engine.
+
+    ``items`` holds per record (in order) its condition (True when the aggregate has none) and its value (None
+    for ``count``, and where the condition is false: then the value is not read). The known records decide
+    where they can: ``any`` with one true record is true, ``all`` with one false record is false, a record whose
+    condition is unknown does not matter to ``sum`` when its value is zero, nor to ``minimum`` when a record
+    that counts already has a value at least as low. Otherwise a failure (in record order) or the inputs that
+    are needed (the fields with their index) make it unknown.
+    """
+    if func in ("any", "all"):
+        result: Any = func == "all"
+        for c, v in items:
+            if func == "any":
+                result = kleene_or(result, kleene_and(c, v))
+            else:
+                result = kleene_and(result, kleene_or(_kleene_not(c), v))
+        return result
+    sure: list[Any] = []  # the values of the records that count
+    for c, v in items:
+        if c is False:
+            continue
+        value = 1 if func == "count" else v
+        for x in (c, value):
+            if isinstance(x, Fail):
+                return x
+        if c is True and not isinstance(value, Unknown):
+            sure.append(value)
+    low = min(sure) if sure and func == "minimum" else None
+    high = max(sure) if sure and func == "maximum" else None
+    needs: set[str] = set()
+    unknown = False
+    for c, v in items:
+        if c is False:
+            continue
+        value = 1 if func == "count" else v
+        if not isinstance(c, Unknown) and not isinstance(value, Unknown):
+            continue
+        if isinstance(c, Unknown) and not isinstance(value, Unknown):  # would it matter if the record counted?
+            if (func == "sum" and value == 0) or (low is not None and value >= low) or \
+                    (high is not None and value <= high):
+                continue
+        unknown = True
+        for x in (c, value):
+            if isinstance(x, Unknown):
+                needs |= x.needs
+    if unknown:
+        return Unknown(frozenset(needs))
+    if func in ("sum", "count"):
+        return sum(sure, Decimal(0) if kind in ("money", "decimal") else 0)
+    if not sure:
+        return no_records(func, group)
+    return low if func == "minimum" else high
