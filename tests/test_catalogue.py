@@ -160,7 +160,7 @@ def test_dutch_money() -> None:
 
     assert dutch_money(Decimal("385")) == "€ 385,00"
     assert dutch_money(Decimal("1234567.5")) == "€ 1.234.567,50"
-    assert dutch_money(Decimal("-12.3")) == "-€ 12,30"
+    assert dutch_money(Decimal("-12.3")) == "€ -12,30"  # the sign with the number, as in a decision
 
 
 # ---------------------------------------------------------------- pages

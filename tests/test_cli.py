@@ -89,21 +89,25 @@ def test_evaluate_text() -> None:
     assert r.exit_code == 0
     lines = r.stdout.splitlines()
     assert lines[0] == "Beslissing — casus volwassene chronisch, 21e behandeling"
-    assert lines[1].startswith("peildatum 2024-03-01 · regelboek sha256:")
-    assert "verzekerd = ja" in lines
+    assert lines[1].startswith("peildatum 1 maart 2024 · regelboek sha256:")
+    # the answers first, then why
+    assert lines[3:8] == ["verzekerd = ja", "eigen_risico_bedrag = € 385,00", "", "Waarom", ""]
     assert '  regel fysio_chronisch_vanaf_21 "Bij een aandoening op de chronische lijst: vergoed vanaf de 21e ' \
            'behandeling"' in lines
-    assert "  bron: Besluit zorgverzekering, artikel 2.6, lid 5, bijlage 1 <https://wetten.overheid.nl/BWBR0018492/>" \
+    assert "    bron: Besluit zorgverzekering, artikel 2.6, lid 5, bijlage 1 <https://wetten.overheid.nl/BWBR0018492/>" \
            in lines
-    assert "  gaat voor: fysio_volwassene (uitzondering fysio_chronisch_vanaf_21)" in lines
-    assert "eigen_risico_bedrag = € 385,00" in lines
+    assert "    Regel fysio_chronisch_vanaf_21 gaat voor regel fysio_volwassene." in lines
+    # facts by their description, the name kept; amounts in the one Dutch format
+    assert "    Volgnummer van de behandeling in het kalenderjaar (behandeling.zitting) = 21" in lines
+    assert "    eigen_risico = € 385,00" in lines
     assert "\x1b[" not in r.stdout  # no colours when the output is not a terminal
 
 
 def test_evaluate_text_names_the_inputs_needed() -> None:
     r = run("evaluate", "--rules", RULES, CASES / "onvolledig.yaml")
     assert r.exit_code == 0
-    assert "verzekerd: onbepaald\n  om te beslissen is nodig: behandeling.zitting\n" in r.stdout
+    assert ("verzekerd: onbepaald\n  om te beslissen is nodig: Volgnummer van de behandeling in het kalenderjaar "
+            "(behandeling.zitting)\n") in r.stdout
 
 
 def test_evaluate_json_one_case_is_an_object() -> None:
@@ -147,9 +151,22 @@ def test_evaluate_on_a_date_overrides_the_peildatum() -> None:
 def test_evaluate_why_not() -> None:
     r = run("evaluate", "--rules", RULES, CASES / "kind.json", "--why-not", "fysio_volwassene")
     assert r.exit_code == 0
-    assert r.stdout.endswith(
+    assert r.stdout == (  # the answer only, not the decision around it
         "regel fysio_volwassene is niet van toepassing: de voorwaarde `leeftijd >= 18` is niet waar\n"
         "  met leeftijd = 1\n"
+    )
+
+
+def test_evaluate_why_not_for_several_cases_names_each_case() -> None:
+    r = run("evaluate", "--rules", RULES, CASES / "kind.json", CASES / "chronisch.yaml", "--why-not", "fysio_volwassene")
+    assert r.exit_code == 0
+    assert r.stdout == (
+        "kind:\n"
+        "regel fysio_volwassene is niet van toepassing: de voorwaarde `leeftijd >= 18` is niet waar\n"
+        "  met leeftijd = 1\n"
+        "\n"
+        "volwassene chronisch, 21e behandeling:\n"
+        "regel fysio_volwassene is van toepassing, maar de uitzondering fysio_chronisch_vanaf_21 gaat voor\n"
     )
 
 

@@ -719,7 +719,7 @@ def test_evaluate_many_reports_a_bad_case_and_goes_on(make_book: MakeBook) -> No
 
 def test_why_not_a_rule_not_in_force(make_book: MakeBook) -> None:
     text = make_book(VALIDITY).why_not("from_2025", {"day": "2024-06-01"})
-    assert text == "rule from_2025 is not in force on 2024-06-01 (valid 2025-01-01 – …)"
+    assert text == "rule from_2025 is not in force on 1 June 2024 (valid 1 January 2025 – …)"
 
 
 def test_why_not_names_the_first_failing_condition_with_its_values(make_book: MakeBook) -> None:
@@ -737,7 +737,7 @@ def test_why_not_for_a_condition_that_cannot_be_decided(make_book: MakeBook) -> 
 def test_why_not_for_an_overridden_rule(make_book: MakeBook) -> None:
     book = make_book(NESTED)
     case = {"day": "2024-01-01", "age": 40, "chronic": True, "session": 30, "palliative": False}
-    assert book.why_not("adult", case) == "rule adult applies, but the exception chronic_adult overrides it"
+    assert book.why_not("adult", case) == "rule adult applies, but the exception chronic_adult takes precedence over it"
     assert book.why_not("chronic_adult", case) == "rule chronic_adult applies and decided covered"
 
 
@@ -955,7 +955,7 @@ def test_a_dutch_decision_gives_the_engine_reasons_in_dutch(make_book: MakeBook)
     d = book.evaluate({"dag": "2024-06-01", "n": 0})
     assert d.outputs["totaal"].reason == "no value of `prijs` is in force on 2024-06-01"
     text = render_decision(d, "nederlands")
-    assert "op 2024-06-01 geldt er geen waarde voor `prijs`" in text
+    assert "op 1 juni 2024 geldt er geen waarde voor `prijs`" in text
     assert "deling door nul op regel 14" in text
     assert "no value" not in text and "division" not in text
 

@@ -501,7 +501,7 @@ def test_the_summary_says_totals_changes_and_who_reaches_the_yearly_maximum(smal
     text = "\n".join(summary_lines(simulate(in_force, HAND, {"cap": cap}, jobs=1)))
     assert "8 claim(s) of 5 insured person(s)" in text
     assert "changed: 5 claim(s) of 3 person(s)" in text
-    assert "€ 1.875,00" in text and "+€ 840,00" in text
+    assert "€ 1.875,00" in text and "€ +840,00" in text
     assert "reached the yearly eigen risico (of 5 person-years with claims)" in text
     assert "(2 no longer, 0 newly; 1 earlier, 0 later)" in text
 

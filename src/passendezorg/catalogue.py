@@ -22,14 +22,14 @@ from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
+from . import display
 from . import nodes as n
 from .cases import Case, iter_case_paths, read_case_file
 from .errors import PassendeZorgError
-from .explain import reason_text
+from .explain import reason_text, with_dates
 from .model import Decision
 from .program import CheckedRule, Parameter, Program, SourceInfo, Table, ValueDecl
 from .rulebook import RuleBook
-from .values import money_text
 
 MARKER = "<!-- gegenereerd door passendezorg catalogue: niet met de hand bewerken -->"
 FRONT_MATTER = ("---", "lang: nl", "---")
@@ -42,8 +42,6 @@ NO_RULESET = "overige-regels"
 MAX_TABLE_ROWS = 15
 MAX_CASES_INLINE = 12
 
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
-          "november", "december")
 TYPE_WORDS = {"boolean": "ja/nee", "integer": "geheel getal", "decimal": "decimaal getal", "money": "bedrag",
               "date": "datum", "text": "tekst"}
 
@@ -62,24 +60,18 @@ HET_WORDS = (
 
 
 def dutch_date(d: dt.date) -> str:
-    return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
+    """A date the catalogue's way: the one date format of the Dutch rule book (``display``)."""
+    return display.date(d, "nederlands")
 
 
 def dutch_number(v: Decimal | int) -> str:
-    if isinstance(v, int):
-        return f"{v:,}".replace(",", ".")
-    text = f"{v:f}"
-    whole, _, frac = text.partition(".")
-    sign = "-" if whole.startswith("-") else ""
-    whole = f"{int(whole.lstrip('-') or '0'):,}".replace(",", ".")
-    return sign + whole + ("," + frac if frac else "")
+    """A number with a decimal comma and thousands dots (counts and parameter values, not years)."""
+    return display.number(v, "nederlands", grouped=True)
 
 
 def dutch_money(v: Decimal) -> str:
-    """An amount the Dutch way, with every digit it has (at least the cents): € 1.234,56, € 0,0325."""
-    sign = "-" if v < 0 else ""
-    whole, _, cents = money_text(abs(v)).partition(".")
-    return f"{sign}€ {int(whole):,}".replace(",", ".") + f",{cents}"
+    """An amount the one way of the Dutch rule book (``display``): € 1.234,56."""
+    return display.money(v, "nederlands")
 
 
 PLURALS = {
@@ -1579,7 +1571,7 @@ def _outcome_text(o: Any, t: n.TypeRef) -> str:
         return f"onbepaald: nodig {verb} " + DutchRenderer.enumerate([ident(x) for x in o.needs], "en")
     if o.status == "conflict":
         return "conflict tussen " + DutchRenderer.enumerate([ident(c.rule.name) for c in o.conflict], "en")
-    return f"kan niet worden bepaald: {_reason_md(reason_text(o.reason or '', 'nederlands'))}"
+    return f"kan niet worden bepaald: {_reason_md(with_dates(reason_text(o.reason or '', 'nederlands'), 'nederlands'))}"
 
 
 def _reason_md(text: str) -> str:

@@ -240,8 +240,9 @@ def _iter_cases_at(paths: list[Path]) -> Iterator[tuple[Case | CaseError, int | 
 @rules_option()
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text", show_default=True)
 @click.option("--on", "on", callback=_date, help="evaluate on this date instead of each case's peildatum")
-@click.option("--why-not", "why_not", metavar="RULE", help="explain why RULE did not decide")
-@click.option("--verbose", "-v", is_flag=True, help="also show the derived values behind the outputs")
+@click.option("--why-not", "why_not", metavar="RULE", help="only explain why RULE did not decide")
+@click.option("--verbose", "-v", is_flag=True,
+              help="show every output (also those that took their default) and every derived value")
 @ENGINE_OPTION
 @click.option("--jobs", "-j", type=click.IntRange(0, 256), metavar="N",
               help="batch mode for one .jsonl or .csv file: N worker processes (0: one per core)")
@@ -274,6 +275,7 @@ def evaluate(cases: tuple[Path, ...], rules_dir: Path | None, fmt: str, on: dt.d
     book = _load(rules_dir, scenario, scenarios_dir)
     failed = 0
     first = True
+    named = len(cases) > 1 or cases[0].is_dir() or cases[0].suffix == ".jsonl"  # answers of several cases
     document = _JsonDocument() if fmt == "json" else None
     for index, (item, line) in enumerate(_iter_cases_at(list(cases))):
         if isinstance(item, CaseError):
@@ -281,8 +283,13 @@ def evaluate(cases: tuple[Path, ...], rules_dir: Path | None, fmt: str, on: dt.d
             _emit_failure(CaseFailure(case=None, index=index, line=line, error=str(item)), fmt)
             continue
         try:
-            decision = book.evaluate(item, on, engine=engine)
             explanation = book.why_not(why_not, item, on) if why_not else None
+            if explanation is not None and fmt == "text":  # the answer is all that was asked
+                click.echo(("" if first else "\n") + (f"{item.name}:\n" if named and item.name else "")
+                           + explanation)
+                first = False
+                continue
+            decision = book.evaluate(item, on, engine=engine)
         except CaseError as e:
             failed += 1
             _emit_failure(CaseFailure(case=item.name, index=index, line=line, error=str(e)), fmt)
@@ -302,9 +309,7 @@ def evaluate(cases: tuple[Path, ...], rules_dir: Path | None, fmt: str, on: dt.d
             if not first:
                 click.echo("\n" + "─" * 60 + "\n")
             first = False
-            click.echo(render_decision(decision, book.program.language, _color(), verbose))
-            if explanation:
-                click.echo("\n" + explanation)
+            click.echo(render_decision(decision, color=_color(), verbose=verbose, program=book.program))
     if document is not None:
         document.close()
     if failed:

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from . import display
 from . import nodes as n
 from .keywords import keyword_table
-from .values import money_text
 
 TYPE_WORDS = {
     "english": {"boolean": "boolean", "integer": "integer", "decimal": "decimal", "money": "money", "date": "date",
@@ -49,16 +49,8 @@ class Formatter:
     # ------------------------------------------------------------ values
 
     def money(self, v: Decimal) -> str:
-        """An amount with every digit it has (at least the cents): `€ 1.234,56` in Dutch, `€ 1234.56` in English."""
-        text = money_text(v)
-        whole, _, fraction = text.partition(".")
-        if len(fraction) == 3:
-            fraction += "0"  # `€ 12,345` and `€ 12.345` read two ways; `€ 12,3450` does not
-        if self.language != "nederlands":
-            return f"€ {whole}.{fraction}"
-        sign = "-" if whole.startswith("-") else ""
-        grouped = f"{int(whole.lstrip('-')):,}".replace(",", ".")
-        return f"€ {sign}{grouped},{fraction}"
+        """An amount as a rule file writes it: the one amount format (``display``), `€ 1.234,56` in Dutch."""
+        return display.money(v, self.language)
 
     def literal(self, e: n.Literal) -> str:
         v = e.value

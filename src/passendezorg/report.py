@@ -22,8 +22,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from . import display
 from .errors import UsageError
-from .explain import render_decision, show_value
+from .explain import Names, render_decision
 from .model import Decision, OutputDecision
 from .population import require_pyarrow
 from .simulate import BASE, Simulation
@@ -35,22 +36,16 @@ COLORS = ("#3949ab", "#e65100", "#00897b", "#8e24aa", "#c62828", "#6d4c41")
 
 
 def euro(v: Decimal | None) -> str:
-    """An amount as the report shows it: € 1.234.567,89 (Dutch notation, exact cents)."""
+    """An amount as the report shows it: € 1.234.567,89 (the one Dutch notation of ``display``, to the cent)."""
     if v is None:
         return "–"
-    q = v.quantize(Decimal("0.01"))
-    sign = "−" if q < 0 else ""
-    whole, _, cents = f"{abs(q):.2f}".partition(".")
-    groups: list[str] = []
-    while len(whole) > 3:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    groups.insert(0, whole)
-    return f"{sign}€ {'.'.join(groups)},{cents}"
+    return display.money(v.quantize(Decimal("0.01")), "nederlands")
 
 
 def signed_euro(v: Decimal) -> str:
-    return ("+" if v > 0 else "") + euro(v)
+    """A change: `€ +840,00`, `€ -12,50`."""
+    text = euro(v)
+    return text.replace("€ ", "€ +", 1) if v > 0 else text
 
 
 def count(n: int) -> str:
@@ -219,6 +214,8 @@ class _Html:
         self.keys = [v.key for v in sim.variants]
         self.titles = {v.key: v.title for v in sim.variants}
         self.language = sim.variants[0].book.program.language
+        self.names = Names(sim.variants[0].book.program, self.language)
+        self.programs = {v.rulebook: v.book.program for v in sim.variants}  # each decision read by its rule book
         self.charts = 0
 
     def name(self, key: str) -> str:
@@ -438,8 +435,9 @@ scenario</th><th>claims</th><th>amount in force</th><th>amount under the scenari
             if not items:
                 out.append("<p>No claim changed.</p>")
             for c in items:
+                day = display.date(c.peildatum, self.language)
                 out.append(f"""<section class="pz-sample" id="sample-{esc(_slug(k))}-{esc(_slug(c.claim_id))}">
-<h4>claim <code>{esc(c.claim_id)}</code> · insured <code>{esc(c.insured_id)}</code> · {esc(c.peildatum.isoformat())}
+<h4>claim <code>{esc(c.claim_id)}</code> · insured <code>{esc(c.insured_id)}</code> · {esc(day)}
 · <span class="pz-muted">{esc(c.where)}</span></h4>
 <p>changed: {", ".join(f"<code>{esc(o)}</code>" for o in c.changed)}</p>
 <div class="pz-sides">{self.side(self.titles[BASE], c.before, c.used_before, c.changed)}
@@ -453,7 +451,7 @@ scenario</th><th>claims</th><th>amount in force</th><th>amount under the scenari
             detail = ""
             if name in changed and rule is not None:
                 source = "; ".join(s.title + (f", {s.detail}" if s.detail else "") for s in rule.sources)
-                facts = ", ".join(f"{k} = {show_value(v, '', self.language)}" for k, v in o.facts.items())
+                facts = ", ".join(f"{k} = {self.names.value(k, v)}" for k, v in o.facts.items())
                 changes = getattr(o, "scenario_changes", None) or []  # under a scenario: what of it decided
                 by = ", ".join(f"{c.kind} {c.name}" for c in changes)
                 detail = (f"<div class='pz-rule-title'>{esc(rule.title or '')}</div>"
@@ -467,7 +465,7 @@ scenario</th><th>claims</th><th>amount in force</th><th>amount under the scenari
         state = ", ".join(f"<code>{esc(k)}</code> = "
                           f"{esc(euro(v) if k in inputs and inputs[k].type.kind == 'money' else format(v, 'f'))}"
                           for k, v in used.items())
-        text = render_decision(d, self.language)
+        text = render_decision(d, program=self.programs.get(d.rulebook))
         return f"""<div class="pz-side"><h5>{esc(title)}</h5>
 <p class="pz-state">used so far this year: {state or "–"}</p>
 <table class="pz-table pz-compact"><colgroup><col class="pz-c1"><col class="pz-c2"><col></colgroup>
@@ -479,9 +477,7 @@ scenario</th><th>claims</th><th>amount in force</th><th>amount under the scenari
             return f"({o.status})"
         if o.type == "money" and o.value is not None:
             return euro(Decimal(str(o.value)))
-        if isinstance(o.value, bool):
-            return ("ja" if o.value else "nee") if self.language == "nederlands" else ("yes" if o.value else "no")
-        return str(o.value)
+        return display.value(o.value, o.type, self.language)
 
     def rejections(self) -> str:
         sim = self.sim

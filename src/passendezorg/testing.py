@@ -10,10 +10,10 @@ from typing import Any, Literal
 
 import click
 
+from . import display
 from . import nodes as n
 from .cases import Case, convert
 from .errors import CaseError
-from .explain import show_value
 from .model import Decision, OutputDecision
 from .rulebook import RuleBook
 from .values import CENT
@@ -305,7 +305,7 @@ def differences_of(book: RuleBook, decision: Decision, case: Case) -> list[Diffe
                 if o.status in ("value", "default") and o.value is not None:
                     got = _exact(o.value, t, where)
                 if o.status not in ("value", "default") or got != typed:
-                    problems.append(Difference(name, show_value(_json(typed), t.kind, lang),
+                    problems.append(Difference(name, display.value(_json(typed), t.kind, lang),
                                                _describe(o, t.kind, lang)))
             elif key == "rule":
                 got_rule: Any = o.rule.name if o.rule else None
@@ -372,7 +372,7 @@ def _json(v: Any) -> Any:
 def _describe(o: OutputDecision, kind: str, lang: str) -> str:
     if o.status in ("value", "default"):
         by = f" (rule {o.rule.name})" if o.rule else " (default)"
-        return show_value(o.value, kind, lang) + by
+        return display.value(o.value, kind, lang) + by
     if o.status == "undetermined":
         return "undetermined" + (f", needs {', '.join(o.needs)}" if o.needs else "")
     if o.status == "conflict":
