@@ -103,12 +103,15 @@ def test_show_replay_withdraw_correct_and_ledger(db: str, tmp_path: Path) -> Non
     shown = run("receipts", "show", "2", "--db", db)
     assert shown.exit_code == 0, shown.output
     text = shown.output
-    assert "receipt 2 · decision · claim H (#1)" in text
-    assert "insured     V-1, 2024" in text
-    assert 'verzekerde.eigen_risico_verbruikt = "300.00"' in text
-    assert "deducted    € 60.00; paid € 0.00" in text
-    assert "  deduction      € 60.00  V-1 2024" in text
+    # in the language of the receipt's rule book (Dutch), amounts and dates in its one format
+    assert text.startswith("bewijsstuk 2 · beslissing · declaratie H (#1)\nverzekerde  V-1, 2024\n"
+                           "peildatum   1 maart 2024\nregelboek   sha256:")
+    assert "ingehouden  € 60,00; betaald € 0,00" in text
+    assert "  Eigen risico dat dit kalenderjaar al is ingehouden (verzekerde.eigen_risico_verbruikt) = € 300,00" in text
+    assert "eigen-risicoregister\n  inhouding         € 60,00  V-1 2024" in text
     assert "Beslissing — casus H" in text and "eigen_risico_inhouding = € 60,00" in text
+    for english in ("receipt", "insured", "deducted", "facts", "ledger", "deduction", "60.00"):
+        assert english not in text
     data = json.loads(run("receipts", "show", "2", "--db", db, "--format", "json").output)
     assert data["decision"]["outputs"]["eigen_risico_inhouding"]["value"] == "60.00"
     assert data["rulebook"].startswith("sha256:")
@@ -129,8 +132,8 @@ def test_show_replay_withdraw_correct_and_ledger(db: str, tmp_path: Path) -> Non
     assert withdrawn.output == "claim H withdrawn: receipt 5 (supersedes receipt 2)\n"
     assert run("claims", "withdraw", "H", "--rules", V1, "--db", db).output.startswith("claim H already withdrawn")
     chain = run("receipts", "show", "--claim", "H", "--db", db).output
-    assert "receipt 5 · withdrawal · claim H (#2) · supersedes receipt 2" in chain
-    assert "reason      dubbel ingediend" in chain
+    assert "bewijsstuk 5 · intrekking · declaratie H (#2) · vervangt bewijsstuk 2" in chain
+    assert "reden       dubbel ingediend" in chain
     ledger = run("ledger", "V-1", "--db", db).output.splitlines()
     assert [" ".join(line.split()[2:]) for line in ledger[:-1]] == [
         "deduction € 300.00 claim A (receipt 1)",
@@ -169,7 +172,7 @@ def test_the_database_comes_from_the_environment_when_not_given(tmp_path: Path) 
     env = {"PASSENDEZORG_DB": str(tmp_path / "from-env.db"), "PASSENDEZORG_RULES": str(V1)}
     assert run("claims", "process", path, env=env).exit_code == 0
     assert (tmp_path / "from-env.db").exists()
-    assert "claim A" in run("receipts", "show", "1", env=env).output
+    assert "declaratie A" in run("receipts", "show", "1", env=env).output
 
 
 def test_the_commands_load_the_store_only_when_they_run() -> None:

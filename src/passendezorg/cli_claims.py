@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from . import display
 from .cli_options import rules_option
 from .errors import PassendeZorgError, UsageError
 from .progress import Progress
@@ -71,8 +72,8 @@ def _names_options(f: Any) -> Any:
     return f
 
 
-def _euro(v: Decimal) -> str:
-    return f"€ {v:.2f}"
+def _euro(v: Decimal, language: str = "english") -> str:
+    return display.money(v, language)
 
 
 # ---------------------------------------------------------------- the batch
@@ -366,38 +367,65 @@ def _store(db: str | None) -> Store:
     return Store(db)
 
 
-def _receipt_text(r: Receipt, store: Store, verbose: bool) -> str:
-    from .explain import render_decision
+RECEIPT_WORDS = {
+    "english": {"receipt": "receipt", "claim": "claim", "supersedes": "supersedes receipt", "insured": "insured",
+                "peildatum": "peildatum", "rulebook": "rule book", "engine": "engine", "recorded": "recorded",
+                "reason": "reason", "deducted": "deducted", "paid": "paid", "facts": "facts", "ledger": "ledger",
+                "decision": "decision", "correction": "correction", "withdrawal": "withdrawal",
+                "deduction": "deduction", "reversal": "reversal"},
+    "nederlands": {"receipt": "bewijsstuk", "claim": "declaratie", "supersedes": "vervangt bewijsstuk",
+                   "insured": "verzekerde", "peildatum": "peildatum", "rulebook": "regelboek", "engine": "programma",
+                   "recorded": "vastgelegd", "reason": "reden", "deducted": "ingehouden", "paid": "betaald",
+                   "facts": "gegevens", "ledger": "eigen-risicoregister", "decision": "beslissing",
+                   "correction": "correctie", "withdrawal": "intrekking", "deduction": "inhouding",
+                   "reversal": "terugboeking"},
+}
+"""The words of `receipts show`, in the language of the receipt's rule book."""
 
-    out = [
-        f"receipt {r.id} · {r.kind} · claim {r.claim_id} (#{r.seq})"
-        + (f" · supersedes receipt {r.supersedes}" if r.supersedes else ""),
-        f"insured     {r.insured_id}, {r.year}",
-        f"peildatum   {r.peildatum.isoformat()}",
-        f"rule book   {r.rulebook or '-'}",
-        f"engine      passendezorg {r.engine_version}",
-        f"recorded    {r.created_at.isoformat(timespec='seconds')}",
+
+def _receipt_text(r: Receipt, store: Store, verbose: bool) -> str:
+    """A receipt in the language of its rule book (English when that rule book is no longer at hand)."""
+    from .explain import Names, render_decision
+
+    program = None
+    book_of: Receipt | None = r
+    while book_of is not None and book_of.rulebook is None and book_of.supersedes is not None:
+        book_of = store.receipt(book_of.supersedes)  # a withdrawal speaks the language of what it withdraws
+    if book_of is not None and book_of.rulebook is not None:
+        try:
+            program = store.load_rulebook(book_of.rulebook).program
+        except PassendeZorgError:
+            pass
+    language = program.language if program is not None else "english"
+    w = RECEIPT_WORDS[language]
+    names = Names(program, language)
+    rows = [
+        (w["insured"], f"{r.insured_id}, {r.year}"),
+        (w["peildatum"], display.date(r.peildatum, language)),
+        (w["rulebook"], r.rulebook or "-"),
+        (w["engine"], f"passendezorg {r.engine_version}"),
+        (w["recorded"], f"{display.date(r.created_at.date(), language)} {r.created_at.time().isoformat('seconds')}"),
     ]
     if r.kind == "withdrawal":
-        out.append(f"reason      {r.reason}")
+        rows.append((w["reason"], r.reason or "-"))
     else:
-        out.append(f"deducted    {_euro(r.deduction)}" + (f"; paid {_euro(r.payout)}" if r.payout is not None else ""))
-    out.append("facts")
-    out.extend(f"  {k} = {json.dumps(v, ensure_ascii=False)}" for k, v in r.input.items())
+        rows.append((w["deducted"], _euro(r.deduction, language)
+                     + (f"; {w['paid']} {_euro(r.payout, language)}" if r.payout is not None else "")))
+    width = max(len(label) for label, _ in rows) + 2
+    out = [f"{w['receipt']} {r.id} · {w[r.kind]} · {w['claim']} {r.claim_id} (#{r.seq})"
+           + (f" · {w['supersedes']} {r.supersedes}" if r.supersedes else "")]
+    out.extend(f"{label:<{width}}{text}" for label, text in rows)
+    out.append(w["facts"])
+    out.extend(f"  {names.fact(k, v)}" for k, v in r.input.items())
     entries = [e for e in store.ledger(r.insured_id) if e.receipt_id == r.id]
     if entries:
-        out.append("ledger")
-        out.extend(f"  {e.entry:<9} {_euro(e.amount):>12}  {e.insured_id} {e.year}" for e in entries)
+        out.append(w["ledger"])
+        out.extend(f"  {w.get(e.entry, e.entry):<12} {_euro(e.amount, language):>12}  {e.insured_id} {e.year}"
+                   for e in entries)
     decision = r.decision()
     if decision is not None:
-        language = "english"
-        if r.rulebook is not None:
-            try:
-                language = store.load_rulebook(r.rulebook).program.language
-            except PassendeZorgError:
-                pass
         out.append("")
-        out.append(render_decision(decision, language, False, verbose))
+        out.append(render_decision(decision, language, False, verbose, program=program))
     return "\n".join(out)
 
 
