@@ -128,8 +128,11 @@ class Names:
         text = self.description(name)
         return f"{description_lead(text)} ({name})" if text else name
 
-    def value(self, name: str, v: Any, kind: str | None = None) -> str:
-        return display.value(v, self.kind(name) if kind is None else kind, self.language)
+    def value(self, name: str, v: Any, declared: str | None = None) -> str:
+        """``v`` as people read it; ``declared``: the type a decision names (``list of money``) when the rule
+        book does not know the name."""
+        kind = self.kind(name) or (declared or "").rsplit("list of ", 1)[-1]
+        return display.value(v, kind, self.language)
 
     def fact(self, name: str, v: Any) -> str:
         return f"{self.label(name)} = {self.value(name, v)}"
