@@ -73,6 +73,7 @@ CHUNK_BYTES = 8 << 20  # a worker's unit of work: about 40,000 claims of 200 byt
 # ------------------------------------------------------------------ compiled programs, once per rule book
 
 _COMPILED: dict[int, tuple[Program, CompiledProgram]] = {}
+_READY: dict[int, tuple[Program, _Ready]] = {}
 
 
 def compiled(program: Program) -> CompiledProgram:
@@ -85,6 +86,29 @@ def compiled(program: Program) -> CompiledProgram:
         _COMPILED.clear()
     _COMPILED[id(program)] = (program, cp)
     return cp
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """What a batch needs of one rule book besides the compiled program: built once, not per call."""
+
+    cp: CompiledProgram
+    outputs: _Outputs
+    typed: Callable[[Mapping[str, Any]], dict[str, Any] | None]
+    line: _LineWriter
+
+
+def ready(program: Program) -> _Ready:
+    """The compiled program, its input typer and its line writer, built once per rule book and process."""
+    found = _READY.get(id(program))
+    if found is not None and found[0] is program:
+        return found[1]
+    cp = compiled(program)
+    r = _Ready(cp, _Outputs(cp), compile_typer(program), _LineWriter(cp))
+    if len(_READY) >= 8:
+        _READY.clear()
+    _READY[id(program)] = (program, r)
+    return r
 
 
 # ------------------------------------------------------------------ results
@@ -217,10 +241,11 @@ class _Evaluator:
         if self.grouped:  # groups of facts: compiled per shape of case (`fast`); every case is typed by prepare
             self.typed = _untyped
         else:
-            self.cp = compiled(self.program)
-            self.outputs = _Outputs(self.cp)
-            self.typed = compile_typer(self.program)
-            self.line = _LineWriter(self.cp)
+            r = ready(self.program)
+            self.cp = r.cp
+            self.outputs = r.outputs
+            self.typed = r.typed
+            self.line = r.line
         self.on = on
         self.explain = explain
         self.peildatum = self.program.peildatum

@@ -193,6 +193,9 @@ def _fallback_function(program: Program, kinds: tuple[int, ...],
                 results[name] = found
         return state.ev.outcome(names[k])
 
+    # what a value the two-valued blocks left without a value and without a rule reads as: the same every time
+    unruled = [read_outcome(name, _seed(kind, None, None)) for name, kind in zip(names, kinds)]
+
     def bad(state: _Fallback | None, j: int, r: str | None) -> Any:
         """What the interpreter reads for value ``j``, which the generated code found not known."""
         if state is not None:
@@ -203,6 +206,8 @@ def _fallback_function(program: Program, kinds: tuple[int, ...],
             if o is not None:
                 found = state.env[j] = read_outcome(names[j], o)
                 return found
+        if r is None:
+            return unruled[j]
         return read_outcome(names[j], _seed(kinds[j], None, r))
 
     def fb(state: _Fallback | None, i: Mapping[str, Any], day: dt.date, k: int, vals: tuple[Any, ...],
