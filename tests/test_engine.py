@@ -709,7 +709,8 @@ def test_a_decision_names_the_rule_book_the_date_and_the_deciding_rule(make_book
 def test_evaluate_many_reports_a_bad_case_and_goes_on(make_book: MakeBook) -> None:
     book = make_book(VALIDITY)
     results = list(book.evaluate_many([{"day": "2024-01-01"}, {"day": "not a date"}, {"day": "2025-01-01"}]))
-    assert [type(r).__name__ for r in results] == ["Decision", "CaseFailure", "Decision"]
+    assert [isinstance(r, Decision) for r in results] == [True, False, True]
+    assert type(results[1]).__name__ == "CaseFailure"
     assert results[1].error == 'case: input.day: expected a date (YYYY-MM-DD), got "not a date"'
     assert [r.value("rate") for r in results if isinstance(r, Decision)] == [24, 25]
 

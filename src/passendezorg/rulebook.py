@@ -36,6 +36,7 @@ from .source import SourceRegistry, Span, undecodable
 from .values import to_json, typed_json, typed_value
 
 if TYPE_CHECKING:
+    from .decisions import CompiledDecisions
     from .scenario import ScenarioSummary
 
 RULE_SUFFIX = ".pz"
@@ -236,6 +237,7 @@ class RuleBook:
         self._cache = cache
         self._rule_refs: dict[str, RuleRef] = {}
         self._under: dict[str, RuleBook] = {}
+        self._decisions: CompiledDecisions | None = None
 
     @property
     def content_hash(self) -> str:
@@ -326,11 +328,25 @@ class RuleBook:
                  engine: str = engines.DEFAULT) -> Decision:
         """Evaluate one case and return the reasoned decision. CaseError if the case is malformed.
 
+        The compiled engine (the default) decides it in generated code that records what the explanation
+        needs; ``engine="interpreter"`` asks the reference interpreter (identical decisions, byte for byte).
         ``engine="rete"`` matches the conditions in the durable-rules network instead (the
         optional rete back end; identical decisions); EngineUnavailable says why it cannot run.
         """
         case, inputs, day = self.prepare(case, on)
+        if engines.canonical(engine) == "compiled":
+            return self.compiled_decisions().decision(inputs, day, case.name)
         return self.decision(self._run(inputs, day, engine), day, case.name, inputs)
+
+    def compiled_decisions(self) -> CompiledDecisions:
+        """The explained decisions of this rule book from compiled code (built on first use, then kept)."""
+        found = self._decisions
+        if found is None:
+            from .decisions import CompiledDecisions
+
+            explainer = engines.get(self.program, "compiled").explainer  # type: ignore[attr-defined]
+            found = self._decisions = CompiledDecisions(self, explainer)
+        return found
 
     def _run(self, inputs: dict[str, Any], day: dt.date, engine: str) -> dict[str, Outcome]:
         return engines.get(self.program, engine).outcomes(inputs, day)

@@ -3,8 +3,9 @@
 - ``interpreter``: the reference; every value of a case decided and explained (``interpreter.py``).
 - ``rete``: rule conditions matched in durable-rules networks (``rete.py``; the optional extra
   ``rete``), with the interpreter's resolution; identical decisions.
-- the compiled engine (``compiled.py``): the rule book as generated Python, the fast path of
-  batches (values and deciding rules per case).
+- ``compiled`` (the default; ``compiled.py``): the rule book as generated Python: the fast path of
+  batches (values and deciding rules per case), and explained decisions from generated code that
+  records what an explanation needs (``Explainer``); identical decisions.
 - ``columnar``: the rule book as a Polars expression plan for files and frames (``columnar.py``; the
   optional extra ``columnar``): the compiled engine's compact answers, column by column.
 
@@ -26,13 +27,13 @@ from ..program import Program
 from .interpreter import Evaluation
 from .semantics import Outcome
 
-ENGINES = ("interpreter", "rete", "columnar")
+ENGINES = ("compiled", "interpreter", "rete", "columnar")
 """The engines a decision can be asked of, by name."""
 
 ALIASES = {"native": "interpreter"}
 """Older names that still work."""
 
-DEFAULT = "interpreter"
+DEFAULT = "compiled"
 
 
 class Engine(Protocol):
@@ -55,6 +56,21 @@ class Interpreter:
 
     def outcomes(self, inputs: Mapping[str, Any], day: dt.date) -> dict[str, Outcome]:
         return Evaluation(self.program, inputs, day).run()
+
+
+class Compiled:
+    """The compiled engine, explaining: generated code that records what an explanation needs (``Explainer``)."""
+
+    name = "compiled"
+
+    def __init__(self, program: Program) -> None:
+        from .compiled import compile_explainer
+
+        self.program = program
+        self.explainer = compile_explainer(program)
+
+    def outcomes(self, inputs: Mapping[str, Any], day: dt.date) -> dict[str, Outcome]:
+        return self.explainer.outcomes(inputs, day)
 
 
 class Rete:
@@ -126,11 +142,12 @@ def get(program: Program, name: str = DEFAULT) -> Engine:
             raise UsageError("the columnar engine decides batches: give a .parquet, .arrow, .csv or .jsonl file "
                              "(`evaluate FILE --engine columnar`) or call decide_frame; an explained decision "
                              "comes from the interpreter")
-        engine: Engine = Interpreter(program) if found == "interpreter" else Rete(program)
+        engine: Engine = (Compiled(program) if found == "compiled" else Interpreter(program) if found == "interpreter"
+                          else Rete(program))
         if len(_BUILT) >= 16:
             _BUILT.clear()
         _BUILT[key] = (program, engine)
         return engine
 
 
-__all__ = ["ALIASES", "DEFAULT", "ENGINES", "Engine", "Interpreter", "Outcome", "Rete", "canonical", "get", "require"]
+__all__ = ["ALIASES", "DEFAULT", "ENGINES", "Compiled", "Engine", "Interpreter", "Outcome", "Rete", "canonical", "get", "require"]

@@ -66,6 +66,7 @@ from .semantics import (
     combine_sets,
     conditional_unknown,
     first_bad,
+    key_text,
     merge,
     needed_reason,
     no_value_in_force,
@@ -333,7 +334,7 @@ _HELPERS: dict[str, Any] = {
 _BUILTINS = {"len": len, "abs": abs, "min": min, "max": max, "int": int, "str": str, "dict": dict,
              "Exception": Exception}
 _ATTRIBUTES = {"year", "days", "quantize", "get", "append"}
-_LOCAL = re.compile(r"^(i|day|S|E|V|N|T|D|W|O|_Y|_[acqwpumgz]\d+|_r\d+_\d+"
+_LOCAL = re.compile(r"^(i|day|S|E|V|F|N|T|D|W|O|c\d+|o\d+|_Y|_[acqwpumgz]\d+|_r\d+_\d+"
                     r"|_E|_e\d+|_d|_x|_t\d+|_h\d+|v\d+|r\d+|_k\d+|_tab\d+|_run|_bd|_state|_K"
                     r"|_b|d|o|v|g\d+|m\d+|_M|_dates|_date|_conv|_typer|_ty)$")
 _FUNCTIONS = ("_run", "_typer")
@@ -473,8 +474,12 @@ class _Branch:
 
 
 class _Gen:
-    def __init__(self, p: Program, dispatch: bool = True) -> None:
+    def __init__(self, p: Program, dispatch: bool = True, explain: bool = False) -> None:
         self.p = p
+        # explain: also record, per value, the rules that concur with the deciding one (``c<k>``) and the rules
+        # that applied but were overridden, with the exception that won (``o<k>``); a flag of a rule tree then
+        # holds the first rule that won in it (a name) instead of True
+        self.explain = explain
         self.lines: list[str] = []
         self.consts: dict[str, Any] = {}
         self._const_ids: dict[tuple[type, Any], str] = {}
@@ -982,6 +987,9 @@ class _Gen:
                 self.emit(d + 1, f"r{k} = {r.name!r}")
                 self.emit(d, f"elif _x != v{k}:")
                 self.emit(d + 1, "raise _Bail")  # unrelated rules give different values: a conflict
+                if self.explain:
+                    self.emit(d, "else:")
+                    self.emit(d + 1, f"c{k} += ({r.name!r},)")
 
         def tree(name: str, d: int, need_flag: bool) -> str | None:
             """Code for the rule ``name`` and its exceptions; returns the flag saying whether any applied."""
@@ -1021,7 +1029,23 @@ class _Gen:
             if flags:
                 self.emit(d, f"{flag} = {' or '.join(flags)}")
                 tests.append(f"not {flag}")
-            if mine:
+            if mine and self.explain and flags:
+                # an exception that won overrides this rule if it applies itself
+                own = [t for t in (self.valid(r), self.condition(r.when) if r.when is not None else None)
+                       if t is not None and t != "True"]
+                self.emit(d, f"if not {flag}:")
+                if own:
+                    self.emit(d + 1, f"if {' and '.join(own)}:")
+                    report(r, d + 2)
+                    self.emit(d + 2, f"{flag} = {name!r}")
+                    self.emit(d, f"elif {' and '.join(own)}:")
+                else:
+                    report(r, d + 1)
+                    self.emit(d + 1, f"{flag} = {name!r}")
+                    self.emit(d, "else:")
+                self.emit(d + 1, f"o{k} += (({name!r}, {flag}),)")
+            elif mine:
+                won = repr(name) if self.explain else "True"
                 v = self.valid(r)
                 if v is not None:
                     tests.append(v)
@@ -1033,14 +1057,14 @@ class _Gen:
                     self.emit(d, f"if {' and '.join(tests)}:")
                     report(r, d + 1)
                     if flag is not None:
-                        self.emit(d + 1, f"{flag} = True")
+                        self.emit(d + 1, f"{flag} = {won}")
                     if need_flag and not flags:
                         self.emit(d, "else:")
                         self.emit(d + 1, f"{flag} = False")
                 else:
                     report(r, d)
                     if flag is not None:
-                        self.emit(d, f"{flag} = True")
+                        self.emit(d, f"{flag} = {won}")
             if flag is not None:
                 done[name] = flag
             return flag
@@ -1049,6 +1073,19 @@ class _Gen:
             if root in false_rules and not self.p.exceptions.get(root):
                 continue  # false in this arm, and nothing below it
             tree(root, depth, False)
+
+    def shared_exception(self, name: str) -> bool:
+        """Is a rule of this value an exception to more than one rule?"""
+        decl = self.p.values[name]
+        if decl.definition is not None:
+            return False
+        seen: set[str] = set()
+        for r in decl.rules:
+            for c in self.p.exceptions.get(r, ()):
+                if c in seen:
+                    return True
+                seen.add(c)
+        return False
 
     # -------------------------------------------------------------- the function
 
@@ -1060,6 +1097,12 @@ class _Gen:
             # interpreter, with the values it depends on as the fast path found them; the rest stay fast
             k = self.index[name]
             self.emit(2, "try:")
+            if self.explain:
+                self.emit(3, f"c{k} = o{k} = ()")
+                if self.shared_exception(name):
+                    # an exception below two rules: the interpreter's walk reports what it overrides once per
+                    # rule above it; the three-valued resolution walks the trees as the interpreter does
+                    self.emit(3, "raise _Bail")
             self.value_block(name, 3)
             self.emit(2, "except Exception:")
             ds = deps[name]
@@ -1083,8 +1126,12 @@ class _Gen:
                 "        if S is None:",
                 "            S = _state(day)",
             ]
+        extra = ""
+        if self.explain:
+            extra = (", (" + "".join(f"c{k}, " for k in range(len(order))) + "), ("
+                     + "".join(f"o{k}, " for k in range(len(order))) + ")")
         tail = [
-            f"        return _new(_FR, (({vals}), ({rules}), _K, _E))",
+            f"        return _new(_FR, (({vals}), ({rules}), _K, _E{extra}))",
             "    except Exception:",
             "        return None",
         ]
@@ -1592,6 +1639,79 @@ class _TriGen(_Gen):
         return "\n".join(out) + "\n", names
 
 
+class _TraceGen(_TriGen):
+    """Three-valued expressions that also record the facts they use, as the interpreter's ``ev`` records them:
+    ``_c<n>(i, day, V, F)``, with ``V`` every value of the rule book by position (a plain value, or the Unknown
+    or Fail the interpreter reads for it) and ``F`` the facts, written where and as the interpreter writes them."""
+
+    def __init__(self, p: Program, base: _Gen) -> None:
+        super().__init__(p, base)
+        self.dep_pos = dict(self.index)
+
+    def tri(self, e: n.Expr, d: int) -> str:
+        if isinstance(e, n.Lookup):
+            t = self.temp()
+            keys = [self.tri(x, d) for x in e.keys]
+            parts = [x for x, k in zip(keys, e.keys) if not isinstance(k, n.Literal)]
+            dd = d + 1 if self.first_bad(d, parts, t) else d
+            self.emit(dd, f"{t} = _lk3({self.obj(self.p.tables[e.table])}, ({''.join(x + ', ' for x in keys)}), "
+                          f"{e.column!r}, day)")
+            self.emit(dd, f"F[_lkf({e.table!r}, ({''.join(x + ', ' for x in keys)}), {e.column!r})] = "
+                          f"None if _isi({t}, _Fail3) else {t}")
+            return t
+        if isinstance(e, n.Binary) and e.op in ("in", "notin") and isinstance(e.right, n.Ref) \
+                and e.right.kind == "table":
+            t = self.temp()
+            a = self.tri(e.left, d)
+            self.first_bad(d, [a], t)
+            self.emit(d + 1, f"{t} = _intab3({self.obj(self.p.tables[e.right.name])}, {a}, day, True)")
+            self.emit(d + 1, f"F[_inf({a}, {e.right.name!r})] = {t}")
+            if e.op == "notin":
+                self.emit(d + 1, f"{t} = not {t}")
+            return t
+        t = super().tri(e, d)
+        if isinstance(e, n.Ref):
+            if e.kind == "input":
+                self.emit(d, f"F[{e.name!r}] = i.get({e.name!r})")
+            else:
+                self.emit(d, f"F[{e.name!r}] = None if _isi({t}, _BAD) else {t}")
+        return t
+
+    def function(self, e: n.Expr, fn: str) -> list[str]:
+        lines = super().function(e, fn)
+        lines[0] = f"def {fn}(i, day, V, F):"
+        return lines
+
+    def tracers(self) -> tuple[str, dict[int, str]]:
+        """One function per condition, rule value, definition and default; their names by node id."""
+        p = self.p
+        out: list[str] = []
+        names: dict[int, str] = {}
+        for name in p.order:
+            decl = p.values[name]
+            exprs = [x for x in (decl.definition, decl.default) if x is not None]
+            for r in decl.rules:
+                rule = p.rules[r]
+                exprs.extend(x for x in (rule.when, rule.value) if x is not None)
+            for e in exprs:
+                if id(e) in names:
+                    continue
+                fn = f"_c{len(names)}"
+                out.extend(self.function(e, fn))
+                names[id(e)] = fn
+        return "\n".join(out) + "\n", names
+
+
+def _lookup_fact(table: str, keys: tuple[Any, ...], column: str) -> str:
+    """The name of a table cell among the facts, as the interpreter writes it."""
+    return f"{table}[{', '.join(str(k) for k in keys)}].{column}"
+
+
+def _in_fact(a: Any, table: str) -> str:
+    """The name of a membership test among the facts, as the interpreter writes it."""
+    return f"{key_text(a if isinstance(a, tuple) else (a,))} in {table}"
+
+
 def _in_table3(table: Any, a: Any, day: dt.date, positive: bool) -> bool:
     key = a if isinstance(a, tuple) else (a,)
     found = table.row_on(key, day) is not None
@@ -1698,6 +1818,7 @@ _N1: Possibles = frozenset([NONE])
 
 _MISSING = object()
 _TRI_HELPERS.update({
+    "_lkf": _lookup_fact, "_inf": _in_fact,
     "_pfail": no_value_in_force, "_lk3": table_cell, "_intab3": _in_table3, "_fbad2": _first_bad2, "_MS": _MISSING,
     "_NONE3": NONE, "_N1": _N1,
     "_cs3": _combine3, "_own3": possible_of, "_fz3": frozenset, "_Fail3": Fail, "_failed3": _failed3,
@@ -1906,6 +2027,7 @@ class CompiledProgram:
     kinds: tuple[int, ...]
     dispatch_input: str | None
     run: Callable[[Mapping[str, Any], dt.date], FastResult | None] = field(repr=False)
+    explainer: Explainer | None = field(default=None, repr=False)
 
     def evaluate(self, inputs: Mapping[str, Any], day: dt.date) -> FastResult | dict[str, Outcome]:
         """The fast result, or the interpreter's outcomes when the fast path does not decide the case."""
@@ -1919,27 +2041,169 @@ class CompiledProgram:
         return {name: (s, v, r) for name, s, v, r in zip(self.names, fast.statuses, fast.values, fast.rules)}
 
 
+Record = tuple[str, Any, str | None, tuple[str, ...], dict[str, Any], tuple[tuple[str, str], ...],
+               list[tuple[str, Any]], list[str], str | None]
+"""How one value was decided, as the interpreter's Outcome says it, in a plain tuple: ``(status, value, rule,
+concurring, facts, overridden, conflict, needs, reason)``; ``value`` is None unless the status is value or default."""
+
+
+def record_of(o: Outcome) -> Record:
+    """An interpreter's outcome as a record."""
+    return (o.status, o.value if o.known else None, o.rule, tuple(o.concurring), o.facts, tuple(o.overridden),
+            o.conflict, o.needs, o.reason)
+
+
+def outcome_of(rec: Record) -> Outcome:
+    """A record as the interpreter's Outcome."""
+    status, value, rule, concurring, facts, overridden, conflict, needs, reason = rec
+    return Outcome(status, value, rule, list(concurring), list(overridden), list(conflict), list(needs), reason,
+                   facts)
+
+
+_NO_RULE_APPLIES = "no rule applies and there is no default"
+
+
+class Explainer:
+    """Explained decisions from compiled code: per case, every value's outcome with everything the interpreter
+    records (the deciding rule, the rules that concur, those overridden and by which exception, the facts the
+    deciding rule used, conflicts, needed inputs, reasons), as records in ``program.order``.
+
+    The two-valued blocks, generated to record concurring and overridden rules, decide what they can; the
+    three-valued resolution decides the rest (as for the fast path). The facts come from generated
+    three-valued functions that write them where the interpreter writes them, run for the expressions the
+    interpreter's facts come from: the deciding rule's condition and value, the default, the definition. A
+    value whose facts depend on more than that (an error of a value with a default) is decided by the
+    interpreter, with the values before it as found; a case whose dated state cannot be built, entirely.
+    """
+
+    def __init__(self, program: Program, run: Callable[[Mapping[str, Any], dt.date], FastResult | None],
+                 bad: Callable[..., Any] | None, tracers: Mapping[int, Callable[..., Any]]) -> None:
+        """``run`` the generated code (None: the interpreter decides the case), ``bad`` what a value that is not
+        known reads as, ``tracers`` the generated functions that record facts, by node id (none without a
+        fast path)."""
+        self.program = program
+        self.names = tuple(program.order)
+        self._run = run
+        self._bad = bad
+        self._deps: list[tuple[int, ...]] | None = None
+        # per value: how it is decided, and the tracers of its definition, its default, and each rule's condition
+        # and value
+        self._spec: list[tuple[int, Any, Any]] = []
+        self._rule_tracers: dict[str, tuple[Any, Any]] = {}
+        for name in self.names:
+            decl = program.values[name]
+            if decl.definition is not None:
+                self._spec.append((BY_DEFINITION, tracers.get(id(decl.definition)), None))
+                continue
+            self._spec.append((WITH_DEFAULT if decl.default is not None else NO_DEFAULT, None,
+                               tracers.get(id(decl.default))))
+            for r in decl.rules:
+                rule = program.rules[r]
+                self._rule_tracers[r] = (tracers.get(id(rule.when)), tracers.get(id(rule.value)))
+
+    def records(self, inputs: Mapping[str, Any], day: dt.date) -> list[Record]:
+        """Every value's record, in ``program.order``: what ``Evaluation(program, inputs, day).run()`` gives."""
+        fast = self._run(inputs, day)
+        if fast is None:
+            results = Evaluation(self.program, inputs, day).run()
+            return [record_of(results[name]) for name in self.names]
+        vals, rules, _kinds, state, concurring, overridden = fast
+        decided: Mapping[int, Outcome] = _NO_OUTCOMES if state is None else state.decided
+        if None in vals:  # what the interpreter reads for a value that is not known: an Unknown or a Fail
+            bad = self._bad
+            assert bad is not None
+            reads: Any = [v if v is not None else bad(state, k, rules[k]) for k, v in enumerate(vals)]
+        else:
+            reads = vals
+        out: list[Record] = []
+        rule_tracers = self._rule_tracers
+        for k, (how, fdef, fdflt) in enumerate(self._spec):
+            o = decided.get(k)
+            facts: dict[str, Any] = {}
+            if o is None:
+                r = rules[k]
+                if r is not None:
+                    fw, fv = rule_tracers[r]
+                    if fw is not None:
+                        fw(inputs, day, reads, facts)
+                    fv(inputs, day, reads, facts)
+                    out.append(("value", vals[k], r, concurring[k], facts, overridden[k], [], [], None))
+                elif how == BY_DEFINITION:
+                    fdef(inputs, day, reads, facts)
+                    out.append(("value", vals[k], None, (), facts, (), [], [], None))
+                elif how == WITH_DEFAULT:
+                    fdflt(inputs, day, reads, facts)
+                    out.append(("default", vals[k], None, (), facts, overridden[k], [], [], None))
+                elif vals[k] is None:
+                    out.append(("undetermined", None, None, (), facts, overridden[k], [], [], _NO_RULE_APPLIES))
+                else:
+                    out.append(("value", vals[k], None, (), facts, (), [], [], None))
+                continue
+            status = o.status
+            if how == BY_DEFINITION:
+                fdef(inputs, day, reads, facts)
+            elif status == "value":
+                assert o.rule is not None
+                fw, fv = rule_tracers[o.rule]
+                if fw is not None:
+                    fw(inputs, day, reads, facts)
+                fv(inputs, day, reads, facts)
+            elif status == "default":
+                fdflt(inputs, day, reads, facts)
+            elif status == "error" and how == WITH_DEFAULT:
+                # the interpreter keeps the default's facts when it evaluated the default: it decides this one
+                out.append(record_of(self._interpreted(inputs, day, k, out)))
+                continue
+            out.append((status, o.value if o.known else None, o.rule, tuple(o.concurring), facts,
+                        tuple(o.overridden), o.conflict, o.needs, o.reason))
+        return out
+
+    def outcomes(self, inputs: Mapping[str, Any], day: dt.date) -> dict[str, Outcome]:
+        """Every value's outcome, as ``Evaluation(program, inputs, day).run()`` gives it."""
+        return {name: outcome_of(rec) for name, rec in zip(self.names, self.records(inputs, day))}
+
+    def _interpreted(self, inputs: Mapping[str, Any], day: dt.date, k: int, before: list[Record]) -> Outcome:
+        """The interpreter's outcome of value ``k``, given the records of the values before it."""
+        ev = Evaluation(self.program, inputs, day)
+        names = self.names
+        if self._deps is None:
+            deps = value_dependencies(self.program)
+            index = {name: j for j, name in enumerate(names)}
+            self._deps = [tuple(index[d] for d in deps[name]) for name in names]
+        for j in self._deps[k]:
+            status, value, rule, _c, _f, _o, _x, needs, reason = before[j]
+            ev.results[names[j]] = Outcome(status, value, rule, needs=needs, reason=reason)
+        return ev.outcome(names[k])
+
+
+def compile_explainer(program: Program, dispatch: bool = True) -> Explainer:
+    """Generate and compile the explained decisions of a checked rule book (see ``Explainer``)."""
+    return compile_program(program, dispatch, explain=True).explainer  # type: ignore[return-value]
+
+
 MAX_PASSED_VALUES = 100_000
 """The most values the generated code passes on, over all values, to the blocks that decide them in three-valued
 logic (each gets every value it depends on, directly or not). A rule book beyond it (thousands of values in one
 chain) is not compiled: the interpreter decides its cases, and gives the same answers."""
 
 
-def compile_program(program: Program, dispatch: bool = True) -> CompiledProgram:
+def compile_program(program: Program, dispatch: bool = True, explain: bool = False) -> CompiledProgram:
     """Generate and compile the fast path of a checked rule book (once; the result is immutable).
 
     A rule book whose generated code would be too large, or that Python cannot compile (expressions nested too
     deeply for its parser), gets a program whose fast path decides nothing: the interpreter decides every case.
+    With ``explain``, the blocks also record the rules that concur and those overridden, and the program
+    carries an ``Explainer`` (``compile_explainer``).
     """
     if _passed_values(program, MAX_PASSED_VALUES) > MAX_PASSED_VALUES:
-        return interpreted_program(program)
+        return interpreted_program(program, explain)
     try:
-        return _compile_program(program, dispatch)
+        return _compile_program(program, dispatch, explain)
     except (RecursionError, SyntaxError, MemoryError):
-        return interpreted_program(program)
+        return interpreted_program(program, explain)
 
 
-def interpreted_program(program: Program) -> CompiledProgram:
+def interpreted_program(program: Program, explain: bool = False) -> CompiledProgram:
     """A CompiledProgram without a fast path: ``run`` always gives None, and the interpreter decides."""
     kinds = tuple(
         BY_DEFINITION if program.values[v].definition is not None
@@ -1950,7 +2214,10 @@ def interpreted_program(program: Program) -> CompiledProgram:
     def run(inputs: Mapping[str, Any], day: dt.date) -> FastResult | None:
         return None
 
-    return CompiledProgram(program, "", tuple(program.order), kinds, None, run)
+    cp = CompiledProgram(program, "", tuple(program.order), kinds, None, run)
+    if explain:
+        cp.explainer = Explainer(program, run, None, {})
+    return cp
 
 
 def _passed_values(p: Program, limit: int) -> int:
@@ -1978,8 +2245,8 @@ def _passed_values(p: Program, limit: int) -> int:
     return total
 
 
-def _compile_program(program: Program, dispatch: bool) -> CompiledProgram:
-    g = _Gen(program, dispatch)
+def _compile_program(program: Program, dispatch: bool, explain: bool) -> CompiledProgram:
+    g = _Gen(program, dispatch, explain)
     source = g.generate()
     audit(source, list(g.consts) + list(g.table_data))
     namespace: dict[str, Any] = {"__builtins__": dict(_BUILTINS)}
@@ -2036,4 +2303,15 @@ def _compile_program(program: Program, dispatch: bool) -> CompiledProgram:
     namespace["_state"] = state
     code = compile(source, f"<passendezorg compiled {program.content_hash[:19]}>", "exec")
     exec(code, namespace)  # noqa: S102 - audited source, generated from checked names only
-    return CompiledProgram(program, source, tuple(program.order), kinds, g.dispatch_input, namespace["_run"])
+    cp = CompiledProgram(program, source, tuple(program.order), kinds, g.dispatch_input, namespace["_run"])
+    if explain:
+        tg = _TraceGen(program, g)
+        trace_source, trace_names = tg.tracers()
+        audit(trace_source, list(g.consts) + list(g.table_data))
+        traced = dict(namespace)
+        traced.update(g.consts)
+        traced.update(g.table_data)
+        exec(compile(trace_source, f"<passendezorg facts {program.content_hash[:19]}>", "exec"), traced)  # noqa: S102
+        cp.explainer = Explainer(program, cp.run, namespace["_bv"],
+                                 {key: traced[fn] for key, fn in trace_names.items()})
+    return cp

@@ -1,0 +1,267 @@
+"""Explained decisions from compiled records: the JSON written directly, the pydantic models built when touched.
+
+The compiled engine (``engines/compiled.py``, ``Explainer``) gives, per case, a record of every value
+with what the interpreter's outcome holds. ``DecisionWriter`` writes the decision JSON from those
+records, byte for byte what ``Decision.to_json`` gives for the interpreter's decision (the differential
+tests hold them equal); ``CompiledDecision`` is a ``Decision`` whose outputs and derived values become
+pydantic models only when they are read. Building forty ``OutputDecision`` models costs more than
+deciding the case, and a batch that stores the JSON never needs them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from json.encoder import encode_basestring
+from typing import Any, Protocol
+
+from pydantic import PrivateAttr
+
+from .engines.compiled import Explainer, Record, outcome_of
+from .engines.semantics import Outcome
+from .model import DECISION_FORMAT, Decision, RuleRef
+from .program import Program, Scenario
+from .values import to_json
+
+
+class RuleBook(Protocol):
+    """What a decision needs of its rule book (``rulebook.RuleBook``)."""
+
+    @property
+    def program(self) -> Program: ...
+
+    @property
+    def content_hash(self) -> str: ...
+
+    @property
+    def scenario(self) -> Scenario | None: ...
+
+    def rule_ref(self, name: str) -> RuleRef: ...
+
+    def decision(self, results: Mapping[str, Outcome], day: dt.date, case: str | None,
+                 inputs: Mapping[str, Any] | None = None) -> Decision: ...
+
+
+def json_of(value: Any) -> str:
+    """A value in its JSON form (what ``to_json`` gives: text, integers, booleans, None, lists) as compact JSON
+    text, as pydantic writes it."""
+    t = type(value)
+    if t is str:
+        return encode_basestring(value)
+    if t is bool:
+        return "true" if value else "false"
+    if t is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if t is list:
+        return "[" + ",".join(map(json_of, value)) + "]"
+    return json_of(to_json(value))
+
+
+def _value_json(value: Any) -> str:
+    """A Python value of a declared type (Decimal, date, ...) as the decision JSON writes it."""
+    t = type(value)
+    if t is bool:
+        return "true" if value else "false"
+    if t is str:
+        return encode_basestring(value)
+    if value is None:
+        return "null"
+    if t is int:
+        return int.__repr__(value)
+    return json_of(to_json(value))
+
+
+class DecisionWriter:
+    """The decision JSON of one rule book (law in force) from compiled records: the fixed parts written once."""
+
+    def __init__(self, book: RuleBook, names: Sequence[str]) -> None:
+        program = book.program
+        values = program.values
+        self.index = index = {name: k for k, name in enumerate(names)}
+        self.rule = {r: book.rule_ref(r).model_dump_json() for r in program.rules}
+        self.heads = [encode_basestring(name) + ':{"status":"' for name in names]
+        self.types = [',"type":' + encode_basestring(str(values[name].type)) + ',"rule":' for name in names]
+        self.outputs = [index[o] for o in program.outputs]
+        self.derived = [index[v] for v in sorted(v for v in names if not values[v].is_output)]
+        self.start = '{"format":"' + DECISION_FORMAT + '","case":'
+        self.hash = ',"rulebook":' + encode_basestring(book.content_hash) + ',"peildatum":"'
+
+    def one(self, k: int, rec: Record) -> str:
+        """The JSON of one value's OutputDecision."""
+        status, value, rule, concurring, facts, overridden, conflict, needs, reason = rec
+        rules = self.rule
+        parts = [self.heads[k], status, '","value":', _value_json(value), self.types[k],
+                 rules[rule] if rule is not None else "null", ',"concurring":[',
+                 ",".join(map(encode_basestring, concurring)), '],"facts":{']
+        if facts:
+            parts.append(",".join(encode_basestring(f) + ":" + json_of(to_json(v) if type(v) not in _PLAIN else v)
+                                  for f, v in sorted(facts.items())))
+        parts.append('},"overridden":[')
+        if overridden:
+            parts.append(",".join('{"rule":' + rules[r] + ',"by":' + encode_basestring(by) + "}"
+                                  for r, by in overridden))
+        parts.append('],"conflict":[')
+        if conflict:
+            parts.append(",".join('{"rule":' + rules[r] + ',"value":' + _value_json(v) + "}" for r, v in conflict))
+        parts.append('],"needs":[')
+        if needs:
+            parts.append(",".join(map(encode_basestring, needs)))
+        parts.append('],"reason":')
+        parts.append("null}" if reason is None else encode_basestring(reason) + "}")
+        return "".join(parts)
+
+    def to_json(self, case: str | None, day: dt.date, records: Sequence[Record]) -> str:
+        """The canonical JSON text of the decision, as ``Decision.to_json`` writes it."""
+        one = self.one
+        return "".join((
+            self.start, "null" if case is None else encode_basestring(case), self.hash, day.isoformat(),
+            '","outputs":{', ",".join([one(k, records[k]) for k in self.outputs]),
+            '},"derived":{', ",".join([one(k, records[k]) for k in self.derived]), "}}"))
+
+
+_PLAIN = (str, bool, int, type(None))
+
+
+class _Lazy:
+    """What a CompiledDecision is made of until its models are built."""
+
+    __slots__ = ("book", "writer", "names", "records", "inputs", "json")
+
+    def __init__(self, book: RuleBook, writer: DecisionWriter, names: Sequence[str], records: list[Record],
+                 inputs: Mapping[str, Any]) -> None:
+        self.book = book
+        self.writer = writer
+        self.names = names
+        self.records = records
+        self.inputs = inputs
+        self.json: str | None = None
+
+
+_FIELDS_SET = frozenset({"case", "rulebook", "peildatum", "outputs", "derived"})
+
+
+class CompiledDecision(Decision):
+    """A Decision made by compiled code: its JSON is written from the compiled records, and its ``outputs``
+    and ``derived`` models are built from them the first time they are read. In every other respect it is
+    the Decision the interpreter gives (equal to it, the same JSON)."""
+
+    _lazy: Any = PrivateAttr(default=None)
+
+    @classmethod
+    def of(cls, book: RuleBook, writer: DecisionWriter, names: Sequence[str], records: list[Record],
+           case: str | None, day: dt.date, inputs: Mapping[str, Any]) -> CompiledDecision:
+        self = cls.__new__(cls)
+        object.__setattr__(self, "__dict__", {"format": DECISION_FORMAT, "case": case, "rulebook": book.content_hash,
+                                              "peildatum": day})
+        object.__setattr__(self, "__pydantic_fields_set__", set(_FIELDS_SET))
+        object.__setattr__(self, "__pydantic_extra__", None)
+        object.__setattr__(self, "__pydantic_private__", {"_lazy": _Lazy(book, writer, names, records, inputs)})
+        return self
+
+    def _build(self) -> None:
+        """Build the models: the decision the rule book makes of these outcomes, as for the interpreter's."""
+        lazy = self._lazy
+        if "outputs" in self.__dict__:
+            return
+        results = {name: outcome_of(rec) for name, rec in zip(lazy.names, lazy.records)}
+        full = lazy.book.decision(results, self.peildatum, self.case, lazy.inputs)
+        self.__dict__["outputs"] = full.outputs
+        self.__dict__["derived"] = full.derived
+        self.__dict__["scenario"] = full.scenario
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("outputs", "derived", "scenario"):
+            self._build()
+            return self.__dict__[name]
+        return super().__getattr__(name)  # type: ignore[misc]
+
+    def to_json(self) -> str:
+        lazy = self._lazy
+        if lazy.json is None:
+            lazy.json = lazy.writer.to_json(self.case, self.peildatum, lazy.records)
+        return lazy.json  # type: ignore[no-any-return]
+
+    def value(self, output: str) -> Any:
+        rec = self.record(output)
+        return rec[1]
+
+    def record(self, name: str) -> Record:
+        """How an output or derived value was decided, as the compiled record: (status, value, rule, ...)."""
+        lazy = self._lazy
+        return lazy.records[lazy.writer.index[name]]  # type: ignore[no-any-return]
+
+    # everything pydantic does with the fields: the models first
+    def model_dump(self, **kw: Any) -> dict[str, Any]:
+        self._build()
+        return super().model_dump(**kw)
+
+    def model_dump_json(self, **kw: Any) -> str:
+        self._build()
+        return super().model_dump_json(**kw)
+
+    def model_copy(self, **kw: Any) -> Any:
+        self._build()
+        if kw.get("deep"):
+            return _plain_decision({f: getattr(self, f) for f in Decision.model_fields}).model_copy(**kw)
+        return super().model_copy(**kw)
+
+    def __eq__(self, other: object) -> bool:
+        self._build()
+        if isinstance(other, CompiledDecision):
+            other._build()
+        return isinstance(other, Decision) and all(
+            getattr(self, f) == getattr(other, f) for f in Decision.model_fields)
+
+    def __hash__(self) -> int:
+        self._build()
+        return hash(tuple(getattr(self, f) for f in ("format", "case", "rulebook", "peildatum")))
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        self._build()
+        return super().__iter__()
+
+    def __repr_args__(self) -> Any:
+        self._build()
+        return super().__repr_args__()
+
+    def __copy__(self) -> Any:
+        self._build()
+        return super().__copy__()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Any:
+        """A deep copy is the Decision it stands for (its rule book is not copied)."""
+        self._build()
+        return _plain_decision({f: getattr(self, f) for f in Decision.model_fields}).__deepcopy__(memo)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        self._build()
+        return super().__getstate__()
+
+    def __reduce__(self) -> Any:
+        """Pickled as the Decision it stands for (its rule book does not travel)."""
+        self._build()
+        return (_plain_decision, ({f: getattr(self, f) for f in Decision.model_fields},))
+
+
+def _plain_decision(fields: dict[str, Any]) -> Decision:
+    return Decision.model_construct(**fields)
+
+
+class CompiledDecisions:
+    """The explained decisions of one rule book from compiled code: records, their JSON, the lazy Decision."""
+
+    def __init__(self, book: RuleBook, explainer: Explainer) -> None:
+        self.book = book
+        self.explainer = explainer
+        self.names = explainer.names
+        self.writer = DecisionWriter(book, self.names)
+        self.records: Callable[[Mapping[str, Any], dt.date], list[Record]] = explainer.records
+
+    def decision(self, inputs: Mapping[str, Any], day: dt.date, case: str | None) -> Decision:
+        records = self.explainer.records(inputs, day)
+        if self.book.scenario is not None:  # the marks of the scenario's changes: the decision of the outcomes
+            results = {name: outcome_of(rec) for name, rec in zip(self.names, records)}
+            return self.book.decision(results, day, case, inputs)
+        return CompiledDecision.of(self.book, self.writer, self.names, records, case, day, inputs)
