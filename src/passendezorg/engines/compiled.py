@@ -334,7 +334,7 @@ _HELPERS: dict[str, Any] = {
 _BUILTINS = {"len": len, "abs": abs, "min": min, "max": max, "int": int, "str": str, "dict": dict,
              "Exception": Exception}
 _ATTRIBUTES = {"year", "days", "quantize", "get", "append"}
-_LOCAL = re.compile(r"^(i|day|S|E|V|F|N|T|D|W|O|c\d+|o\d+|_Y|_[acqwpumgz]\d+|_r\d+_\d+"
+_LOCAL = re.compile(r"^(i|day|S|E|V|F|N|T|D|W|O|c\d+|o\d+|_s\d+|_n\d+|_Y|_[acqwpumgz]\d+|_r\d+_\d+"
                     r"|_E|_e\d+|_d|_x|_t\d+|_h\d+|v\d+|r\d+|_k\d+|_tab\d+|_run|_bd|_state|_K"
                     r"|_b|d|o|v|g\d+|m\d+|_M|_dates|_date|_conv|_typer|_ty)$")
 _FUNCTIONS = ("_run", "_typer")
@@ -991,10 +991,31 @@ class _Gen:
                     self.emit(d, "else:")
                     self.emit(d + 1, f"c{k} += ({r.name!r},)")
 
+        parents: dict[str, int] = {}
+        for r_name in decl.rules:
+            for c in self.p.exceptions.get(r_name, ()):
+                parents[c] = parents.get(c, 0) + 1
+        spans: dict[str, tuple[str, str]] = {}  # an exception below several rules: where its overridden rules are
+
         def tree(name: str, d: int, need_flag: bool) -> str | None:
             """Code for the rule ``name`` and its exceptions; returns the flag saying whether any applied."""
             if name in done:
+                if name in spans:
+                    # the interpreter walks an exception below several rules once for each: what it overrides
+                    # is reported again
+                    self.emit(d, f"o{k} += o{k}[{spans[name][0]}:{spans[name][1]}]")
                 return done[name]
+            if self.explain and parents.get(name, 0) > 1 and self.subtree(name):
+                self.flag += 1
+                start, end = f"_s{self.flag}", f"_n{self.flag}"
+                self.emit(d, f"{start} = len(o{k})")
+                found = tree_of(name, d, need_flag)
+                self.emit(d, f"{end} = len(o{k})")
+                spans[name] = (start, end)
+                return found
+            return tree_of(name, d, need_flag)
+
+        def tree_of(name: str, d: int, need_flag: bool) -> str | None:
             r = self.p.rules[name]
             kids = [c for c in self.p.exceptions.get(name, ()) if not dead(c)]
             if kids:
@@ -1074,19 +1095,6 @@ class _Gen:
                 continue  # false in this arm, and nothing below it
             tree(root, depth, False)
 
-    def shared_exception(self, name: str) -> bool:
-        """Is a rule of this value an exception to more than one rule?"""
-        decl = self.p.values[name]
-        if decl.definition is not None:
-            return False
-        seen: set[str] = set()
-        for r in decl.rules:
-            for c in self.p.exceptions.get(r, ()):
-                if c in seen:
-                    return True
-                seen.add(c)
-        return False
-
     # -------------------------------------------------------------- the function
 
     def generate(self) -> str:
@@ -1099,10 +1107,6 @@ class _Gen:
             self.emit(2, "try:")
             if self.explain:
                 self.emit(3, f"c{k} = o{k} = ()")
-                if self.shared_exception(name):
-                    # an exception below two rules: the interpreter's walk reports what it overrides once per
-                    # rule above it; the three-valued resolution walks the trees as the interpreter does
-                    self.emit(3, "raise _Bail")
             self.value_block(name, 3)
             self.emit(2, "except Exception:")
             ds = deps[name]
