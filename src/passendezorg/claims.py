@@ -409,7 +409,7 @@ class ClaimProcessor:
             claim_id=p.claim.claim_id, seq=seq, kind=kind, supersedes=supersedes, insured_id=p.claim.insured_id,
             year=p.year, peildatum=decision.peildatum, claim_hash=p.hash, input_json=canonical_json(evaluated),
             rulebook_hash=decision.rulebook, engine_version=ENGINE_VERSION,
-            outputs_json=canonical_json({k: to_json(o.value) for k, o in decision.outputs.items()}),
+            outputs_json=canonical_json({k: to_json(decision.value(k)) for k in self.rulebook.outputs}),
             explanation=decision.to_json(), deduction_cents=cents(deduction),
             payout_cents=cents(payout) if payout is not None else None, reason=None,
         )
@@ -483,9 +483,10 @@ def _require(name: str, names: Iterable[str], what: str, article: str) -> None:
 
 
 def _amount(decision: Decision, output: str, where: str) -> Decimal:
-    o: OutputDecision = decision.outputs[output]
-    if o.status in ("value", "default") and o.value is not None:
-        return Decimal(str(o.value))
+    value = decision.value(output)
+    if value is not None and decision.status(output) in ("value", "default"):
+        return Decimal(str(value))
+    o: OutputDecision = decision.outputs[output]  # why not: the explanation
     if o.status == "undetermined":
         why = f"needs {', '.join(o.needs)}" if o.needs else "no rule applies and there is no default"
         raise ClaimError(where, f"{output} is undetermined: {why}")

@@ -19,7 +19,7 @@ from pydantic import PrivateAttr
 
 from .engines.compiled import Explainer, Record, outcome_of
 from .engines.semantics import Outcome
-from .model import DECISION_FORMAT, Decision, RuleRef
+from .model import DECISION_FORMAT, Decision, RuleRef, Status
 from .program import Program, Scenario
 from .values import to_json
 
@@ -84,6 +84,7 @@ class DecisionWriter:
         self.heads = [encode_basestring(name) + ':{"status":"' for name in names]
         self.types = [',"type":' + encode_basestring(str(values[name].type)) + ',"rule":' for name in names]
         self.outputs = [index[o] for o in program.outputs]
+        self.output_names = frozenset(program.outputs)
         self.derived = [index[v] for v in sorted(v for v in names if not values[v].is_output)]
         self.start = '{"format":"' + DECISION_FORMAT + '","case":'
         self.hash = ',"rulebook":' + encode_basestring(book.content_hash) + ',"peildatum":"'
@@ -184,8 +185,21 @@ class CompiledDecision(Decision):
         return lazy.json  # type: ignore[no-any-return]
 
     def value(self, output: str) -> Any:
-        rec = self.record(output)
-        return rec[1]
+        if "outputs" in self.__dict__:
+            return super().value(output)
+        self._output(output)
+        return self.record(output)[1]
+
+    def status(self, output: str) -> Status:
+        if "outputs" in self.__dict__:
+            return super().status(output)
+        self._output(output)
+        return self.record(output)[0]  # type: ignore[return-value]
+
+    def _output(self, name: str) -> None:
+        """KeyError, as ``outputs[name]`` gives it, for a name that is not an output."""
+        if name not in self._lazy.writer.output_names:
+            raise KeyError(name)
 
     def record(self, name: str) -> Record:
         """How an output or derived value was decided, as the compiled record: (status, value, rule, ...)."""

@@ -194,6 +194,10 @@ class Decision(BaseModel):
         """The value of an output as a Python value (None if it has none); the same as ``outputs[output].value``."""
         return self.outputs[output].value
 
+    def status(self, output: str) -> Status:
+        """The status of an output; the same as ``outputs[output].status``."""
+        return self.outputs[output].status
+
 
 class CaseFailure(BaseModel):
     """A case that could not be evaluated (a malformed input), reported in a batch instead of a decision.
