@@ -93,25 +93,30 @@ class DecisionWriter:
         """The JSON of one value's OutputDecision."""
         status, value, rule, concurring, facts, overridden, conflict, needs, reason = rec
         rules = self.rule
-        parts = [self.heads[k], status, '","value":', _value_json(value), self.types[k],
-                 rules[rule] if rule is not None else "null", ',"concurring":[',
-                 ",".join(map(encode_basestring, concurring)), '],"facts":{']
+        enc = encode_basestring
+        t = type(value)
+        if t is bool:
+            vj = "true" if value else "false"
+        elif t is str:
+            vj = enc(value)
+        elif value is None:
+            vj = "null"
+        else:
+            vj = int.__repr__(value) if t is int else json_of(to_json(value))
         if facts:
-            parts.append(",".join(encode_basestring(f) + ":" + json_of(to_json(v) if type(v) not in _PLAIN else v)
-                                  for f, v in sorted(facts.items())))
-        parts.append('},"overridden":[')
-        if overridden:
-            parts.append(",".join('{"rule":' + rules[r] + ',"by":' + encode_basestring(by) + "}"
-                                  for r, by in overridden))
-        parts.append('],"conflict":[')
-        if conflict:
-            parts.append(",".join('{"rule":' + rules[r] + ',"value":' + _value_json(v) + "}" for r, v in conflict))
-        parts.append('],"needs":[')
-        if needs:
-            parts.append(",".join(map(encode_basestring, needs)))
-        parts.append('],"reason":')
-        parts.append("null}" if reason is None else encode_basestring(reason) + "}")
-        return "".join(parts)
+            fj = ",".join([enc(f) + ":" + (enc(v) if type(v) is str else json_of(v)) for f, v in sorted(facts.items())])
+        else:
+            fj = ""
+        rj = rules[rule] if rule is not None else "null"
+        if not (concurring or overridden or conflict or needs) and reason is None:
+            return f'{self.heads[k]}{status}","value":{vj}{self.types[k]}{rj},"concurring":[],"facts":{{{fj}}}{_PLAIN_TAIL}'
+        cj = ",".join(map(enc, concurring))
+        oj = ",".join(['{"rule":' + rules[r] + ',"by":' + enc(by) + "}" for r, by in overridden])
+        xj = ",".join(['{"rule":' + rules[r] + ',"value":' + _value_json(v) + "}" for r, v in conflict])
+        nj = ",".join(map(enc, needs))
+        why = "null" if reason is None else enc(reason)
+        return (f'{self.heads[k]}{status}","value":{vj}{self.types[k]}{rj},"concurring":[{cj}],"facts":{{{fj}}},'
+                f'"overridden":[{oj}],"conflict":[{xj}],"needs":[{nj}],"reason":{why}}}')
 
     def to_json(self, case: str | None, day: dt.date, records: Sequence[Record]) -> str:
         """The canonical JSON text of the decision, as ``Decision.to_json`` writes it."""
@@ -122,7 +127,7 @@ class DecisionWriter:
             '},"derived":{', ",".join([one(k, records[k]) for k in self.derived]), "}}"))
 
 
-_PLAIN = (str, bool, int, type(None))
+_PLAIN_TAIL = ',"overridden":[],"conflict":[],"needs":[],"reason":null}'
 
 
 class _Lazy:
@@ -163,7 +168,7 @@ class CompiledDecision(Decision):
 
     def _build(self) -> None:
         """Build the models: the decision the rule book makes of these outcomes, as for the interpreter's."""
-        lazy = self._lazy
+        lazy = self.__pydantic_private__["_lazy"]  # type: ignore[index]
         if "outputs" in self.__dict__:
             return
         results = {name: outcome_of(rec) for name, rec in zip(lazy.names, lazy.records)}
@@ -179,7 +184,7 @@ class CompiledDecision(Decision):
         return super().__getattr__(name)  # type: ignore[misc]
 
     def to_json(self) -> str:
-        lazy = self._lazy
+        lazy = self.__pydantic_private__["_lazy"]  # type: ignore[index]
         if lazy.json is None:
             lazy.json = lazy.writer.to_json(self.case, self.peildatum, lazy.records)
         return lazy.json  # type: ignore[no-any-return]
@@ -198,12 +203,12 @@ class CompiledDecision(Decision):
 
     def _output(self, name: str) -> None:
         """KeyError, as ``outputs[name]`` gives it, for a name that is not an output."""
-        if name not in self._lazy.writer.output_names:
+        if name not in self.__pydantic_private__["_lazy"].writer.output_names:  # type: ignore[index]
             raise KeyError(name)
 
     def record(self, name: str) -> Record:
         """How an output or derived value was decided, as the compiled record: (status, value, rule, ...)."""
-        lazy = self._lazy
+        lazy = self.__pydantic_private__["_lazy"]  # type: ignore[index]
         return lazy.records[lazy.writer.index[name]]  # type: ignore[no-any-return]
 
     # everything pydantic does with the fields: the models first

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -238,6 +238,7 @@ class RuleBook:
         self._rule_refs: dict[str, RuleRef] = {}
         self._under: dict[str, RuleBook] = {}
         self._decisions: CompiledDecisions | None = None
+        self._typer: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = None
 
     @property
     def content_hash(self) -> str:
@@ -312,7 +313,18 @@ class RuleBook:
             data = dict(case)
             case = case_from_data(data if "input" in data else {"input": data}, "case")
         where = f"{case.path}: " if case.path else ""
-        inputs = typed_inputs(case.input, self.program.inputs, where, self.program.groups)
+        groups = self.program.groups
+        found = None
+        if not groups:  # a case with groups of facts is typed by typed_inputs
+            typer = self._typer
+            if typer is None:
+                from .engines.compiled import compile_typer
+
+                typer = self._typer = compile_typer(self.program)
+            # the generated typer takes what typed_inputs takes and gives the same; anything else: typed_inputs
+            # says what is wrong, and where
+            found = typer(case.input)
+        inputs = found if found is not None else typed_inputs(case.input, self.program.inputs, where, groups)
         day = on or case.on
         if day is None:
             p = self.program.peildatum

@@ -31,7 +31,7 @@ import ast
 import bisect
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -2046,7 +2046,7 @@ class CompiledProgram:
 
 
 Record = tuple[str, Any, str | None, tuple[str, ...], dict[str, Any], tuple[tuple[str, str], ...],
-               list[tuple[str, Any]], list[str], str | None]
+               Sequence[tuple[str, Any]], Sequence[str], str | None]
 """How one value was decided, as the interpreter's Outcome says it, in a plain tuple: ``(status, value, rule,
 concurring, facts, overridden, conflict, needs, reason)``; ``value`` is None unless the status is value or default."""
 
@@ -2055,6 +2055,23 @@ def record_of(o: Outcome) -> Record:
     """An interpreter's outcome as a record."""
     return (o.status, o.value if o.known else None, o.rule, tuple(o.concurring), o.facts, tuple(o.overridden),
             o.conflict, o.needs, o.reason)
+
+
+def _has_facts(e: n.Expr | None) -> bool:
+    """Does the interpreter record facts when it evaluates ``e``? (only references and table look-ups record)"""
+    if e is None or isinstance(e, n.Literal):
+        return False
+    if isinstance(e, (n.Ref, n.Lookup)):
+        return True
+    if isinstance(e, (n.ListLit, n.TupleLit)):
+        return any(_has_facts(x) for x in e.items)
+    if isinstance(e, (n.Unary, n.IsKnown)):
+        return _has_facts(e.operand)
+    if isinstance(e, n.Binary):
+        return _has_facts(e.left) or _has_facts(e.right)
+    if isinstance(e, n.Call):
+        return any(_has_facts(x) for x in e.args)
+    return True
 
 
 def outcome_of(rec: Record) -> Outcome:
@@ -2093,17 +2110,19 @@ class Explainer:
         # per value: how it is decided, and the tracers of its definition, its default, and each rule's condition
         # and value
         self._spec: list[tuple[int, Any, Any]] = []
-        self._rule_tracers: dict[str, tuple[Any, Any]] = {}
+        self._rule_tracers: dict[str, tuple[Callable[..., Any], ...]] = {}
         for name in self.names:
             decl = program.values[name]
             if decl.definition is not None:
-                self._spec.append((BY_DEFINITION, tracers.get(id(decl.definition)), None))
+                self._spec.append((BY_DEFINITION, tracers.get(id(decl.definition)) if _has_facts(decl.definition)
+                                   else None, None))
                 continue
             self._spec.append((WITH_DEFAULT if decl.default is not None else NO_DEFAULT, None,
-                               tracers.get(id(decl.default))))
+                               tracers.get(id(decl.default)) if _has_facts(decl.default) else None))
             for r in decl.rules:
                 rule = program.rules[r]
-                self._rule_tracers[r] = (tracers.get(id(rule.when)), tracers.get(id(rule.value)))
+                self._rule_tracers[r] = tuple(tracers[id(e)] for e in (rule.when, rule.value)
+                                              if e is not None and _has_facts(e) and id(e) in tracers)
 
     def records(self, inputs: Mapping[str, Any], day: dt.date) -> list[Record]:
         """Every value's record, in ``program.order``: what ``Evaluation(program, inputs, day).run()`` gives."""
@@ -2112,7 +2131,6 @@ class Explainer:
             results = Evaluation(self.program, inputs, day).run()
             return [record_of(results[name]) for name in self.names]
         vals, rules, _kinds, state, concurring, overridden = fast
-        decided: Mapping[int, Outcome] = _NO_OUTCOMES if state is None else state.decided
         if None in vals:  # what the interpreter reads for a value that is not known: an Unknown or a Fail
             bad = self._bad
             assert bad is not None
@@ -2120,47 +2138,54 @@ class Explainer:
         else:
             reads = vals
         out: list[Record] = []
+        add = out.append
         rule_tracers = self._rule_tracers
+        decided: Mapping[int, Outcome] = _NO_OUTCOMES if state is None else state.decided
         for k, (how, fdef, fdflt) in enumerate(self._spec):
-            o = decided.get(k)
+            if decided and k in decided:
+                add(self._from_outcome(inputs, day, k, decided[k], reads, out))
+                continue
+            r = rules[k]
             facts: dict[str, Any] = {}
-            if o is None:
-                r = rules[k]
-                if r is not None:
-                    fw, fv = rule_tracers[r]
-                    if fw is not None:
-                        fw(inputs, day, reads, facts)
-                    fv(inputs, day, reads, facts)
-                    out.append(("value", vals[k], r, concurring[k], facts, overridden[k], [], [], None))
-                elif how == BY_DEFINITION:
+            if r is not None:
+                for f in rule_tracers[r]:
+                    f(inputs, day, reads, facts)
+                add(("value", vals[k], r, concurring[k], facts, overridden[k], (), (), None))
+            elif how == BY_DEFINITION:
+                if fdef is not None:
                     fdef(inputs, day, reads, facts)
-                    out.append(("value", vals[k], None, (), facts, (), [], [], None))
-                elif how == WITH_DEFAULT:
+                add(("value", vals[k], None, (), facts, (), (), (), None))
+            elif how == WITH_DEFAULT:
+                if fdflt is not None:
                     fdflt(inputs, day, reads, facts)
-                    out.append(("default", vals[k], None, (), facts, overridden[k], [], [], None))
-                elif vals[k] is None:
-                    out.append(("undetermined", None, None, (), facts, overridden[k], [], [], _NO_RULE_APPLIES))
-                else:
-                    out.append(("value", vals[k], None, (), facts, (), [], [], None))
-                continue
-            status = o.status
-            if how == BY_DEFINITION:
-                fdef(inputs, day, reads, facts)
-            elif status == "value":
-                assert o.rule is not None
-                fw, fv = rule_tracers[o.rule]
-                if fw is not None:
-                    fw(inputs, day, reads, facts)
-                fv(inputs, day, reads, facts)
-            elif status == "default":
-                fdflt(inputs, day, reads, facts)
-            elif status == "error" and how == WITH_DEFAULT:
-                # the interpreter keeps the default's facts when it evaluated the default: it decides this one
-                out.append(record_of(self._interpreted(inputs, day, k, out)))
-                continue
-            out.append((status, o.value if o.known else None, o.rule, tuple(o.concurring), facts,
-                        tuple(o.overridden), o.conflict, o.needs, o.reason))
+                add(("default", vals[k], None, (), facts, overridden[k], (), (), None))
+            elif vals[k] is None:
+                add(("undetermined", None, None, (), facts, overridden[k], (), (), _NO_RULE_APPLIES))
+            else:
+                add(("value", vals[k], None, (), facts, (), (), (), None))
         return out
+
+    def _from_outcome(self, inputs: Mapping[str, Any], day: dt.date, k: int, o: Outcome, reads: Any,
+                      before: list[Record]) -> Record:
+        """The record of a value the three-valued resolution decided (its outcome has no facts)."""
+        how, fdef, fdflt = self._spec[k]
+        status = o.status
+        facts: dict[str, Any] = {}
+        if how == BY_DEFINITION:
+            if fdef is not None:
+                fdef(inputs, day, reads, facts)
+        elif status == "value":
+            assert o.rule is not None
+            for f in self._rule_tracers[o.rule]:
+                f(inputs, day, reads, facts)
+        elif status == "default":
+            if fdflt is not None:
+                fdflt(inputs, day, reads, facts)
+        elif status == "error" and how == WITH_DEFAULT:
+            # the interpreter keeps the default's facts when it evaluated the default: it decides this one
+            return record_of(self._interpreted(inputs, day, k, before))
+        return (status, o.value if o.known else None, o.rule, tuple(o.concurring), facts, tuple(o.overridden),
+                o.conflict, o.needs, o.reason)
 
     def outcomes(self, inputs: Mapping[str, Any], day: dt.date) -> dict[str, Outcome]:
         """Every value's outcome, as ``Evaluation(program, inputs, day).run()`` gives it."""
@@ -2176,7 +2201,7 @@ class Explainer:
             self._deps = [tuple(index[d] for d in deps[name]) for name in names]
         for j in self._deps[k]:
             status, value, rule, _c, _f, _o, _x, needs, reason = before[j]
-            ev.results[names[j]] = Outcome(status, value, rule, needs=needs, reason=reason)
+            ev.results[names[j]] = Outcome(status, value, rule, needs=list(needs), reason=reason)
         return ev.outcome(names[k])
 
 
