@@ -424,6 +424,21 @@ def convert(value: Any, t: n.TypeRef, where: str, *, fact: bool = False, cents: 
     raise CaseError(where, f"unsupported type {t}")  # pragma: no cover
 
 
+_PREFIXES: dict[int, tuple[Mapping[str, n.InputDecl], frozenset[str]]] = {}
+
+
+def _prefixes(inputs: Mapping[str, n.InputDecl]) -> frozenset[str]:
+    """The groups of the declared inputs (``behandeling`` of ``behandeling.soort``), once per rule book."""
+    found = _PREFIXES.get(id(inputs))
+    if found is not None and found[0] is inputs:
+        return found[1]
+    prefixes = {".".join(name.split(".")[:i]) for name in inputs for i in range(1, name.count(".") + 1)}
+    if len(_PREFIXES) >= 16:
+        _PREFIXES.clear()
+    _PREFIXES[id(inputs)] = (inputs, frozenset(prefixes))
+    return frozenset(prefixes)
+
+
 def typed_inputs(facts: Mapping[str, Any], inputs: Mapping[str, n.InputDecl], where: str = "",
                  groups: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Flatten nested facts (``behandeling: {soort: …}``) to declared inputs, typed.
@@ -437,9 +452,12 @@ def typed_inputs(facts: Mapping[str, Any], inputs: Mapping[str, n.InputDecl], wh
     """
     out: dict[str, Any] = {}
     groups = groups or {}
-    names = [*inputs, *groups]
-    prefixes = {name.rsplit(".", 1)[0] for name in names if "." in name}
-    prefixes |= {".".join(name.split(".")[:i]) for name in names for i in range(1, name.count(".") + 1)}
+    if groups:
+        names = [*inputs, *groups]
+        prefixes: frozenset[str] | set[str] = {
+            ".".join(name.split(".")[:i]) for name in names for i in range(1, name.count(".") + 1)}
+    else:
+        prefixes = _prefixes(inputs)
 
     def walk(node: Mapping[str, Any], prefix: str) -> None:
         for key, value in node.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import Any, Protocol
 
@@ -59,18 +60,32 @@ def json_of(value: Any) -> str:
     return json_of(to_json(value))
 
 
+def _decimal_json(value: Decimal) -> str:
+    return '"' + format(value, "f") + '"'  # digits, a sign, a point: nothing to escape
+
+
+def _date_json(value: dt.date) -> str:
+    return '"' + value.isoformat() + '"'
+
+
+def _bool_json(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _null_json(value: None) -> str:
+    return "null"
+
+
+_ENCODERS: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring, bool: _bool_json, int: int.__repr__, type(None): _null_json, Decimal: _decimal_json,
+    dt.date: _date_json,
+}
+
+
 def _value_json(value: Any) -> str:
     """A Python value of a declared type (Decimal, date, ...) as the decision JSON writes it."""
-    t = type(value)
-    if t is bool:
-        return "true" if value else "false"
-    if t is str:
-        return encode_basestring(value)
-    if value is None:
-        return "null"
-    if t is int:
-        return int.__repr__(value)
-    return json_of(to_json(value))
+    encode = _ENCODERS.get(type(value))
+    return encode(value) if encode is not None else json_of(to_json(value))
 
 
 class DecisionWriter:
@@ -94,17 +109,12 @@ class DecisionWriter:
         status, value, rule, concurring, facts, overridden, conflict, needs, reason = rec
         rules = self.rule
         enc = encode_basestring
-        t = type(value)
-        if t is bool:
-            vj = "true" if value else "false"
-        elif t is str:
-            vj = enc(value)
-        elif value is None:
-            vj = "null"
-        else:
-            vj = int.__repr__(value) if t is int else json_of(to_json(value))
+        encoders = _ENCODERS
+        encode = encoders.get(type(value))
+        vj = encode(value) if encode is not None else json_of(to_json(value))
         if facts:
-            fj = ",".join([enc(f) + ":" + (enc(v) if type(v) is str else json_of(v)) for f, v in sorted(facts.items())])
+            fj = ",".join([enc(f) + ":" + (e(v) if (e := encoders.get(type(v))) is not None else json_of(to_json(v)))
+                           for f, v in sorted(facts.items())])
         else:
             fj = ""
         rj = rules[rule] if rule is not None else "null"
