@@ -98,6 +98,10 @@ class DecisionWriter:
         self.rule = {r: book.rule_ref(r).model_dump_json() for r in program.rules}
         self.heads = [encode_basestring(name) + ':{"status":"' for name in names]
         self.types = [',"type":' + encode_basestring(str(values[name].type)) + ',"rule":' for name in names]
+        # the fixed text of a value before its value (per status) and between its value and its facts (per rule)
+        statuses = ("value", "default", "undetermined", "conflict", "error")
+        self.before = [{st: head + st + '","value":' for st in statuses} for head in self.heads]
+        self.after: list[dict[str | None, str]] = [{} for _ in names]  # filled as rules decide
         self.outputs = [index[o] for o in program.outputs]
         self.output_names = frozenset(program.outputs)
         self.derived = [index[v] for v in sorted(v for v in names if not values[v].is_output)]
@@ -107,19 +111,27 @@ class DecisionWriter:
     def one(self, k: int, rec: Record) -> str:
         """The JSON of one value's OutputDecision."""
         status, value, rule, concurring, facts, overridden, conflict, needs, reason = rec
-        rules = self.rule
         enc = encode_basestring
         encoders = _ENCODERS
         encode = encoders.get(type(value))
         vj = encode(value) if encode is not None else json_of(to_json(value))
-        if facts:
+        if not facts:
+            fj = ""
+        elif len(facts) == 1:
+            for f, v in facts.items():
+                e = encoders.get(type(v))
+                fj = enc(f) + ":" + (e(v) if e is not None else json_of(to_json(v)))
+        else:
             fj = ",".join([enc(f) + ":" + (e(v) if (e := encoders.get(type(v))) is not None else json_of(to_json(v)))
                            for f, v in sorted(facts.items())])
-        else:
-            fj = ""
-        rj = rules[rule] if rule is not None else "null"
         if not (concurring or overridden or conflict or needs) and reason is None:
-            return f'{self.heads[k]}{status}","value":{vj}{self.types[k]}{rj},"concurring":[],"facts":{{{fj}}}{_PLAIN_TAIL}'
+            after = self.after[k].get(rule)
+            if after is None:
+                after = self.after[k][rule] = (self.types[k] + (self.rule[rule] if rule is not None else "null")
+                                               + ',"concurring":[],"facts":{')
+            return self.before[k][status] + vj + after + fj + _PLAIN_TAIL
+        rules = self.rule
+        rj = rules[rule] if rule is not None else "null"
         cj = ",".join(map(enc, concurring))
         oj = ",".join(['{"rule":' + rules[r] + ',"by":' + enc(by) + "}" for r, by in overridden])
         xj = ",".join(['{"rule":' + rules[r] + ',"value":' + _value_json(v) + "}" for r, v in conflict])
@@ -137,7 +149,7 @@ class DecisionWriter:
             '},"derived":{', ",".join([one(k, records[k]) for k in self.derived]), "}}"))
 
 
-_PLAIN_TAIL = ',"overridden":[],"conflict":[],"needs":[],"reason":null}'
+_PLAIN_TAIL = '},"overridden":[],"conflict":[],"needs":[],"reason":null}'
 
 
 class _Lazy:
