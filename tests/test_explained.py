@@ -125,3 +125,71 @@ def test_the_decision_is_a_decision_when_touched(shipped: RuleBook) -> None:
     assert type(again) is Decision and again.to_json() == interpreted.to_json()
     assert copy.deepcopy(compiled).to_json() == interpreted.to_json()
     assert hash(compiled) == hash(shipped.evaluate(case))
+
+
+SHARED = """language english
+ruleset shared
+  title "An exception below two rules, with an exception of its own"
+  source src "The source" url "https://example.org/"
+
+input c.day : date
+input c.a : boolean
+input c.b : boolean
+input c.x : boolean
+input c.y : boolean
+peildatum c.day
+
+output v : integer default 0
+
+rule ra "A"
+  source src "1"
+  when c.a
+  then v = 1
+
+rule rb "B"
+  source src "2"
+  exception to ra
+  when c.b
+  then v = 2
+
+rule rc "C"
+  source src "3"
+  exception to ra
+  then v = 3
+
+rule rx "X"
+  source src "4"
+  exception to rb
+  exception to rc
+  when c.x
+  then v = 4
+
+rule ry "Y"
+  source src "5"
+  exception to rx
+  when c.y
+  then v = 5
+"""
+
+
+@pytest.mark.parametrize("given", [
+    {"a": True, "b": True, "x": True, "y": True},
+    {"a": True, "b": True, "x": True, "y": False},
+    {"a": True, "b": False, "x": True, "y": True},
+    {"a": True, "b": True, "x": False, "y": True},
+    {"a": True, "x": True, "y": True},
+    {"b": True, "x": True},
+    {"a": False, "b": True, "x": True, "y": True},
+])
+def test_an_exception_below_two_rules(tmp_path: Path, given: dict[str, bool]) -> None:
+    """The interpreter walks an exception below two rules once for each: what it overrides is reported twice."""
+    (tmp_path / "book.pz").write_text(SHARED, encoding="utf-8")
+    report = check_path(tmp_path)
+    assert report.program is not None, [d.message for d in report.errors]
+    book = RuleBook(report.program)
+    inputs: dict[str, Any] = {"c.day": dt.date(2024, 1, 1), **{f"c.{k}": v for k, v in given.items()}}
+    assert_same(book, inputs, dt.date(2024, 1, 1), "shared")
+    if all(given.get(k) for k in "abxy"):
+        o = book.compiled_decisions().decision(inputs, dt.date(2024, 1, 1), None).outputs["v"]
+        assert [(x.rule.name, x.by) for x in o.overridden] == [
+            ("rx", "ry"), ("rb", "ry"), ("rx", "ry"), ("rc", "ry"), ("ra", "ry")]

@@ -30,8 +30,9 @@ from .values import parse_date
 DEFAULT_RULES = "rules"
 
 ENGINE_OPTION = click.option(
-    "--engine", type=click.Choice(ENGINES), default="interpreter", show_default=True,
-    help="interpreter: the reference engine (the default; `native` is its older name); rete: conditions "
+    "--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
+    help="compiled: the rule book as generated Python, explained decisions identical to the interpreter's (the "
+         "default); interpreter: the reference engine (`native` is its older name); rete: conditions "
          "matched by durable-rules (optional extra `rete`, Python 3.11 and 3.12); columnar: a file of cases "
          "(.parquet, .arrow, .csv, .jsonl) as a Polars plan (optional extra `columnar`)")
 

@@ -106,7 +106,7 @@ def _core() -> Any:
     if sys.version_info >= (3, 13):
         raise EngineUnavailable(
             f"the rete engine needs durable-rules, which does not import on Python 3.13+ (this is Python {version}); "
-            f"use the interpreter (the default engine), or Python 3.11/3.12 with {INSTALL_HINT}")
+            f"use the compiled engine (the default) or the interpreter, or Python 3.11/3.12 with {INSTALL_HINT}")
     try:
         _CORE = importlib.import_module("durable_rules_engine")
     except ImportError as e:
@@ -114,7 +114,7 @@ def _core() -> Any:
         why = "which is not installed" if missing else f"which does not import here ({e})"
         raise EngineUnavailable(
             f"the rete engine needs durable-rules, {why}; install it with {INSTALL_HINT} "
-            f"(Python 3.11 or 3.12), or use the interpreter (the default engine)") from None
+            f"(Python 3.11 or 3.12), or use the compiled engine (the default) or the interpreter") from None
     return _CORE
 
 
