@@ -297,9 +297,8 @@ class _Evaluator:
             case = self._case(data, where, default_name)
             case, inputs, day = self.book.prepare(case, self.on)
             name = case.name
-            if self.explain:
-                results = Evaluation(self.program, inputs, day).run()
-                return str(self.book.decision(results, day, case.name, inputs).to_json())
+            if self.explain:  # the explained decision of the compiled engine: the interpreter's, byte for byte
+                return str(self.book.compiled_decisions().decision(inputs, day, case.name).to_json())
         return self.fast(name, inputs, day)
 
     def fast(self, name: str | None, inputs: Mapping[str, Any], day: dt.date) -> FastDecision:
@@ -773,8 +772,7 @@ class _Worker:
         if day is None:
             raise CaseError(where, "the case has no date: give the peildatum, an `on` column, or --on")
         if ev.explain:
-            results = Evaluation(ev.program, inputs, day).run()
-            return str(ev.book.decision(results, day, name, inputs).to_json())
+            return str(ev.book.compiled_decisions().decision(inputs, day, name).to_json())
         return ev.fast(name, inputs, day)
 
 

@@ -64,8 +64,16 @@ def _decimal_json(value: Decimal) -> str:
     return '"' + format(value, "f") + '"'  # digits, a sign, a point: nothing to escape
 
 
+_DATES: dict[dt.date, str] = {}
+
+
 def _date_json(value: dt.date) -> str:
-    return '"' + value.isoformat() + '"'
+    found = _DATES.get(value)
+    if found is None:
+        if len(_DATES) > 100_000:
+            _DATES.clear()
+        found = _DATES[value] = '"' + value.isoformat() + '"'
+    return found
 
 
 def _bool_json(value: bool) -> str:
