@@ -2001,7 +2001,18 @@ def compile_typer(program: Program) -> Callable[[Mapping[str, Any]], dict[str, A
     audit(source, consts)
     dates: dict[str, dt.date] = {}
 
+    numbers: dict[tuple[str, str], Any] = {}  # an amount or a number written as text, by kind: read once
+
     def fact(value: Any, t: n.TypeRef, where: str) -> Any:
+        if type(value) is str and t.kind in ("money", "decimal"):
+            key = (t.kind, value)
+            found = numbers.get(key)
+            if found is None:
+                found = convert(value, t, where, fact=True)  # a CaseError leaves the fast path, not kept
+                if len(numbers) > 100_000:
+                    numbers.clear()
+                numbers[key] = found
+            return found
         return convert(value, t, where, fact=True)
 
     def date_of(text: str) -> dt.date:
