@@ -20,9 +20,9 @@ from pydantic import PrivateAttr
 
 from .engines.compiled import Explainer, Record, outcome_of
 from .engines.semantics import Outcome
-from .model import DECISION_FORMAT, Decision, RuleRef, Status
-from .program import Program, Scenario
-from .values import to_json
+from .model import DECISION_FORMAT, Decision, RuleRef, Source, Status
+from .program import Program, Scenario, SourceInfo
+from .values import to_json, typed_json
 
 
 class RuleBook(Protocol):
@@ -110,6 +110,20 @@ class DecisionWriter:
         statuses = ("value", "default", "undetermined", "conflict", "error")
         self.before = [{st: head + st + '","value":' for st in statuses} for head in self.heads]
         self.after: list[dict[str | None, str]] = [{} for _ in names]  # filled as rules decide
+        # a value whose JSON form depends on its type (amounts with at least their cents), and the same of facts
+        self.typed: list[tuple[str, str | None] | None] = []
+        self.money: dict[str, tuple[str, str | None]] = {}
+        for name in names:
+            t = values[name].type
+            item = t.item.kind if t.item is not None else None
+            moneyish = t.kind == "money" or (t.kind == "list" and item == "money")
+            self.typed.append((t.kind, item) if moneyish else None)
+            if moneyish:
+                self.money[name] = (t.kind, item)
+        self._sources: dict[SourceInfo, str] = {}
+        self.declared = ["[" + ",".join(self.source(x) for x in values[name].sources) + "]" for name in names]
+        self.plain_tail = ['},"overridden":[],"conflict":[],"needs":[],"reason":null,"sources":' + d
+                           + ',"fact_sources":{' for d in self.declared]
         self.outputs = [index[o] for o in program.outputs]
         self.output_names = frozenset(program.outputs)
         self.derived = [index[v] for v in sorted(v for v in names if not values[v].is_output)]
@@ -118,35 +132,55 @@ class DecisionWriter:
 
     def one(self, k: int, rec: Record) -> str:
         """The JSON of one value's OutputDecision."""
-        status, value, rule, concurring, facts, overridden, conflict, needs, reason = rec
+        status, value, rule, concurring, facts, overridden, conflict, needs, reason, sources = rec
         enc = encode_basestring
         encoders = _ENCODERS
-        encode = encoders.get(type(value))
-        vj = encode(value) if encode is not None else json_of(to_json(value))
+        typed = self.typed[k]
+        if typed is not None and value is not None:
+            vj = json_of(typed_json(value, *typed))
+        else:
+            encode = encoders.get(type(value))
+            vj = encode(value) if encode is not None else json_of(to_json(value))
         if not facts:
             fj = ""
-        elif len(facts) == 1:
-            for f, v in facts.items():
-                e = encoders.get(type(v))
-                fj = enc(f) + ":" + (e(v) if e is not None else json_of(to_json(v)))
         else:
-            fj = ",".join([enc(f) + ":" + (e(v) if (e := encoders.get(type(v))) is not None else json_of(to_json(v)))
+            money = self.money
+            fj = ",".join([enc(f) + ":" + (json_of(typed_json(v, *money[f])) if f in money and v is not None
+                                           else e(v) if (e := encoders.get(type(v))) is not None
+                                           else json_of(to_json(v)))
                            for f, v in sorted(facts.items())])
+        sj = self.cites(sources) if sources else ""
         if not (concurring or overridden or conflict or needs) and reason is None:
             after = self.after[k].get(rule)
             if after is None:
                 after = self.after[k][rule] = (self.types[k] + (self.rule[rule] if rule is not None else "null")
                                                + ',"concurring":[],"facts":{')
-            return self.before[k][status] + vj + after + fj + _PLAIN_TAIL
+            return self.before[k][status] + vj + after + fj + self.plain_tail[k] + sj + "}}"
         rules = self.rule
         rj = rules[rule] if rule is not None else "null"
         cj = ",".join(map(enc, concurring))
         oj = ",".join(['{"rule":' + rules[r] + ',"by":' + enc(by) + "}" for r, by in overridden])
-        xj = ",".join(['{"rule":' + rules[r] + ',"value":' + _value_json(v) + "}" for r, v in conflict])
+        xj = ",".join(['{"rule":' + rules[r] + ',"value":' + (json_of(typed_json(v, *typed)) if typed is not None
+                                                               and v is not None else _value_json(v)) + "}"
+                       for r, v in conflict])
         nj = ",".join(map(enc, needs))
         why = "null" if reason is None else enc(reason)
         return (f'{self.heads[k]}{status}","value":{vj}{self.types[k]}{rj},"concurring":[{cj}],"facts":{{{fj}}},'
-                f'"overridden":[{oj}],"conflict":[{xj}],"needs":[{nj}],"reason":{why}}}')
+                f'"overridden":[{oj}],"conflict":[{xj}],"needs":[{nj}],"reason":{why},"sources":'
+                f'{self.declared[k]},"fact_sources":{{{sj}}}}}')
+
+    def cites(self, sources: Mapping[str, tuple[SourceInfo, ...]]) -> str:
+        """The ``fact_sources`` of a value, without the braces."""
+        source = self.source
+        return ",".join([encode_basestring(f) + ":[" + ",".join([source(x) for x in sources[f]]) + "]"
+                         for f in sorted(sources)])
+
+    def source(self, s: SourceInfo) -> str:
+        """A source's JSON, as the decision's ``Source`` model writes it."""
+        found = self._sources.get(s)
+        if found is None:
+            found = self._sources[s] = _source(s).model_dump_json()
+        return found
 
     def to_json(self, case: str | None, day: dt.date, records: Sequence[Record]) -> str:
         """The canonical JSON text of the decision, as ``Decision.to_json`` writes it."""
@@ -157,7 +191,9 @@ class DecisionWriter:
             '},"derived":{', ",".join([one(k, records[k]) for k in self.derived]), "}}"))
 
 
-_PLAIN_TAIL = '},"overridden":[],"conflict":[],"needs":[],"reason":null}'
+def _source(s: SourceInfo) -> Source:
+    """A cited source as the decision's model (as ``RuleBook.output_decision`` makes it)."""
+    return Source(id=s.id, title=s.title, detail=s.detail, url=s.url)
 
 
 class _Lazy:

@@ -34,11 +34,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from types import MappingProxyType
 from typing import Any
 
 from .. import nodes as n
 from ..check import arith_type, disjoint
-from ..program import CheckedRule, Program, ValueDecl
+from ..program import CheckedRule, Program, SourceInfo, ValueDecl
 from ..values import (
     CENT,
     NUMBER_LIMIT,
@@ -334,7 +335,7 @@ _HELPERS: dict[str, Any] = {
 _BUILTINS = {"len": len, "abs": abs, "min": min, "max": max, "int": int, "str": str, "dict": dict,
              "Exception": Exception}
 _ATTRIBUTES = {"year", "days", "quantize", "get", "append"}
-_LOCAL = re.compile(r"^(i|day|S|E|V|F|N|T|D|W|O|c\d+|o\d+|_s\d+|_n\d+|_Y|_[acqwpumgz]\d+|_r\d+_\d+"
+_LOCAL = re.compile(r"^(i|day|S|E|V|F|C|N|T|D|W|O|c\d+|o\d+|_s\d+|_n\d+|_Y|_[acqwpumgz]\d+|_r\d+_\d+"
                     r"|_E|_e\d+|_d|_x|_t\d+|_h\d+|v\d+|r\d+|_k\d+|_tab\d+|_run|_bd|_state|_K"
                     r"|_b|d|o|v|g\d+|m\d+|_M|_dates|_date|_conv|_typer|_ty)$")
 _FUNCTIONS = ("_run", "_typer")
@@ -1645,8 +1646,10 @@ class _TriGen(_Gen):
 
 class _TraceGen(_TriGen):
     """Three-valued expressions that also record the facts they use, as the interpreter's ``ev`` records them:
-    ``_c<n>(i, day, V, F)``, with ``V`` every value of the rule book by position (a plain value, or the Unknown
-    or Fail the interpreter reads for it) and ``F`` the facts, written where and as the interpreter writes them."""
+    ``_c<n>(i, day, V, F, C)``, with ``V`` every value of the rule book by position (a plain value, or the Unknown
+    or Fail the interpreter reads for it), ``F`` the facts, written where and as the interpreter writes them,
+    and ``C`` the sources of the facts that have one (a parameter's value in force, a table row, a derived
+    value's definition), by fact."""
 
     def __init__(self, p: Program, base: _Gen) -> None:
         super().__init__(p, base)
@@ -1660,16 +1663,24 @@ class _TraceGen(_TriGen):
             dd = d + 1 if self.first_bad(d, parts, t) else d
             self.emit(dd, f"{t} = _lk3({self.obj(self.p.tables[e.table])}, ({''.join(x + ', ' for x in keys)}), "
                           f"{e.column!r}, day)")
-            self.emit(dd, f"F[_lkf({e.table!r}, ({''.join(x + ', ' for x in keys)}), {e.column!r})] = "
-                          f"None if _isi({t}, _Fail3) else {t}")
+            fact = self.temp()
+            table = self.obj(self.p.tables[e.table])
+            self.emit(dd, f"{fact} = _lkf({e.table!r}, ({''.join(x + ', ' for x in keys)}), {e.column!r})")
+            self.emit(dd, f"F[{fact}] = None if _isi({t}, _Fail3) else {t}")
+            key = keys[0] if len(keys) == 1 else f"({''.join(x + ', ' for x in keys)})"
+            self.emit(dd, f"_cite3(C, {table}, {key}, day, {fact})")
             return t
         if isinstance(e, n.Binary) and e.op in ("in", "notin") and isinstance(e.right, n.Ref) \
                 and e.right.kind == "table":
             t = self.temp()
             a = self.tri(e.left, d)
             self.first_bad(d, [a], t)
-            self.emit(d + 1, f"{t} = _intab3({self.obj(self.p.tables[e.right.name])}, {a}, day, True)")
-            self.emit(d + 1, f"F[_inf({a}, {e.right.name!r})] = {t}")
+            table = self.obj(self.p.tables[e.right.name])
+            fact = self.temp()
+            self.emit(d + 1, f"{t} = _intab3({table}, {a}, day, True)")
+            self.emit(d + 1, f"{fact} = _inf({a}, {e.right.name!r})")
+            self.emit(d + 1, f"F[{fact}] = {t}")
+            self.emit(d + 1, f"_cite3(C, {table}, {a}, day, {fact})")
             if e.op == "notin":
                 self.emit(d + 1, f"{t} = not {t}")
             return t
@@ -1679,11 +1690,15 @@ class _TraceGen(_TriGen):
                 self.emit(d, f"F[{e.name!r}] = i.get({e.name!r})")
             else:
                 self.emit(d, f"F[{e.name!r}] = None if _isi({t}, _BAD) else {t}")
+            if e.kind == "value" and self.p.values[e.name].sources:
+                self.emit(d, f"C[{e.name!r}] = {self.obj(self.p.values[e.name].sources)}")
+            elif e.kind == "param":
+                self.emit(d, f"_psrc3(C, {self.obj(self.p.parameters[e.name])}, day, {e.name!r})")
         return t
 
     def function(self, e: n.Expr, fn: str) -> list[str]:
         lines = super().function(e, fn)
-        lines[0] = f"def {fn}(i, day, V, F):"
+        lines[0] = f"def {fn}(i, day, V, F, C):"
         return lines
 
     def tracers(self) -> tuple[str, dict[int, str]]:
@@ -1709,6 +1724,21 @@ class _TraceGen(_TriGen):
 def _lookup_fact(table: str, keys: tuple[Any, ...], column: str) -> str:
     """The name of a table cell among the facts, as the interpreter writes it."""
     return f"{table}[{', '.join(str(k) for k in keys)}].{column}"
+
+
+def _param_source(sources: dict[str, Any], param: Any, day: dt.date, name: str) -> None:
+    """Note the source of a parameter's value in force, as the interpreter notes it."""
+    period = param.period_on(day)
+    if period is not None and period.value is not None and period.source is not None:
+        sources[name] = (period.source,)
+
+
+def _row_source(sources: dict[str, Any], table: Any, key: Any, day: dt.date, fact: str) -> None:
+    """Note the source of the table row a fact was read from, as the interpreter notes it (a key of one column
+    may be given as the value itself)."""
+    row = table.row_on(key if isinstance(key, tuple) else (key,), day)
+    if row is not None and row.source is not None:
+        sources[fact] = (row.source,)
 
 
 def _in_fact(a: Any, table: str) -> str:
@@ -1822,7 +1852,7 @@ _N1: Possibles = frozenset([NONE])
 
 _MISSING = object()
 _TRI_HELPERS.update({
-    "_lkf": _lookup_fact, "_inf": _in_fact,
+    "_lkf": _lookup_fact, "_inf": _in_fact, "_psrc3": _param_source, "_cite3": _row_source,
     "_pfail": no_value_in_force, "_lk3": table_cell, "_intab3": _in_table3, "_fbad2": _first_bad2, "_MS": _MISSING,
     "_NONE3": NONE, "_N1": _N1,
     "_cs3": _combine3, "_own3": possible_of, "_fz3": frozenset, "_Fail3": Fail, "_failed3": _failed3,
@@ -2057,15 +2087,16 @@ class CompiledProgram:
 
 
 Record = tuple[str, Any, str | None, tuple[str, ...], dict[str, Any], tuple[tuple[str, str], ...],
-               Sequence[tuple[str, Any]], Sequence[str], str | None]
+               Sequence[tuple[str, Any]], Sequence[str], str | None, Mapping[str, tuple[SourceInfo, ...]]]
 """How one value was decided, as the interpreter's Outcome says it, in a plain tuple: ``(status, value, rule,
-concurring, facts, overridden, conflict, needs, reason)``; ``value`` is None unless the status is value or default."""
+concurring, facts, overridden, conflict, needs, reason, sources)``; ``value`` is None unless the status is value or
+default; ``sources`` are those of the facts that have one."""
 
 
 def record_of(o: Outcome) -> Record:
     """An interpreter's outcome as a record."""
     return (o.status, o.value if o.known else None, o.rule, tuple(o.concurring), o.facts, tuple(o.overridden),
-            o.conflict, o.needs, o.reason)
+            o.conflict, o.needs, o.reason, o.sources)
 
 
 def _has_facts(e: n.Expr | None) -> bool:
@@ -2087,12 +2118,13 @@ def _has_facts(e: n.Expr | None) -> bool:
 
 def outcome_of(rec: Record) -> Outcome:
     """A record as the interpreter's Outcome."""
-    status, value, rule, concurring, facts, overridden, conflict, needs, reason = rec
+    status, value, rule, concurring, facts, overridden, conflict, needs, reason, sources = rec
     return Outcome(status, value, rule, list(concurring), list(overridden), list(conflict), list(needs), reason,
-                   facts)
+                   facts, dict(sources))
 
 
 _NO_RULE_APPLIES = "no rule applies and there is no default"
+_NO_SOURCES: Mapping[str, tuple[SourceInfo, ...]] = MappingProxyType({})
 
 
 class Explainer:
@@ -2152,51 +2184,55 @@ class Explainer:
         add = out.append
         rule_tracers = self._rule_tracers
         decided: Mapping[int, Outcome] = _NO_OUTCOMES if state is None else state.decided
+        cited: dict[str, tuple[SourceInfo, ...]] = {}  # the sources of the facts that have one, by fact
         for k, (how, fdef, fdflt) in enumerate(self._spec):
             if decided and k in decided:
-                add(self._from_outcome(inputs, day, k, decided[k], reads, out))
+                add(self._from_outcome(inputs, day, k, decided[k], reads, out, cited))
                 continue
             r = rules[k]
             facts: dict[str, Any] = {}
             if r is not None:
                 for f in rule_tracers[r]:
-                    f(inputs, day, reads, facts)
-                add(("value", vals[k], r, concurring[k], facts, overridden[k], (), (), None))
+                    f(inputs, day, reads, facts, cited)
+                add(("value", vals[k], r, concurring[k], facts, overridden[k], (), (), None,
+                     {f: cited[f] for f in facts if f in cited} if cited else _NO_SOURCES))
             elif how == BY_DEFINITION:
                 if fdef is not None:
-                    fdef(inputs, day, reads, facts)
-                add(("value", vals[k], None, (), facts, (), (), (), None))
+                    fdef(inputs, day, reads, facts, cited)
+                add(("value", vals[k], None, (), facts, (), (), (), None,
+                     {f: cited[f] for f in facts if f in cited} if cited else _NO_SOURCES))
             elif how == WITH_DEFAULT:
                 if fdflt is not None:
-                    fdflt(inputs, day, reads, facts)
-                add(("default", vals[k], None, (), facts, overridden[k], (), (), None))
+                    fdflt(inputs, day, reads, facts, cited)
+                add(("default", vals[k], None, (), facts, overridden[k], (), (), None,
+                     {f: cited[f] for f in facts if f in cited} if cited else _NO_SOURCES))
             elif vals[k] is None:
-                add(("undetermined", None, None, (), facts, overridden[k], (), (), _NO_RULE_APPLIES))
+                add(("undetermined", None, None, (), facts, overridden[k], (), (), _NO_RULE_APPLIES, _NO_SOURCES))
             else:
-                add(("value", vals[k], None, (), facts, (), (), (), None))
+                add(("value", vals[k], None, (), facts, (), (), (), None, _NO_SOURCES))
         return out
 
     def _from_outcome(self, inputs: Mapping[str, Any], day: dt.date, k: int, o: Outcome, reads: Any,
-                      before: list[Record]) -> Record:
+                      before: list[Record], cited: dict[str, tuple[SourceInfo, ...]]) -> Record:
         """The record of a value the three-valued resolution decided (its outcome has no facts)."""
         how, fdef, fdflt = self._spec[k]
         status = o.status
         facts: dict[str, Any] = {}
         if how == BY_DEFINITION:
             if fdef is not None:
-                fdef(inputs, day, reads, facts)
+                fdef(inputs, day, reads, facts, cited)
         elif status == "value":
             assert o.rule is not None
             for f in self._rule_tracers[o.rule]:
-                f(inputs, day, reads, facts)
+                f(inputs, day, reads, facts, cited)
         elif status == "default":
             if fdflt is not None:
-                fdflt(inputs, day, reads, facts)
+                fdflt(inputs, day, reads, facts, cited)
         elif status == "error" and how == WITH_DEFAULT:
             # the interpreter keeps the default's facts when it evaluated the default: it decides this one
             return record_of(self._interpreted(inputs, day, k, before))
         return (status, o.value if o.known else None, o.rule, tuple(o.concurring), facts, tuple(o.overridden),
-                o.conflict, o.needs, o.reason)
+                o.conflict, o.needs, o.reason, {f: cited[f] for f in facts if f in cited} if cited else _NO_SOURCES)
 
     def outcomes(self, inputs: Mapping[str, Any], day: dt.date) -> dict[str, Outcome]:
         """Every value's outcome, as ``Evaluation(program, inputs, day).run()`` gives it."""
@@ -2211,7 +2247,7 @@ class Explainer:
             index = {name: j for j, name in enumerate(names)}
             self._deps = [tuple(index[d] for d in deps[name]) for name in names]
         for j in self._deps[k]:
-            status, value, rule, _c, _f, _o, _x, needs, reason = before[j]
+            status, value, rule, _c, _f, _o, _x, needs, reason, _s = before[j]
             ev.results[names[j]] = Outcome(status, value, rule, needs=list(needs), reason=reason)
         return ev.outcome(names[k])
 
