@@ -18,6 +18,12 @@ logic gives. ``run`` gives None only when the dated state of
 the rule book cannot be built for the day; ``evaluate`` then asks the
 interpreter for the whole case.
 
+``compile_explainer`` builds the same blocks in explain mode: they also record
+the rules that concur with the deciding one and the rules overridden (with the
+exception that won), and generated three-valued functions record the facts the
+interpreter records, with their sources; ``Explainer.records`` gives every
+value's outcome as the interpreter gives it, explanation included.
+
 Rule files are data. The generated text is built only from generated
 identifiers (``v3``, ``r3``, ``_k7``) and from ``repr()`` of checked names and
 of plain literal values (text, integers, booleans); every other constant
