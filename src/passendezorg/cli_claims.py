@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 # The store (SQLAlchemy, sqlmodel) is imported only when a command of this module runs: the
 # rest of the command line works without the `store` extra, and starts without its imports.
-CHUNK = 500  # claims recorded in one transaction: one commit each; a chunk is recorded whole or not at all
+CHUNK = 200  # claims recorded in one transaction: one commit each; a chunk is recorded whole or not at all
 ENV_DB = "PASSENDEZORG_DB"
 # the defaults of ClaimProcessor (passendezorg.claims), shown in --help without importing it
 USED_INPUT = "verzekerde.eigen_risico_verbruikt"
