@@ -452,8 +452,8 @@ def typed_inputs(facts: Mapping[str, Any], inputs: Mapping[str, n.InputDecl], wh
     """
     out: dict[str, Any] = {}
     groups = groups or {}
+    names = [*inputs, *groups]
     if groups:
-        names = [*inputs, *groups]
         prefixes: frozenset[str] | set[str] = {
             ".".join(name.split(".")[:i]) for name in names for i in range(1, name.count(".") + 1)}
     else:

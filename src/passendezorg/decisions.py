@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from pydantic import PrivateAttr
 
 from .engines.compiled import Explainer, Record, outcome_of
+from .engines.interpreter import Evaluation
 from .engines.semantics import Outcome
 from .model import DECISION_FORMAT, Decision, RuleRef, Source, Status
 from .program import Program, Scenario, SourceInfo
@@ -337,14 +338,15 @@ def _plain_decision(fields: dict[str, Any]) -> Decision:
 class CompiledDecisions:
     """The explained decisions of one rule book from compiled code: records, their JSON, the lazy Decision."""
 
-    def __init__(self, book: RuleBook, explainer: Explainer) -> None:
+    def __init__(self, book: RuleBook, explainer: Explainer | None) -> None:
         self.book = book
         self.explainer = explainer
-        self.names = explainer.names
+        self.names = tuple(book.program.order)
         self.writer = DecisionWriter(book, self.names)
-        self.records: Callable[[Mapping[str, Any], dt.date], list[Record]] = explainer.records
 
     def decision(self, inputs: Mapping[str, Any], day: dt.date, case: str | None) -> Decision:
+        if self.explainer is None:  # groups of facts: the interpreter explains
+            return self.book.decision(Evaluation(self.book.program, inputs, day).run(), day, case, inputs)
         records = self.explainer.records(inputs, day)
         if self.book.scenario is not None:  # the marks of the scenario's changes: the decision of the outcomes
             results = {name: outcome_of(rec) for name, rec in zip(self.names, records)}

@@ -346,7 +346,7 @@ class RuleBook:
         optional rete back end; identical decisions); EngineUnavailable says why it cannot run.
         """
         case, inputs, day = self.prepare(case, on)
-        if engines.canonical(engine) == "compiled":
+        if engines.canonical(engine) == "compiled" and not self.program.groups:
             return self.compiled_decisions().decision(inputs, day, case.name)
         return self.decision(self._run(inputs, day, engine), day, case.name, inputs)
 

@@ -67,9 +67,13 @@ class Compiled:
         from .compiled import compile_explainer
 
         self.program = program
-        self.explainer = compile_explainer(program)
+        # a rule book with groups of facts is compiled per shape of case for batches; its explained decisions
+        # come from the interpreter
+        self.explainer = compile_explainer(program) if not program.groups else None
 
     def outcomes(self, inputs: Mapping[str, Any], day: dt.date) -> dict[str, Outcome]:
+        if self.explainer is None:
+            return Evaluation(self.program, inputs, day).run()
         return self.explainer.outcomes(inputs, day)
 
 
