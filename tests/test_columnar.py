@@ -320,3 +320,21 @@ def test_a_rule_book_with_an_aggregate_is_refused(tmp_path: Path) -> None:
         pytest.skip("groups of facts are not in this version of the language")
     with pytest.raises(UsageError, match="groups of facts"):
         decide_frame(RuleBook(report.program), pl.DataFrame({"day": [dt.date(2025, 1, 1)]}))
+
+
+def test_membership_of_a_value_that_is_never_known(tmp_path: Path) -> None:
+    """`v in [a, a]` where `v` has no rule at all: undetermined in the plan as in the compiled engine
+    (a generated rule book once gave the plan `None | None`)."""
+    book = _book("""language english
+input c.day : date
+input c.kind : one of alpha, beta
+peildatum c.day
+output v1 : one of alpha, beta
+output o : boolean
+  default false
+rule r2 "member"
+  source "s"
+  when v1 in [alpha, alpha]
+  then o = true
+""", tmp_path)
+    assert_frame_same(book, [({"c.day": dt.date(2025, 1, 1), "c.kind": k}, None) for k in ("alpha", "beta", None)])

@@ -991,6 +991,8 @@ class Plan:
             if not b.items:
                 return strict([a], False if positive else True, "boolean")
             tests = [self.compare("=", a, item) for item in b.items]
+            if any(t.v is None for t in tests):  # a part that is never known: so is the answer (strict)
+                return strict([a, *b.items], None, "boolean")
             res = OR(*[t.v for t in tests])
             res = res if positive else NOT(res)
             return strict([a, *b.items], res, "boolean")
