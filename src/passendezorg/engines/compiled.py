@@ -1417,11 +1417,7 @@ class _TriGen(_Gen):
         for name in p.order:
             decl = p.values[name]
             self.dep_pos = {d: pos for pos, d in enumerate(deps[name])}
-            exprs = [x for x in (decl.definition, decl.default) if x is not None]
-            for r in decl.rules:
-                rule = p.rules[r]
-                exprs.extend(x for x in (rule.when, rule.value) if x is not None)
-            for e in exprs:
+            for e in _expressions_of(p, decl):
                 if id(e) in names:
                     continue
                 fn = f"_c{len(names)}"
@@ -1714,17 +1710,22 @@ class _TraceGen(_TriGen):
         names: dict[int, str] = {}
         for name in p.order:
             decl = p.values[name]
-            exprs = [x for x in (decl.definition, decl.default) if x is not None]
-            for r in decl.rules:
-                rule = p.rules[r]
-                exprs.extend(x for x in (rule.when, rule.value) if x is not None)
-            for e in exprs:
+            for e in _expressions_of(p, decl):
                 if id(e) in names:
                     continue
                 fn = f"_c{len(names)}"
                 out.extend(self.function(e, fn))
                 names[id(e)] = fn
         return "\n".join(out) + "\n", names
+
+
+def _expressions_of(p: Program, decl: ValueDecl) -> list[n.Expr]:
+    """The expressions that decide a value: its definition and default, each rule's condition and value."""
+    exprs = [x for x in (decl.definition, decl.default) if x is not None]
+    for r in decl.rules:
+        rule = p.rules[r]
+        exprs.extend(x for x in (rule.when, rule.value) if x is not None)
+    return exprs
 
 
 def _lookup_fact(table: str, keys: tuple[Any, ...], column: str) -> str:
