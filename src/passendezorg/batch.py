@@ -184,7 +184,7 @@ class _LineWriter:
         self.template = ('{"case":%s,"values":{' + ",".join(f"{k}:%s" for k in pct) + '},"rules":{'
                          + ",".join(f"{k}:%s" for k in pct) + "}%s" + tail + "}")
         self.idx = [index[o] for o in outs]
-        self.pick = _picker(self.idx)
+        self.pick = picker(self.idx)
         self.rule_json: dict[str | None, str] = {None: "null"}
         for r in cp.program.rules:
             self.rule_json[r] = json.dumps(r, ensure_ascii=False)
@@ -200,7 +200,7 @@ class _LineWriter:
                                 ',"status":{' + ",".join(status) + "}" if status else "")
 
 
-def _picker(idx: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+def picker(idx: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
     """itemgetter that always gives a tuple, for any number of items."""
     if len(idx) == 1:
         k = idx[0]

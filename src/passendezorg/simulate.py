@@ -40,7 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .batch import compiled, line_ranges
+from .batch import compiled, line_ranges, picker
 from .cases import Case, typed_inputs
 from .check import suggest
 from .claims import Claim, ClaimColumns, ClaimError
@@ -387,8 +387,8 @@ class _Run:
         # per variant: where each output sits among the compiled values, and how a missing rule reads
         self.out_pos = [[cp.names.index(o) for o in self.outputs] for cp in self.cps]
         self.out_kind = [[cp.kinds[k] for k in pos] for cp, pos in zip(self.cps, self.out_pos)]
-        self.pickers = [_picker(pos) for pos in self.out_pos]
-        self.pick_other = _picker([j for j in range(len(self.outputs)) if not self.money[j]])
+        self.pickers = [picker(pos) for pos in self.out_pos]
+        self.pick_other = picker([j for j in range(len(self.outputs)) if not self.money[j]])
         counters = [counters_for(v.book.program) for v in variants]
         if any(c != counters[0] for c in counters[1:]):
             raise UsageError("a scenario keeps other yearly caps than the rule book in force (an input or output "
@@ -815,17 +815,6 @@ def _kinds_named(when: Any, dispatch: str) -> set[Any] | None:
             continue
         found = values if found is None else found & values
     return found
-
-
-def _picker(pos: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
-    import operator
-
-    if len(pos) == 1:
-        k = pos[0]
-        return lambda t: (t[k],)
-    if not pos:
-        return lambda t: ()
-    return operator.itemgetter(*pos)
 
 
 # ------------------------------------------------------------------ totals, per partition and merged
