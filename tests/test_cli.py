@@ -170,6 +170,23 @@ def test_evaluate_why_not_for_several_cases_names_each_case() -> None:
     )
 
 
+def test_evaluate_why_not_as_json_gives_the_answer_as_data() -> None:
+    r = run("evaluate", "--rules", RULES, CASES / "kind.json", "--why-not", "fysio_volwassene", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    one = json.loads(r.stdout)
+    assert (one["format"], one["rule"], one["case"]) == ("passendezorg.why-not/1", "fysio_volwassene", "kind")
+    assert one["answer"].startswith("regel fysio_volwassene is niet van toepassing")
+    assert [(x["kind"], x["condition"], x["facts"]) for x in one["reasons"]] == [
+        ("condition_false", "leeftijd >= 18", {"leeftijd": 1})]
+    several = [CASES / "kind.json", CASES / "chronisch.yaml"]
+    r = run("evaluate", "--rules", RULES, *several, "--why-not", "fysio_volwassene", "--format", "json")
+    assert [(a["case"], a["reasons"][0]["kind"], a["reasons"][0]["by"]) for a in json.loads(r.stdout)] == [
+        ("kind", "condition_false", []),
+        ("volwassene chronisch, 21e behandeling", "overridden", ["fysio_chronisch_vanaf_21"])]
+    r = run("evaluate", "--rules", RULES, *several, "--why-not", "fysio_volwassene", "--format", "jsonl")
+    assert [json.loads(line)["case"] for line in r.stdout.splitlines()] == ["kind", "volwassene chronisch, 21e behandeling"]
+
+
 def test_evaluate_why_not_an_unknown_rule_is_a_usage_error() -> None:
     r = run("evaluate", "--rules", RULES, CASES / "kind.json", "--why-not", "fysio_volwasene")
     assert r.exit_code == 2

@@ -742,6 +742,27 @@ def test_why_not_for_an_overridden_rule(make_book: MakeBook) -> None:
     assert book.why_not("chronic_adult", case) == "rule chronic_adult applies and decided covered"
 
 
+def test_why_not_as_data_says_which_answer_with_its_facts_needs_and_exceptions(make_book: MakeBook) -> None:
+    book = make_book(NESTED)
+    false = book.why_not_answer("chronic_adult", {"day": "2024-01-01", "age": 40, "chronic": True, "session": 12})
+    assert (false.rule, false.peildatum, false.answer) == (
+        "chronic_adult", dt.date(2024, 1, 1), book.why_not("chronic_adult", {"day": "2024-01-01", "age": 40,
+                                                                             "chronic": True, "session": 12}))
+    (r,) = false.reasons
+    assert (r.record, r.kind, r.condition, r.facts, r.needs, r.by) == (
+        None, "condition_false", "session > 20", {"session": 12}, [], [])
+    (r,) = book.why_not_answer("chronic_adult", {"day": "2024-01-01", "age": 40, "session": 30}).reasons
+    assert (r.kind, r.condition, r.needs) == ("condition_undetermined", "chronic", ["chronic"])
+    case = {"day": "2024-01-01", "age": 40, "chronic": True, "session": 30, "palliative": False}
+    (r,) = book.why_not_answer("adult", case).reasons
+    assert (r.kind, r.by) == ("overridden", ["chronic_adult"])
+    assert book.why_not_answer("chronic_adult", case).reasons[0].kind == "decided"
+    (r,) = make_book(VALIDITY).why_not_answer("from_2025", {"day": "2024-06-01"}).reasons
+    assert r.kind == "not_in_force" and r.text == "rule from_2025 is not in force on 1 June 2024 (valid 1 January 2025 – …)"
+    assert json.loads(false.to_json())["reasons"][0]["facts"] == {"session": 12}
+    assert json.loads(false.to_json())["format"] == "passendezorg.why-not/1"
+
+
 def test_why_not_in_dutch(make_book: MakeBook) -> None:
     book = make_book(
         """

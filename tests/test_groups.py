@@ -511,6 +511,12 @@ def test_why_not_a_rule_per_record_says_it_for_each_record(tmp_path: Path) -> No
     assert "[2] rule old_age: the condition `person.age >= 65` cannot be decided; it needs: " \
         "household.persons[2].born" in text
     assert "does not give `household.persons`" in book.why_not("old_age", {"input": {"day": "2025-01-01"}})
+    answer = book.why_not_answer("old_age", {"input": {"day": "2025-01-01", "household": {"persons": persons}}})
+    assert answer.answer == text
+    assert [(r.record, r.kind) for r in answer.reasons] == [
+        (0, "decided"), (1, "condition_false"), (2, "condition_undetermined")]
+    assert answer.reasons[2].needs == ["household.persons[2].born"]
+    assert book.why_not_answer("old_age", {"input": {"day": "2025-01-01"}}).reasons[0].kind == "no_records"
 
 
 # ---------------------------------------------------------------- the examples of the language reference, every engine

@@ -303,8 +303,12 @@ def test_why_not(api: httpx.Client, book: Any) -> None:
     adult = {**FYSIO, "verzekerde": {"geboortedatum": "1980-01-01"}}
     r = api.post("/v1/rules/fysio_kind_na_18_behandelingen/why-not", json={"name": "volwassen", "input": adult})
     assert r.status_code == 200, r.text
-    assert r.json() == {"rule": "fysio_kind_na_18_behandelingen", "case": "volwassen", "peildatum": "2025-06-14",
-                        "answer": book.why_not("fysio_kind_na_18_behandelingen", adult)}
+    assert r.json() == json.loads(book.why_not_answer("fysio_kind_na_18_behandelingen",
+                                                      {"name": "volwassen", "input": adult}).to_json())
+    assert (r.json()["rule"], r.json()["case"], r.json()["peildatum"]) == (
+        "fysio_kind_na_18_behandelingen", "volwassen", "2025-06-14")
+    assert r.json()["answer"] == book.why_not("fysio_kind_na_18_behandelingen", adult)
+    assert r.json()["reasons"][0]["kind"] == "condition_false"
     assert "leeftijd" in r.json()["answer"]
     body = problem(api.post("/v1/rules/fysio_kind_na_18/why-not", json={"input": adult}), 404, "unknown-rule")
     assert "no rule named `fysio_kind_na_18`" in body["detail"] and "fysio_kind_na_18_behandelingen" in body["detail"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .cases import Case
 from .errors import CaseError, Diagnostic, PassendeZorgError, RuleBookError, UsageError
-from .model import CaseFailure, Decision, FastDecision, OutputDecision, RuleRef, Source
+from .model import CaseFailure, Decision, FastDecision, OutputDecision, RuleRef, Source, WhyNot, WhyNotReason
 from .rulebook import CheckReport, RuleBook, check_path, load_rules
 from .version import __version__
 
@@ -48,6 +48,8 @@ __all__ = [
     "RuleRef",
     "Source",
     "UsageError",
+    "WhyNot",
+    "WhyNotReason",
     "check_path",
     "decide_frame",
     "load_rules",

@@ -241,7 +241,8 @@ def _iter_cases_at(paths: list[Path]) -> Iterator[tuple[Case | CaseError, int | 
 @rules_option()
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text", show_default=True)
 @click.option("--on", "on", callback=_date, help="evaluate on this date instead of each case's peildatum")
-@click.option("--why-not", "why_not", metavar="RULE", help="only explain why RULE did not decide")
+@click.option("--why-not", "why_not", metavar="RULE",
+              help="only explain why RULE did not decide (with --format json or jsonl: as data, per case)")
 @click.option("--verbose", "-v", is_flag=True,
               help="show every output (also those that took their default) and every derived value")
 @ENGINE_OPTION
@@ -284,11 +285,17 @@ def evaluate(cases: tuple[Path, ...], rules_dir: Path | None, fmt: str, on: dt.d
             _emit_failure(CaseFailure(case=None, index=index, line=line, error=str(item)), fmt)
             continue
         try:
-            explanation = book.why_not(why_not, item, on) if why_not else None
-            if explanation is not None and fmt == "text":  # the answer is all that was asked
-                click.echo(("" if first else "\n") + (f"{item.name}:\n" if named and item.name else "")
-                           + explanation)
-                first = False
+            if why_not:  # the answer is all that was asked
+                answer = book.why_not_answer(why_not, item, on)
+                if fmt == "text":
+                    click.echo(("" if first else "\n") + (f"{item.name}:\n" if named and item.name else "")
+                               + answer.answer)
+                    first = False
+                elif document is not None:
+                    document.add(answer.to_json())
+                else:
+                    click.echo(answer.to_json())
+                    sys.stdout.flush()
                 continue
             decision = book.evaluate(item, on, engine=engine)
         except CaseError as e:

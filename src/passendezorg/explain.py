@@ -19,9 +19,9 @@ from . import nodes as n
 from .engines.interpreter import Evaluation
 from .engines.semantics import Outcome
 from .format import Formatter
-from .model import Decision, OutputDecision, Overridden, Source
+from .model import Decision, OutputDecision, Overridden, Source, WhyNotKind, WhyNotReason
 from .program import CheckedRule, Program
-from .values import Fail, Unknown
+from .values import Fail, Unknown, to_json
 
 LABELS = {
     "english": {
@@ -400,48 +400,59 @@ def overriding_exceptions(program: Program | None, rule: str, winners: Iterable[
 
 
 def why_not(program: Program, ev: Evaluation, results: dict[str, Outcome], rule: CheckedRule,
-            target: str | None = None) -> str:
+            target: str | None = None, record: int | None = None) -> WhyNotReason:
     """Why ``rule`` did not decide, in the rule book's language: one answer, with the facts it rests on
-    (``target``: the value of one record, for a rule per record)."""
+    (``target``: the value of one record, the ``record``-th, for a rule per record)."""
     lang = program.language
     fmt = Formatter(lang)
     names = Names(program, lang)
     lab = LABELS[lang]
     day = display.date(ev.day, lang)
     nl = lang == "nederlands"
+
+    def reason(kind: WhyNotKind, text: str, **kw: Any) -> WhyNotReason:
+        return WhyNotReason(record=record, kind=kind, text=text, **kw)
+
     off = program.scenario.switched_off.get(rule.name) if program.scenario is not None else None
     if off is not None and off.would_be_in_force(ev.day):
         name = program.scenario.name if program.scenario is not None else ""
         start = display.date(off.start, lang) if off.start else ""
         since = f" vanaf {start}" if nl and start else f" from {start}" if start else ""
-        return (f"regel {rule.name} is uitgeschakeld door scenario {name}{since}" if nl else
-                f"rule {rule.name} is switched off by scenario {name}{since}")
+        return reason("switched_off", f"regel {rule.name} is uitgeschakeld door scenario {name}{since}" if nl else
+                      f"rule {rule.name} is switched off by scenario {name}{since}")
     if not rule.valid_on(ev.day):
         first = display.date(rule.valid_from, lang) if rule.valid_from else "…"
         last = display.date(rule.valid_until, lang) if rule.valid_until else "…"
         period = f"{first} – {last}"
-        return (f"regel {rule.name} is niet van kracht op {day} (geldig {period})" if nl else
-                f"rule {rule.name} is not in force on {day} (valid {period})")
+        return reason("not_in_force", f"regel {rule.name} is niet van kracht op {day} (geldig {period})" if nl else
+                      f"rule {rule.name} is not in force on {day} (valid {period})")
     if rule.when is not None:
         for part in _conjuncts(rule.when):
             facts: dict[str, Any] = {}
             v = ev.ev(part, facts)
             if v is True:
                 continue
+            read = {k: to_json(x) for k, x in sorted(facts.items())}
             used = ", ".join(names.fact(k, x) for k, x in sorted(facts.items()))
             text = fmt.expr(part)
             if v is False:
-                return (f"regel {rule.name} is niet van toepassing: de voorwaarde `{text}` is niet waar"
-                        if nl else f"rule {rule.name} does not apply: the condition `{text}` is false") + (
-                    f"\n  {'met' if nl else 'with'} {used}" if used else "")
+                return reason("condition_false", (
+                    f"regel {rule.name} is niet van toepassing: de voorwaarde `{text}` is niet waar"
+                    if nl else f"rule {rule.name} does not apply: the condition `{text}` is false") + (
+                    f"\n  {'met' if nl else 'with'} {used}" if used else ""), condition=text, facts=read)
             if isinstance(v, Unknown):
                 needs = ", ".join(names.label(x) for x in sorted(v.needs))
-                return (f"regel {rule.name}: de voorwaarde `{text}` kan niet worden bepaald; nodig: {needs}" if nl
-                        else f"rule {rule.name}: the condition `{text}` cannot be decided; it needs: {needs}")
+                return reason("condition_undetermined",
+                              f"regel {rule.name}: de voorwaarde `{text}` kan niet worden bepaald; nodig: {needs}"
+                              if nl else
+                              f"rule {rule.name}: the condition `{text}` cannot be decided; it needs: {needs}",
+                              condition=text, facts=read, needs=sorted(v.needs))
             if isinstance(v, Fail):
-                reason = with_dates(reason_text(v.reason, lang), lang)
-                return (f"regel {rule.name}: de voorwaarde `{text}` kan niet worden berekend: {reason}" if nl
-                        else f"rule {rule.name}: the condition `{text}` cannot be computed: {reason}")
+                detail = with_dates(reason_text(v.reason, lang), lang)
+                return reason("condition_error",
+                              f"regel {rule.name}: de voorwaarde `{text}` kan niet worden berekend: {detail}" if nl
+                              else f"rule {rule.name}: the condition `{text}` cannot be computed: {detail}",
+                              condition=text, facts=read, detail=detail)
     o = results[target or rule.target]
     for r, by in o.overridden:
         if r == rule.name:
@@ -449,19 +460,24 @@ def why_not(program: Program, ev: Evaluation, results: dict[str, Outcome], rule:
                                         + [w for w, _v in o.conflict], by)
             listed = ", ".join(won[:-1]) + f" {lab['and']} {won[-1]}" if len(won) > 1 else won[0]
             if nl:
-                return (f"regel {rule.name} is van toepassing, maar de uitzondering {listed} gaat voor" if len(won) == 1
-                        else f"regel {rule.name} is van toepassing, maar de uitzonderingen {listed} gaan voor")
-            return (f"rule {rule.name} applies, but the exception {listed} takes precedence over it" if len(won) == 1
-                    else f"rule {rule.name} applies, but the exceptions {listed} take precedence over it")
+                text = (f"regel {rule.name} is van toepassing, maar de uitzondering {listed} gaat voor"
+                        if len(won) == 1 else
+                        f"regel {rule.name} is van toepassing, maar de uitzonderingen {listed} gaan voor")
+            else:
+                text = (f"rule {rule.name} applies, but the exception {listed} takes precedence over it"
+                        if len(won) == 1 else
+                        f"rule {rule.name} applies, but the exceptions {listed} take precedence over it")
+            return reason("overridden", text, by=list(won))
     if o.rule == rule.name:
-        return (f"regel {rule.name} is van toepassing en besliste {rule.target}" if nl else
-                f"rule {rule.name} applies and decided {rule.target}")
+        return reason("decided", f"regel {rule.name} is van toepassing en besliste {rule.target}" if nl else
+                      f"rule {rule.name} applies and decided {rule.target}")
     if rule.name in o.concurring:
-        return (f"regel {rule.name} is van toepassing en geeft dezelfde waarde als {o.rule}" if nl else
-                f"rule {rule.name} applies and agrees with {o.rule}")
+        return reason("agrees", f"regel {rule.name} is van toepassing en geeft dezelfde waarde als {o.rule}" if nl
+                      else f"rule {rule.name} applies and agrees with {o.rule}", by=[o.rule] if o.rule else [])
     if o.status == "conflict":
-        return (f"regel {rule.name} is van toepassing en staat in conflict met andere regels" if nl else
-                f"rule {rule.name} applies and is in conflict with other rules")
+        return reason("conflict", f"regel {rule.name} is van toepassing en staat in conflict met andere regels" if nl
+                      else f"rule {rule.name} applies and is in conflict with other rules",
+                      by=[w for w, _v in o.conflict if w != rule.name])
     state = f"{lab['error']}" if o.status == "error" else f"is {lab.get(o.status, o.status)}"
-    return (f"regel {rule.name} is van toepassing; {rule.target} {state}" if nl else
-            f"rule {rule.name} applies; {rule.target} {state}")
+    return reason("not_decided", f"regel {rule.name} is van toepassing; {rule.target} {state}" if nl else
+                  f"rule {rule.name} applies; {rule.target} {state}", detail=o.status)

@@ -219,6 +219,49 @@ class CaseFailure(BaseModel):
         return self.model_dump_json(exclude={k for k in ("index", "line") if getattr(self, k) is None})
 
 
+WhyNotKind = Literal["switched_off", "not_in_force", "condition_false", "condition_undetermined",
+                     "condition_error", "overridden", "decided", "agrees", "conflict", "not_decided", "no_records"]
+
+
+class WhyNotReason(BaseModel):
+    """Why a rule did not decide, for the case or for one record of a rule per record.
+
+    ``kind`` says which answer it is: the rule is ``switched_off`` by the scenario or ``not_in_force`` on the
+    peildatum; its ``condition`` is false (``condition_false``, with the ``facts`` it read), cannot be decided
+    (``condition_undetermined``, with what it ``needs``) or cannot be computed (``condition_error``,
+    ``detail`` says why); it applies but the exceptions in ``by`` take precedence (``overridden``); it
+    applies and ``decided`` the value, ``agrees`` with the deciding rule, or is in ``conflict``; it applies
+    and the value is ``not_decided`` (``detail`` says its status); or the case gives no records of the
+    rule's group (``no_records``). ``text`` is the answer in the rule book's language.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    record: int | None = Field(default=None, description="for a rule per record: the record's index")
+    kind: WhyNotKind
+    condition: str | None = Field(default=None, description="the condition that did not hold, as the rule writes it")
+    facts: dict[str, JsonValue] = Field(default_factory=dict, description="what that condition read")
+    needs: list[str] = Field(default_factory=list, description="the facts that would decide the condition")
+    by: list[str] = Field(default_factory=list, description="the exceptions that took precedence")
+    detail: str | None = None
+    text: str
+
+
+class WhyNot(BaseModel):
+    """Why a rule did not decide a case: one reason, or one per record for a rule per record."""
+
+    model_config = ConfigDict(frozen=True)
+    format: Literal["passendezorg.why-not/1"] = "passendezorg.why-not/1"
+    rule: str
+    case: str | None
+    peildatum: dt.date
+    answer: str = Field(description="not in force, the condition that failed (with the values), or the rule "
+                                    "that overrode it; in the rule book's language")
+    reasons: list[WhyNotReason]
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
 @dataclass(frozen=True)
 class FastDecision:
     """The outputs of one case without the explanation: values, deciding rules, and what is not a plain value.

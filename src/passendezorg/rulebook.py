@@ -30,6 +30,8 @@ from .model import (
     ScenarioChangeRef,
     ScenarioRef,
     Source,
+    WhyNot,
+    WhyNotReason,
 )
 from .program import CheckedRule, Program, Scenario, SourceInfo, instance, split_instance
 from .source import SourceRegistry, Span, undecodable
@@ -506,6 +508,12 @@ class RuleBook:
 
     def why_not(self, rule: str, case: Case | Mapping[str, Any], on: dt.date | None = None) -> str:
         """Why a rule did not decide: not in force, a failing condition (with the values), or overridden."""
+        return self.why_not_answer(rule, case, on).answer
+
+    def why_not_answer(self, rule: str, case: Case | Mapping[str, Any], on: dt.date | None = None) -> WhyNot:
+        """``why_not`` as data: the answer's text and, for the case or for each record of a rule per record,
+        which answer it is (``kind``), the condition, the facts it read, what it needs, and the exceptions that
+        took precedence."""
         from .explain import why_not
 
         if rule not in self.program.rules:
@@ -519,19 +527,23 @@ class RuleBook:
         checked = self.program.rules[rule]
         group = self.program.values[checked.target].group
         if group is None:
-            return why_not(self.program, ev, results, checked)
+            reasons = [why_not(self.program, ev, results, checked)]
+            return WhyNot(rule=rule, case=case.name, peildatum=day, answer=reasons[0].text, reasons=reasons)
         # a rule per record: why not, for each record
         count = self.program.records(inputs, group)
         if count is None:
-            return (f"regel {rule} beslist per record van `{group}`, en de casus geeft `{group}` niet"
+            text = (f"regel {rule} beslist per record van `{group}`, en de casus geeft `{group}` niet"
                     if self.program.language == "nederlands" else
                     f"rule {rule} decides for each record of `{group}`, and the case does not give `{group}`")
-        lines = []
+            return WhyNot(rule=rule, case=case.name, peildatum=day, answer=text,
+                          reasons=[WhyNotReason(kind="no_records", text=text)])
+        reasons = []
         for i in range(count):
             ev.at = {group: i}
-            lines.append(f"[{i}] " + why_not(self.program, ev, results, checked, instance(group, i, checked.target)))
+            reasons.append(why_not(self.program, ev, results, checked, instance(group, i, checked.target), i))
         ev.at = {}
-        return "\n".join(lines)
+        return WhyNot(rule=rule, case=case.name, peildatum=day, reasons=reasons,
+                      answer="\n".join(f"[{r.record}] {r.text}" for r in reasons))
 
     def rule(self, name: str) -> CheckedRule:
         return self.program.rules[name]

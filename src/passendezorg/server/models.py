@@ -36,16 +36,6 @@ class CaseIn(BaseModel):
     input: dict[str, Any] = Field(description="the facts, nested by the dotted input names of the rule book")
 
 
-class WhyNot(BaseModel):
-    """Why a rule did not decide a case, in the rule book's language."""
-
-    rule: str
-    case: str | None
-    peildatum: dt.date
-    answer: str = Field(description="not in force, the condition that failed (with the values), or the rule "
-                                    "that overrode it")
-
-
 # ---------------------------------------------------------------- the rule book
 
 

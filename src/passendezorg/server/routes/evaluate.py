@@ -13,11 +13,11 @@ from starlette.responses import Response
 from ...batch import iter_fast
 from ...cases import Case, case_from_record
 from ...errors import CaseError, PassendeZorgError, UsageError
-from ...model import CaseFailure, Decision, FastDecision
+from ...model import CaseFailure, Decision, FastDecision, WhyNot
 from ...rulebook import RuleBook
 from ..deps import RuleBookDep, ServiceDep, in_time
 from ..jsonlines import JsonLines, batch_body, dumps, parse, read_lines, record_id, timed
-from ..models import CaseIn, WhyNot
+from ..models import CaseIn
 from ..problems import ProblemError, responses
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -51,11 +51,9 @@ async def why_not(rule: Annotated[str, Path(description="the rule's name")], cas
     def run() -> WhyNot:
         c = body_case(case)
         try:
-            answer = book.why_not(rule, c)
+            return book.why_not_answer(rule, c)
         except UsageError as e:
             raise ProblemError(404, "unknown-rule", str(e), title="No such rule") from None
-        prepared, _, day = book.prepare(c)
-        return WhyNot(rule=rule, case=prepared.name, peildatum=day, answer=answer)
 
     return await in_time(svc, run)
 
