@@ -11,7 +11,7 @@ import datetime as dt
 import difflib
 import hashlib
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -128,6 +128,34 @@ class _Decl:
     kind: str  # input, derived, output, parameter, table, rule, source
     node: Any
     file: n.RuleFile
+
+
+def depth_first(roots: Iterable[str], edges: Callable[[str], Iterable[str]]) -> Iterator[tuple[str, list[str]]]:
+    """A depth-first walk with its own stack, so a chain of any length cannot overflow it.
+
+    Yields ``("done", [node])`` once everything below a node is done (post-order), and ``("cycle", path)``
+    for an edge back into the path being walked: ``path`` runs from the node reached again to itself.
+    """
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+    for root in roots:
+        if root in state:
+            continue
+        path = [root]
+        state[root] = 1
+        stack = [iter(edges(root))]
+        while stack:
+            c = next(stack[-1], None)
+            if c is None:
+                done = path.pop()
+                stack.pop()
+                state[done] = 2
+                yield "done", [done]
+            elif state.get(c) == 1:
+                yield "cycle", path[path.index(c):] + [c]
+            elif c not in state:
+                state[c] = 1
+                path.append(c)
+                stack.append(iter(edges(c)))
 
 
 class Checker:
@@ -868,32 +896,16 @@ class Checker:
                                (("the other rule", self.rules[parent].span),))
                 elif parent in children and name in rules:
                     children[parent].append(name)
-        # cycles among exceptions: a depth-first walk with its own stack (a chain of any length cannot overflow it)
-        state: dict[str, int] = {}
+        # cycles among exceptions, and how deep they nest
         height: dict[str, int] = {}  # how many levels of exceptions a rule has below it, itself included
         cyclic = False
-        for root in children:
-            if root in state:
-                continue
-            path = [root]
-            state[root] = 1
-            stack = [iter(children.get(root, ()))]
-            while stack:
-                c = next(stack[-1], None)
-                if c is None:
-                    done = path.pop()
-                    stack.pop()
-                    state[done] = 2
-                    height[done] = 1 + max((height.get(k, 0) for k in children.get(done, ())), default=0)
-                    continue
-                if state.get(c) == 1:
-                    cyclic = True
-                    cyc = path[path.index(c):] + [c] if c in path else [path[-1], c]
-                    self.error("cycle", "exceptions form a cycle: " + " → ".join(cyc), self.rules[c].span)
-                elif c not in state:
-                    state[c] = 1
-                    path.append(c)
-                    stack.append(iter(children.get(c, ())))
+        for event, path in depth_first(children, lambda r: children.get(r, ())):
+            if event == "done":
+                done = path[0]
+                height[done] = 1 + max((height.get(k, 0) for k in children.get(done, ())), default=0)
+            else:
+                cyclic = True
+                self.error("cycle", "exceptions form a cycle: " + " → ".join(path), self.rules[path[-1]].span)
         deepest = max(height, key=lambda r: (height[r], -rules[r].order), default=None)
         if not cyclic and deepest is not None and height[deepest] > MAX_EXCEPTION_DEPTH:
             self.error("exception", f"exceptions nest {height[deepest]} levels deep below rule `{deepest}`; at most "
@@ -910,42 +922,23 @@ class Checker:
                     deps[r.target].add(used)
                     via.setdefault((r.target, used), name)
         order: list[str] = []
-        state: dict[str, int] = {}
         reported: set[frozenset[str]] = set()
-        # a depth-first walk with its own stack: a chain of values of any length cannot overflow it
-        for root in sorted(values, key=lambda x: (values[x].span.file, values[x].span.line)):
-            if root in state:
+        roots = sorted(values, key=lambda x: (values[x].span.file, values[x].span.line))
+        for event, cyc in depth_first(roots, lambda v: sorted(d for d in deps.get(v, ()) if d in values)):
+            if event == "done":
+                order.append(cyc[0])
                 continue
-            path = [root]
-            state[root] = 1
-            stack = [iter(sorted(deps.get(root, ())))]
-            while stack:
-                d = next(stack[-1], None)
-                if d is None:
-                    done = path.pop()
-                    stack.pop()
-                    state[done] = 2
-                    order.append(done)
-                    continue
-                if d not in values:
-                    continue
-                if state.get(d) == 1:
-                    cyc = path[path.index(d):] + [d]
-                    key = frozenset(cyc)
-                    if key not in reported:
-                        reported.add(key)
-                        steps = []
-                        for a, b in zip(cyc, cyc[1:]):
-                            rule = via.get((a, b))
-                            steps.append(f"`{a}` uses `{b}`" + (f" (rule `{rule}`)" if rule else " (its definition)"))
-                        first_rule = via.get((cyc[0], cyc[1]))
-                        span = rules[first_rule].span if first_rule else values[cyc[0]].span
-                        self.error("cycle", "values depend on each other in a cycle: " + "; ".join(steps), span,
-                                   "a value cannot depend on itself; break the cycle")
-                elif d not in state:
-                    state[d] = 1
-                    path.append(d)
-                    stack.append(iter(sorted(deps.get(d, ()))))
+            key = frozenset(cyc)
+            if key not in reported:
+                reported.add(key)
+                steps = []
+                for a, b in zip(cyc, cyc[1:]):
+                    rule = via.get((a, b))
+                    steps.append(f"`{a}` uses `{b}`" + (f" (rule `{rule}`)" if rule else " (its definition)"))
+                first_rule = via.get((cyc[0], cyc[1]))
+                span = rules[first_rule].span if first_rule else values[cyc[0]].span
+                self.error("cycle", "values depend on each other in a cycle: " + "; ".join(steps), span,
+                           "a value cannot depend on itself; break the cycle")
         return order
 
     def check_overlaps(self, values: dict[str, ValueDecl], rules: dict[str, CheckedRule],
