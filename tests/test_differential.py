@@ -407,7 +407,7 @@ def book_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     _BOOKS.clear()
 
 
-@diff_settings(60)
+@diff_settings(30)
 @given(data=st.data(), text=rule_books())
 def test_random_rule_books(book_folder: Path, data: st.DataObject, text: str) -> None:
     book, engine = compiled(text, book_folder)
@@ -449,7 +449,7 @@ def assert_compiled_same(cp: CompiledProgram, inputs: dict[str, Any], day: dt.da
     assert fast[3] is None or fast[3].ev is None, f"the interpreter decided a value: inputs {inputs!r} on {day}"
 
 
-@diff_settings(60)
+@diff_settings(30)
 @given(data=st.data(), text=rule_books())
 def test_random_rule_books_compiled(book_folder: Path, data: st.DataObject, text: str) -> None:
     """Random rule books and cases that leave random inputs out: the compiled engine's three-valued blocks."""
@@ -484,7 +484,7 @@ def shipped() -> Iterator[tuple[RuleBook, ReteEngine]]:
     engine.close()
 
 
-@diff_settings(300)
+@diff_settings(150)
 @given(data=st.data())
 def test_shipped_rule_book(shipped: tuple[RuleBook, ReteEngine], data: st.DataObject) -> None:
     book, engine = shipped

@@ -100,7 +100,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("explained_books")
 
 
-@diff_settings(80)
+@diff_settings(40)
 @given(data=st.data(), text=rule_books())
 def test_random_rule_books(folder: Path, data: st.DataObject, text: str) -> None:
     book = book_of(text, folder)
