@@ -294,6 +294,8 @@ class BookGen:
         if depth <= 0 or self.chance(0.4):
             return self.pick(["c.day", "c.born", self.pick(EXTREME_DATES[:3] + ["2024-01-01", "1990-06-15"]),
                               *self.refs("date")])
+        if self.chance(0.2):
+            return f"start_of_month({self.date(depth - 1)})"
         return f"{self.date(depth - 1)} {self.pick(['+', '-'])} {self.pick(DURATIONS[:2] + DURATIONS[3:5] + DURATIONS[7:])}"
 
     def boolean(self, depth: int = 2) -> str:

@@ -116,6 +116,9 @@ def _expr(text: str, book: RuleBook) -> n.Expr:
     ("behandeling.datum < 2024-01-01", "de datum van de behandeling ligt vóór 1 januari 2024"),
     ("behandeling.datum >= verzekerde.geboortedatum + 18 jaar",
      "de datum van de behandeling ligt op of na 18 jaar na de geboortedatum van de verzekerde"),
+    ("behandeling.datum < begin_maand(verzekerde.geboortedatum + 18 jaar) + 1 maand",
+     "de datum van de behandeling ligt vóór 1 maand na de eerste dag van de maand van 18 jaar na de geboortedatum "
+     "van de verzekerde"),
     ("behandeling.prijs * 80 % > € 1234,5",
      "de prijs van de behandeling maal 80 % is meer dan € 1.234,50"),
     ("behandeling.zitting <= 9 of behandeling.zitting != 12",

@@ -497,3 +497,39 @@ def test_golden_keyword_typo_in_a_dutch_file() -> None:
     assert "error[syntax]: `omdt` is hier niet verwacht" in out
     assert "tip: bedoelt u `omdat`?" in out
     assert "tip: bedoelt u `geldig vanaf`?" in out
+
+
+def test_start_of_month_is_checked_like_every_function(make_rules) -> None:  # type: ignore[no-untyped-def]
+    """Its arity, the type of its argument, a misspelt name, in the file's language; it gives a date."""
+    root = make_rules(
+        """
+        taal nederlands
+        invoer d : datum
+        invoer n : geheel getal
+        peildatum d
+        uitvoer a : datum
+        uitvoer b : datum
+        uitvoer c : datum
+        uitvoer e : geheel getal
+        regel r1
+          bron "s"
+          dan a = begin_maand(d, d)
+        regel r2
+          bron "s"
+          dan b = begin_maand(n)
+        regel r3
+          bron "s"
+          dan c = begin_maan(d) + 1 maand
+        regel r4
+          bron "s"
+          dan e = begin_maand(d)
+        """
+    )
+    errors = check_path(root).errors
+    shown = [(d.span.line, d.shown("nederlands")[0], d.shown("nederlands")[1]) for d in errors]
+    assert shown == [
+        (11, "`begin_maand` heeft 1 argument(en), niet 2", None),
+        (14, "argument 1 van `begin_maand` moet een datum zijn, maar dit is een geheel getal", None),
+        (17, "onbekende functie `begin_maan`", "bedoelt u `begin_maand`?"),
+        (20, "de waarde van `e` moet een geheel getal zijn, maar dit is een datum", None),
+    ], shown

@@ -223,7 +223,8 @@ class Gen:
         simple = ["c.day", "c.born", "2021-06-30", "2000-02-29", *self.refs("date")]
         if depth <= 0 or self.chance(0.5):
             return self.pick(simple)
-        return self.pick([f"{self.pick(simple)} + 18 years", "c.day - 30 days", "c.born + 2 months"])
+        return self.pick([f"{self.pick(simple)} + 18 years", "c.day - 30 days", "c.born + 2 months",
+                          f"start_of_month({self.pick(simple)})", f"start_of_month({self.pick(simple)}) + 1 month"])
 
     def enum(self) -> str:
         return self.pick(["c.kind", *CHOICES, *self.refs("enum")])

@@ -1022,3 +1022,62 @@ def test_every_failure_message_of_the_engine_has_its_dutch_wording() -> None:
     for message in messages:
         assert reason_text(message, "nederlands") != message, message
         assert reason_text(message, "english") == message
+
+
+MONTHS = """
+input day : date
+input born : date
+peildatum day
+output first : date
+output next_first : date
+output premium_from : date
+rule a
+  source "s"
+  then first = start_of_month(day)
+rule b
+  source "s"
+  then next_first = start_of_month(day) + 1 month
+rule c
+  source "s"
+  then premium_from = start_of_month(born + 18 years) + 1 month
+"""
+
+
+@pytest.mark.parametrize("engine", ["interpreter", "compiled", "rete", "columnar"])
+@pytest.mark.parametrize(
+    ("day", "born", "first", "next_first", "premium_from"),
+    [
+        ("2024-01-31", "2007-06-15", "2024-01-01", "2024-02-01", "2025-07-01"),
+        ("2024-02-29", "2006-02-28", "2024-02-01", "2024-03-01", "2024-03-01"),
+        ("2024-12-31", "2006-12-01", "2024-12-01", "2025-01-01", "2025-01-01"),
+        ("2024-03-01", "2008-02-29", "2024-03-01", "2024-04-01", "2026-03-01"),  # 18 years after 29 Feb: 28 Feb
+        ("9999-12-31", "1990-01-31", "9999-12-01", "9999-12-01", "2008-02-01"),  # no month after 9999-12
+    ],
+)
+def test_start_of_month_and_the_first_day_of_the_next_month(
+    make_book: MakeBook, engine: str, day: str, born: str, first: str, next_first: str, premium_from: str
+) -> None:
+    """start_of_month(d) + 1 month is the first day of the next month, whatever the day of d (a month end too)."""
+    if engine == "rete":
+        pytest.importorskip("durable", reason="the rete engine needs the extra `rete`")
+    book = make_book(MONTHS)
+    if engine == "columnar":
+        pl = pytest.importorskip("polars", reason="the columnar engine needs the extra `columnar`")
+        from passendezorg.frames import decide_frame
+
+        row = decide_frame(book, pl.DataFrame({"day": [dt.date.fromisoformat(day)],
+                                               "born": [dt.date.fromisoformat(born)]})).row(0, named=True)
+        assert (row["first"], row["premium_from"]) == (dt.date.fromisoformat(first), dt.date.fromisoformat(premium_from))
+        if day.startswith("9999-12"):
+            assert row["next_first"] is None and row["next_first.status"] == "error"
+        else:
+            assert row["next_first"] == dt.date.fromisoformat(next_first)
+        return
+    d = book.evaluate({"day": day, "born": born}, engine=engine)
+    assert d.value("first") == dt.date.fromisoformat(first)
+    assert d.value("premium_from") == dt.date.fromisoformat(premium_from)
+    if day.startswith("9999-12"):
+        o = d.outputs["next_first"]
+        assert o.status == "error" and o.reason is not None and "9999-12-31" in o.reason
+    else:
+        assert d.value("next_first") == dt.date.fromisoformat(next_first)

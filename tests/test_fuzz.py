@@ -81,7 +81,8 @@ def _extreme_grammar_strings(language: str) -> st.SearchStrategy[str]:
     def spaced(values: list[str]) -> st.SearchStrategy[str]:
         return st.sampled_from(values).map(lambda v: f" {v} ")
 
-    explicit["NAME"] = spaced(["c", "x", "y", "t", "code", "r1", "r2", "o", "alpha", "c.day", "age", "count", "min"])
+    explicit["NAME"] = spaced(["c", "x", "y", "t", "code", "r1", "r2", "o", "alpha", "c.day", "age", "count", "min",
+                                 "start_of_month"])
     explicit["INT"] = spaced(["0", "1", "7", "999999999999999999", "1000000000000000000", "9" * 4400, "5000"])
     explicit["DECIMAL"] = spaced(["0.5", "0." + "1" * 30, "999999999999999999.5", "12.25"])
     explicit["PERCENT"] = spaced(["25 %", "7.5%", "99999999999999999999 %"])

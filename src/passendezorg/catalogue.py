@@ -174,6 +174,7 @@ Linker = Callable[[str, str], "str | None"]  # (kind, name) -> relative link or 
 _CALL_WORDING = {
     ("age", 2): "het aantal hele jaren van {0} tot {1}",
     ("year", 1): "het jaar van {0}",
+    ("start_of_month", 1): "de eerste dag van de maand van {0}",
     ("days_between", 2): "het aantal dagen van {0} tot {1}",
     ("count", 1): "het aantal in {0}",
     ("abs", 1): "de absolute waarde van {0}",
@@ -234,6 +235,8 @@ class DutchRenderer:
                 return "integer"
             if e.func in ("round_money", "round_down_money"):
                 return "money"
+            if e.func == "start_of_month":
+                return "date"
             if e.func in ("min", "max", "abs") and e.args:
                 return self.type_of(e.args[0])
         if isinstance(e, (n.Unary, n.IsKnown)):

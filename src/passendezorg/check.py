@@ -54,11 +54,13 @@ FUNCTIONS = {
         "age": "age", "year": "year", "min": "min", "max": "max", "round": "round",
         "round_down": "round_down", "abs": "abs", "days_between": "days_between", "count": "count",
         "sum": "sum", "minimum": "minimum", "maximum": "maximum", "all": "all", "any": "any",
+        "start_of_month": "start_of_month",
     },
     "nederlands": {
         "leeftijd": "age", "jaar": "year", "min": "min", "max": "max", "afronden": "round",
         "afronden_omlaag": "round_down", "abs": "abs", "dagen_tussen": "days_between", "aantal": "count",
         "som": "sum", "minimum": "minimum", "maximum": "maximum", "alle": "all", "enige": "any",
+        "begin_maand": "start_of_month",
     },
 }
 
@@ -1418,6 +1420,10 @@ class Checker:
             if need(1):
                 want(0, ("date",), "a date")
             return call, INTEGER
+        if canonical == "start_of_month":
+            if need(1):
+                want(0, ("date",), "a date")
+            return call, DATE
         if canonical == "count":
             if need(1):
                 want(0, ("list",), "a list")

@@ -24,11 +24,12 @@ UNITS = {
 CANONICAL_FUNCS = {
     "english": {"age": "age", "year": "year", "round": "round", "round_money": "round", "round_down": "round_down",
                 "round_down_money": "round_down", "days_between": "days_between", "count": "count", "sum": "sum",
-                "minimum": "minimum", "maximum": "maximum", "all": "all", "any": "any"},
+                "minimum": "minimum", "maximum": "maximum", "all": "all", "any": "any",
+                "start_of_month": "start_of_month"},
     "nederlands": {"age": "leeftijd", "year": "jaar", "round": "afronden", "round_money": "afronden",
                    "round_down": "afronden_omlaag", "round_down_money": "afronden_omlaag",
                    "days_between": "dagen_tussen", "count": "aantal", "sum": "som", "minimum": "minimum",
-                   "maximum": "maximum", "all": "alle", "any": "enige"},
+                   "maximum": "maximum", "all": "alle", "any": "enige", "start_of_month": "begin_maand"},
 }
 ROUND_UNIT_KEYWORDS = {"cents": "KW_TO_CENTS", "euros": "KW_TO_EUROS"}
 ROUND_MODE_KEYWORDS = {"half_up": "KW_HALF_UP", "half_even": "KW_HALF_EVEN", "down": "KW_DOWN", "up": "KW_UP",

@@ -1144,6 +1144,8 @@ class Plan:
             return strict(args, res, "integer")
         if f == "year":
             return strict(args, lit(args[0].v).dt.year().cast(pl.Int64), "integer")
+        if f == "start_of_month":
+            return strict(args, lit(args[0].v).dt.month_start(), "date")
         if f == "days_between":
             return strict(args, (lit(args[1].v) - lit(args[0].v)).dt.total_days().cast(pl.Int64), "integer")
         if f == "count":

@@ -311,6 +311,10 @@ def _days_between(a: dt.date, b: dt.date) -> int:
     return (b - a).days
 
 
+def _start_of_month(d: dt.date) -> dt.date:
+    return d.replace(day=1)
+
+
 _SKIP = object()  # a record an aggregate leaves out: its condition is false
 
 
@@ -332,7 +336,7 @@ _HELPERS: dict[str, Any] = {
     "_Bail": _Bail, "_bail": _bail, "_known": _known, "_row_on": _row_on, "_has_row": _has_row,
     "_rnd": _round_number, "_rhu": _round_half_up_ratio, "_minmax": _minmax, "_sdec": _to_decimal_store,
     "_mlist": _money_list, "_dbw": _days_between, "_age": age, "_rgl": _in_range_list, "_adur": add_duration,
-    "_D": Decimal, "_CENT": CENT,
+    "_som": _start_of_month, "_D": Decimal, "_CENT": CENT,
     "_HU": ROUND_HALF_UP, "_FLOOR": ROUND_FLOOR, "_ONE": Decimal(1), "_new": tuple.__new__, "_FR": FastResult,
     # three-valued blocks
     "_isi": isinstance, "_BAD": (Unknown, Fail), "_fbad": first_bad, "_merge3": merge, "_bin3": apply_binary,
@@ -392,6 +396,8 @@ def _kind_of(p: Program, e: n.Expr) -> str:
             return "integer"
         if f in ("round_money", "round_down_money"):
             return "money"
+        if f == "start_of_month":
+            return "date"
         kinds = [_kind_of(p, a) for a in e.args]
         if f == "abs":
             return kinds[0]
@@ -817,6 +823,8 @@ class _Gen:
             return f"_age({args[0]}, {args[1]})"
         if f == "year":
             return f"{args[0]}.year"
+        if f == "start_of_month":
+            return f"_som({args[0]})"
         if f == "days_between":
             return f"_dbw({args[0]}, {args[1]})"
         if f == "count":

@@ -182,6 +182,8 @@ def apply_call(func: str, args: list[Any], e: n.Call) -> Any:
         return age(args[0], args[1])
     if func == "year":
         return args[0].year
+    if func == "start_of_month":
+        return args[0].replace(day=1)
     if func == "days_between":
         return (args[1] - args[0]).days
     if func == "count":
