@@ -54,8 +54,7 @@ def test_the_same_seed_gives_the_same_claims_and_another_seed_others(book: Any, 
 
 
 # what the generator leaves out on purpose: a person's judgement, and what only the insurer knows
-NOT_GENERATED = {"verzekerde.zorgverzekeraar", "verzekerde.premieplichtig_vanaf",
-                 "verzekerde.eigen_risico_jaarbedrag_vastgesteld"}
+NOT_GENERATED = {"verzekerde.zorgverzekeraar", "verzekerde.eigen_risico_jaarbedrag_vastgesteld"}
 
 
 def test_every_claim_is_decided_under_the_rule_book(book: Any, claims: list[dict[str, Any]]) -> None:
