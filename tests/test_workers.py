@@ -33,6 +33,17 @@ def test_results_come_in_task_order_from_several_workers() -> None:
         assert len(pool.pids()) == 2
 
 
+def test_with_one_task_ahead_per_worker_every_worker_keeps_working() -> None:
+    """Reading a result makes room for the next task at once, so no worker waits for another to finish."""
+    def pid_after(_x: int) -> int:
+        time.sleep(0.05)
+        return os.getpid()
+
+    with Pool(pid_after, 2) as pool:
+        pids = list(pool.map(range(12), ahead=1))
+        assert len(set(pids[2:])) == 2, pids
+
+
 def test_a_crashed_worker_fails_its_task_only_and_is_replaced(caplog: pytest.LogCaptureFixture) -> None:
     def fragile(x: int) -> int:
         if x == 7:

@@ -161,6 +161,10 @@ class Pool(Generic[T, R]):
         exhausted = False
         try:
             while True:
+                # the results that are next in order first: reading one makes room for a task in the window
+                while following in results:
+                    yield results.pop(following)
+                    following += 1
                 # hand out tasks to idle workers, keeping at most `window` results unread
                 while not exhausted and sent - following < window:
                     worker = self._idle()
@@ -173,9 +177,6 @@ class Pool(Generic[T, R]):
                         break
                     worker.send(sent, task, timeout)
                     sent += 1
-                while following in results:
-                    yield results.pop(following)
-                    following += 1
                 busy = [w for w in self._workers if w.current is not None]
                 if exhausted and not busy:
                     if following < sent:  # pragma: no cover - every task sent has a result
