@@ -437,15 +437,6 @@ def test_format_keeps_groups_values_per_record_and_aggregates() -> None:
     assert "count(person where person.age >= 18 and person.income > € 10.00)" in formatted
 
 
-def test_the_columnar_engine_refuses_a_book_with_groups(household: RuleBook) -> None:
-    pytest.importorskip("polars")
-    from passendezorg.engines.columnar import Compiler
-    from passendezorg.errors import UsageError
-
-    with pytest.raises(UsageError, match=r"the group of facts `household\.persons`.*compiled engine"):
-        Compiler(household.program)
-
-
 def test_text_and_json_show_values_per_record(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     rules.mkdir()

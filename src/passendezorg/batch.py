@@ -327,7 +327,7 @@ class _Evaluator:
             decision = outputs.from_outcomes(name, restore(Evaluation(written, inputs, day, trace=False).run()))
         if not decision.fast:
             self.fallbacks += 1
-        return _regroup(self.program, decision, inputs)
+        return regroup(self.program, decision, inputs)
 
     @staticmethod
     def _case(data: Any, where: str, default_name: str | None) -> Case:
@@ -341,7 +341,7 @@ def _untyped(facts: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _regroup(program: Program, d: FastDecision, inputs: Mapping[str, Any]) -> FastDecision:
+def regroup(program: Program, d: FastDecision, inputs: Mapping[str, Any]) -> FastDecision:
     """A compact decision of a written-out rule book under the outputs of the rule book: the values of an
     output per record as a list (one per record; None when a record has none, or the case does not give the
     list), its records' deciding rules in ``record_rules``, its status the worst of its records'."""

@@ -389,6 +389,7 @@ def _evaluate_columnar(cases: tuple[Path, ...], rules_dir: Path | None, fmt: str
     rate = report.rows / seconds if seconds > 0 else 0.0
     click.echo(f"{report.rows} case(s) in {seconds:.2f} s ({rate:,.0f} cases/s, columnar engine); "
                f"{report.fallbacks} decided one by one by the compiled engine"
+               + (f" ({report.summary()})" if report.reasons else "")
                + (f"; {report.failures} could not be evaluated (see their failure records)" if report.failures else ""),
                err=True)
     if report.failures:

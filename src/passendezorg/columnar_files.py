@@ -27,7 +27,7 @@ from typing import IO, Any
 import polars as pl
 
 from .errors import UsageError
-from .frames import FrameReport, check_columns, decide_lines, flatten, output_frame, run
+from .frames import FrameReport, check_columns, decide_lines, flatten, output_frame, records_frame, run
 
 FORMATS = ("jsonl", "parquet", "arrow", "csv")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet",
@@ -61,6 +61,10 @@ def evaluate_columnar(book: Any, in_path: str | Path, out: str | Path | None = N
         raise UsageError(f"unknown output format `{out_form}`; use one of: {', '.join(FORMATS)}")
     if dest is None and out_form != "jsonl":
         raise UsageError(f"{out_form} goes to a file: give --out FILE")
+    if form == "csv" and book.program.groups:
+        path = sorted(book.program.groups)[0]
+        raise UsageError(f"{src}: a CSV file cannot hold the records of the group `{path}` (a list of records per "
+                         "case), which the rule book's cases need; give the cases as Parquet, Arrow or JSON lines")
     began = time.perf_counter()
     report = FrameReport()
     if out_form == "jsonl":
@@ -95,8 +99,9 @@ def evaluate_columnar(book: Any, in_path: str | Path, out: str | Path | None = N
         elif out_form == "arrow":
             result.write_ipc(dest)
         else:
-            needs = [c for c in result.columns if c.endswith(".needs")]
-            result.with_columns([pl.col(c).list.join(",") for c in needs]).write_csv(dest)
+            lists = [c for c, t in result.schema.items() if isinstance(t, pl.List)]  # needs, values per record
+            result.with_columns([pl.col(c).list.eval(pl.element().cast(pl.String)).list.join(",")
+                                 for c in lists]).write_csv(dest)
     except OSError as e:
         raise UsageError(f"{dest}: cannot write the results there ({e.strerror or e})") from None
     return report, time.perf_counter() - began
@@ -131,52 +136,18 @@ def _frame_slices(book: Any, src: Path, form: str, on: dt.date | None) -> Iterat
         for raw in _read_table(src, form):
             df = flatten(raw)
             check_columns(book.program, df.columns)
+            if book.program.groups:
+                lines, rep = decide_lines(book, df, on, _case_of(df, book.program, offset))
+                offset += df.height
+                yield records_frame(book, lines), rep
+                continue
             decided = run(book, df, on, _case_of(df, book.program, offset))
             offset += df.height
             yield output_frame(book, decided), decided.report
         return
     # CSV and JSON lines: the compact lines (each line the way the compiled path reads it), as a frame
     for lines, rep in _json_slices(book, src, form, on):
-        yield _records_frame(book, lines), rep
-
-
-def _records_frame(book: Any, lines: pl.Series) -> pl.DataFrame:
-    """Compact JSON lines as the frame ``decide_frame`` gives; failure records fill ``failure``."""
-    import json
-
-    program = book.program
-    cols: dict[str, list[Any]] = {"case": []}
-    for o in program.outputs:
-        for part in ("", ".rule", ".status", ".needs", ".reason"):
-            cols[o + part] = []
-    cols["failure"] = []
-    for text in lines.to_list():
-        rec = json.loads(text)
-        cols["case"].append(rec.get("case"))
-        failed = rec.get("format") == "passendezorg.failure/1"
-        cols["failure"].append(rec.get("error") if failed else None)
-        for o in program.outputs:
-            cols[o].append(None if failed else rec["values"].get(o))
-            cols[o + ".rule"].append(None if failed else rec["rules"].get(o))
-            cols[o + ".status"].append(None if failed else rec.get("status", {}).get(o, "value"))
-            cols[o + ".needs"].append([] if failed else rec.get("needs", {}).get(o, []))
-            cols[o + ".reason"].append(None if failed else rec.get("reason", {}).get(o))
-    if program.scenario is not None:
-        cols["scenario"] = [program.scenario.name] * len(cols["case"])
-    schema: dict[str, Any] = {}
-    for o in program.outputs:
-        kind = program.values[o].type.kind
-        schema[o] = {"boolean": pl.Boolean, "integer": pl.Int64, "date": pl.String}.get(kind, pl.String)
-        schema[o + ".needs"] = pl.List(pl.String)
-    df = pl.DataFrame(cols, schema_overrides=schema)
-    casts = []
-    for o in program.outputs:
-        kind = program.values[o].type.kind
-        if kind == "date":
-            casts.append(pl.col(o).str.to_date("%Y-%m-%d"))
-        elif kind == "money":
-            casts.append(pl.col(o).cast(pl.Decimal(38, 2)))
-    return df.with_columns(casts) if casts else df
+        yield records_frame(book, lines), rep
 
 
 def _json_slices(book: Any, src: Path, form: str, on: dt.date | None) -> Iterator[tuple[pl.Series, FrameReport]]:
@@ -214,7 +185,7 @@ def _jsonl_lines(book: Any, src: Path, on: dt.date | None) -> Iterator[tuple[pl.
 
     program = book.program
     slow = line_decider(book, src, on)
-    groups = {name.split(".")[0] for name in program.inputs}
+    groups = {name.split(".")[0] for name in [*program.inputs, *program.groups]}
     lineno = 0
     with src.open("rb") as fh:
         while True:
@@ -239,13 +210,16 @@ def _jsonl_lines(book: Any, src: Path, on: dt.date | None) -> Iterator[tuple[pl.
                     out.append(text)
                     rep.rows += 1
                     rep.fallbacks += 1
-                    rep.failures += '"passendezorg.failure/1"' in text[:40]
+                    if '"passendezorg.failure/1"' in text[:40]:
+                        rep.failures += 1
+                    else:
+                        rep.note("a slice of lines Polars does not read as objects of facts")
                 yield pl.Series("line", out, dtype=pl.String), rep
                 continue
             # lines with facts the plan does not read (unknown fields, another form of case) go the slow way
             unknown = [c for c in df.columns if c != "id" and c not in groups and c not in program.inputs]
             flat = flatten(df.drop(unknown))
-            extra = [c for c in flat.columns if c != "id" and c not in program.inputs]
+            extra = [c for c in flat.columns if c != "id" and c not in program.inputs and c not in program.groups]
             odd_mask = pl.any_horizontal([pl.col(c).is_not_null() for c in unknown] +
                                          [pl.col(c).is_not_null() for c in extra]) if unknown or extra else pl.lit(False)
             if "id" in flat.columns and flat.schema["id"] not in (pl.Int64, pl.String):
@@ -264,6 +238,7 @@ def _jsonl_lines(book: Any, src: Path, on: dt.date | None) -> Iterator[tuple[pl.
                 redo = [slow(raw_lines[k], numbers[k]) for k in idx]
                 lines = lines.scatter(pl.Series(idx, dtype=pl.Int64), pl.Series(redo, dtype=pl.String))
                 rep.fallbacks += len(idx)
+                rep.note("facts the plan does not read (a field that is no input, another form of case)", len(idx))
             yield lines, rep
 
 

@@ -12,7 +12,8 @@ row is not a valid case, else null).
 Rows the plan does not decide exactly (see the columnar engine), and rows
 whose facts are not of the declared type as the frame holds them, are decided
 one by one by the compiled engine — the same answer, counted in
-``FrameReport.fallbacks``.
+``FrameReport.fallbacks``, with why in ``FrameReport.reasons`` (pass
+``report=FrameReport()`` to ``decide_frame`` to have it).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .engines.columnar import (
     STATUS_NAMES,
     UNDETERMINED,
     VALUE,
+    WHY,
     WORD,
     Compiler,
     Profile,
@@ -74,11 +76,38 @@ class FrameReport:
     rows: int = 0
     fallbacks: int = 0
     failures: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)  # why rows were decided one by one: rows per reason
 
     def add(self, other: FrameReport) -> None:
         self.rows += other.rows
         self.fallbacks += other.fallbacks
         self.failures += other.failures
+        for why, k in other.reasons.items():
+            self.reasons[why] = self.reasons.get(why, 0) + k
+
+    def count_reasons(self, comp: Compiler, out: pl.DataFrame, rows: list[int]) -> None:
+        """Count the reasons (the first the plan met) of the rows at these positions."""
+        if not rows:
+            return
+        codes = out.get_column(WHY).gather(rows).value_counts()
+        for code, k in codes.iter_rows():
+            why = comp.reasons[code] if code is not None else "a value the frame holds in a form the plan does not read"
+            self.reasons[why] = self.reasons.get(why, 0) + k
+
+    def note(self, why: str, k: int = 1) -> None:
+        if k:
+            self.reasons[why] = self.reasons.get(why, 0) + k
+
+    def count_text(self, k: int) -> None:
+        self.note("a text with control characters, written by the compiled path", k)
+
+    def summary(self, most: int = 3) -> str:
+        """The most frequent reasons, for a line of text: ``12 × `x`: …; 3 × …``."""
+        top = sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        text = "; ".join(f"{k} × {why}" for why, k in top[:most])
+        if len(top) > most:
+            text += f"; {sum(k for _w, k in top[most:])} × other reasons"
+        return text
 
 
 @dataclass
@@ -164,7 +193,8 @@ class Canonical:
         self.program = program
         self.df = df
         cols: list[pl.Expr] = [pl.int_range(pl.len(), dtype=pl.Int64).alias(ROW)]
-        bads: list[pl.Expr] = []
+        bads: list[tuple[pl.Expr, str]] = []
+        comp = compiler(program)
         scales: dict[str, tuple[int, int | None]] = {}
         for name, decl in program.inputs.items():
             if name not in df.columns:
@@ -172,7 +202,7 @@ class Canonical:
             out, bad, scale = self.column(name, decl.type, df.schema[name])
             cols.extend(out)
             if bad is not None:
-                bads.append(bad)
+                bads.append((bad, f"the fact `{name}` as the frame holds it ({df.schema[name]})"))
             if scale is not None:
                 scales[name] = scale
         # the day each row is read on
@@ -189,18 +219,21 @@ class Canonical:
                     parts.append(col)
                 elif src == pl.String:
                     parsed = col.str.to_date("%Y-%m-%d", strict=False)
-                    bads.append(col.is_not_null() & (parsed.is_null() | (col.str.len_bytes() != 10)))
+                    bads.append((col.is_not_null() & (parsed.is_null() | (col.str.len_bytes() != 10)),
+                                 f"the day `{special_on}` as the frame holds it"))
                     parts.append(parsed)
                 else:
-                    bads.append(col.is_not_null())
+                    bads.append((col.is_not_null(), f"the day `{special_on}` as the frame holds it ({src})"))
             p = program.peildatum
             if p is not None and p in df.columns:
                 parts.append(pl.col(f"i:{p}"))
             day = pl.coalesce(parts) if parts else pl.lit(None, pl.Date)
         self.frame = df.with_columns(cols[1:]).with_columns(cols[0]) if len(cols) > 1 else df.with_columns(cols[0])
         self.frame = self.frame.with_columns(day.cast(pl.Date).alias(DAY))
-        bad_all = pl.any_horizontal([pl.col(DAY).is_null(), *bads]) if bads else pl.col(DAY).is_null()
-        self.frame = self.frame.with_columns(bad_all.fill_null(True).alias(BAD))
+        whys = [pl.when(pl.col(DAY).is_null()).then(pl.lit(comp.reason_code("no day to read the case on"), pl.UInt16))]
+        whys += [pl.when(b.fill_null(True)).then(pl.lit(comp.reason_code(why), pl.UInt16)) for b, why in bads]
+        self.frame = self.frame.with_columns(pl.coalesce(whys).alias(WHY))
+        self.frame = self.frame.with_columns(pl.col(WHY).is_not_null().alias(BAD))
         gaps = set(n for n in program.inputs if n not in df.columns)
         present = [n for n in program.inputs if n in df.columns]
         good = ~pl.col(BAD)
@@ -346,7 +379,7 @@ def run(book: Any, df: pl.DataFrame, on: dt.date | None = None, case: pl.Expr | 
         lf = lf.with_columns(pl.lit(None, pl.String).alias(CASE))
     for step in plan.steps:
         lf = step(lf)
-    keep = [ROW, CASE, BAD, DAY]
+    keep = [ROW, CASE, pl.col(WHY).is_not_null().alias(BAD), WHY, DAY]
     outs: dict[str, dict[str, Any]] = {}
     for o in program.outputs:
         cols = plan.outcomes[o]
@@ -372,6 +405,7 @@ def run(book: Any, df: pl.DataFrame, on: dt.date | None = None, case: pl.Expr | 
         decided.fallback = one_by_one(book, df, idx, on)
         decided.report.fallbacks = sum(1 for d in decided.fallback.values() if isinstance(d, FastDecision))
         decided.report.failures = sum(1 for d in decided.fallback.values() if isinstance(d, CaseFailure))
+        decided.report.count_reasons(comp, out, [k for k, d in decided.fallback.items() if isinstance(d, FastDecision)])
     return decided
 
 
@@ -509,8 +543,9 @@ def _scatter(book: Any, out: pl.DataFrame, fallback: dict[int, FastDecision | Ca
     return pl.concat([kept, fixed.select(kept.columns)], how="vertical_relaxed").sort(index).drop(index)
 
 
-def decide_frame(book: Any, frame: Any, *, on: dt.date | None = None) -> Any:
-    """Decide every row of a frame with the columnar engine; the same kind of frame out (see the module text)."""
+def decide_frame(book: Any, frame: Any, *, on: dt.date | None = None, report: FrameReport | None = None) -> Any:
+    """Decide every row of a frame with the columnar engine; the same kind of frame out (see the module text).
+    With ``report``, what the frame took is added to it: rows, rows decided one by one and why."""
     df, kind = to_polars(frame)
     df = flatten(df)
     check_columns(book.program, df.columns)
@@ -518,7 +553,14 @@ def decide_frame(book: Any, frame: Any, *, on: dt.date | None = None) -> Any:
     id_col = next((c for c in ("id", "name") if c in df.columns and c not in book.program.inputs), None)
     if id_col is not None:
         case = pl.col(id_col).cast(pl.String)
+    if book.program.groups:
+        lines, rep = grouped_lines(book, df, on, case)
+        if report is not None:
+            report.add(rep)
+        return from_polars(records_frame(book, lines), kind)
     decided = run(book, df, on, case)
+    if report is not None:
+        report.add(decided.report)
     return from_polars(output_frame(book, decided), kind)
 
 
@@ -527,8 +569,8 @@ def check_columns(program: Program, columns: list[str]) -> None:
     from .check import suggest
 
     for c in columns:
-        if c not in program.inputs and c not in SPECIAL:
-            hint = suggest(c, list(program.inputs))
+        if c not in program.inputs and c not in SPECIAL and c not in program.groups:
+            hint = suggest(c, list(program.inputs) + list(program.groups))
             raise UsageError(f"column `{c}` is not an input of the rule book" + (f"; {hint}" if hint else ""))
 
 
@@ -569,7 +611,7 @@ def json_lines(book: Any, decided: Decided) -> tuple[pl.Series, list[int]]:
     odd: list[pl.Expr] = []
     parts: list[pl.Expr | str] = ['{"case":']
     case_j, case_odd = _json_text(f, pl.col(CASE))
-    parts.extend([case_j, ',"values":{'])
+    parts.extend([case_j.fill_null("null"), ',"values":{'])
     if case_odd is not None:
         odd.append(case_odd)
     rule_names = list(program.rules)
@@ -717,6 +759,8 @@ def decide_lines(book: Any, df: pl.DataFrame, on: dt.date | None = None, case: p
     (``FastDecision.to_json``); a row that is no valid case gets a failure record with its line number
     (``lines[row]``, else the row's number from 1). With ``slow``, every row the plan does not decide is written
     by ``slow(row)`` instead (a JSON-lines file: the compiled path's own reading of the raw line)."""
+    if book.program.groups:
+        return grouped_lines(book, df, on, case, lines, slow)
     decided = run(book, df, on, case, decide_bad=slow is None)
     out, redo = json_lines(book, decided)
     fallback = decided.fallback
@@ -726,11 +770,17 @@ def decide_lines(book: Any, df: pl.DataFrame, on: dt.date | None = None, case: p
             texts = [slow(k) for k in rows]
             decided.report.fallbacks = len(rows)
             decided.report.failures = sum('"passendezorg.failure/1"' in t[:40] for t in texts)
+            bad = set(decided.bad_rows)
+            kept = [k for k, t in zip(rows, texts) if '"passendezorg.failure/1"' not in t[:40]]
+            decided.report.count_reasons(compiler(book.program), decided.frame, [k for k in kept if k in bad])
+            decided.report.count_text(len([k for k in kept if k not in bad]))
             out = out.scatter(pl.Series(rows, dtype=pl.Int64), pl.Series(texts, dtype=pl.String))
         return out, decided.report
     extra = [k for k in redo if k not in fallback]
     if extra:
         fallback.update(one_by_one(book, df, extra, on))
+        decided.report.fallbacks += len(extra)
+        decided.report.count_text(len(extra))
     if fallback:
         rows = sorted(fallback)
         texts = []
@@ -751,3 +801,187 @@ def decide_lines(book: Any, df: pl.DataFrame, on: dt.date | None = None, case: p
 
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+# ------------------------------------------------------------------ groups of facts
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A rule book written out for one shape of case (``engines/expand.py``), as ``run`` takes a book."""
+
+    program: Program
+
+
+def group_columns(program: Program, df: pl.DataFrame) -> list[pl.Expr]:
+    """Per group of the rule book: the column of its records' lists, checked (a list of records with the
+    group's fields; a column of nulls is a list left out)."""
+    out = []
+    for path in sorted(program.groups):
+        g = program.groups[path]
+        if path not in df.columns:
+            out.append(pl.lit(None, pl.List(pl.Struct({f: pl.String for f in g.fields}))).alias(path))
+            continue
+        dtype = df.schema[path]
+        if dtype == pl.Null:
+            out.append(pl.col(path))
+            continue
+        inner = dtype.inner if isinstance(dtype, pl.List) else None
+        if inner == pl.Null:
+            out.append(pl.col(path))
+            continue
+        if not isinstance(inner, pl.Struct):
+            raise UsageError(f"column `{path}` holds the records of the group `{path}`: a list of records "
+                             f"(structs with the fields {', '.join(g.fields)}), not {dtype}")
+        from .check import suggest
+
+        for f in inner.fields:
+            if f.name not in g.fields:
+                hint = suggest(f.name, list(g.fields))
+                raise UsageError(f"column `{path}`: `{f.name}` is not a field of the group `{path}`"
+                                 + (f"; {hint}" if hint else ""))
+        out.append(pl.col(path))
+    return out
+
+
+def grouped_lines(book: Any, df: pl.DataFrame, on: dt.date | None = None, case: pl.Expr | None = None,
+                  lines: list[int] | None = None, slow: Callable[[int], str] | None = None
+                  ) -> tuple[pl.Series, FrameReport]:
+    """``decide_lines`` for a rule book with groups of facts. The rows are split by their shape (how many
+    records each group holds; ``expand.py``); each shape's rows go through the plan of the rule book written
+    out for it (fields per record are inputs ``group[i].field``, aggregates read the records' columns), and
+    their lines are put back under the rule book's outputs (``batch.regroup``: an output per record as a list).
+    Rows the plan does not decide are decided by the compiled engine on their own records."""
+    from .batch import regroup
+    from .engines.expand import written_out
+
+    program: Program = book.program
+    paths = sorted(program.groups)
+    base = df.with_columns(group_columns(program, df))
+    n = base.height
+    report = FrameReport(rows=n)
+    if n == 0:
+        return pl.Series("line", [], dtype=pl.String), report
+    names = base.select((case if case is not None else pl.lit(None, pl.String)).cast(pl.String).alias("c")) \
+        .get_column("c")
+    if names.len() != n:
+        names = pl.Series("c", [names[0]] * n, dtype=pl.String)
+    lens = [pl.col(p).list.len().alias(f"__n{k}") for k, p in enumerate(paths)]
+    holes = [pl.col(p).list.eval(pl.element().is_null()).list.any().fill_null(False) for p in paths]
+    shaped = base.select([pl.int_range(pl.len(), dtype=pl.Int64).alias(ROW), *lens,
+                          pl.any_horizontal(holes).alias("__hole")])
+    out: list[str | None] = [None] * n
+    slow_rows: dict[int, str] = {}  # rows the compiled engine decides, and why
+    by_shape = shaped.filter(~pl.col("__hole")).group_by([f"__n{k}" for k in range(len(paths))]).agg(pl.col(ROW))
+    for row in shaped.filter(pl.col("__hole")).get_column(ROW).to_list():
+        slow_rows[row] = "a record left out of a list of records (a null in the list)"
+    for rec in by_shape.iter_rows():
+        counts = dict(zip(paths, rec[:-1]))
+        idx: list[int] = rec[-1]
+        written = written_out(program, counts)
+        sub = base[idx]
+        fields = []
+        for path in paths:
+            k = counts[path]
+            for i in range(k or 0):
+                for f in program.groups[path].fields:
+                    fields.append(pl.col(path).list.get(i).struct.field(f).alias(program.groups[path].field_input(i, f)))
+        flat = sub.with_columns(fields).drop(paths) if fields else sub.drop(paths)
+        shape_book = _Shape(written)
+        decided = run(shape_book, flat, on, pl.lit(names.gather(idx)), decide_bad=False)
+        texts, redo = json_lines(shape_book, decided)
+        comp = compiler(written)
+        bad = set(decided.bad_rows) | set(redo)
+        why = decided.frame.get_column(WHY).to_list()
+        for j, text in enumerate(texts.to_list()):
+            k = idx[j]
+            if j in bad:
+                code = why[j]
+                slow_rows[k] = comp.reasons[code] if code is not None else \
+                    "a text with control characters, written by the compiled path"
+                continue
+            d = json.loads(text)
+            fast = FastDecision(d["case"], d["values"], d["rules"], d.get("status", {}), d.get("needs", {}),
+                                d.get("reason", {}), scenario=d.get("scenario"))
+            out[k] = regroup(program, fast, counts).to_json()
+    if slow_rows:
+        rows = sorted(slow_rows)
+        if slow is not None:
+            texts_slow = [slow(k) for k in rows]
+        else:
+            decided_slow = one_by_one(book, df, rows, on)
+            texts_slow = []
+            for k in rows:
+                d2 = decided_slow[k]
+                if isinstance(d2, FastDecision):
+                    rec2 = d2.as_json()
+                    rec2["case"] = names[k]
+                    texts_slow.append(_DUMPS(rec2))
+                else:
+                    line = lines[k] if lines is not None else k + 1
+                    texts_slow.append(_DUMPS({"format": "passendezorg.failure/1", "case": names[k], "line": line,
+                                              "error": d2.error}))
+        for k, t in zip(rows, texts_slow):
+            out[k] = t
+            if '"passendezorg.failure/1"' in t[:40]:
+                report.failures += 1
+            else:
+                report.fallbacks += 1
+                report.note(slow_rows[k])
+    return pl.Series("line", out, dtype=pl.String), report
+
+
+def records_frame(book: Any, lines: pl.Series) -> pl.DataFrame:
+    """Compact JSON lines as the frame ``decide_frame`` gives; failure records fill ``failure``. An output per
+    record of a group is a list (one value per record), with its records' deciding rules in ``o.rules``."""
+    program = book.program
+    per_record = [o for o in program.outputs if program.values[o].group is not None]
+    cols: dict[str, list[Any]] = {"case": []}
+    for o in program.outputs:
+        for part in ("", ".rule", ".status", ".needs", ".reason"):
+            cols[o + part] = []
+        if o in per_record:
+            cols[o + ".rules"] = []
+    cols["failure"] = []
+    for text in lines.to_list():
+        rec = json.loads(text)
+        cols["case"].append(rec.get("case"))
+        failed = rec.get("format") == "passendezorg.failure/1"
+        cols["failure"].append(rec.get("error") if failed else None)
+        for o in program.outputs:
+            cols[o].append(None if failed else rec["values"].get(o))
+            cols[o + ".rule"].append(None if failed else rec["rules"].get(o))
+            cols[o + ".status"].append(None if failed else rec.get("status", {}).get(o, "value"))
+            cols[o + ".needs"].append([] if failed else rec.get("needs", {}).get(o, []))
+            cols[o + ".reason"].append(None if failed else rec.get("reason", {}).get(o))
+            if o in per_record:
+                cols[o + ".rules"].append(None if failed else rec.get("record_rules", {}).get(o))
+    if program.scenario is not None:
+        cols["scenario"] = [program.scenario.name] * len(cols["case"])
+    schema: dict[str, Any] = {}
+    for o in program.outputs:
+        kind = program.values[o].type.kind
+        one = {"boolean": pl.Boolean, "integer": pl.Int64}.get(kind, pl.String)
+        schema[o] = pl.List(one) if o in per_record else one
+        schema[o + ".rule"] = pl.String
+        schema[o + ".status"] = pl.String
+        schema[o + ".reason"] = pl.String
+        schema[o + ".needs"] = pl.List(pl.String)
+        if o in per_record:
+            schema[o + ".rules"] = pl.List(pl.String)
+    schema["case"] = pl.String
+    schema["failure"] = pl.String
+    df = pl.DataFrame(cols, schema_overrides=schema)
+    casts = []
+    for o in program.outputs:
+        kind = program.values[o].type.kind
+        if kind not in ("date", "money"):
+            continue
+        conv = pl.element().str.to_date("%Y-%m-%d") if kind == "date" else pl.element().cast(pl.Decimal(38, 2))
+        if o in per_record:
+            casts.append(pl.col(o).list.eval(conv))
+        elif kind == "date":
+            casts.append(pl.col(o).str.to_date("%Y-%m-%d"))
+        else:
+            casts.append(pl.col(o).cast(pl.Decimal(38, 2)))
+    return df.with_columns(casts) if casts else df

@@ -62,6 +62,7 @@ STATUS_NAMES = ("value", "default", "undetermined", "conflict", "error")
 
 DAY = "__day"
 BAD = "__bad"
+WHY = "__why"  # why a row leaves the plan: a code of ``Compiler.reasons``, null where the plan decides it
 WORD = 64
 
 Static = bool | int | str | None
@@ -207,8 +208,10 @@ class T:
     f: X = None
     maybe: bool = False
     num: Num | None = None
-    items: list[T] | None = None  # a list or tuple literal
+    items: list[T] | None = None  # a list or tuple literal; a quotient's dividend and divisor
     duration: n.Duration | None = None
+    slack: X = None  # a quotient: a bound of the magnitudes its 28-digit rounding errors scale with, in the units
+    # of the dividend (None: the dividend itself); see ``Plan.quotient_plus``
 
     @property
     def known(self) -> X:
@@ -275,11 +278,12 @@ class Plan:
         self.profile = profile
         self.steps: list[Callable[[pl.LazyFrame], pl.LazyFrame]] = []
         self.pending: list[Callable[[pl.LazyFrame], pl.LazyFrame]] = []
-        self.bads: list[X] = []
+        self.bads: list[tuple[X, str]] = []
         self.values: dict[str, T] = {}
         self.outcomes: dict[str, dict[str, Any]] = {}
         self.counter = 0
         self.set_scale = 0  # the scale the outcomes of the value being decided compare at
+        self.set_ratio = False  # the value being decided is held as a quotient (PAIR)
         self.day_text: pl.Expr = pl.col(DAY).dt.to_string("%Y-%m-%d")
         self.build()
 
@@ -316,9 +320,15 @@ class Plan:
         return P(self.fix(p.none, pl.Boolean), self.fix(p.any, pl.Boolean), self.fix(p.conflict, pl.Boolean),
                  self.fix(p.fail, pl.String), self.fix(p.hv, pl.Boolean), self.fix(p.v), self.fix(p.multi, pl.Boolean))
 
-    def bad(self, x: X) -> None:
+    def bad(self, x: X, why: str) -> None:
+        """Rows where ``x`` holds (or is null) leave the plan, for the reason ``why``."""
         if x is not False:
-            self.bads.append(x)
+            self.bads.append((x, why))
+
+    def bad_where(self, where: X, bads: list[tuple[X, str]]) -> None:
+        """Flags made for a part of a rule, counted only where the part is evaluated."""
+        for x, why in bads:
+            self.bad(AND(where, lit(x).fill_null(True)) if is_expr(x) else AND(where, x), why)
 
     def in_range(self, start: dt.date | None, end: dt.date | None) -> X:
         """Does the day of the row lie in [start, end]? Static where the batch's dates settle it."""
@@ -342,15 +352,15 @@ class Plan:
             self.pending = []
             try:
                 cols = self.decide(decl)
-            except Unsupported:
-                cols = self.unsupported_value(decl)
+            except Unsupported as e:
+                cols = self.unsupported_value(decl, str(e))
             for step in self.pending:
                 self.steps.append(step)
             self.materialise(name, decl, cols)
 
-    def unsupported_value(self, decl: ValueDecl) -> dict[str, X]:
+    def unsupported_value(self, decl: ValueDecl, why: str) -> dict[str, X]:
         self.pending = []
-        self.bad(True)
+        self.bad(True, why)
         return {"st": UNDETERMINED, "v": None, "rule": None, "nd": {}, "reason": None}
 
     def materialise(self, name: str, decl: ValueDecl, cols: dict[str, Any]) -> None:
@@ -360,7 +370,9 @@ class Plan:
         st = cols["st"]
         out = {"st": st, "v": cols["v"], "rule": cols["rule"], "reason": cols["reason"]}
         num = cols.get("num")
-        dtypes = {"st": pl.UInt8, "v": self.c.dtype_of(kind, num), "rule": pl.String, "reason": pl.String}
+        rational = cols.get("rational", False)
+        dtypes = {"st": pl.UInt8, "v": PAIR if rational else self.c.dtype_of(kind, num), "rule": pl.String,
+                  "reason": pl.String}
         static: dict[str, Any] = {}
         for part, x in out.items():
             if is_expr(x):
@@ -379,10 +391,15 @@ class Plan:
             exprs.append(disp.cast(pl.Int32).alias(f"v{k}.d"))  # type: ignore[union-attr]
         bads = self.bads
         self.bads = []
-        if bads:
-            flag = OR(*bads) if len(bads) < 64 else pl.any_horizontal([lit(b) for b in bads])
-            if flag is not False:
-                exprs.append((pl.col(BAD) | lit(flag).fill_null(True)).alias(BAD))
+        whys: list[pl.Expr] = []
+        for flag, why in bads:
+            code = self.c.reason_code(f"`{name}`: {why}")
+            if flag is True:
+                whys.append(pl.lit(code, pl.UInt16))
+                break
+            whys.append(pl.when(lit(flag).fill_null(True)).then(pl.lit(code, pl.UInt16)))
+        if whys:
+            exprs.append(pl.coalesce([pl.col(WHY), *whys]).alias(WHY))
         if exprs:
             self.steps.append(lambda lf, exprs=exprs: lf.with_columns(exprs))  # type: ignore[misc]
         col = {part: (pl.col(f"v{k}.{part}") if part not in static else static[part]) for part in out}
@@ -407,7 +424,10 @@ class Plan:
         rnum = None
         if num is not None:
             rnum = Num(num.scale, pl.col(f"v{k}.d") if is_expr(disp) else disp)
-        self.values[name] = T(v, kind, nd_read, fail, maybe, rnum)
+        if rational:
+            self.values[name] = self.pair_value(v, nd_read, fail, maybe)
+        else:
+            self.values[name] = T(v, kind, nd_read, fail, maybe, rnum)
         self.outcomes[name] = {"st": col["st"], "v": v, "rule": col["rule"], "reason": col["reason"], "nd": nd_cols,
                                "num": rnum}
 
@@ -418,45 +438,62 @@ class Plan:
         if decl.definition is not None:
             try:
                 t = self.store(self.expr(decl.definition), kind, decl)
-            except Unsupported:
-                self.bad(True)
+            except Unsupported as e:
+                self.bad(True, str(e))
                 t = T(None, kind, {}, None, True, Num(0, 0) if kind in ("money", "decimal") else None)
+            if t.kind == "ratio":
+                self.set_ratio = True
+                t = T(self.pair(t), "ratio", t.nd, t.f, t.maybe)
+                self.set_ratio = False
+                return {**self.from_value(t), "rational": True}
             return self.from_value(t)
         rules = self.p.rules
         needs: list[Needs] = []
         conds: dict[str, tuple[X, X, X, X, T | None]] = {}
         vals: dict[str, T] = {}
-        broken: dict[str, X] = {}  # rules whose condition (or value) the plan cannot express: rows leave
+        # what the plan cannot express in a rule's value or condition counts only where the rule is reached
+        val_bads: dict[str, list[tuple[X, str]]] = {}
+        cond_bads: dict[str, list[tuple[X, str]]] = {}
         for r_name in decl.rules:
             r = rules[r_name]
+            saved, self.bads = self.bads, []
             try:
                 t = self.store(self.expr(r.value), kind, decl)
                 vals[r_name] = self.fix_t(t) if t.items is None else t
-            except Unsupported:
+            except Unsupported as e:
                 vals[r_name] = T(None, kind, {}, None, True, Num(0, 0) if kind in ("money", "decimal") else None)
-                broken[r_name] = True
+                self.bads = [(True, str(e))]
+            val_bads[r_name], self.bads = self.bads, saved
         default: T | None = None
-        default_broken = False
+        default_bads: list[tuple[X, str]] = []
         if decl.default is not None:  # before the rules' outcomes: its decimals count in the scale they compare at
+            saved, self.bads = self.bads, []
             try:
                 default = self.store(self.expr(decl.default), kind, decl)
-            except Unsupported:
+            except Unsupported as e:
                 default = T(None, kind, {}, None, True, Num(0, 0) if kind in ("money", "decimal") else None)
-                default_broken = True
-        num = self.value_num(kind, list(vals.values()) + ([default] if default is not None else []))
+                self.bads = [(True, str(e))]
+            default_bads, self.bads = self.bads, saved
+        candidates = list(vals.values()) + ([default] if default is not None else [])
+        rational = any(t.kind == "ratio" for t in candidates)
+        num = None if rational else self.value_num(kind, candidates)
         self.set_scale = num.scale if num is not None else 0
+        self.set_ratio = rational
+        vdtype = PAIR if rational else self.c.dtype_of(kind, num)
 
         def cond(r: CheckedRule) -> tuple[X, X, X, X, T | None]:
             if r.name not in conds:
+                saved, self.bads = self.bads, []
                 if r.when is None:
                     conds[r.name] = (True, False, False, False, None)
                 else:
                     try:
                         t = self.fix_t(self.expr(r.when))
                         conds[r.name] = (*[self.fix(x, pl.Boolean) for x in as_bool(t)], t)
-                    except Unsupported:
+                    except Unsupported as e:
                         conds[r.name] = (False, False, False, True, T(None, "boolean", {}, None, True))
-                        broken[r.name] = True
+                        self.bads = [(True, str(e))]
+                cond_bads[r.name], self.bads = self.bads, saved
             return conds[r.name]
 
         def value(r: CheckedRule) -> T:
@@ -479,8 +516,8 @@ class Plan:
             ct, cf, cfail, cu, ctri = cond(r)
             own = value(r)
             inc_own = AND(active, OR(ct, cu))
-            if r.name in broken:
-                self.bad(active)
+            self.bad_where(active, cond_bads.pop(r.name, []))
+            self.bad_where(inc_own, val_bads.pop(r.name, []))
             if ctri is not None and cu is not False:
                 needs.append(n_mask(AND(active, cu), ctri.nd))
             out = P(none=AND(kids.none, OR(NOT(valid), cf, cu)), any=kids.any, conflict=kids.conflict,
@@ -500,8 +537,7 @@ class Plan:
         if top.none is False:
             default = None
         if default is not None:
-            if default_broken:
-                self.bad(top.none)
+            self.bad_where(top.none, default_bads)
             has_none = top.none
             sub = P(none=False, any=top.any, conflict=top.conflict, fail=top.fail, hv=top.hv, v=top.v,
                     multi=top.multi)
@@ -525,6 +561,7 @@ class Plan:
             any_kid = OR(*kids)
             valid = self.in_range(r.valid_from, r.valid_until)
             ap = AND(valid, cond(r)[0]) if valid is not False else False
+            self.bad_where(valid, cond_bads.pop(r.name, []))
             applies[name] = self.fix(AND(ap, NOT(any_kid)), pl.Boolean)
             reached[name] = self.fix(OR(any_kid, ap), pl.Boolean)
             return reached[name]
@@ -549,11 +586,11 @@ class Plan:
         for r, w in reversed(winners):  # type: ignore[assignment]
             rule = WHEN(w, r, rule, pl.String)
             rv = vals[r]  # type: ignore[index]
-            v = WHEN(w, self.comparable(rv), v, self.c.dtype_of(kind, num))
+            v = WHEN(w, self.comparable(rv), v, vdtype)
             if num is not None:
                 vnum_disp = WHEN(w, self.align_disp(rv, num), vnum_disp)
         if default is not None:
-            v = WHEN(any_winner, v, self.comparable(default), self.c.dtype_of(kind, num))
+            v = WHEN(any_winner, v, self.comparable(default), vdtype)
             if num is not None:
                 vnum_disp = WHEN(any_winner, vnum_disp, self.align_disp(default, num))
         if num is not None:
@@ -578,10 +615,41 @@ class Plan:
         if failed is not False:
             reason = WHEN(failed, top.fail, reason, pl.String)
         known = OR(AND(settled, any_winner), AND(settled, default is not None))
-        v = WHEN(known, v, None, self.c.dtype_of(kind, num)) if known is not True else v
+        v = WHEN(known, v, None, vdtype) if known is not True else v
         rule = WHEN(AND(settled, any_winner), rule, None, pl.String)
         nd = n_mask(undetermined_many, n_or(*needs))
-        return {"st": status, "v": v, "rule": rule, "reason": reason, "nd": nd, "num": num}
+        self.set_ratio = False
+        return {"st": status, "v": v, "rule": rule, "reason": reason, "nd": nd, "num": num, "rational": rational}
+
+    def pair(self, t: T) -> X:
+        """A value (a number or a quotient) as the quotient ``{p, q}`` (q > 0) of two integers below LIMIT, as the
+        plan holds a value that is a quotient; rows beyond that leave the plan."""
+        if t.kind == "ratio" and t.slack is not None:  # a sum with a quotient: held where it is an exact decimal
+            t = self.exact(t)
+        if t.kind == "ratio":
+            assert t.items is not None
+            a, b = t.items
+            assert a.num is not None and b.num is not None
+            P = lit(a.v, pl.Int128).cast(pl.Int128) * (10**b.num.scale)
+            Q = lit(b.v, pl.Int128).cast(pl.Int128) * (10**a.num.scale)
+            P, Q = pl.when(Q < 0).then(0 - P).otherwise(P), Q.abs()
+            self.bad(AND(t.known, (P.abs() >= LIMIT) | (Q >= LIMIT)), "a quotient beyond the exact range")
+            return WHEN(t.known, pl.struct(P.alias("p"), Q.alias("q")), None, PAIR)
+        if t.v is None:
+            return None
+        scale = t.num.scale if t.num is not None else 0
+        return WHEN(t.known, pl.struct(lit(t.v, pl.Int128).cast(pl.Int128).alias("p"),
+                                       pl.lit(10**scale, pl.Int128).alias("q")), None, PAIR)
+
+    def pair_value(self, v: X, nd: Needs, fail: X, maybe: bool) -> T:
+        """A value held as a quotient (``pair``), read as one: ``p / q`` at scale 0."""
+        if v is None:
+            return T(None, "ratio", nd, fail, True, items=[T(None, "decimal", num=Num(0, 0)),
+                                                          T(None, "decimal", num=Num(0, 0))])
+        marker = pl.when(lit(v).is_not_null()).then(pl.lit(True)).otherwise(pl.lit(None, pl.Boolean))
+        return T(marker, "ratio", nd, fail, True,
+                 items=[T(lit(v).struct.field("p"), "decimal", maybe=True, num=Num(0, 0)),
+                        T(lit(v).struct.field("q"), "decimal", maybe=True, num=Num(0, 0))])
 
     def scale_to(self, t: T, scale: int) -> X:
         assert t.num is not None
@@ -635,7 +703,10 @@ class Plan:
         out.hv = OR(out.hv, adds)
 
     def comparable(self, t: T) -> X:
-        """A value as the possible outcomes compare it: amounts at one scale (see ``scale_to``)."""
+        """A value as the possible outcomes compare it: amounts at one scale (see ``scale_to``), or every value
+        as a quotient where one of them is."""
+        if self.set_ratio:
+            return self.pair(t)
         if t.num is not None:
             return self.scale_to(t, self.set_scale)
         return t.v
@@ -643,6 +714,10 @@ class Plan:
     def differ(self, a: X, b: X) -> X:
         if not is_expr(a) and not is_expr(b):
             return a != b
+        if self.set_ratio:  # quotients p/q (q > 0): by cross multiplication
+            pa, qa = lit(a).struct.field("p"), lit(a).struct.field("q")
+            pb, qb = lit(b).struct.field("p"), lit(b).struct.field("q")
+            return (pa * qb != pb * qa).fill_null(True)
         return (lit(a) != lit(b)).fill_null(True)
 
     def more_than_one(self, p: P) -> X:
@@ -669,8 +744,8 @@ class Plan:
         out.fail = LEAST(a.fail, WHEN(nfa, b.fail, None, pl.String) if b.fail is not None else None)
         surv_a = AND(a.hv, OR(b.none, AND(b.hv, NOT(b.multi), NOT(self.differ(a.v, b.v)))))
         surv_b = AND(b.hv, a.none)
-        self.bad(AND(a.multi, b.hv, NOT(b.none)))
-        self.bad(AND(b.multi, a.hv, NOT(a.none)))
+        self.bad(AND(a.multi, b.hv, NOT(b.none)), "more than one value of one rule tree, with another's")
+        self.bad(AND(b.multi, a.hv, NOT(a.none)), "more than one value of one rule tree, with another's")
         out.hv = OR(surv_a, surv_b)
         out.v = WHEN(surv_a, a.v, b.v)
         out.multi = OR(AND(a.multi, b.none), AND(b.multi, a.none), AND(surv_a, surv_b, self.differ(a.v, b.v)))
@@ -683,20 +758,49 @@ class Plan:
         given for a decimal as a Decimal."""
         if kind == "money" and decl.is_output and t.kind in ("money", "decimal") and t.num is not None \
                 and t.items is None:
-            return self.rounded(t, 2, down=False, kind="money")
+            return self.rounded(t, 2, "half_up", kind="money")
         if kind == "list" and decl.is_output and decl.type.item is not None and decl.type.item.kind == "money":
             raise Unsupported("a list of amounts, each rounded as an output")
+        if kind == "money" and decl.is_output and t.kind == "ratio":
+            return self.rounded(t, 2, "half_up", kind="money")
         if kind == "decimal" and t.kind == "integer":
             return T(t.v, "decimal", t.nd, t.f, t.maybe, Num(0, 0))
-        if t.kind == "ratio":
-            return self.give_up([t], kind)
-        return t
+        if t.kind == "ratio" and (decl.is_output or kind not in ("decimal", "money")):
+            return self.exact(t, kind, f"a quotient stored as a {kind}")
+        return t  # a derived quotient is held as one (``pair``)
 
-    def rounded(self, t: T, places: int, down: bool, kind: str) -> T:
-        """An amount or decimal rounded to ``places`` decimals, half up (away from zero) or down (to minus
-        infinity): the one place where the plan rounds (``round_value``, ``store``)."""
+    def exact(self, t: T, kind: str = "decimal", why: str = "a quotient that is no exact decimal") -> T:
+        """A quotient as the decimal it is, where it is one with few enough decimals (the interpreter's Decimal
+        quotient is then exact too, with the decimals Decimal gives it); the other rows leave the plan."""
+        assert t.items is not None
+        a, b = t.items
+        assert a.num is not None and b.num is not None
+        sa, sb = a.num.scale, b.num.scale
+        s = min(MAX_SCALE, sa + 6, 20 - sb)
+        if s < 0:
+            return self.give_up([t], kind, why)
+        # a/b = A * 10**sb / (B * 10**sa); at scale s: A * 10**(sb + s) / (B * 10**sa)
+        A, B = lit(a.v, pl.Int128).cast(pl.Int128), lit(b.v, pl.Int128).cast(pl.Int128)
+        num, den = A * (10 ** (sb + s)), B * (10**sa)
+        known = t.known
+        whole = pl.when(den != 0).then(num // den)
+        value = self.fix(WHEN(known, whole, None, pl.Int128), pl.Int128)
+        self.bad(AND(known, ((num.abs() % den.abs()) != 0) | (lit(value).abs() >= LIMIT)), why)
+        needed = pl.lit(s, pl.Int32) - pl.sum_horizontal(
+            [(lit(value) % (10**j) == 0).cast(pl.Int32) for j in range(1, s + 1)]) if s else pl.lit(0, pl.Int32)
+        ideal = ADD(a.num.disp, 0 - b.num.disp if not is_expr(b.num.disp) else 0 - lit(b.num.disp, pl.Int32))
+        if not is_expr(ideal) and ideal >= 0:
+            disp: X = pl.max_horizontal(needed, pl.lit(ideal, pl.Int32))
+        else:
+            disp = pl.max_horizontal(needed, lit(ideal, pl.Int32))
+            self.bad(AND(known, (lit(ideal, pl.Int32) < 0) & (needed == 0)), "a quotient with an exponent")
+        return T(value, "money" if kind == "money" else "decimal", t.nd, t.f, t.maybe, Num(s, self.fix(disp, pl.Int32)))
+
+    def rounded(self, t: T, places: int, mode: str, kind: str) -> T:
+        """An amount or decimal rounded to ``places`` decimals in a mode of ``values.ROUNDING_MODES``: the one
+        place where the plan rounds (``round_value``, ``store``)."""
         if t.kind == "ratio":
-            return self.ratio_rounded(t, places, down, kind)
+            return self.ratio_rounded(t, places, mode, kind)
         assert t.num is not None
         s = t.num.scale
         if s <= places:
@@ -707,16 +811,13 @@ class Plan:
             return out
         q = 10 ** (s - places)
         x = lit(t.v)
-        if down:
-            r = x // q
-        else:
-            r = pl.when(x >= 0).then((x + q // 2) // q).otherwise(0 - ((0 - x + q // 2) // q))
+        r = round_quotient(x.abs(), pl.lit(q, pl.Int128), x < 0, mode)
         if kind != "integer":
-            self.bad(AND(t.known, (r == 0) & (x < 0)))  # a negative zero (-0.00): Decimal keeps the sign
+            self.bad(AND(t.known, (r == 0) & (x < 0)), "a negative zero after rounding")  # Decimal keeps the sign
             return T(r, kind, t.nd, t.f, t.maybe, Num(places, places))
         return T(r.cast(pl.Int64), "integer", t.nd, t.f, t.maybe)
 
-    def ratio_rounded(self, t: T, places: int, down: bool, kind: str) -> T:
+    def ratio_rounded(self, t: T, places: int, mode: str, kind: str) -> T:
         """A quotient rounded: exact in integers where the dividend is small enough that the interpreter's
         28-digit quotient rounds the same way (see the module text); elsewhere the row is left out."""
         assert t.items is not None
@@ -731,17 +832,13 @@ class Plan:
         num = A * (10**shift)
         den = B * (10**sa)
         sign_neg = (num < 0) != (den < 0)
-        an, ad = num.abs(), den.abs()
-        if down:
-            qabs = pl.when(sign_neg).then(0 - ((an + ad - 1) // ad)).otherwise(an // ad)
-        else:
-            r = (2 * an + ad) // (2 * ad)
-            qabs = pl.when(sign_neg).then(0 - r).otherwise(r)
+        qabs = round_quotient(num.abs(), den.abs(), sign_neg, mode)
         known = t.known
-        self.bad(AND(known, (A.abs() * (10**sb)) >= 10**23))
+        big = lit(t.slack) if t.slack is not None else A.abs()
+        self.bad(AND(known, (big * (10**sb)) >= 10**23), "a quotient with too many digits to round exactly")
         q = WHEN(known, qabs, None, pl.Int128)
         if kind != "integer":
-            self.bad(AND(known, (qabs == 0) & sign_neg & (A != 0)))
+            self.bad(AND(known, (qabs == 0) & sign_neg & (A != 0)), "a negative zero after rounding")
             return T(q, kind, t.nd, t.f, t.maybe, Num(places, places))
         return T(lit(q).cast(pl.Int64), "integer", t.nd, t.f, t.maybe)
 
@@ -766,6 +863,11 @@ class Plan:
             if e.op == "-":
                 if a.kind == "duration":
                     raise Unsupported("a negated duration")
+                if a.kind == "ratio":  # -(x / y) = (-x) / y
+                    assert a.items is not None
+                    x, y = a.items
+                    neg = T(None if x.v is None else 0 - lit(x.v), x.kind, x.nd, x.f, x.maybe, x.num)
+                    return T(a.v, "ratio", a.nd, a.f, a.maybe, items=[neg, y], slack=a.slack)
                 # None: never known; Polars has no negation of Int128
                 v = None if a.v is None else 0 - lit(a.v) if is_expr(a.v) else -a.v
                 return T(v, a.kind, a.nd, a.f, a.maybe, a.num)
@@ -782,7 +884,58 @@ class Plan:
             return self.binary(e)
         if isinstance(e, n.Call):
             return self.call(e)
+        if isinstance(e, n.Conditional):
+            return self.conditional(e)
+        if isinstance(e, n.Aggregate) and e.expanded:
+            return self.aggregate(e)
         raise Unsupported(type(e).__name__)
+
+    def conditional(self, e: n.Conditional) -> T:
+        """``a if c else b`` (``Evaluation._conditional``): the side the condition picks; where the condition is
+        unknown, the value both sides agree on, else the first failure of the sides, else unknown, needing what
+        the condition and the sides need."""
+        c = self.expr(e.condition)
+        a, b = self.expr(e.then), self.expr(e.otherwise)
+        if a.kind == "ratio" or b.kind == "ratio":
+            a = self.exact(a) if a.kind == "ratio" else a
+            b = self.exact(b) if b.kind == "ratio" else b
+        if a.items is not None or b.items is not None or a.kind in ("list", "tuple", "duration") \
+                or b.kind in ("list", "tuple", "duration"):
+            raise Unsupported("a conditional list")
+        numeric = e.kind in ("decimal", "money") or a.num is not None or b.num is not None
+        if numeric:
+            a = a if a.num is not None else T(a.v, "decimal", a.nd, a.f, a.maybe, Num(0, 0))
+            b = b if b.num is not None else T(b.v, "decimal", b.nd, b.f, b.maybe, Num(0, 0))
+            av, bv, scale = self.numeric_pair(a, b) if a.v is not None and b.v is not None else \
+                (a.v, b.v, max(a.num.scale, b.num.scale))  # type: ignore[union-attr]
+            if a.v is None and b.v is not None:
+                bv = self.mul_const(b.v, 10 ** (scale - b.num.scale))  # type: ignore[union-attr]
+            if b.v is None and a.v is not None:
+                av = self.mul_const(a.v, 10 ** (scale - a.num.scale))  # type: ignore[union-attr]
+            kind = "money" if "money" in (a.kind, b.kind, e.kind) else "decimal"
+        else:
+            av, bv, kind = a.v, b.v, e.kind or a.kind
+        ct, cf, cfail, cu = as_bool(c)
+        if not a.maybe and not b.maybe and not c.maybe:
+            v = WHEN(ct, av, bv, self.c.dtype_of(kind, Num(0) if numeric else None))
+            num = Num(scale, WHEN(ct, a.num.disp, b.num.disp)) if numeric else None  # type: ignore[union-attr]
+            return T(v, kind, num=num)
+        a_known, b_known = a.known, b.known
+        both = AND(a_known, b_known)
+        same = AND(both, NOT(self.differ(av, bv))) if both is not False else False
+        dtype = self.c.dtype_of(kind, Num(0) if numeric else None)
+        v = pl.when(lit(ct)).then(lit(av, dtype)).when(lit(cf)).then(lit(bv, dtype)).when(lit(AND(cu, same))) \
+            .then(lit(av, dtype)).otherwise(pl.lit(None, dtype))
+        side_fail = COALESCE(a.f, b.f)
+        f = COALESCE(WHEN(ct, a.f, None, pl.String) if a.f is not None else None,
+                     WHEN(cf, b.f, None, pl.String) if b.f is not None else None,
+                     WHEN(cfail, c.f, None, pl.String) if c.f is not None else None,
+                     WHEN(cu, side_fail, None, pl.String) if side_fail is not None else None)
+        nd = n_or(n_mask(ct, a.nd), n_mask(cf, b.nd), n_mask(AND(cu, NOT(same)), n_or(c.nd, a.nd, b.nd)))
+        num = None
+        if numeric:
+            num = Num(scale, WHEN(OR(ct, AND(cu, same)), a.num.disp, b.num.disp))  # type: ignore[union-attr]
+        return T(v, kind, nd, f, True, num)
 
     def literal(self, e: n.Literal) -> T:
         v = e.value
@@ -967,16 +1120,7 @@ class Plan:
     def binary(self, e: n.Binary) -> T:
         op = e.op
         if op in ("and", "or"):
-            a, b = self.expr(e.left), self.expr(e.right)
-            if not a.maybe and not b.maybe:
-                return T(AND(a.v, b.v) if op == "and" else OR(a.v, b.v), "boolean")
-            av, bv = lit(a.v, pl.Boolean).cast(pl.Boolean), lit(b.v, pl.Boolean).cast(pl.Boolean)
-            res = av & bv if op == "and" else av | bv
-            bad = res.is_null()
-            nd = n_mask(bad, n_or(a.nd, b.nd))
-            f = COALESCE(a.f, b.f)
-            f = WHEN(bad, f, None, pl.String) if f is not None else None
-            return T(res, "boolean", nd, f, True)
+            return self.logic(op, self.expr(e.left), self.expr(e.right))
         if op in ("in", "notin") and isinstance(e.right, n.Ref) and e.right.kind == "table":
             return self.in_table(e)
         a, b = self.expr(e.left), self.expr(e.right)
@@ -985,6 +1129,152 @@ class Plan:
         if op in ("=", "!=", "<", "<=", ">", ">="):
             return self.compare(op, a, b)
         return self.arith(op, a, b, e)
+
+    def logic(self, op: str, a: T, b: T) -> T:
+        """Kleene ``and``/``or`` (Polars' own); where the answer is unknown, the first failure or what both need."""
+        if not a.maybe and not b.maybe:
+            return T(AND(a.v, b.v) if op == "and" else OR(a.v, b.v), "boolean")
+        av, bv = lit(a.v, pl.Boolean).cast(pl.Boolean), lit(b.v, pl.Boolean).cast(pl.Boolean)
+        res = av & bv if op == "and" else av | bv
+        bad = res.is_null()
+        nd = n_mask(bad, n_or(a.nd, b.nd))
+        f = COALESCE(a.f, b.f)
+        f = WHEN(bad, f, None, pl.String) if f is not None else None
+        return T(res, "boolean", nd, f, True)
+
+    # -------------------------------------------------------------- aggregates over the records of a group
+
+    def aggregate(self, e: Any) -> T:
+        """An aggregate written out for the records of a case's shape (``expand.py``: ``e.items``), as
+        ``semantics.aggregate`` gives it: the known records decide where they can; else the first failure in record
+        order, else unknown, needing the fields (with their index) of the records that matter."""
+        func, kind = e.func, e.kind or "integer"
+        if e.items is None:  # the case does not give the list
+            w, bit = divmod(self.c.input_bit[e.group], WORD)
+            return T(None, kind, {w: 1 << bit}, None, True, Num(0, 0) if kind in ("money", "decimal") else None)
+        items: list[tuple[T, T | None]] = []
+        for cond, body in e.items:
+            c = self.expr(cond) if cond is not None else T(True, "boolean")
+            ct, cf, _cfail, _cu = as_bool(c)
+            v = None
+            if body is not None:
+                saved, self.bads = self.bads, []
+                v = self.expr(body)
+                if v.kind == "ratio":
+                    v = self.exact(v)
+                made, self.bads = self.bads, saved
+                self.bad_where(NOT(cf), made)  # a record's value is read only where its condition is not false
+            items.append((c, v))
+        if func in ("any", "all"):
+            acc = T(func == "all", "boolean")
+            for c, v in items:
+                assert v is not None
+                acc = self.logic("or", acc, self.logic("and", c, v)) if func == "any" else \
+                    self.logic("and", acc, self.logic("or", T(None if c.v is None else NOT(c.v), "boolean", c.nd, c.f,
+                                                              c.maybe), v))
+            return acc
+        return self.numeric_aggregate(func, kind, e.group, items)
+
+    def numeric_aggregate(self, func: str, kind: str, group: str, items: list[tuple[T, T | None]]) -> T:
+        numeric = kind in ("money", "decimal")
+        vals: list[T] = []
+        for _c, v in items:
+            if func == "count" or v is None:
+                vals.append(T(1, "integer"))
+            elif v.v is None:
+                vals.append(v)
+            elif numeric and v.num is None:
+                vals.append(T(v.v, "decimal", v.nd, v.f, v.maybe, Num(0, 0)))
+            else:
+                vals.append(v)
+        scale = max([v.num.scale for v in vals if v.num is not None], default=0)
+        flags = [as_bool(c) for c, _v in items]
+        # the first failure, in record order
+        fails = []
+        for (c, _v), v, (_ct, cf, _cfail, _cu) in zip(items, vals, flags):
+            f = COALESCE(c.f, v.f)
+            if f is not None:
+                fails.append(WHEN(NOT(cf), f, None, pl.String))
+        fail = COALESCE(*fails)
+
+        def at_scale(v: T) -> X:
+            return self.mul_const(v.v, 10 ** (scale - v.num.scale)) if v.num is not None else v.v
+
+        # the records that surely count, their least and greatest value (the first of equal ones)
+        sure = [AND(ct, v.known) for (ct, _cf, _cfail, _cu), v in zip(flags, vals)]
+        low: X = None
+        low_d: X = 0
+        found: X = False
+        if func in ("minimum", "maximum"):
+            for s_, v in zip(sure, vals):
+                if v.v is None or s_ is False:
+                    continue
+                x = at_scale(v)
+                better = OR(NOT(found), (lit(x) < lit(low)) if func == "minimum" else (lit(x) > lit(low))) \
+                    if found is not False else True
+                take = AND(s_, better)
+                ldtype = self.c.dtype_of(kind, v.num)
+                low = WHEN(take, x, low, ldtype) if low is not None else WHEN(take, x, None, ldtype)
+                if v.num is not None:
+                    low_d = WHEN(take, v.num.disp, low_d)
+                found = OR(found, s_)
+                low, found = self.fix(low), self.fix(found, pl.Boolean)
+        # the records whose condition or value is unknown and that would matter
+        unknown: X = False
+        needs: list[Needs] = []
+        for (c, _v), v, (_ct, cf, _cfail, cu) in zip(items, vals, flags):
+            v_unknown = NOT(v.known)
+            matters = OR(cu, v_unknown)
+            if cu is not False and v.v is not None:
+                x = at_scale(v)
+                harmless: X = False
+                if func == "sum":
+                    harmless = lit(x) == 0
+                elif func in ("minimum", "maximum") and found is not False:
+                    harmless = lit(found) & ((lit(x) >= lit(low)) if func == "minimum" else (lit(x) <= lit(low)))
+                if harmless is not False:
+                    matters = OR(AND(cu, v.known, NOT(lit(harmless).fill_null(False))), v_unknown)
+            rec = AND(NOT(cf), matters)
+            if rec is False:
+                continue
+            rec = self.fix(rec, pl.Boolean)
+            unknown = OR(unknown, rec)
+            needs.append(n_mask(rec, n_or(c.nd, v.nd)))
+        failed = lit(fail, pl.String).is_not_null() if is_expr(fail) else fail is not None
+        is_unknown = AND(NOT(failed), unknown)
+        num = Num(scale, 0) if numeric else None
+        if func in ("sum", "count"):
+            total: X = 0
+            disp: X = 0
+            for s_, v in zip(sure, vals):
+                if s_ is False or v.v is None:
+                    continue
+                x = at_scale(v)
+                total = (lit(total, pl.Int128) + WHEN(s_, lit(x, pl.Int128), 0, pl.Int128)) if numeric else \
+                    (lit(total, pl.Int64) + WHEN(s_, lit(x, pl.Int64), 0, pl.Int64))
+                if numeric and v.num is not None:
+                    disp = WHEN(s_, MAXD(disp, v.num.disp), disp)
+                total = self.fix(total)
+            value: X = total
+            if numeric:
+                num = Num(scale, self.fix(disp, pl.Int32))
+            if is_expr(total):
+                self.bad(AND(NOT(failed), NOT(unknown), lit(total).abs() >= LIMIT), "a sum beyond the exact range")
+            no_value: X = False
+        else:
+            value = low
+            no_value = NOT(found)
+            if numeric:
+                num = Num(scale, low_d)
+            reason = f"the {func} of no records of `{group}` has no value"
+            fail = COALESCE(fail, WHEN(AND(NOT(unknown), no_value), reason, None, pl.String))
+            failed = lit(fail, pl.String).is_not_null() if is_expr(fail) else fail is not None
+        known = AND(NOT(failed), NOT(unknown), NOT(no_value))
+        if known is True and not needs and fail is None:
+            return T(value, kind, num=num)
+        v_out = WHEN(known, value, None, self.c.dtype_of(kind, num))
+        return T(v_out, kind, n_mask(is_unknown, n_or(*needs)), WHEN(failed, fail, None, pl.String) if
+                 fail is not None else None, True, num)
 
     def membership(self, a: T, b: T, positive: bool) -> T:
         if b.items is not None:
@@ -1020,8 +1310,12 @@ class Plan:
         return None if x is None else x * k
 
     def compare(self, op: str, a: T, b: T) -> T:
-        if a.kind == "ratio" or b.kind == "ratio":
-            return self.give_up([a, b], "boolean")
+        if a.kind == "ratio" and b.kind == "ratio":
+            a, b = self.exact(a), self.exact(b)
+        elif b.kind == "ratio":
+            return self.compare({"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op), b, a)
+        elif a.kind == "ratio":
+            return self.compare_quotient(op, a, b)
         if a.v is None or b.v is None:
             return strict([a, b], None, "boolean")
         av, bv = a.v, b.v
@@ -1036,6 +1330,29 @@ class Plan:
         res = {"=": x == y, "!=": x != y, "<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
         return strict([a, b], res, "boolean")
 
+    def compare_quotient(self, op: str, r: T, y: T) -> T:
+        """A quotient ``A * 10**sb / (B * 10**sa)`` compared with a number ``Y / 10**sy``, exactly, by cross
+        multiplication. The interpreter compares its 28-digit quotient: the same answer where ``|A| * 10**(sb + sy)``
+        is below 10**27 (two distinct values then lie further apart than the quotient's rounding); else the
+        row leaves the plan."""
+        assert r.items is not None
+        a, b = r.items
+        assert a.num is not None and b.num is not None
+        if y.v is None or y.kind not in ("integer", "decimal", "money"):
+            return strict([r, y], None, "boolean") if y.v is None else self.compare(op, self.exact(r), y)
+        sa, sb, sy = a.num.scale, b.num.scale, (y.num.scale if y.num is not None else 0)
+        if sb + sy > 19 or sa > 1:
+            return self.compare(op, self.exact(r), y)
+        A, B, Y = (lit(x.v, pl.Int128).cast(pl.Int128) for x in (a, b, y))
+        left, right = A * (10 ** (sb + sy)), Y * B * (10**sa)
+        ops = {"=": lambda x, z: x == z, "!=": lambda x, z: x != z, "<": lambda x, z: x < z,
+               "<=": lambda x, z: x <= z, ">": lambda x, z: x > z, ">=": lambda x, z: x >= z}
+        res = pl.when(B > 0).then(ops[op](left, right)).otherwise(ops[op](right, left))
+        out = strict([r, y], res, "boolean")
+        big = lit(r.slack) * (10 ** (sb + sy)) if r.slack is not None else left.abs()
+        self.bad(AND(out.known, big >= 10**26), "a quotient with too many digits to compare exactly")
+        return out
+
     def arith(self, op: str, a: T, b: T, e: n.Binary) -> T:
         if b.kind == "duration" or a.kind == "duration":
             date, dur = (a, b) if b.kind == "duration" else (b, a)
@@ -1043,16 +1360,20 @@ class Plan:
             amount = dur.duration.amount if (op == "+" or a.kind == "duration") else -dur.duration.amount
             days = abs(amount) * {"days": 1, "months": 31, "years": 366}[dur.duration.unit]
             if days > (dt.date.max - dt.date.min).days:
-                return self.give_up([date], "date")  # beyond 0001-01-01 … 9999-12-31 from any date: the row's error
+                return self.give_up([date], "date", "a date out of range")  # beyond 0001-01-01 … 9999-12-31: an error
             value = self.c.add_duration(lit(date.v), amount, dur.duration.unit)
             t = strict([date], value, "date")
             # a date out of the range a date has is an error of the value: the compiled engine says which
-            self.bad(AND(t.known, (value < pl.lit(dt.date.min)) | (value > pl.lit(dt.date.max))))
+            self.bad(AND(t.known, (value < pl.lit(dt.date.min)) | (value > pl.lit(dt.date.max))), "a date out of range")
             return t
         if a.kind == "date" and op == "-":
             return strict([a, b], (lit(a.v) - lit(b.v)).dt.total_days().cast(pl.Int64), "integer")
-        if a.kind == "ratio" or b.kind == "ratio":
-            return self.give_up([a, b], "decimal")
+        if op in ("+", "-") and (a.kind == "ratio") != (b.kind == "ratio") and a.v is not None and b.v is not None:
+            return self.quotient_plus(op, a, b, e)
+        if a.kind == "ratio":
+            a = self.exact(a)
+        if b.kind == "ratio":
+            b = self.exact(b)
         if a.v is None or b.v is None:
             k = "integer" if a.num is None and b.num is None and op != "/" else "decimal"
             return strict([a, b], None, k, None if k == "integer" else Num(0, 0))
@@ -1065,7 +1386,7 @@ class Plan:
             if is_expr(res):
                 wide = {"+": lit(a.v).cast(pl.Int128) + lit(b.v), "-": lit(a.v).cast(pl.Int128) - lit(b.v),
                         "*": lit(a.v).cast(pl.Int128) * lit(b.v)}[op]
-                self.bad(AND(t.known, wide.abs() >= LIMIT))
+                self.bad(AND(t.known, wide.abs() >= LIMIT), "a number beyond the exact range")
             elif res is not None and abs(res) >= LIMIT:
                 raise Unsupported("a very large integer")
             return t
@@ -1085,10 +1406,34 @@ class Plan:
             res = lit(a.v, pl.Int128).cast(pl.Int128) * lit(b.v, pl.Int128)
             disp = ADD(da, db)
             t0 = strict([a, b], True, "boolean")
-            self.bad(AND(t0.known, (res == 0) & ((lit(a.v) < 0) | (lit(b.v) < 0))))  # -0 keeps its sign in Decimal
+            self.bad(AND(t0.known, (res == 0) & ((lit(a.v) < 0) | (lit(b.v) < 0))), "a negative zero")  # Decimal keeps it
         t = strict([a, b], res, kind, Num(s, disp))
-        self.bad(AND(t.known, res.abs() >= LIMIT))
+        self.bad(AND(t.known, res.abs() >= LIMIT), "a number beyond the exact range")
         return t
+
+    def quotient_plus(self, op: str, a: T, b: T, e: n.Binary) -> T:
+        """A quotient plus or minus a number (or a number minus a quotient): ``(x ± c * y) / y``, still a quotient.
+        The interpreter adds to its 28-digit quotient and rounds the sum to 28 digits: its error is below
+        ``10**-27`` times ``|x / y| + |c|``, which the slack bounds (in the units of the new dividend)."""
+        r, c, flip = (a, b, False) if a.kind == "ratio" else (b, a, True)
+        assert r.items is not None
+        x, y = r.items
+        if c.kind not in ("integer", "decimal", "money"):
+            return self.give_up([a, b], "decimal", "arithmetic on a quotient")
+        cy = self.arith("*", c, y, e)
+        if flip:  # c - x/y = (c*y - x) / y
+            top = self.arith("-", cy, x, e) if op == "-" else self.arith("+", cy, x, e)
+        else:
+            top = self.arith(op, x, cy, e)
+        assert top.num is not None and x.num is not None and cy.num is not None
+        s = top.num.scale
+        old = r.slack if r.slack is not None else lit(x.v, pl.Int128).cast(pl.Int128).abs()
+        slack = self.mul_const(old, 10 ** (s - x.num.scale)) + \
+            self.mul_const(lit(cy.v, pl.Int128).cast(pl.Int128).abs(), 10 ** (s - cy.num.scale))
+        out = strict([r, c], True, "ratio")
+        v = WHEN(AND(out.known, top.known), True, None, pl.Boolean) if out.maybe or top.maybe else True
+        return T(v, "ratio", n_or(out.nd, top.nd), COALESCE(out.f, top.f), out.maybe or top.maybe,
+                 items=[top, y], slack=self.fix(slack, pl.Int128))
 
     def quotient(self, a: T, b: T, e: n.Binary) -> T:
         """``a / b``: kept as the pair until it is rounded (an amount stored, ``round``); known where both are
@@ -1107,10 +1452,10 @@ class Plan:
         t.items = [an, bn]
         return t
 
-    def give_up(self, parts: Sequence[T], kind: str) -> T:
+    def give_up(self, parts: Sequence[T], kind: str, why: str) -> T:
         """What the plan does not express: not known, and the rows where its parts are known leave the plan."""
         t = strict(parts, True, kind)
-        self.bad(t.known)
+        self.bad(t.known, why)
         return T(None, kind, t.nd, t.f, True)
 
     def call(self, e: n.Call) -> T:
@@ -1119,9 +1464,8 @@ class Plan:
         if f in ("round", "round_down", "round_money", "round_down_money"):
             a = args[0]
             mode = e.mode or ("down" if f.startswith("round_down") else "half_up")
-            if mode not in ("half_up", "down"):
+            if mode not in ROUNDING:
                 raise Unsupported(f"rounding {mode}")
-            down = mode == "down"
             money = f.endswith("_money")
             if a.num is None and a.kind != "ratio":
                 if money:
@@ -1129,9 +1473,8 @@ class Plan:
                 else:
                     return a
             places = 0 if e.unit == "euros" else 2 if money else 0
-            return self.rounded(a, places, down, "money" if money else "integer")
-        if any(a.kind == "ratio" for a in args):
-            return self.give_up(args, "decimal")
+            return self.rounded(a, places, mode, "money" if money else "integer")
+        args = [self.exact(a) if a.kind == "ratio" else a for a in args]
         if any(a.v is None and a.items is None for a in args):
             kinds = {"age": "integer", "year": "integer", "days_between": "integer", "count": "integer"}
             k = kinds.get(f, args[0].kind)
@@ -1178,6 +1521,32 @@ class Plan:
                 keep = (lit(acc.v) <= lit(b.v)) if f == "min" else (lit(acc.v) >= lit(b.v))
                 acc = strict([acc, b], pl.when(keep).then(lit(acc.v)).otherwise(lit(b.v)), kind)
         return acc
+
+
+ROUNDING = ("half_up", "half_even", "down", "up", "towards_zero")
+"""The rounding modes the plan has (values.ROUNDING_MODES): all of them."""
+
+
+def round_quotient(an: pl.Expr, ad: pl.Expr, negative: X, mode: str) -> pl.Expr:
+    """The integer ``±an / ad`` (``an`` >= 0, ``ad`` > 0, the sign ``negative``) rounded as Decimal rounds in the
+    mode: half up is away from zero at the half, down is to minus infinity, up to plus infinity."""
+    whole, rest = an // ad, an % ad
+    if mode == "half_up":
+        up = 2 * rest >= ad
+    elif mode == "half_even":
+        up = (2 * rest > ad) | ((2 * rest == ad) & (whole % 2 == 1))
+    elif mode == "towards_zero":
+        up = pl.lit(False)
+    elif mode == "down":
+        up = lit(negative) & (rest > 0)
+    else:  # up
+        up = ~lit(negative) & (rest > 0)
+    mag = whole + up.cast(pl.Int128)
+    return pl.when(lit(negative)).then(0 - mag).otherwise(mag)
+
+
+PAIR = pl.Struct({"p": pl.Int128, "q": pl.Int128})
+"""A value that is a quotient (``Plan.pair``)."""
 
 
 def MAXD(a: X, b: X) -> X:
@@ -1229,12 +1598,17 @@ class Compiler:
     """The columnar form of one checked rule book: plans per profile, built once and kept."""
 
     def __init__(self, program: Program) -> None:
-        refuse_groups(program)
+        if program.groups:
+            raise UsageError("a rule book with groups of facts is decided per shape of case: plan its written-out "
+                             "form (engines/expand.py), as frames.py does")
         self.program = program
         self.index = {name: k for k, name in enumerate(program.order)}
-        self.input_bit = {name: k for k, name in enumerate(sorted(program.inputs))}
-        self.input_names = sorted(program.inputs)
+        # what a value may need: the inputs, and the groups whose list a case may leave out (a written-out aggregate)
+        self.input_names = sorted(set(program.inputs) | groups_read(program))
+        self.input_bit = {name: k for k, name in enumerate(self.input_names)}
         self.plans: dict[tuple[Any, ...], Plan] = {}
+        self.reasons: list[str] = []  # why rows leave the plan, by the code the column WHY holds
+        self._reason_codes: dict[str, int] = {}
         self.outputs_of: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.set_scale = 0
         self._table_scales: dict[tuple[str, str], int] = {}
@@ -1242,6 +1616,14 @@ class Compiler:
             for c, ty in t.columns.items():
                 if ty.kind in ("money", "decimal"):
                     self._table_scales[t.name, c] = self._scale_of_column(t, c)
+
+    def reason_code(self, why: str) -> int:
+        """The code of a reason why rows leave the plan (the same for every plan of the rule book)."""
+        code = self._reason_codes.get(why)
+        if code is None:
+            code = self._reason_codes[why] = len(self.reasons)
+            self.reasons.append(why)
+        return code
 
     def plan(self, profile: Profile) -> Plan:
         found = self.plans.get(profile.key)
@@ -1378,35 +1760,23 @@ class Compiler:
         return frame.lazy(), period
 
 
-def refuse_groups(program: Any) -> None:
-    """Groups of facts (lists of records in a case) and aggregates over them are not in the plan yet: a rule book
-    that uses them is refused, naming the construct, rather than decided row by row without saying so."""
-    what = None
-    groups = getattr(program, "groups", None) or {}
-    for path in groups:
-        what = f"the group of facts `{path}` (a list of records in a case)"
-        break
-    if what is None:
-        for decl in program.values.values():
-            if getattr(decl, "group", None):
-                what = f"`{decl.name}`, decided per record of the group `{decl.group}`"
-                break
-    if what is None:
-        exprs = [x for r in program.rules.values() for x in (r.when, r.value) if x is not None]
-        exprs += [x for d in program.values.values() for x in (d.definition, d.default) if x is not None]
-        while exprs and what is None:
-            e = exprs.pop()
-            if type(e).__name__ == "Aggregate":
-                what = f"an aggregate over the group `{getattr(e, 'group', '?')}` (line {e.span.line})"
-            elif isinstance(e, n.Ref) and e.kind == "field":
-                what = f"the field `{e.name}` of a record (line {e.span.line})"
-            else:
-                exprs.extend(x for x in vars(e).values() if isinstance(x, n.Expr))
-                exprs.extend(x for v in vars(e).values() if isinstance(v, tuple) for x in v if isinstance(x, n.Expr))
-    if what is not None:
-        raise UsageError(f"the columnar engine does not decide groups of facts yet: the rule book uses {what}; "
-                         "decide these cases with the compiled engine: `passendezorg evaluate FILE --jobs N` "
-                         "(or book.decide_many)")
+def groups_read(program: Program) -> set[str]:
+    """The groups the aggregates of a (written-out) rule book read."""
+    found: set[str] = set()
+    exprs = [x for r in program.rules.values() for x in (r.when, r.value) if x is not None]
+    exprs += [x for d in program.values.values() for x in (d.definition, d.default) if x is not None]
+    while exprs:
+        e = exprs.pop()
+        if isinstance(e, n.Aggregate):
+            found.add(e.group)
+            for c, v in e.items or ():
+                exprs.extend(x for x in (c, v) if x is not None)
+        for x in vars(e).values():
+            if isinstance(x, n.Expr):
+                exprs.append(x)
+            elif isinstance(x, tuple):
+                exprs.extend(y for y in x if isinstance(y, n.Expr))
+    return found
 
 
 def decimal_text(x: pl.Expr, scale: int, disp: X, str_form: bool = False) -> pl.Expr:
