@@ -382,3 +382,44 @@ def test_random_rule_books_with_groups(data: st.DataObject, text: str, tmp_path_
     for k, (g, w) in enumerate(zip(got.to_list(), want)):
         assert g == w, f"row {k}: facts {cases[k]}\n got  {g}\n want {w}\n{text}"
     assert report.rows == len(cases)
+
+
+def test_files_with_groups_of_facts_as_the_compiled_path(tmp_path: Path) -> None:
+    """Lists of records in Parquet (an array of structs) and in JSON lines (nested objects): the same lines as
+    ``evaluate FILE`` writes; a CSV file, which cannot hold records, is refused naming the group."""
+    from test_spark import CLAIM_LINES
+
+    from passendezorg.batch import evaluate_file
+    from passendezorg.columnar_files import evaluate_columnar
+    from passendezorg.errors import UsageError
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "lines.pz").write_text(CLAIM_LINES, encoding="utf-8")
+    book = load_rules(tmp_path / "rules")
+    records = [[{"code": "consult", "amount": "30.00"}, {"code": "scan", "amount": "120.00"}],
+               [{"code": "test"}], [], None, [{"code": "consult", "amount": "12.35"}] * 3,
+               [{"code": "xray", "amount": "1.00"}]]  # not one of the codes: a failure record
+    rows = [{"id": str(k), "claim": {"day": "2024-03-01", **({"lines": r} if r is not None else {})}}
+            for k, r in enumerate(records * 5)]
+    src = tmp_path / "claims.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    ref, got = tmp_path / "ref.jsonl", tmp_path / "got.jsonl"
+    evaluate_file(book, src, ref, jobs=1)
+    report, _s = evaluate_columnar(book, src, got)
+    assert got.read_bytes() == ref.read_bytes()
+    assert report.rows == 30 and report.failures == 5 and report.fallbacks == 0, report
+    pq = tmp_path / "claims.parquet"
+    pl.DataFrame([r for r in rows if r["claim"].get("lines") != records[-1]]).write_parquet(pq)
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("\n".join(json.dumps(r) for r in rows if r["claim"].get("lines") != records[-1]) + "\n",
+                     encoding="utf-8")
+    evaluate_file(book, clean, ref, jobs=1)
+    report, _s = evaluate_columnar(book, pq, got)
+    assert got.read_bytes() == ref.read_bytes() and report.fallbacks == 0
+    out = tmp_path / "out.parquet"
+    evaluate_columnar(book, pq, out)
+    assert pl.read_parquet(out)["refund"][4].to_list() == [Decimal("11.12")] * 3
+    csv = tmp_path / "claims.csv"
+    csv.write_text("id,claim.day\n1,2024-03-01\n", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"CSV file cannot hold the records of the group `claim\.lines`"):
+        evaluate_columnar(book, csv, got)

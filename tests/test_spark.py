@@ -15,6 +15,7 @@ import pickle
 import shutil
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,61 @@ def test_the_arrow_function_pickles_small_and_decides_as_decide_frame() -> None:
     _same_rows(got.drop("id"), decide_frame(book, claims, on=DAY))
     batches = list(decider.batches(claims.to_arrow().to_batches(max_chunksize=128)))
     assert sum(b.num_rows for b in batches) == 500
+
+
+CLAIM_LINES = """language english
+ruleset lines
+  source s "S"
+group line in claim.lines
+  field code : one of consult, test, scan
+  field amount : money
+input claim.day : date
+peildatum claim.day
+derived covered per line : boolean = line.code != scan
+output total : money
+output refund per line : money
+output any_scan : boolean
+rule t "the covered lines' total"
+  source s "1"
+  then total = sum(line.amount where line.covered)
+rule r "a line's refund"
+  source s "2"
+  when line.covered
+  then refund = line.amount * 0.9
+rule a "a scan among the lines"
+  source s "3"
+  then any_scan = any(line.code = scan)
+"""
+
+
+def _lines_book(tmp_path: Path) -> tuple[RuleBook, Any]:
+    (tmp_path / "lines.pz").write_text(CLAIM_LINES, encoding="utf-8")
+    book = load_rules(tmp_path)
+    records = [[{"code": "consult", "amount": "30.00"}, {"code": "scan", "amount": "120.00"}],
+               [{"code": "test", "amount": None}], [], None, [{"code": "consult", "amount": "12.35"}] * 3]
+    frame = pl.DataFrame({"id": list(range(len(records) * 60)), "claim.day": [DAY] * (len(records) * 60),
+                          "claim.lines": records * 60})
+    return book, frame
+
+
+def test_the_arrow_function_decides_groups_of_facts_as_decide_frame(tmp_path: Path) -> None:
+    """Lists of records (an array of structs per row) through the Arrow function: an output per record comes
+    back as a list, as decide_frame gives it."""
+    book, frame = _lines_book(tmp_path)
+    got = pl.from_arrow(ArrowDecider(book, keep=["id"])(frame.to_arrow()))
+    assert got.columns == ["id", *output_schema(book.program).names]
+    assert got["total"][0] == Decimal("30.00") and got["refund.rules"][0].to_list() == ["r", None]
+    assert got["refund"][0] is None and got["refund.status"][0] == "undetermined"  # a line no rule decides
+    assert got["refund"][4].to_list() == [Decimal("11.12")] * 3  # 11.115 to the cent, half up
+    assert got["total.needs"][1].to_list() == ["claim.lines[0].amount"] and got["any_scan"][2] is False
+    assert got["total.needs"][3].to_list() == ["claim.lines"] and got["refund"][2].to_list() == []
+    _same_rows(got.drop("id"), decide_frame(book, frame))
+
+
+def test_groups_of_facts_on_the_executors(spark: Any, tmp_path: Path) -> None:
+    from passendezorg.spark import decide_spark
+
+    book, frame = _lines_book(tmp_path)
+    out = decide_spark(spark.createDataFrame(frame.to_arrow()), book, keep=["id"])
+    got = pl.from_arrow(out.toArrow()).sort("id")
+    _same_rows(got.drop("id"), decide_frame(book, frame))

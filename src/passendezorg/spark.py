@@ -3,7 +3,9 @@
 ``decide_spark(df, book)`` runs ``decide_frame`` (frames.py) on each Arrow
 batch of a Spark DataFrame through ``mapInArrow``: the same answers, and the
 same columns, as ``decide_frame`` and the Parquet output of
-``evaluate FILE --engine columnar`` give on one machine.
+``evaluate FILE --engine columnar`` give on one machine. A group of facts is
+an array of structs (one per record); an output per record comes back as an
+array, with its records' deciding rules in ``o.rules``.
 
 The rule book does not travel as Python objects. It travels as what it is
 made of — the bytes of its rule and table files (a scenario's too) and its
@@ -108,11 +110,15 @@ def output_schema(program: Program) -> pa.Schema:
     a decimal that is not an amount is its exact text (as the JSON lines write it)."""
     fields = [pa.field("case", pa.string())]
     for o in program.outputs:
-        fields.append(pa.field(o, _arrow_type(program.values[o].type)))
+        per_record = program.values[o].group is not None  # a list: its value per record of the group
+        t = _arrow_type(program.values[o].type)
+        fields.append(pa.field(o, pa.list_(t) if per_record else t))
         fields.append(pa.field(f"{o}.rule", pa.string()))
         fields.append(pa.field(f"{o}.status", pa.string()))
         fields.append(pa.field(f"{o}.needs", pa.list_(pa.string())))
         fields.append(pa.field(f"{o}.reason", pa.string()))
+        if per_record:
+            fields.append(pa.field(f"{o}.rules", pa.list_(pa.string())))
     fields.append(pa.field("failure", pa.string()))
     if program.scenario is not None:
         fields.append(pa.field("scenario", pa.string()))
@@ -141,6 +147,10 @@ def _conform(out: pl.DataFrame, program: Program) -> pl.DataFrame:
         kind = program.values[o].type.kind
         col = pl.col(o)
         dtype = out.schema[o]
+        if program.values[o].group is not None:  # per record: a list (records_frame gives it typed)
+            if out.schema[f"{o}.needs"] != pl.List(pl.String):
+                casts.append(pl.col(f"{o}.needs").cast(pl.List(pl.String)))
+            continue
         if kind == "decimal" and dtype != pl.String:
             casts.append(col.cast(pl.String))
         elif kind == "list" and dtype != pl.List(pl.String):
@@ -177,7 +187,7 @@ class ArrowDecider:
         if missing:
             raise UsageError(f"column `{missing[0]}` to keep is not in the data")
         program = book.program
-        groups = {name.split(".")[0] for name in program.inputs}
+        groups = {name.split(".")[0] for name in [*program.inputs, *program.groups]}
         carried = [c for c in self.keep if c not in program.inputs and c not in SPECIAL and c not in groups]
         facts = table.drop_columns(carried) if carried else table  # an input or id kept is a fact as well
         frame = pl.from_arrow(facts)
@@ -264,7 +274,7 @@ def decide_spark(df: Any, book: RuleBook, *, on: dt.date | None = None, keep: Se
         if c not in names:
             raise UsageError(f"column `{c}` to keep is not in the DataFrame")
     program = book.program
-    groups = {name.split(".")[0] for name in program.inputs}
+    groups = {name.split(".")[0] for name in [*program.inputs, *program.groups]}
     carried = {c for c in keep if c not in program.inputs and c not in SPECIAL and c not in groups}
     check_columns(program, [n for n in _flat_names(df.schema) if n.split(".")[0] not in carried and n not in carried])
     shipped = ShippedBook.of(book)
