@@ -387,11 +387,10 @@ def test_random_rule_books_with_groups(data: st.DataObject, text: str, tmp_path_
 def test_files_with_groups_of_facts_as_the_compiled_path(tmp_path: Path) -> None:
     """Lists of records in Parquet (an array of structs) and in JSON lines (nested objects): the same lines as
     ``evaluate FILE`` writes; a CSV file, which cannot hold records, is refused naming the group."""
-    from test_spark import CLAIM_LINES
-
     from passendezorg.batch import evaluate_file
     from passendezorg.columnar_files import evaluate_columnar
     from passendezorg.errors import UsageError
+    from test_spark import CLAIM_LINES
 
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "lines.pz").write_text(CLAIM_LINES, encoding="utf-8")
