@@ -269,6 +269,49 @@ def p_nonfail(p: P) -> X:
     return OR(p.none, p.any, p.conflict, p.hv)
 
 
+@dataclass
+class Op:
+    """A step of a plan before it is scheduled: expressions that each make a column (``with_columns``), or a join
+    that reads the columns ``reads`` and makes ``makes``."""
+
+    exprs: list[pl.Expr]
+    join: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
+    reads: set[str] = field(default_factory=set)
+    makes: set[str] = field(default_factory=set)
+
+
+def schedule(ops: list[Op]) -> list[Callable[[pl.LazyFrame], pl.LazyFrame]]:
+    """The ops as few steps: each expression in the first ``with_columns`` after the steps that make the columns it
+    reads. A plan of thousands of columns made one step each costs Polars time per step and column (the schema
+    of every step); grouped by their depth they are a few hundred steps."""
+    stage_of: dict[str, int] = {}
+    stages: list[list[pl.Expr] | Callable[[pl.LazyFrame], pl.LazyFrame]] = []
+    for op in ops:
+        if op.join is not None:
+            stages.append(op.join)
+            for c in op.makes:
+                stage_of[c] = len(stages) - 1
+            continue
+        for x in op.exprs:
+            need = max((stage_of.get(c, -1) for c in x.meta.root_names()), default=-1)
+            at = need + 1
+            while at < len(stages) and not isinstance(stages[at], list):
+                at += 1
+            if at == len(stages):
+                stages.append([])
+            stage = stages[at]
+            assert isinstance(stage, list)
+            stage.append(x)
+            stage_of[x.meta.output_name()] = at
+    steps: list[Callable[[pl.LazyFrame], pl.LazyFrame]] = []
+    for st in stages:
+        if isinstance(st, list):
+            steps.append(lambda lf, exprs=st: lf.with_columns(exprs))  # type: ignore[misc]
+        else:
+            steps.append(st)
+    return steps
+
+
 class Plan:
     """The compiled plan of one rule book for one profile of a batch."""
 
@@ -276,15 +319,18 @@ class Plan:
         self.c = compiler
         self.p = compiler.program
         self.profile = profile
-        self.steps: list[Callable[[pl.LazyFrame], pl.LazyFrame]] = []
-        self.pending: list[Callable[[pl.LazyFrame], pl.LazyFrame]] = []
+        self.steps: list[Callable[[pl.LazyFrame], pl.LazyFrame]] = []  # what ``schedule`` makes of the ops
+        self.ops: list[Op] = []
+        self.pending: list[Op] = []
+        self.why_cols: list[str] = []
         self.bads: list[tuple[X, str]] = []
         self.values: dict[str, T] = {}
         self.outcomes: dict[str, dict[str, Any]] = {}
         self.counter = 0
         self.set_scale = 0  # the scale the outcomes of the value being decided compare at
         self.set_ratio = False  # the value being decided is held as a quotient (PAIR)
-        self.day_text: pl.Expr = pl.col(DAY).dt.to_string("%Y-%m-%d")
+        self.day_text: pl.Expr = pl.col("__day_text")  # the day as the reasons write it, made once
+        self.ops.append(Op([pl.col(DAY).dt.to_string("%Y-%m-%d").alias("__day_text")]))
         self.build()
 
     # -------------------------------------------------------------- helpers
@@ -300,7 +346,7 @@ class Plan:
             return x
         name = self.tmp("x")
         expr = (x.cast(dtype) if dtype is not None else x).alias(name)
-        self.pending.append(lambda lf, expr=expr: lf.with_columns(expr))  # type: ignore[misc]
+        self.pending.append(Op([expr]))
         return pl.col(name)
 
     def fix_t(self, t: T) -> T:
@@ -354,9 +400,11 @@ class Plan:
                 cols = self.decide(decl)
             except Unsupported as e:
                 cols = self.unsupported_value(decl, str(e))
-            for step in self.pending:
-                self.steps.append(step)
+            self.ops.extend(self.pending)
             self.materialise(name, decl, cols)
+        if self.why_cols:  # the first reason, in the order the values are decided
+            self.ops.append(Op([pl.coalesce([pl.col(WHY), *[pl.col(c) for c in self.why_cols]]).alias(WHY)]))
+        self.steps = schedule(self.ops)
 
     def unsupported_value(self, decl: ValueDecl, why: str) -> dict[str, X]:
         self.pending = []
@@ -399,9 +447,9 @@ class Plan:
                 break
             whys.append(pl.when(lit(flag).fill_null(True)).then(pl.lit(code, pl.UInt16)))
         if whys:
-            exprs.append(pl.coalesce([pl.col(WHY), *whys]).alias(WHY))
-        if exprs:
-            self.steps.append(lambda lf, exprs=exprs: lf.with_columns(exprs))  # type: ignore[misc]
+            exprs.append(pl.coalesce(whys).alias(f"v{k}.why"))
+            self.why_cols.append(f"v{k}.why")
+        self.ops.extend(Op([x]) for x in exprs)
         col = {part: (pl.col(f"v{k}.{part}") if part not in static else static[part]) for part in out}
         nd_cols: Needs = {w: (pl.col(f"v{k}.n{w}") if w not in nd_static else nd_static[w]) for w in nd}
         st_c = col["st"]
@@ -1049,12 +1097,12 @@ class Plan:
             extra.append(period.alias(f"{tag}p"))
             on.append(f"{tag}p")
 
-        def step(lf: pl.LazyFrame, key_exprs: list[pl.Expr] = key_exprs + extra, on: list[str] = on,
-                 frame: pl.LazyFrame = frame) -> pl.LazyFrame:
-            return lf.with_columns(key_exprs).join(frame, on=on, how="left", maintain_order="left",
-                                                   nulls_equal=False)
+        def step(lf: pl.LazyFrame, on: list[str] = on, frame: pl.LazyFrame = frame) -> pl.LazyFrame:
+            return lf.join(frame, on=on, how="left", maintain_order="left", nulls_equal=False)
 
-        self.pending.append(step)
+        self.pending.extend(Op([x]) for x in key_exprs + extra)
+        made = [c for c in frame.collect_schema().names() if c not in on]
+        self.pending.append(Op([], step, set(on), set(made)))
         return found, cells
 
     def key_scale(self, t: T, ckind: str) -> int:
