@@ -740,12 +740,16 @@ def columnar_child(src_jsonl: str, src_parquet: str, out_dir: str, runs: int, sh
                                 for n, v in facts.items()}, "on": pl.Series("on", days, dtype=pl.Date)})
         big = pl.concat([base] * max(1, shipped_rows // base.height))
         result: list[Any] = []
+        from passendezorg.frames import FrameReport
 
         def shipped_pass() -> None:
-            result[:] = [decide_frame(shipped, big)]
+            report = FrameReport()
+            result[:] = [decide_frame(shipped, big, report=report), report]
 
         cpu, wall = timed(shipped_pass, 0, max(1, runs // 2))
-        figures["shipped"] = {"cpu": cpu, "wall": wall, "rows": big.height, "cases": base.height}
+        report = result[1]
+        figures["shipped"] = {"cpu": cpu, "wall": wall, "rows": big.height, "cases": base.height,
+                              "fallbacks": report.fallbacks, "reasons": report.summary() if report.reasons else ""}
         decide_frame(shipped, base).write_parquet(out / f"shipped-base{threads}.parquet")
         result[0].head(base.height * 2).write_parquet(out / f"shipped-big{threads}.parquet")
     print(json.dumps(figures))
@@ -846,6 +850,8 @@ def section_columnar(n: int, seed: int, runs: int, tmp: Path, shipped_rows: int)
     say(f"{label:<44}"
         f"{rate(sh['rows'], sh['cpu']):>22}{rate(sh['rows'], sh['wall']):>12}{'':>15}   "
         f">= 500,000: {'met' if speed >= 500_000 else 'missed'}")
+    say(f"  of its {sh['rows']:,} rows, {sh['fallbacks']:,} decided one by one by the compiled engine"
+        + (f" ({sh['reasons']})" if sh["reasons"] else ""))
     say("engine / Polars by hand, 1 core: Parquet "
         f"{100 * one['peer_parquet']['cpu'] / one['engine_parquet']['cpu']:.0f} %, JSON lines "
         f"{100 * one['peer_jsonl']['cpu'] / one['engine_jsonl']['cpu']:.0f} % (every answer of both checked against "

@@ -422,3 +422,66 @@ def test_files_with_groups_of_facts_as_the_compiled_path(tmp_path: Path) -> None
     csv.write_text("id,claim.day\n1,2024-03-01\n", encoding="utf-8")
     with pytest.raises(UsageError, match=r"CSV file cannot hold the records of the group `claim\.lines`"):
         evaluate_columnar(book, csv, got)
+
+
+QUOTIENTS = """language english
+input c.a : money
+input c.b : integer
+input c.k : integer
+input c.day : date
+peildatum c.day
+derived q : decimal
+output whole : integer
+output rest_is_half : boolean
+output above : boolean
+output shifted : integer
+output paid : money
+output low : money
+output exact_share : decimal
+rule share "a share"
+  source "s"
+  when c.b != 7
+  then q = c.a / € 1.00 * c.k / c.b
+rule seventh "a seventh"
+  source "s"
+  when c.b = 7
+  then q = c.a / € 7.00
+rule rounded "rounded"
+  source "s"
+  then whole = round(q)
+rule half "exactly half"
+  source "s"
+  then rest_is_half = q - round_down(q) = 0.5
+rule is_above "above"
+  source "s"
+  then above = 1 - q < c.k / 3
+rule shift "shifted"
+  source "s"
+  then shifted = round(-(q + c.k) * 2, half even)
+rule pay "paid"
+  source "s"
+  then paid = c.a * c.k / c.b
+rule lower "the lower"
+  source "s"
+  then low = min(q * € 1.00, c.a) if q > 2 else c.a / 4
+rule eighth "a share that may end"
+  source "s"
+  then exact_share = c.a / € 8.00
+"""
+
+
+@settings(max_examples=td.examples(40), deadline=None, derandomize=not td.EXAMPLES,
+          suppress_health_check=list(HealthCheck))
+@given(rows=st.lists(st.tuples(st.sampled_from(["0.00", "0.01", "7.50", "385.00", "123.45", "1000000.00"]),
+                               st.sampled_from([0, 1, 3, 7, 365, 366, -4]), st.integers(-3, 400),
+                               st.booleans()), min_size=1, max_size=12))
+def test_quotients_as_the_interpreter(tmp_path_factory: pytest.TempPathFactory,
+                                      rows: list[tuple[str, int, int, bool]]) -> None:
+    """A quotient held as its dividend and divisor: rounded, compared, added to, stored as an amount, in a
+    conditional value and in min, on the edges (a zero divisor, an exact half, a negative zero, a value held
+    as a quotient): the interpreter's answers."""
+    book = _book(QUOTIENTS, tmp_path_factory.mktemp("quotients"))
+    cases = [({"c.a": Decimal(a), "c.b": b, "c.k": k, "c.day": dt.date(2025, 1, 1)} if full else
+              {"c.a": Decimal(a), "c.k": k, "c.day": dt.date(2025, 1, 1)}, dt.date(2025, 1, 1))
+             for a, b, k, full in rows]
+    assert_frame_same(book, cases)

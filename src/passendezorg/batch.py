@@ -57,7 +57,7 @@ from .engines.compiled import (
 )
 from .engines.expand import original_rule, restore, written_out
 from .engines.interpreter import Evaluation
-from .engines.semantics import Outcome
+from .engines.semantics import CONFLICT_REASON, Outcome
 from .errors import CaseError, PassendeZorgError, UsageError, internal_error
 from .model import CaseFailure, FastDecision
 from .program import Program, instance
@@ -375,11 +375,18 @@ def regroup(program: Program, d: FastDecision, inputs: Mapping[str, Any]) -> Fas
         needed = sorted({x for k in names for x in d.needs.get(k, ())})
         if needed:
             needs[out] = needed
-        why = next((f"{k}: {d.reason[k]}" for k in names if k in d.reason), None)
+        why = next((f"{k}: {_named_as_written(d.reason[k])}" for k in names if k in d.reason), None)
         if why is not None:
             reason[out] = why
     return FastDecision(d.case, values, rules, status, needs, reason, fast=d.fast, scenario=d.scenario,
                         record_rules=record_rules)
+
+
+def _named_as_written(reason: str) -> str:
+    """A record's conflict with its rules named as the rule book names them (``expand.restore``)."""
+    if not reason.startswith(CONFLICT_REASON):
+        return reason
+    return CONFLICT_REASON + ", ".join(original_rule(r) for r in reason[len(CONFLICT_REASON):].split(", "))
 
 
 def iter_fast(book: Any, cases: Iterable[Case | Mapping[str, Any]], on: dt.date | None = None, start: int = 0

@@ -9,6 +9,10 @@ value), ``o.rule``, ``o.status``, ``o.needs`` (the inputs needed, as the
 interpreter lists them) and ``o.reason``; and ``case`` and ``failure`` (why a
 row is not a valid case, else null).
 
+A group of facts is a column of lists of records (``claim.lines``: a list of
+structs); the rows are decided per shape of case (``grouped_lines``), an output
+per record is a list.
+
 Rows the plan does not decide exactly (see the columnar engine), and rows
 whose facts are not of the declared type as the frame holds them, are decided
 one by one by the compiled engine — the same answer, counted in
@@ -299,6 +303,8 @@ class Canonical:
                     return [pl.when(bad).then(None).otherwise(s).alias(target)], bad, None
                 return [s.alias(target)], None, None
             return [pl.lit(None, pl.String).alias(target)], present, None
+        if k == "list" and isinstance(dtype, pl.List) and dtype.inner == pl.Null:  # only empty lists (or nulls)
+            src, dtype = src.cast(pl.List(pl.String)), pl.List(pl.String)
         if k == "list" and t.item is not None and t.item.kind in ("enum", "text") and isinstance(dtype, pl.List) \
                 and dtype.inner in (pl.String,):
             if t.item.kind == "enum":
@@ -819,12 +825,13 @@ def group_columns(program: Program, df: pl.DataFrame) -> list[pl.Expr]:
     out = []
     for path in sorted(program.groups):
         g = program.groups[path]
+        nothing = pl.List(pl.Struct({f: pl.String for f in g.fields}))
         if path not in df.columns:
-            out.append(pl.lit(None, pl.List(pl.Struct({f: pl.String for f in g.fields}))).alias(path))
+            out.append(pl.lit(None, nothing).alias(path))
             continue
         dtype = df.schema[path]
-        if dtype == pl.Null:
-            out.append(pl.col(path))
+        if dtype == pl.Null:  # no row gives the list
+            out.append(pl.col(path).cast(nothing))
             continue
         inner = dtype.inner if isinstance(dtype, pl.List) else None
         if inner == pl.Null:

@@ -18,15 +18,22 @@ once, with the interpreter's semantics (LANGUAGE.md 1-8), column by column:
 
 Amounts and decimals are exact: scaled integers (Int128) with a known number
 of decimals, never floats; the rounding of amounts is in one place
-(``Num.rounded`` and ``store``: an output's amount to the cent, a derived amount
-exact; rounding half up or down, to cents, whole euros or whole numbers). Conditional
-values, groups of records and the other rounding modes are not in the plan: the
-rows that need them go to the compiled engine. Where a row needs something the plan does
-not express exactly — a number outside the exact range, a division whose
-quotient is not stored as an amount, a negative zero, more than one distinct
-value where the combination needs them all — the row is marked, and the
-caller decides exactly that row with the compiled engine. The plan never
-gives a different answer; it gives up on a row.
+(``Plan.rounded`` and ``store``: an output's amount to the cent, a derived amount
+exact; every rounding mode, to cents, whole euros or whole numbers). A quotient
+is held as its dividend and divisor (``ratio``; a value that is one as ``PAIR``)
+until it is rounded, compared or stored, exactly where the interpreter's 28-digit
+quotient gives the same answer. Where a row needs something the plan does
+not express exactly — a number outside the exact range, a quotient too long to
+round or compare exactly, a negative zero, more than one distinct value where
+the combination needs them all — the row is marked with the reason
+(``Plan.bad``; ``Compiler.reasons``), and the caller decides exactly that row
+with the compiled engine. What a rule's condition or value marks counts only
+where the rule is reached. The plan never gives a different answer; it gives
+up on a row.
+
+A rule book with groups of facts is planned per shape of case, written out
+(``engines/expand.py``): its aggregates are folds over the records' columns
+(``Plan.aggregate``); frames.py splits a batch by shape.
 
 The plan is built per *profile* of a batch (which inputs have gaps, the
 scales of the amounts, the range of dates): whatever the profile settles is
@@ -1498,6 +1505,10 @@ class Plan:
             f = COALESCE(both.f, WHEN(AND(both.known, zero), reason, None, pl.String))
             t = T(WHEN(divides, True, None, pl.Boolean), "ratio", both.nd, f, True)
         t.items = [an, bn]
+        if is_expr(a.v) or is_expr(b.v):  # 0 / -4 is Decimal's -0: its sign would show where it is written
+            self.bad(AND(both.known, (lit(a.v) == 0) & (lit(b.v) < 0)), "a negative zero")
+        elif a.v == 0 and b.v is not None and b.v < 0:
+            self.bad(both.known, "a negative zero")
         return t
 
     def give_up(self, parts: Sequence[T], kind: str, why: str) -> T:
