@@ -67,7 +67,7 @@ def compiler(program: Program) -> Compiler:
     if found is not None and found[0] is program:
         return found[1]
     c = Compiler(program)
-    if len(_COMPILERS) >= 8:
+    if len(_COMPILERS) >= 64:  # a rule book with groups has one per shape of case (expand.MAX_SHAPES)
         _COMPILERS.clear()
     _COMPILERS[id(program)] = (program, c)
     return c
