@@ -1249,6 +1249,7 @@ class _TriGen(_Gen):
         self.dispatch_input = base.dispatch_input
         self._objects: dict[int, str] = {}
         self.dep_pos: dict[str, int] = {}  # the values the expressions of one value read: their place in ``V``
+        self.deps: dict[str, tuple[str, ...]] | None = None  # what each value reads, once asked
 
     def obj(self, v: Any) -> str:
         """A constant for an object that is compared by identity (a node, a table)."""
@@ -1421,10 +1422,9 @@ class _TriGen(_Gen):
         p = self.p
         out: list[str] = []
         names: dict[int, str] = {}
-        deps = value_dependencies(p)
         for name in p.order:
             decl = p.values[name]
-            self.dep_pos = {d: pos for pos, d in enumerate(deps[name])}
+            self.reading(name)
             for e in _expressions_of(p, decl):
                 if id(e) in names:
                     continue
@@ -1432,6 +1432,13 @@ class _TriGen(_Gen):
                 out.extend(self.function(e, fn))
                 names[id(e)] = fn
         return "\n".join(out) + "\n", names
+
+    def reading(self, name: str) -> None:
+        """Before the expressions of value ``name``: the places in ``V`` of the values they read."""
+        deps = self.deps
+        if deps is None:
+            deps = self.deps = value_dependencies(self.p)
+        self.dep_pos = {d: pos for pos, d in enumerate(deps[name])}
 
     # -------------------------------------------------------------- resolution of a value
 
@@ -1711,20 +1718,8 @@ class _TraceGen(_TriGen):
         lines[0] = f"def {fn}(i, day, V, F, C):"
         return lines
 
-    def tracers(self) -> tuple[str, dict[int, str]]:
-        """One function per condition, rule value, definition and default; their names by node id."""
-        p = self.p
-        out: list[str] = []
-        names: dict[int, str] = {}
-        for name in p.order:
-            decl = p.values[name]
-            for e in _expressions_of(p, decl):
-                if id(e) in names:
-                    continue
-                fn = f"_c{len(names)}"
-                out.extend(self.function(e, fn))
-                names[id(e)] = fn
-        return "\n".join(out) + "\n", names
+    def reading(self, name: str) -> None:
+        """A tracer reads every value at its place in the whole of ``V``: nothing to set per value."""
 
 
 def _expressions_of(p: Program, decl: ValueDecl) -> list[n.Expr]:
@@ -2397,7 +2392,7 @@ def _compile_program(program: Program, dispatch: bool, explain: bool) -> Compile
     cp = CompiledProgram(program, source, tuple(program.order), kinds, g.dispatch_input, namespace["_run"])
     if explain:
         tg = _TraceGen(program, g)
-        trace_source, trace_names = tg.tracers()
+        trace_source, trace_names = tg.functions()
         audit(trace_source, list(g.consts) + list(g.table_data))
         traced = dict(namespace)
         traced.update(g.consts)
